@@ -1,0 +1,144 @@
+"""Stage 5 — Bits and memory: what the numbers are made of, and what the model costs."""
+
+import streamlit as st
+
+from ui import interact, session, widgets
+from ui.tour import page_intro, page_nav
+from vitviz import memory, numbers
+from vitviz.figures.bits import bit_fields, memory_bars, scaling_figure
+from vitviz.patches import patch_input_vector, patch_size_options
+
+widgets.setup_page("Bits and memory", "💾")
+st.title("💾 Bits and memory")
+page_intro("bits")
+bundle, a = widgets.require_analysis()
+chosen = session.chosen_image()
+model = bundle.model
+shape = memory.Shape.of(model)
+MB = 1e6
+
+st.info("**What the article gets wrong, and what is true.** Nothing is “converted into binary” at the end. "
+        "Every pixel, weight and vector is stored in binary from the start, as a floating-point number (fp32 here: "
+        "32 bits = 4 bytes each). Memory is simply *how many numbers* × *bytes per number*; smaller formats "
+        "(fp16, bf16, fp8, int8, int4) save memory by keeping fewer bits, at the price of rounding error.",
+        icon="💡")
+
+st.header("1 · One number, in bits")
+index = session.selected_patch(a.num_patches)
+sources = {
+    f"A weight: patch projection W[0, 0]": float(model.patch_embed.proj.weight.flatten()[0]),
+    f"A value of patch {index}'s vector (dimension 0)": float(a.patch_embeddings[index, 0]),
+    f"A normalised pixel of patch {index}": float(patch_input_vector(a, index)[0]),
+    "The largest |weight| in the model": float(max(p.detach().abs().max() for p in model.parameters())),
+    "Type your own": None,
+}
+pick = st.selectbox("Which number?", list(sources), key="bits_source")
+value = sources[pick]
+if value is None:
+    value = st.number_input("Your number", value=0.1, format="%.10g", key="bits_custom")
+encoded = [numbers.encode_float(value, f) for f in numbers.FLOAT_FORMATS]
+st.plotly_chart(bit_fields(encoded, f"{value!r} stored in five float formats"), key="bits_fields")
+st.dataframe([{"format": e.format, "bits": e.bits, "stored value": repr(e.stored),
+               "rounding error": f"{e.error:+.3e}", "note": e.note} for e in encoded], hide_index=True)
+weights = model.patch_embed.proj.weight.detach()
+lo, hi = float(weights.min()), float(weights.max())
+qrows = [numbers.quantize(value, lo, hi, b) for b in (8, 4)]
+st.dataframe([{"format": q.format, "scale": f"{q.scale:.3e}", "zero point": q.zero_point, "stored integer": q.integer,
+               "value back": f"{q.stored:.6g}", "quantisation error": f"{q.error:+.3e}"} for q in qrows],
+             hide_index=True)
+st.caption(f"Float formats: value = (−1)^sign × 2^(exponent − bias) × 1.mantissa, rounded by torch's own casts "
+           f"(e4m3 has no infinity and saturates at ±448; e5m2 overflows to inf above 57344). Integer formats use one "
+           f"scale and zero point for a whole tensor: here the range of the patch projection's weights "
+           f"[{lo:.4f}, {hi:.4f}], via torch.fake_quantize_per_tensor_affine.")
+
+st.header("2 · Text and pixels are bytes too")
+text = st.text_input("Text", "What is Botpress?", key="bits_text")
+rows = numbers.utf8_bits(text)
+st.dataframe([{"character": c, "UTF-8 bytes": h, "bits": b} for c, h, b in rows], hide_index=True, height=220)
+total_bytes = len(text.encode("utf-8"))
+st.markdown(f"“{text}” is **{total_bytes} bytes = {8 * total_bytes} bits** as text. The image as the model sees it "
+            f"is {a.image.shape[0]}×{a.image.shape[1]}×3 = **{a.image.size:,} bytes** of 8-bit pixels. Its "
+            f"{a.num_patches} patch vectors are {a.num_patches}×{a.embed_dim} = {a.patch_embeddings.size:,} numbers of "
+            f"4 bytes = **{4 * a.patch_embeddings.size:,} bytes**, already binary.")
+
+st.header("3 · The model's memory")
+rows = memory.weight_memory(model)
+params = memory.parameter_count(model)
+name, layer_bytes = memory.largest_layer(model)
+m1, m2, m3 = st.columns(3)
+m1.metric("Parameters (counted in the model)", f"{params:,}")
+m2.metric("fp32 size", f"{memory.model_bytes(model) / MB:,.2f} MB")
+m3.metric("Largest layer", f"{name}", f"{layer_bytes / MB:.2f} MB", delta_color="off")
+st.dataframe([{"dtype": r.dtype, "weights (MB)": round(r.total / MB, 3), "largest layer (MB)": round(r.largest_layer / MB, 3),
+               "training with Adam (MB)": round(r.training_adam / MB, 3) if r.training_adam else "not trainable"}
+              for r in rows], hide_index=True)
+st.caption("Same rule and numbers as Hugging Face accelerate's `estimate-memory`: training with Adam in fp32 = 4 × "
+           "the fp32 size (weights + gradients + two Adam moments); fp16/bf16 mixed precision = 2 × the fp32 size; "
+           "int8/int4 are not trainable. Simplified: it leaves out activations (below), the CUDA context and "
+           "fragmentation.")
+
+st.header("4 · Activations: the memory that grows with the batch and the tokens")
+st.latex(r"\text{saved for backward (fp32)} = L\,(16sbh + a s^2 b + 4sb) + 3HWb + 2sbh + 2sb \;(+\,L\,sbh \text{ if } b=1)")
+st.markdown(f"L = {shape.layers} blocks, h = {shape.width}, a = {shape.heads} heads, s = T = {shape.tokens} tokens, "
+            f"b = batch. The **a·s²·b** term is the attention matrices: heads·T² numbers per layer, quadratic in "
+            "the tokens.")
+c1, c2 = st.columns(2)
+batch = c1.select_slider("Batch size", [1, 2, 4, 8, 16, 32, 64, 128], value=8, key="act_batch")
+res_options = sorted({shape.patch * k for k in range(4, 33) if shape.patch * k <= 2 * shape.height} | {shape.height})
+res = c2.select_slider("Resolution (px)", res_options, value=shape.height, key="act_res")
+s_res = memory.Shape.of(model, height=res)
+train_b = memory.training_activation_numbers(s_res, batch) * 4
+attn_b = memory.attention_matrix_numbers(s_res, batch) * 4
+inf_b = memory.inference_activation_numbers(s_res, batch) * 4
+st.plotly_chart(memory_bars(["training: saved activations", "… of which attention matrices", "inference: peak working set"],
+                            [train_b / MB, attn_b / MB, inf_b / MB], f"Batch {batch}, {res}×{res} px, "
+                            f"{s_res.tokens} tokens"), key="act_bars")
+batches = [1, 2, 4, 8, 16, 32, 64]
+st.plotly_chart(scaling_figure(batches, {
+    "training activations (MB)": [memory.training_activation_numbers(s_res, b) * 4 / MB for b in batches],
+    "inference peak (MB)": [memory.inference_activation_numbers(s_res, b) * 4 / MB for b in batches]},
+    "batch size", f"At {res} px: activations grow linearly with the batch"), key="act_scaling")
+if st.button("Measure it now on this device", key="act_measure"):
+    st.session_state["act_measured"] = True
+if st.session_state.get("act_measured"):
+    for b in (1, batch):
+        measured = interact.cached_experiment(
+            ("act_measure", bundle.spec.key, b, res),
+            lambda b=b: memory.measure_saved_activations(model, b, res), f"Measuring batch {b}…")
+        formula = memory.training_activation_numbers(s_res, b) * 4
+        st.markdown(f"Batch {b}: measured **{measured / MB:,.2f} MB** (sum of the unique storages autograd saved, "
+                    f"via `torch.autograd.graph.saved_tensors_hooks`); formula **{formula / MB:,.2f} MB** "
+                    f"({100 * (formula / measured - 1):+.2f}%).")
+
+st.header("5 · Compute: multiply-adds, not “temporary execution”")
+macs_no = memory.macs(shape, attention_matmuls=False)
+macs_all = memory.macs(shape)
+sec = interact.cached_experiment(("time_forward", bundle.spec.key, str(bundle.device)),
+                                 lambda: memory.time_forward(model), "Timing the model…")
+k1, k2, k3, k4 = st.columns(4)
+k1.metric("GMACs / image without attention matmuls (timm model cards)", f"{macs_no / 1e9:.3f}")
+k2.metric("GMACs / image with Q·Kᵀ and A·V (timm benchmark tables)", f"{macs_all / 1e9:.3f}")
+k3.metric(f"Measured time / image on {bundle.device.type.upper()}", f"{1000 * sec:.1f} ms")
+k4.metric("Achieved", f"{2 * macs_all / sec / 1e9:.1f} GFLOP/s", help="2 FLOPs per multiply-accumulate")
+st.markdown("A GPU does not run a program “temporarily”: it runs these same multiply-adds, thousands at a time "
+            "in parallel, which is why it is fast at them. The memory it needs is the counts above × bytes.")
+
+st.header("6 · Will it fit?")
+g1, g2 = st.columns(2)
+gpu = g1.selectbox("GPU", list(memory.GPUS), index=1, key="fit_gpu")
+dtype = g2.selectbox("Format", ["fp32", "fp16", "bf16", "int8", "int4"], key="fit_dtype")
+fit = memory.largest_batch(shape, memory.model_bytes(model), memory.GPUS[gpu], dtype)
+f1, f2 = st.columns(2)
+f1.metric("Largest inference batch", f"{fit.inference_batch:,}")
+f2.metric("Largest training batch (Adam)", f"{fit.training_batch:,}" if fit.training_batch is not None else "not trainable")
+st.caption(f"{memory.CONTEXT_RESERVE_GIB:g} GiB kept for the CUDA context; activations in the format's bytes "
+           "(int formats: fp16 activations). An estimate from the formulas above, not a guarantee.")
+patches = patch_size_options(shape.patch, shape.height, max_tokens=5000)
+shapes = [memory.Shape.of(model, patch=p) for p in patches]
+st.plotly_chart(scaling_figure(patches, {
+    "tokens": [s.tokens for s in shapes],
+    "attention memory, batch 1 (MB)": [memory.attention_matrix_numbers(s, 1) * 4 / MB for s in shapes],
+    "GMACs / image": [memory.macs(s) / 1e9 for s in shapes]},
+    "patch size (px)", "“More patches” has a price: smaller patches → more tokens → quadratically more attention"),
+    key="fit_patches")
+page_nav("bits")

@@ -1,0 +1,76 @@
+"""analyze(): one forward pass, equal to plain timm, complete, and safe across threads."""
+
+import threading
+
+import numpy as np
+import timm
+import torch
+from PIL import Image
+
+from vitviz.analysis import analyze
+
+
+def _plain_logits(bundle, image):
+    """The reference: a fresh timm model with the same weights, fused attention on, no hooks."""
+    ref = timm.create_model(bundle.spec.arch, pretrained=False, num_classes=bundle.model.num_classes)
+    ref.load_state_dict(bundle.model.state_dict())
+    ref.eval()
+    with torch.inference_mode():
+        return ref(bundle.transform(image).unsqueeze(0))[0].numpy()
+
+
+def test_logits_equal_plain_timm_forward(tiny_bundle, photo):
+    a = analyze(tiny_bundle, photo)
+    assert np.abs(a.logits - _plain_logits(tiny_bundle, photo)).max() < 1e-5
+
+
+def test_shapes_and_contents(tiny_bundle, photo):
+    a = analyze(tiny_bundle, photo)
+    L, H, D, T = 12, 3, 192, 197
+    assert a.attentions.shape == (L, H, T, T)
+    assert a.block_outputs.shape == (L, T, D)
+    assert a.patch_embeddings.shape == (196, D)
+    assert a.pos_embed.shape == (T, D)
+    assert a.tokens_in.shape == (T, D)
+    assert a.image.shape == (224, 224, 3) and a.image.dtype == np.uint8
+    assert a.pixels.shape == (3, 224, 224)
+    assert a.grid == (14, 14) and a.patch_size == 16 and a.num_tokens == T
+    np.testing.assert_allclose(a.attentions.astype(np.float32).sum(-1), 1.0, atol=2e-3)
+    # the CLS entering block 1 is the learned token plus its position embedding
+    np.testing.assert_allclose(a.tokens_in[0], a.cls_token + a.pos_embed[0], atol=1e-6)
+    # patch tokens entering block 1 are patch vectors plus positions
+    np.testing.assert_allclose(a.tokens_in[1:], a.patch_embeddings + a.pos_embed[1:], atol=1e-5)
+    assert len(a.top_labels) == 5 and a.top_probs == tuple(sorted(a.top_probs, reverse=True))
+    assert not a.attentions.flags.writeable
+
+
+def test_seen_image_is_the_transformed_input(tiny_bundle, photo):
+    a = analyze(tiny_bundle, photo)
+    back = (a.image.transpose(2, 0, 1) / 255.0 - np.array(a.mean)[:, None, None]) / np.array(a.std)[:, None, None]
+    assert np.abs(back - a.pixels).max() < 0.02  # only 8-bit rounding
+
+
+def test_one_forward_pass_per_analysis(tiny_bundle, photo):
+    before = tiny_bundle.forward_calls
+    analyze(tiny_bundle, photo)
+    assert tiny_bundle.forward_calls == before + 1
+
+
+def test_concurrent_analyses_match_single(tiny_bundle):
+    rng = np.random.default_rng(3)
+    images = [Image.fromarray(rng.integers(0, 255, (200 + 10 * i, 240, 3), dtype=np.uint8)) for i in range(8)]
+    single = [analyze(tiny_bundle, im) for im in images]
+    results = [None] * len(images)
+
+    def work(i):
+        results[i] = analyze(tiny_bundle, images[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(images))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for one, many in zip(single, results):
+        assert np.array_equal(one.logits, many.logits)
+        assert np.array_equal(one.attentions, many.attentions)
+        assert np.array_equal(one.block_outputs, many.block_outputs)

@@ -1,0 +1,160 @@
+"""The zoo and the weight sources: local file, local cache, hub (real download path on a local stand-in),
+and the fallback to the bundled model when the hub is dead or silent — each within 10 s."""
+
+import time
+
+import pytest
+import timm
+import torch
+from huggingface_hub import constants
+from safetensors.torch import save, save_file
+
+from tests.fakehub import COMMIT, FakeHub, free_port
+from vitviz import hub
+from vitviz.models import choose_device, cpu_threads, load_model
+from vitviz.zoo import ZOO, get_spec
+
+TI = get_spec("vit_ti16")
+
+
+@pytest.mark.parametrize("spec", ZOO, ids=lambda s: s.key)
+def test_zoo_parameter_counts_match_timm(spec):
+    model = timm.create_model(spec.timm_name, pretrained=False)
+    assert sum(p.numel() for p in model.parameters()) == spec.params
+    assert model.patch_embed.patch_size[0] == spec.patch_size
+    assert model.patch_embed.img_size[0] == spec.resolution
+    assert spec.has_classifier == (model.num_classes > 0)
+
+
+def test_published_counts():
+    published = {"vit_ti16": 5_717_416, "vit_s16": 22_050_664, "vit_b16": 86_567_656, "vit_b32": 88_224_232}
+    for key, n in published.items():
+        assert get_spec(key).params == n
+
+
+def test_device_and_threads():
+    assert choose_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert cpu_threads() >= 1
+
+
+@pytest.fixture
+def ti_weights(tmp_path):
+    torch.manual_seed(1)
+    model = timm.create_model(TI.timm_name, pretrained=False)
+    path = tmp_path / "vit_ti16.safetensors"
+    save_file(model.state_dict(), str(path))
+    return model.state_dict(), path
+
+
+def _same_weights(bundle, state):
+    own = bundle.model.state_dict()
+    return all(torch.equal(own[k].cpu(), v) for k, v in state.items())
+
+
+def test_explicit_local_file(ti_weights):
+    state, path = ti_weights
+    b = load_model("vit_ti16", weights=path)
+    assert b.spec.key == "vit_ti16" and not b.fell_back
+    assert "local file" in b.source
+    assert _same_weights(b, state)
+    assert not b.model.training
+    assert len(b.labels) == 1000 and "tench" in b.labels[0]
+
+
+def test_weights_dir_env(ti_weights, monkeypatch):
+    state, path = ti_weights
+    monkeypatch.setenv("VITVIZ_WEIGHTS_DIR", str(path.parent))
+    b = load_model("vit_ti16")
+    assert "VITVIZ_WEIGHTS_DIR" in b.source and _same_weights(b, state)
+
+
+def test_pickle_files_are_refused(tmp_path):
+    bad = tmp_path / "model.pth"
+    bad.write_bytes(b"not even a pickle")
+    with pytest.raises(ValueError, match="safetensors"):
+        load_model("vit_ti16", weights=bad)
+
+
+def _fill_cache(cache, repo, data: bytes):
+    folder = cache / f"models--{repo.replace('/', '--')}"
+    (folder / "refs").mkdir(parents=True)
+    (folder / "refs" / "main").write_text(COMMIT)
+    snap = folder / "snapshots" / COMMIT
+    snap.mkdir(parents=True)
+    (snap / "model.safetensors").write_bytes(data)
+
+
+def test_local_hf_cache(ti_weights, tmp_path, monkeypatch):
+    state, path = ti_weights
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
+    _fill_cache(tmp_path / "cache", TI.hub_repo, path.read_bytes())
+    b = load_model("vit_ti16")
+    assert b.source == "local Hugging Face cache" and _same_weights(b, state)
+
+
+@pytest.fixture
+def online(monkeypatch, tmp_path):
+    """Pretend the hub is allowed (tests run with HF_HUB_OFFLINE=1) with an empty cache."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(hub, "_offline_reason", None)
+
+    def at(url):
+        monkeypatch.setenv("HF_ENDPOINT", url)  # vitviz.hub passes it to every huggingface_hub call
+    return at
+
+
+def _assert_fallback(start, bundle, words):
+    elapsed = time.monotonic() - start
+    assert elapsed <= 10, f"fallback took {elapsed:.1f} s"
+    assert bundle.fell_back and bundle.spec.key == "shapes" and bundle.requested.key == "vit_ti16"
+    assert words in bundle.fallback_reason
+
+
+def test_dead_port_falls_back_fast(online):
+    online(f"http://127.0.0.1:{free_port()}")
+    start = time.monotonic()
+    b = load_model("vit_ti16")
+    _assert_fallback(start, b, "could not be reached")
+    assert constants.HF_HUB_OFFLINE  # the rest of the process does not wait again
+
+
+def test_silent_server_falls_back_fast(online):
+    server = FakeHub(b"", mode="hang")
+    try:
+        online(server.url)
+        start = time.monotonic()
+        b = load_model("vit_ti16")
+        _assert_fallback(start, b, "model hub")
+    finally:
+        server.close()
+
+
+def test_download_from_hub_with_progress(online):
+    torch.manual_seed(2)
+    state = timm.create_model(TI.timm_name, pretrained=False).state_dict()
+    server = FakeHub(save(state))
+    seen = []
+    try:
+        online(server.url)
+        b = load_model("vit_ti16", progress=lambda done, total: seen.append((done, total)))
+    finally:
+        server.close()
+    assert b.source == "downloaded from the Hugging Face hub" and not b.fell_back
+    assert _same_weights(b, state)
+    assert seen and seen[-1][0] == seen[-1][1] > 0
+    assert hub.cached_file(TI.hub_repo) is not None  # now in the cache for offline use
+
+
+def test_dropped_download_never_loads_half_a_file(online):
+    torch.manual_seed(3)
+    server = FakeHub(save(timm.create_model(TI.timm_name, pretrained=False).state_dict()), mode="drop")
+    try:
+        online(server.url)
+        start = time.monotonic()
+        b = load_model("vit_ti16")
+    finally:
+        server.close()
+    _assert_fallback(start, b, "download")
+    assert hub.cached_file(TI.hub_repo) is None

@@ -1,0 +1,23 @@
+"""The stages of the walk-through, in order, with the page that shows each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Stage:
+    key: str
+    title: str
+    page: str  # path relative to the app root, for st.page_link
+    icon: str
+    summary: str
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("patches", "Patches", "pages/1_Patches.py", "🧩", "The image is cut into fixed-size squares."),
+    Stage("vectors", "Vectors", "pages/2_Vectors.py", "➡️", "Each patch becomes a vector; a CLS token joins them."),
+    Stage("attention", "Attention", "pages/3_Attention.py", "👀", "Every token looks at every other token."),
+    Stage("positions", "Positions", "pages/4_Positions.py", "📍", "Position embeddings say where each patch sits."),
+    Stage("bits", "Bits & memory", "pages/5_Bits_and_Memory.py", "💾", "Every number is stored in binary, all along."),
+)

@@ -1,0 +1,147 @@
+"""Stage 3: self-attention, read the ways researchers read it.
+
+- CLS and query-row maps straight from the recorded probabilities;
+- attention rollout (Abnar & Zuidema 2020): Â = 0.5·A + 0.5·I, rows renormalised (a true row sum,
+  ``keepdim``), layers multiplied; optional per-row discard of the weakest links;
+- gradient-weighted rollout (Chefer et al. 2021, gradient-only variant): R = I; R += mean_h((∇A ⊙ A)⁺)·R,
+  each layer's gradient paired with that same layer's attention;
+- mean attention distance (ViT paper, Fig. 7 right) and DINO-style masks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .analysis import Analysis, recording
+from .models import Bundle
+
+HEAD_FUSIONS = ("mean", "max", "min")
+
+
+def _heads(attn: np.ndarray, head: int | None) -> np.ndarray:
+    """[H, T, T] -> [T, T]: one head, or the mean over heads (head None)."""
+    a = attn.astype(np.float32)
+    return a.mean(0) if head is None else a[head]
+
+
+def cls_attention(analysis: Analysis, layer: int, head: int | None = None) -> np.ndarray:
+    """[rows, cols]: how much the CLS token attends to each patch at ``layer`` (0-based block)."""
+    a = _heads(analysis.attentions[layer], head)
+    return a[0, analysis.num_prefix:].reshape(analysis.grid)
+
+
+def query_attention(analysis: Analysis, layer: int, head: int | None, index: int) -> np.ndarray:
+    """[rows, cols]: where patch ``index`` looks (its query row), over the patches."""
+    a = _heads(analysis.attentions[layer], head)
+    n0 = analysis.num_prefix
+    return a[n0 + index, n0:].reshape(analysis.grid)
+
+
+def fuse_heads(attn: np.ndarray, fusion: str = "mean") -> np.ndarray:
+    """[..., H, T, T] -> [..., T, T] by mean, max or min over heads."""
+    if fusion not in HEAD_FUSIONS:
+        raise ValueError(f"head fusion must be one of {HEAD_FUSIONS}")
+    return getattr(np, fusion)(attn.astype(np.float64), axis=-3)
+
+
+def discard_weakest(a: np.ndarray, ratio: float, keep_cols: int = 1) -> np.ndarray:
+    """Zero the weakest ``ratio`` of each row's entries (never the first ``keep_cols`` columns: CLS)."""
+    if ratio <= 0:
+        return a
+    out = a.copy()
+    body = out[..., keep_cols:]  # [T, T - keep]
+    k = int(body.shape[-1] * ratio)
+    if k > 0:
+        idx = np.argsort(body, axis=-1)[..., :k]
+        np.put_along_axis(body, idx, 0.0, axis=-1)
+    return out
+
+
+def rollout(attn: np.ndarray, fusion: str = "mean", discard_ratio: float = 0.0, keep_cols: int = 1) -> np.ndarray:
+    """Attention rollout over layers: attn [L, H, T, T] -> R [T, T] (rows sum to 1)."""
+    fused = fuse_heads(attn, fusion)  # [L, T, T]
+    t = fused.shape[-1]
+    result = np.eye(t)
+    for a in fused:
+        a = discard_weakest(a, discard_ratio, keep_cols)
+        a = 0.5 * a + 0.5 * np.eye(t)
+        a = a / a.sum(axis=-1, keepdims=True)  # each row sums to 1
+        result = a @ result
+    return result
+
+
+def rollout_map(analysis: Analysis, fusion: str = "mean", discard_ratio: float = 0.0) -> np.ndarray:
+    """[rows, cols]: the CLS row of the rollout, over the patches."""
+    r = rollout(analysis.attentions, fusion, discard_ratio, analysis.num_prefix)
+    return r[0, analysis.num_prefix:].reshape(analysis.grid)
+
+
+def gradient_rollout_from(attn: list[torch.Tensor] | np.ndarray, grads: list[torch.Tensor] | np.ndarray) -> np.ndarray:
+    """Chefer et al. gradient-only rollout: R = I; for each layer R += mean_h((∇A ⊙ A)⁺) · R.
+
+    attn, grads: per layer [H, T, T], the gradient of layer l paired with the attention of layer l.
+    """
+    attn = [np.asarray(a, dtype=np.float64) for a in attn]
+    grads = [np.asarray(g, dtype=np.float64) for g in grads]
+    t = attn[0].shape[-1]
+    r = np.eye(t)
+    for a, g in zip(attn, grads):
+        cam = np.clip(g * a, 0, None).mean(axis=0)  # [T, T]
+        r = r + cam @ r
+    return r
+
+
+def gradient_rollout(bundle: Bundle, analysis: Analysis, class_index: int) -> np.ndarray:
+    """[rows, cols]: class-specific relevance of each patch for ``class_index`` (one backward pass)."""
+    model = bundle.model
+    x = torch.from_numpy(np.array(analysis.pixels)).unsqueeze(0).to(bundle.device)  # [1, 3, H, W]
+    bundle.count_call()
+    with torch.enable_grad(), recording() as rec:
+        logits = model(x)  # [1, C]
+        attn = rec.attn  # per layer [1, H, T, T], in forward order
+        grads = torch.autograd.grad(logits[0, class_index], attn)
+    r = gradient_rollout_from([a[0].detach().cpu() for a in attn], [g[0].cpu() for g in grads])
+    n0 = analysis.num_prefix
+    return r[0, n0:].reshape(analysis.grid)
+
+
+def patch_positions(grid: tuple[int, int], patch: int) -> np.ndarray:
+    """[N, 2] pixel centres (y, x) of the patches, raster order."""
+    r, c = np.mgrid[0:grid[0], 0:grid[1]]
+    return (np.stack([r.ravel(), c.ravel()], axis=1) + 0.5) * patch
+
+
+def mean_attention_distance(attn: np.ndarray, grid: tuple[int, int], patch: int, num_prefix: int = 1) -> np.ndarray:
+    """[L, H] in pixels: Σⱼ Aᵢⱼ·‖pᵢ − pⱼ‖ over patch keys (rows renormalised over patches), averaged over patch queries."""
+    pos = patch_positions(grid, patch)
+    dist = np.linalg.norm(pos[:, None] - pos[None], axis=-1)  # [N, N]
+    a = attn[..., num_prefix:, num_prefix:].astype(np.float64)  # [L, H, N, N]
+    a = a / np.maximum(a.sum(-1, keepdims=True), 1e-12)
+    return (a * dist).sum(-1).mean(-1)
+
+
+def uniform_attention_distance(grid: tuple[int, int], patch: int) -> float:
+    """The mean distance if every patch attended to all patches equally (the reference line)."""
+    pos = patch_positions(grid, patch)
+    return float(np.linalg.norm(pos[:, None] - pos[None], axis=-1).mean())
+
+
+def dino_mask(values: np.ndarray, fraction: float) -> np.ndarray:
+    """Boolean mask (same shape): the fewest entries holding ``fraction`` of the total mass (DINO's threshold)."""
+    flat = values.ravel().astype(np.float64)
+    order = np.argsort(flat)[::-1]
+    cum = np.cumsum(flat[order]) / max(flat.sum(), 1e-12)
+    keep = int(np.searchsorted(cum, fraction) + 1)
+    mask = np.zeros(flat.size, bool)
+    mask[order[:min(keep, flat.size)]] = True
+    return mask.reshape(values.shape)
+
+
+def focus_ratio(values: np.ndarray, object_patches: np.ndarray) -> float:
+    """Share of the map's mass on patches overlapping the object, divided by the share of such patches."""
+    v = values.ravel().astype(np.float64)
+    m = object_patches.ravel().astype(bool)
+    if not m.any():
+        return float("nan")
+    return float((v[m].sum() / max(v.sum(), 1e-12)) / m.mean())

@@ -1,0 +1,107 @@
+"""Figures drawn over the image: the patch grid, heatmaps per patch, clickable patch centres.
+
+Images are shown as seen: origin at the top left, rows downwards (plotly's ``imshow`` default).
+Every image figure carries an invisible scatter of patch centres (trace named ``patches``) whose
+``customdata`` is the patch index, so a click on a patch can be read back by the app.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.express as px
+import plotly.graph_objects as go
+
+from .style import HIGHLIGHT, SEQUENTIAL, base_layout
+
+PATCH_TRACE = "patches"
+
+
+def _patch_centres(grid: tuple[int, int], patch: int) -> go.Scatter:
+    rows, cols = grid
+    r, c = np.mgrid[0:rows, 0:cols]
+    return go.Scatter(
+        x=(c.ravel() + 0.5) * patch - 0.5, y=(r.ravel() + 0.5) * patch - 0.5, mode="markers", name=PATCH_TRACE,
+        customdata=np.arange(rows * cols), marker=dict(size=max(4, min(28, 520 // max(rows, cols))), opacity=0.0),
+        hovertemplate="patch %{customdata}<extra></extra>", showlegend=False)
+
+
+def _highlight(fig: go.Figure, index: int | None, grid: tuple[int, int], patch: int) -> None:
+    if index is None:
+        return
+    r, c = divmod(int(index), grid[1])
+    fig.add_shape(type="rect", x0=c * patch - 0.5, x1=(c + 1) * patch - 0.5, y0=r * patch - 0.5,
+                  y1=(r + 1) * patch - 0.5, line=dict(color=HIGHLIGHT, width=3))
+
+
+def image_figure(image: np.ndarray, title: str | None = None, height: int | None = None) -> go.Figure:
+    """An RGB image [H, W, 3] as a plotly figure, origin top left, no axes."""
+    fig = px.imshow(image)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return base_layout(fig, title, height)
+
+
+def patch_grid_figure(image: np.ndarray, patch: int, grid: tuple[int, int], selected: int | None = None,
+                      show_indices: bool = True, title: str | None = None, height: int | None = None) -> go.Figure:
+    """The image with its patch grid drawn, patch indices written in, and the selected patch outlined."""
+    fig = image_figure(image, title, height)
+    rows, cols = grid
+    for k in range(1, cols):
+        fig.add_vline(x=k * patch - 0.5, line=dict(color="white", width=1))
+    for k in range(1, rows):
+        fig.add_hline(y=k * patch - 0.5, line=dict(color="white", width=1))
+    if show_indices and rows * cols <= 400:
+        r, c = np.mgrid[0:rows, 0:cols]
+        fig.add_trace(go.Scatter(x=(c.ravel() + 0.5) * patch - 0.5, y=(r.ravel() + 0.5) * patch - 0.5, mode="text",
+                                 text=[str(i) for i in range(rows * cols)], hoverinfo="skip", showlegend=False,
+                                 textfont=dict(color="white", size=9 if rows * cols > 100 else 12)))
+    fig.add_trace(_patch_centres(grid, patch))
+    _highlight(fig, selected, grid, patch)
+    return fig
+
+
+def heatmap_overlay(image: np.ndarray, values: np.ndarray, patch: int, opacity: float = 0.6,
+                    selected: int | None = None, colorscale: str = SEQUENTIAL, title: str | None = None,
+                    zmin: float | None = None, zmax: float | None = None, height: int | None = None,
+                    colorbar_title: str = "") -> go.Figure:
+    """``values`` [rows, cols] drawn over ``image`` [H, W, 3], one cell per patch."""
+    rows, cols = values.shape
+    fig = image_figure(image, title, height)
+    fig.add_trace(go.Heatmap(z=values, x0=(patch - 1) / 2, dx=patch, y0=(patch - 1) / 2, dy=patch,
+                             colorscale=colorscale, opacity=opacity, zmin=zmin, zmax=zmax,
+                             colorbar=dict(title=colorbar_title, thickness=12),
+                             hovertemplate="row %{y}<br>value %{z:.4f}<extra></extra>"))
+    fig.add_trace(_patch_centres((rows, cols), patch))
+    _highlight(fig, selected, (rows, cols), patch)
+    return fig
+
+
+def grid_heatmap(values: np.ndarray, title: str | None = None, colorscale: str = SEQUENTIAL,
+                 zmin: float | None = None, zmax: float | None = None, height: int | None = None,
+                 x_title: str = "", y_title: str = "", zmid: float | None = None,
+                 colorbar_title: str = "") -> go.Figure:
+    """A plain matrix heatmap, row 0 at the top."""
+    fig = go.Figure(go.Heatmap(z=values, colorscale=colorscale, zmin=zmin, zmax=zmax, zmid=zmid,
+                               colorbar=dict(title=colorbar_title, thickness=12)))
+    fig.update_yaxes(autorange="reversed", title=y_title)
+    fig.update_xaxes(title=x_title)
+    return base_layout(fig, title, height)
+
+
+def tiles_figure(tiles: np.ndarray, columns: int = 7, titles: list[str] | None = None, title: str | None = None,
+                 height: int | None = None) -> go.Figure:
+    """RGB tiles [K, h, w, 3] in 0..1 laid out in a grid (one image, thin gaps)."""
+    k, h, w, _ = tiles.shape
+    rows = -(-k // columns)
+    gap = max(1, h // 8)
+    canvas = np.ones((rows * (h + gap) - gap, columns * (w + gap) - gap, 3))
+    for i in range(k):
+        r, c = divmod(i, columns)
+        canvas[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = tiles[i]
+    fig = image_figure((canvas * 255).astype(np.uint8), title, height)
+    if titles:
+        for i, t in enumerate(titles):
+            r, c = divmod(i, columns)
+            fig.add_annotation(x=c * (w + gap) + w / 2, y=r * (h + gap) - 0.5, text=t, showarrow=False, yshift=8,
+                               font=dict(size=10))
+    return fig

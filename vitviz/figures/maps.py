@@ -1,0 +1,82 @@
+"""Many maps at once: small multiples of attention over the image, distance plots, similarity grids."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
+
+from .images import tiles_figure
+from .style import DIVERGING, HIGHLIGHT, SEQUENTIAL, base_layout
+
+
+def colorize(values: np.ndarray, colorscale: str = SEQUENTIAL, vmin: float | None = None,
+             vmax: float | None = None) -> np.ndarray:
+    """[h, w] -> [h, w, 3] in 0..1 through a plotly colour scale."""
+    lo = float(np.nanmin(values)) if vmin is None else vmin
+    hi = float(np.nanmax(values)) if vmax is None else vmax
+    t = np.clip((values - lo) / max(hi - lo, 1e-12), 0, 1)
+    lut = np.array([[int(c) / 255 for c in s[s.index("(") + 1:-1].split(",")]
+                    for s in sample_colorscale(colorscale, np.linspace(0, 1, 256), colortype="rgb")])
+    return lut[np.rint(np.nan_to_num(t) * 255).astype(int)]
+
+
+def blend(image: np.ndarray, values: np.ndarray, opacity: float = 0.6, colorscale: str = SEQUENTIAL) -> np.ndarray:
+    """Per-patch ``values`` [rows, cols] coloured and blended over ``image`` [H, W, 3] uint8 -> [H, W, 3] 0..1."""
+    h, w = image.shape[:2]
+    rows, cols = values.shape
+    colours = colorize(values, colorscale)
+    up = np.kron(colours, np.ones((h // rows, w // cols, 1)))
+    base = image[:up.shape[0], :up.shape[1]] / 255.0
+    return (1 - opacity) * base + opacity * up
+
+
+def small_multiples(image: np.ndarray, maps: list[np.ndarray], titles: list[str], opacity: float = 0.6,
+                    columns: int = 6, title: str | None = None, height: int | None = None) -> go.Figure:
+    """One blended map per entry (e.g. one per head or per layer), each normalised on its own."""
+    tiles = np.stack([blend(image, m, opacity) for m in maps])
+    rows = -(-len(maps) // columns)
+    return tiles_figure(tiles, columns=columns, titles=titles, title=title,
+                        height=height or 70 + rows * max(120, 900 // columns))
+
+
+def distance_figure(dist: np.ndarray, uniform: float, title: str | None = None) -> go.Figure:
+    """Mean attention distance [L, H]: one dot per head at each depth, with the uniform-attention line."""
+    layers, heads = dist.shape
+    fig = go.Figure()
+    for h in range(heads):
+        fig.add_trace(go.Scatter(x=np.arange(1, layers + 1), y=dist[:, h], mode="markers", name=f"head {h}",
+                                 marker=dict(size=9)))
+    fig.add_hline(y=uniform, line=dict(color=HIGHLIGHT, dash="dash"),
+                  annotation_text=f"uniform attention: {uniform:.2f} px", annotation_position="top left")
+    fig.update_xaxes(title="block (depth)", dtick=1)
+    fig.update_yaxes(title="mean attention distance (px)", rangemode="tozero")
+    return base_layout(fig, title, height=380)
+
+
+def similarity_grid_figure(canvas: np.ndarray, grid: tuple[int, int], title: str | None = None,
+                           height: int = 520) -> go.Figure:
+    """The tiled similarity maps (ViT Fig. 7 centre): tile (i, j) is position (i, j)'s similarity to all."""
+    fig = go.Figure(go.Heatmap(z=canvas, colorscale=DIVERGING, zmid=0, zmin=-1, zmax=1, hoverongaps=False,
+                               colorbar=dict(title="cosine", thickness=12)))
+    fig.update_yaxes(autorange="reversed", visible=False, scaleanchor="x")
+    fig.update_xaxes(visible=False)
+    gap = 1
+    r, c = grid
+    # clickable centres of the tiles: customdata = position index
+    ii, jj = np.mgrid[0:r, 0:c]
+    fig.add_trace(go.Scatter(x=jj.ravel() * (c + gap) + (c - 1) / 2, y=ii.ravel() * (r + gap) + (r - 1) / 2,
+                             mode="markers", name="patches", customdata=np.arange(r * c), showlegend=False,
+                             marker=dict(size=max(6, 480 // (r * 2)), opacity=0.0),
+                             hovertemplate="position %{customdata}<extra></extra>"))
+    return base_layout(fig, title, height)
+
+
+def waves_figure(embedding: np.ndarray, dims: list[int], title: str | None = None) -> go.Figure:
+    """Selected dimensions of a position embedding [positions, D] plotted against the position."""
+    fig = go.Figure()
+    for d in dims:
+        fig.add_trace(go.Scatter(y=embedding[:, d], mode="lines", name=f"dim {d}"))
+    fig.update_xaxes(title="position")
+    fig.update_yaxes(title="value")
+    return base_layout(fig, title, height=300)

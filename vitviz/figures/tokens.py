@@ -1,0 +1,107 @@
+"""Figures of tokens and vectors: the token strip, a patch's numbers, vectors as bars and heatmaps."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .images import image_figure
+from .style import ACCENT, DIVERGING, HIGHLIGHT, base_layout
+
+CHANNEL_COLOURS = ("#D55E00", "#009E73", "#0072B2")  # R, G, B channels (Okabe-Ito)
+
+
+def token_strip(image: np.ndarray, patch: int, grid: tuple[int, int], count: int | None = None,
+                title: str | None = None) -> go.Figure:
+    """The sequence the transformer reads: a CLS tile, then patches in raster order (left to right, top to bottom)."""
+    rows, cols = grid
+    n = rows * cols if count is None else min(count, rows * cols)
+    gap = max(1, patch // 4)
+    strip = np.full((patch, (n + 1) * (patch + gap) - gap, 3), 255, np.uint8)
+    strip[:, :patch] = (90, 90, 90)  # the CLS token: not a patch of the image
+    for i in range(n):
+        r, c = divmod(i, cols)
+        x0 = (i + 1) * (patch + gap)
+        strip[:, x0:x0 + patch] = image[r * patch:(r + 1) * patch, c * patch:(c + 1) * patch]
+    fig = image_figure(strip, title, height=140)
+    labels = ["CLS"] + [str(i) for i in range(n)]
+    step = max(1, (n + 1) // 24)
+    for k in range(0, n + 1, step):
+        fig.add_annotation(x=k * (patch + gap) + patch / 2, y=patch, text=labels[k], showarrow=False, yshift=-12,
+                           font=dict(size=11))
+    return fig
+
+
+def patch_pixels_figure(pixels: np.ndarray, title: str | None = None) -> go.Figure:
+    """One patch [P, P, 3] enlarged, every pixel visible, with its RGB values on hover."""
+    fig = image_figure(pixels, title, height=300)
+    fig.update_traces(hovertemplate="x %{x}, y %{y}<br>RGB %{z}<extra></extra>")
+    return fig
+
+
+def flattened_patch(values: np.ndarray, patch: int, title: str | None = None) -> go.Figure:
+    """The 3·P·P numbers that enter the projection, coloured by channel (R block, G block, B block)."""
+    per = patch * patch
+    fig = go.Figure()
+    for ch, (name, colour) in enumerate(zip("RGB", CHANNEL_COLOURS)):
+        idx = np.arange(ch * per, (ch + 1) * per)
+        fig.add_trace(go.Bar(x=idx, y=values[idx], name=f"{name} channel", marker_color=colour, marker_line_width=0))
+    fig.update_layout(bargap=0, legend=dict(orientation="h", y=1.12))
+    fig.update_xaxes(title=f"position in the flattened patch (0 … {3 * per - 1})")
+    fig.update_yaxes(title="normalised value")
+    return base_layout(fig, title, height=260)
+
+
+def vector_bars(vector: np.ndarray, title: str | None = None, compare: np.ndarray | None = None,
+                names: tuple[str, str] = ("vector", "compare")) -> go.Figure:
+    """A D-dimensional vector as bars (optionally a second one as a line on top)."""
+    fig = go.Figure(go.Bar(x=np.arange(vector.size), y=vector, name=names[0], marker_color=ACCENT,
+                           marker_line_width=0))
+    if compare is not None:
+        fig.add_trace(go.Scatter(x=np.arange(compare.size), y=compare, name=names[1], mode="markers",
+                                 marker=dict(color=HIGHLIGHT, size=4, symbol="x")))
+    fig.update_layout(bargap=0, legend=dict(orientation="h", y=1.12))
+    fig.update_xaxes(title="dimension")
+    return base_layout(fig, title, height=260)
+
+
+def matrix_figure(matrix: np.ndarray, title: str | None = None, x_title: str = "dimension",
+                  y_title: str = "patch", height: int = 420, selected_row: int | None = None) -> go.Figure:
+    """An N×D matrix as a diverging heatmap centred on zero, row 0 on top."""
+    lim = float(np.percentile(np.abs(matrix), 99)) or 1.0
+    fig = go.Figure(go.Heatmap(z=matrix, colorscale=DIVERGING, zmid=0, zmin=-lim, zmax=lim,
+                               colorbar=dict(thickness=12),
+                               hovertemplate=f"{y_title} %{{y}}<br>{x_title} %{{x}}<br>%{{z:.3f}}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", title=y_title)
+    fig.update_xaxes(title=x_title)
+    if selected_row is not None:
+        fig.add_hline(y=selected_row, line=dict(color=HIGHLIGHT, width=2))
+    return base_layout(fig, title, height)
+
+
+def layer_lines(values: np.ndarray, title: str | None = None, y_title: str = "", x_title: str = "layer",
+                names: list[str] | None = None) -> go.Figure:
+    """Per-layer summaries: rows of ``values`` [K, L] as lines over the layer axis."""
+    fig = go.Figure()
+    for i, row in enumerate(np.atleast_2d(values)):
+        fig.add_trace(go.Scatter(x=np.arange(row.size), y=row, mode="lines+markers",
+                                 name=names[i] if names else str(i)))
+    fig.update_xaxes(title=x_title, dtick=1)
+    fig.update_yaxes(title=y_title)
+    return base_layout(fig, title, height=320)
+
+
+def patch_size_figure(patches: list[int], tokens: list[int], scores: list[int], seconds: list[float],
+                      probs: list[float], labels: list[str], native: int) -> go.Figure:
+    """The patch-size experiment: tokens, attention scores, time and top-1 per patch size."""
+    x = [f"{p} px{' (trained)' if p == native else ''}" for p in patches]
+    fig = make_subplots(rows=1, cols=4, subplot_titles=("tokens", "attention scores (all layers, heads)",
+                                                        "time per image (ms)", "top-1 probability (%)"))
+    fig.add_trace(go.Bar(x=x, y=tokens, marker_color=ACCENT, showlegend=False), 1, 1)
+    fig.add_trace(go.Bar(x=x, y=scores, marker_color=ACCENT, showlegend=False), 1, 2)
+    fig.add_trace(go.Bar(x=x, y=[1000 * s for s in seconds], marker_color=ACCENT, showlegend=False), 1, 3)
+    fig.add_trace(go.Bar(x=x, y=[100 * p for p in probs], marker_color=HIGHLIGHT, showlegend=False,
+                         text=labels, textposition="auto"), 1, 4)
+    fig.update_yaxes(type="log", row=1, col=2)
+    return base_layout(fig, None, height=360)

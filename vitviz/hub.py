@@ -1,0 +1,107 @@
+"""Reaching the Hugging Face hub without hanging: a short probe first, then a download with progress.
+
+huggingface_hub retries for ~50 s on a dead DNS and up to ~13 min on a server that never
+answers. We ask one small question with a hard deadline first; if the hub does not answer, the
+caller falls back at once, and the rest of this process treats the hub as offline.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import huggingface_hub
+from huggingface_hub import constants
+from tqdm.auto import tqdm
+
+PROBE_TIMEOUT_S = 4.0
+WEIGHTS_FILENAME = "model.safetensors"
+Progress = Callable[[int, int], None]  # (bytes done, bytes total)
+
+
+class HubUnavailable(RuntimeError):
+    """The hub could not be reached (offline mode, refused, silent or failed download)."""
+
+
+def endpoint() -> str:
+    return os.environ.get("HF_ENDPOINT", constants.ENDPOINT).rstrip("/")
+
+
+def hub_offline() -> bool:
+    return bool(constants.HF_HUB_OFFLINE) or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+
+
+def probe(repo_id: str, timeout: float = PROBE_TIMEOUT_S) -> str | None:
+    """Return None if the hub answers for ``repo_id`` within ``timeout`` s, else why not (a sentence).
+
+    The request runs in a daemon thread so that even a DNS lookup cannot hold us past the deadline.
+    """
+    url = f"{endpoint()}/api/models/{repo_id}"
+    result: list[str | None] = []
+
+    def ask() -> None:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, method="GET"), timeout=timeout) as resp:
+                resp.read(1)
+            result.append(None)
+        except urllib.error.HTTPError as exc:  # the hub answered: it is reachable
+            result.append(None if exc.code < 500 else f"the model hub answered with error {exc.code}")
+        except Exception as exc:  # refused, reset, DNS failure, timeout
+            reason = getattr(exc, "reason", exc)
+            result.append(f"the model hub could not be reached ({type(reason).__name__})")
+
+    t = threading.Thread(target=ask, daemon=True)
+    t.start()
+    t.join(timeout + 0.5)
+    return result[0] if result else "the model hub did not answer in time"
+
+
+def _progress_tqdm(callback: Progress) -> type[tqdm]:
+    """A tqdm class that reports byte progress to ``callback`` (huggingface_hub's progress hook)."""
+
+    class CallbackTqdm(tqdm):
+        def __init__(self, *args, **kwargs):
+            kwargs["disable"] = False
+            kwargs.pop("name", None)
+            super().__init__(*args, **kwargs, file=open(os.devnull, "w"))  # noqa: SIM115
+
+        def update(self, n=1):
+            out = super().update(n)
+            callback(int(self.n), int(self.total or 0))
+            return out
+
+    return CallbackTqdm
+
+
+def cached_file(repo_id: str) -> Path | None:
+    """The weights file of ``repo_id`` if it is complete in the local Hugging Face cache."""
+    found = huggingface_hub.try_to_load_from_cache(repo_id, WEIGHTS_FILENAME)
+    return Path(found) if isinstance(found, str) else None
+
+
+_offline_reason: str | None = None
+_lock = threading.Lock()
+
+
+def download(repo_id: str, progress: Progress | None = None) -> Path:
+    """Download the weights of ``repo_id`` (probing first); raises HubUnavailable with a reason."""
+    global _offline_reason
+    if hub_offline():
+        raise HubUnavailable(_offline_reason or "offline mode is on (HF_HUB_OFFLINE)")
+    reason = probe(repo_id)
+    if reason:
+        with _lock:
+            _offline_reason = reason
+            constants.HF_HUB_OFFLINE = True  # the rest of this process does not wait on the hub again
+        raise HubUnavailable(reason)
+    try:
+        path = huggingface_hub.hf_hub_download(
+            repo_id, WEIGHTS_FILENAME, endpoint=endpoint(), etag_timeout=PROBE_TIMEOUT_S,
+            tqdm_class=_progress_tqdm(progress) if progress else None)
+    except Exception as exc:  # network drop mid-file, 404, disk full...
+        raise HubUnavailable(f"the download from the model hub failed ({type(exc).__name__})") from exc
+    return Path(path)

@@ -1,0 +1,151 @@
+"""Loading a zoo model: weight sources in a fixed order, device choice, the Bundle pages use.
+
+Weight sources, first that works wins: an explicit local safetensors file (argument, or
+``$VITVIZ_WEIGHTS_DIR/<key>.safetensors``), the local Hugging Face cache, the hub (probed with a
+short timeout, with a progress callback), and finally the bundled offline model. Only
+safetensors files are read: no pickle is ever loaded.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import timm
+import torch
+from timm.data import ImageNetInfo, create_transform, resolve_model_data_config
+
+from . import hub, offline_model  # noqa: F401  (offline_model registers the bundled timm model)
+from .shapes import SHAPE_CLASSES
+from .zoo import OFFLINE_KEY, ModelSpec, get_spec
+
+THREADS_ENV = "VITVIZ_THREADS"
+WEIGHTS_DIR_ENV = "VITVIZ_WEIGHTS_DIR"
+
+
+def choose_device() -> torch.device:
+    """CUDA when available, else CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def cpu_threads() -> int:
+    """Intra-op threads for CPU inference: ``$VITVIZ_THREADS``, else 1 on a machine with <= 2 cores.
+
+    Measured here: on a busy 2-core machine, 2 threads ran 4-16x slower than 1, and a server
+    answers several sessions at once, so each forward pass gets few threads.
+    """
+    if os.environ.get(THREADS_ENV, "").isdigit() and int(os.environ[THREADS_ENV]) > 0:
+        return int(os.environ[THREADS_ENV])
+    cores = os.cpu_count() or 1
+    return 1 if cores <= 2 else min(4, cores // 2)
+
+
+def set_threads() -> int:
+    n = cpu_threads()
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    return n
+
+
+@dataclass
+class Bundle:
+    """A model ready to analyse images, and the facts the UI shows about it."""
+
+    spec: ModelSpec  # the spec of the model actually loaded (the offline one after a fallback)
+    model: torch.nn.Module  # eval mode, on ``device``
+    data_config: dict  # timm's resolved data config (input size, mean, std, crop, interpolation)
+    transform: Callable  # PIL image -> normalised tensor [3, H, W]
+    labels: tuple[str, ...]  # class names; empty for models without a classifier
+    device: torch.device
+    source: str  # where the weights came from, in words
+    requested: ModelSpec | None = None  # what was asked for, when a fallback happened
+    fallback_reason: str | None = None  # why, in one sentence
+    forward_calls: int = 0  # model forward passes run through vitviz (tests count them)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def fell_back(self) -> bool:
+        return self.requested is not None and self.requested.key != self.spec.key
+
+    def count_call(self) -> None:
+        with self.lock:
+            self.forward_calls += 1
+
+
+def _labels(spec: ModelSpec, model: torch.nn.Module) -> tuple[str, ...]:
+    if spec.labels == "shapes":
+        return SHAPE_CLASSES
+    if spec.labels == "none" or getattr(model, "num_classes", 0) == 0:
+        return ()
+    info = ImageNetInfo("imagenet-1k")
+    return tuple(info.index_to_description(i) for i in range(model.num_classes))
+
+
+def _build(spec: ModelSpec, weights: Path | None, device: torch.device) -> torch.nn.Module:
+    """Create the timm model; ``weights`` None means random init (tests) unless the spec is bundled."""
+    if weights is None and not spec.bundled:
+        model = timm.create_model(spec.timm_name, pretrained=False)
+    else:
+        overlay = dict(file=str(weights)) if weights is not None else None
+        model = timm.create_model(spec.timm_name, pretrained=True, pretrained_cfg_overlay=overlay)
+    return model.eval().to(device)
+
+
+def _check_safetensors(path: Path) -> Path:
+    if path.suffix != ".safetensors":
+        raise ValueError(f"{path.name}: only .safetensors weight files are loaded (no pickle files)")
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file not found: {path}")
+    return path
+
+
+def locate_weights(spec: ModelSpec, weights: str | Path | None = None,
+                   progress: hub.Progress | None = None) -> tuple[Path, str]:
+    """Find the weights of ``spec``: (path, source in words). Raises hub.HubUnavailable if none."""
+    if weights is not None:
+        return _check_safetensors(Path(weights)), f"local file {Path(weights).name}"
+    if spec.bundled:
+        return offline_model.WEIGHTS_FILE, "bundled with vitviz"
+    env_dir = os.environ.get(WEIGHTS_DIR_ENV)
+    if env_dir:
+        for name in (f"{spec.key}.safetensors", f"{spec.timm_name}.safetensors"):
+            if (Path(env_dir) / name).is_file():
+                return Path(env_dir) / name, f"local file {name} (${WEIGHTS_DIR_ENV})"
+    cached = hub.cached_file(spec.hub_repo)
+    if cached is not None:
+        return cached, "local Hugging Face cache"
+    return hub.download(spec.hub_repo, progress), "downloaded from the Hugging Face hub"
+
+
+def load_model(spec: ModelSpec | str, device: torch.device | str | None = None,
+               weights: str | Path | None = None, progress: hub.Progress | None = None,
+               pretrained: bool = True) -> Bundle:
+    """Load ``spec`` with real weights, falling back to the bundled offline model when unreachable.
+
+    ``pretrained=False`` builds the architecture with random weights (tests, benchmarks).
+    """
+    spec = get_spec(spec) if isinstance(spec, str) else spec
+    device = torch.device(device) if device is not None else choose_device()
+    if device.type == "cpu":
+        set_threads()
+    requested, reason = None, None
+    if not pretrained:
+        path, source = None, "random initialisation (no pretrained weights)"
+    else:
+        try:
+            path, source = locate_weights(spec, weights, progress)
+        except hub.HubUnavailable as exc:
+            requested, reason = spec, f"{spec.title} is not on this computer and {exc}"
+            spec = get_spec(OFFLINE_KEY)
+            path, source = offline_model.WEIGHTS_FILE, "bundled with vitviz"
+    model = _build(spec, path, device)
+    for blk in model.blocks:  # fused attention hides the probabilities from any hook
+        blk.attn.fused_attn = False
+    data_config = resolve_model_data_config(model)
+    return Bundle(spec=spec, model=model, data_config=data_config,
+                  transform=create_transform(**data_config, is_training=False),
+                  labels=_labels(spec, model), device=device, source=source,
+                  requested=requested, fallback_reason=reason)

@@ -1,0 +1,166 @@
+"""Stage 4: position embeddings — learned or sin/cos — and what happens without them.
+
+Similarity grids follow the ViT paper's Figure 7 (centre). Sin/cos references: 1D as in Vaswani
+et al. (2017); 2D from timm's ``build_sincos2d_pos_embed`` (as used by MAE). Resolution changes
+use timm's ``set_input_size`` (``resample_abs_pos_embed`` underneath).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+from timm.data import create_transform
+from timm.layers import build_sincos2d_pos_embed
+
+from .analysis import Analysis
+from .models import Bundle
+from .patches import resized_copy
+from .vectors import cosine_rows
+
+
+def patch_positions_embed(analysis: Analysis) -> np.ndarray:
+    """[N, D]: the position embeddings of the patch tokens (prefix rows dropped)."""
+    return analysis.pos_embed[analysis.num_prefix:]
+
+
+def similarity_grid(pos: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """[rows, cols, rows, cols]: cosine similarity of each position's embedding with every other's."""
+    sim = cosine_rows(pos, pos)  # [N, N]
+    return sim.reshape(grid[0], grid[1], grid[0], grid[1])
+
+
+def tile_grid(sim: np.ndarray, gap: int = 1) -> np.ndarray:
+    """[rows, cols, rows, cols] -> one 2D canvas of small maps (NaN in the gaps), map (i, j) at tile (i, j)."""
+    r, c = sim.shape[:2]
+    canvas = np.full((r * (r + gap) - gap, c * (c + gap) - gap), np.nan)
+    for i in range(r):
+        for j in range(c):
+            canvas[i * (r + gap):i * (r + gap) + r, j * (c + gap):j * (c + gap) + c] = sim[i, j]
+    return canvas
+
+
+def sincos_1d(positions: int, dim: int, temperature: float = 10000.0) -> np.ndarray:
+    """[positions, dim]: PE(p, 2i) = sin(p / T^(2i/d)), PE(p, 2i+1) = cos(p / T^(2i/d)) (Vaswani et al.)."""
+    p = np.arange(positions)[:, None].astype(np.float64)
+    i = np.arange(dim // 2)[None].astype(np.float64)
+    angle = p / temperature ** (2 * i / dim)
+    pe = np.zeros((positions, dim))
+    pe[:, 0::2] = np.sin(angle)
+    pe[:, 1::2] = np.cos(angle)[:, : pe[:, 1::2].shape[1]]
+    return pe
+
+
+def sincos_2d(grid: tuple[int, int], dim: int) -> np.ndarray:
+    """[rows·cols, dim]: timm's 2D sin-cos embedding (MAE-style), raster order."""
+    return build_sincos2d_pos_embed(list(grid), dim=dim - dim % 4).numpy()
+
+
+@dataclass(frozen=True)
+class Structure:
+    neighbour_cosine: float  # mean cosine of each position with its 4 neighbours
+    far_cosine: float  # mean cosine with positions >= 3 patches away (Chebyshev)
+    by_row_offset: np.ndarray  # [rows]: mean cosine at vertical offset d, same column
+    by_col_offset: np.ndarray  # [cols]: mean cosine at horizontal offset d, same row
+
+
+def structure(pos: np.ndarray, grid: tuple[int, int]) -> Structure:
+    """How 2D the embeddings are: neighbours vs far positions, and similarity by row/column offset."""
+    sim = similarity_grid(pos, grid)
+    rows, cols = grid
+    near, far = [], []
+    for i in range(rows):
+        for j in range(cols):
+            for di, dj in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+                if 0 <= i + di < rows and 0 <= j + dj < cols:
+                    near.append(sim[i, j, i + di, j + dj])
+    r, c = np.mgrid[0:rows, 0:cols]
+    cheb = np.maximum(np.abs(r.ravel()[:, None] - r.ravel()[None]), np.abs(c.ravel()[:, None] - c.ravel()[None]))
+    flat = sim.reshape(rows * cols, rows * cols)
+    far = flat[cheb >= 3]
+    by_row = np.array([np.mean([sim[i, j, i + d, j] for i in range(rows - d) for j in range(cols)])
+                       for d in range(rows)])
+    by_col = np.array([np.mean([sim[i, j, i, j + d] for i in range(rows) for j in range(cols - d)])
+                       for d in range(cols)])
+    return Structure(float(np.mean(near)), float(far.mean()) if far.size else float("nan"), by_row, by_col)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str
+    prob: float
+    tokens: int
+    image: np.ndarray  # [H, W, 3] uint8 as fed
+
+
+def run_at_resolution(bundle: Bundle, image: Image.Image, size: int) -> Prediction:
+    """Resample the position embeddings to ``size`` px (grid size/P) and classify the image at that size."""
+    model = bundle.model if size == bundle.data_config["input_size"][-1] else resized_copy(bundle.model, img_size=size)
+    cfg = {**bundle.data_config, "input_size": (3, size, size)}
+    x = create_transform(**cfg, is_training=False)(image.convert("RGB")).unsqueeze(0).to(bundle.device)
+    bundle.count_call()
+    with torch.inference_mode():
+        logits = model(x)[0].float()
+    shown = x[0].cpu().numpy() * np.array(cfg["std"])[:, None, None] + np.array(cfg["mean"])[:, None, None]
+    shown = np.clip(shown.transpose(1, 2, 0) * 255, 0, 255).astype(np.uint8)
+    tokens = model.patch_embed.num_patches + model.num_prefix_tokens
+    if not bundle.labels:
+        return Prediction("(no classifier)", float("nan"), tokens, shown)
+    prob, idx = logits.softmax(-1).max(-1)
+    return Prediction(bundle.labels[int(idx)], float(prob), tokens, shown)
+
+
+def shuffle_pixels(pixels: np.ndarray, patch: int, order: np.ndarray) -> np.ndarray:
+    """[C, H, W] with its patches rearranged: output patch k is input patch ``order[k]``."""
+    c, h, w = pixels.shape
+    gh, gw = h // patch, w // patch
+    tiles = pixels[:, :gh * patch, :gw * patch].reshape(c, gh, patch, gw, patch).transpose(1, 3, 0, 2, 4)
+    tiles = tiles.reshape(gh * gw, c, patch, patch)[order].reshape(gh, gw, c, patch, patch)
+    return tiles.transpose(2, 0, 3, 1, 4).reshape(c, gh * patch, gw * patch)
+
+
+def _forward(model: torch.nn.Module, x: torch.Tensor, with_positions: bool) -> torch.Tensor:
+    """timm's forward, with the option to leave the position embeddings out."""
+    if with_positions:
+        return model(x)
+    tokens = model.patch_embed(x)  # [B, N, D]
+    prefix = model.cls_token.expand(tokens.shape[0], -1, -1)
+    tokens = model.norm_pre(torch.cat([prefix, tokens], dim=1))
+    return model.forward_head(model.norm(model.blocks(tokens)))
+
+
+@dataclass(frozen=True)
+class ShuffleResult:
+    order: np.ndarray  # [N] permutation applied
+    shuffled_image: np.ndarray  # [H, W, 3] uint8
+    with_pos: tuple[np.ndarray, np.ndarray]  # (original, shuffled) outputs [C]
+    without_pos: tuple[np.ndarray, np.ndarray]
+
+    @staticmethod
+    def _diff(pair: tuple[np.ndarray, np.ndarray]) -> float:
+        return float(np.abs(pair[0] - pair[1]).max())
+
+    @property
+    def with_pos_diff(self) -> float:
+        return self._diff(self.with_pos)
+
+    @property
+    def without_pos_diff(self) -> float:
+        return self._diff(self.without_pos)
+
+
+def shuffle_experiment(bundle: Bundle, analysis: Analysis, seed: int = 0) -> ShuffleResult:
+    """Shuffle the patches; compare outputs with and without position embeddings."""
+    order = np.random.default_rng(seed).permutation(analysis.num_patches)
+    shuffled = shuffle_pixels(np.array(analysis.pixels), analysis.patch_size, order)
+    x = torch.from_numpy(np.stack([np.array(analysis.pixels), shuffled])).to(bundle.device)  # [2, 3, H, W]
+    bundle.count_call()
+    with torch.inference_mode():
+        with_pos = _forward(bundle.model, x, True).float().cpu().numpy()
+        without = _forward(bundle.model, x, False).float().cpu().numpy()
+    if bundle.labels:
+        with_pos, without = (torch.from_numpy(o).softmax(-1).numpy() for o in (with_pos, without))
+    image = shuffle_pixels(analysis.image.transpose(2, 0, 1), analysis.patch_size, order).transpose(1, 2, 0)
+    return ShuffleResult(order, np.ascontiguousarray(image), (with_pos[0], with_pos[1]), (without[0], without[1]))

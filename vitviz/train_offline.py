@@ -1,0 +1,118 @@
+"""Train the bundled offline ViT on generated shapes: ``python -m vitviz.train_offline``.
+
+Recipe (fixed seed, one CPU thread): AdamW, lr 2e-3 with 5% warm-up then cosine, label smoothing
+0.1, batch 64. Besides the class, a training-only linear head on the final patch tokens predicts
+how much of each patch the shape covers (binary cross-entropy); it is dropped at export, so the
+shipped model is a stock timm ViT, but the focus of its attention is then partly taught, not
+only emergent. No flips or transposes: left/right and up/down keep their meaning, so the position
+embeddings can learn rows and columns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import save_file
+
+from . import offline_model
+from .shapes import SHAPE_CLASSES, generate_batch, patch_coverage
+
+MEAN, STD = 0.5, 0.5
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 [B, H, W, 3] -> normalised float [B, 3, H, W] (the model's own normalisation)."""
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0
+    return (x - MEAN) / STD
+
+
+def make_batch(seed: int, count: int, patch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    samples = generate_batch(seed, count)
+    x = to_tensor(np.stack([s.image for s in samples]))
+    y = torch.tensor([s.label for s in samples])
+    cover = torch.from_numpy(np.stack([patch_coverage(s.mask, patch).reshape(-1) for s in samples])).float()
+    return x, y, cover  # [B,3,H,W], [B], [B,N]
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, seed: int = 10_000_019, count: int = 512) -> float:
+    model.eval()
+    x, y, _ = make_batch(seed, count, offline_model.ARCH["patch_size"])
+    acc = (model(x).argmax(-1) == y).float().mean().item()
+    model.train()
+    return acc
+
+
+def export(model: torch.nn.Module, path: Path) -> None:
+    """Save the classifier (no training-only head) as fp16 safetensors."""
+    state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(path), metadata={"format": "pt", "classes": ",".join(SHAPE_CLASSES)})
+
+
+def train(steps: int, batch: int, lr: float, seed: int, out: Path, eval_every: int,
+          patch_class_weight: float = 0.0) -> None:
+    torch.manual_seed(seed)
+    torch.set_num_threads(1)
+    model = offline_model.vitviz_shapes_vit(pretrained=False)
+    cover_head = torch.nn.Linear(model.embed_dim, 1)  # training only: patch coverage
+    patch_class_head = torch.nn.Linear(model.embed_dim, len(SHAPE_CLASSES))  # training only: class per covered patch
+    params = list(model.parameters()) + list(cover_head.parameters())
+    if patch_class_weight:
+        params += list(patch_class_head.parameters())
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.05, betas=(0.9, 0.999))
+    warm = max(1, steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: (s + 1) / warm if s < warm else 0.5 * (1 + math.cos(math.pi * (s - warm) / (steps - warm))))
+    patch = offline_model.ARCH["patch_size"]
+    log = []
+    start = time.time()
+    for step in range(steps):
+        x, y, cover = make_batch(seed * 1_000_003 + step, batch, patch)
+        tokens = model.forward_features(x)  # [B, 1+N, D]
+        logits = model.forward_head(tokens)
+        cls_loss = F.cross_entropy(logits, y, label_smoothing=0.1)
+        cover_loss = F.binary_cross_entropy_with_logits(cover_head(tokens[:, 1:]).squeeze(-1), cover)
+        loss = cls_loss + cover_loss
+        if patch_class_weight:
+            on_shape = cover > 0.3  # [B, N]
+            per_patch = F.cross_entropy(patch_class_head(tokens[:, 1:][on_shape]), y[:, None].expand_as(cover)[on_shape])
+            loss = loss + patch_class_weight * per_patch
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        if (step + 1) % eval_every == 0 or step + 1 == steps:
+            acc = evaluate(model)
+            minutes = (time.time() - start) / 60
+            log.append({"step": step + 1, "minutes": round(minutes, 1), "cls_loss": round(cls_loss.item(), 4),
+                        "cover_loss": round(cover_loss.item(), 4), "held_out_acc": acc})
+            print(json.dumps(log[-1]), flush=True)
+            export(model, out)
+            out.with_suffix(".log.json").write_text(json.dumps(log, indent=1))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=7000)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--eval-every", type=int, default=250)
+    p.add_argument("--patch-class-weight", type=float, default=0.0,
+                   help="weight of the training-only per-patch class loss on patches the shape covers")
+    p.add_argument("--out", type=Path, default=offline_model.WEIGHTS_FILE)
+    a = p.parse_args()
+    train(a.steps, a.batch, a.lr, a.seed, a.out, a.eval_every, a.patch_class_weight)
+
+
+if __name__ == "__main__":
+    main()
