@@ -6,7 +6,7 @@ from ui import interact, session, widgets
 from ui.tour import page_intro, page_nav
 from vitviz import memory, numbers
 from vitviz.figures.bits import bit_fields, memory_bars, scaling_figure
-from vitviz.patches import patch_input_vector, patch_size_options
+from vitviz.patches import patch_size_options
 
 widgets.setup_page("Bits and memory", "💾")
 st.title("💾 Bits and memory")
@@ -25,13 +25,7 @@ st.info("**What the article gets wrong, and what is true.** Nothing is “conver
 
 st.header("1 · One number, in bits")
 index = session.selected_patch(a.num_patches)
-sources = {
-    f"A weight: patch projection W[0, 0]": float(model.patch_embed.proj.weight.flatten()[0]),
-    f"A value of patch {index}'s vector (dimension 0)": float(a.patch_embeddings[index, 0]),
-    f"A normalised pixel of patch {index}": float(patch_input_vector(a, index)[0]),
-    "The largest |weight| in the model": float(max(p.detach().abs().max() for p in model.parameters())),
-    "Type your own": None,
-}
+sources = {**memory.values_to_inspect(model, a, index), "Type your own": None}
 pick = st.selectbox("Which number?", list(sources), key="bits_source")
 value = sources[pick]
 if value is None:

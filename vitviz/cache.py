@@ -50,12 +50,13 @@ class BoundedCache(Generic[V]):
             if hit is not None:
                 return hit
             value = compute()
-            self._put(key, value)
+            self.put(key, value)
         with self._lock:
             self._key_locks.pop(key, None)
         return value
 
-    def _put(self, key: Hashable, value: V) -> None:
+    def put(self, key: Hashable, value: V) -> None:
+        """Store ``value``, evicting the least recently used entries beyond the byte bound."""
         with self._lock:
             self._items[key] = value
             self._items.move_to_end(key)

@@ -19,8 +19,22 @@ from dataclasses import dataclass
 
 import torch
 
+from .analysis import Analysis
+from .patches import patch_input_vector
+
 DTYPE_DIVISORS = {"fp32": 1, "fp16": 2, "bf16": 2, "int8": 4, "int4": 8}
 TRAINING_MULTIPLIER = {"fp32": 4, "fp16": 2, "bf16": 2}  # × fp32 size; int8/int4: not trainable
+
+
+def values_to_inspect(model: torch.nn.Module, analysis: Analysis, index: int) -> dict[str, float]:
+    """A few real numbers from the live model and analysis, by description."""
+    with torch.no_grad():
+        return {
+            "A weight: patch projection W[0, 0]": float(model.patch_embed.proj.weight.flatten()[0]),
+            f"A value of patch {index}'s vector (dimension 0)": float(analysis.patch_embeddings[index, 0]),
+            f"A normalised pixel of patch {index}": float(patch_input_vector(analysis, index)[0]),
+            "The largest |weight| in the model": float(max(p.abs().max() for p in model.parameters())),
+        }
 
 
 def parameter_count(model: torch.nn.Module) -> int:

@@ -35,9 +35,9 @@ def _highlight(fig: go.Figure, index: int | None, grid: tuple[int, int], patch: 
 
 def image_figure(image: np.ndarray, title: str | None = None, height: int | None = None) -> go.Figure:
     """An RGB image [H, W, 3] as a plotly figure, origin top left, no axes."""
-    fig = px.imshow(image)
+    fig = px.imshow(image)  # an Image trace holding a PNG: compact to send to the browser
     fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
+    fig.update_yaxes(visible=False, autorange="reversed")
     return base_layout(fig, title, height)
 
 

@@ -1,0 +1,158 @@
+"""Every page through Streamlit's AppTest: samples, uploads, bad input, every control, no model re-runs."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import png_bytes
+from ui import loaders
+from vitviz.models import load_model
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = ["pages/1_Patches.py", "pages/2_Vectors.py", "pages/3_Attention.py", "pages/4_Positions.py",
+         "pages/5_Bits_and_Memory.py"]
+RANDOM_MODELS = ["vit_ti16", "dino_s16", "vit_b32"]  # real architectures, random weights (no download in tests)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def random_weight_models():
+    for key in RANDOM_MODELS:
+        if loaders.cached_bundle(key) is None:
+            loaders.BUNDLES.put(key, load_model(key, device="cpu", pretrained=False))
+
+
+def start(model: str = "shapes") -> AppTest:
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=300)
+    at.session_state["vitviz_model"] = model
+    return at.run()
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def choose_sample(at: AppTest, key: str) -> AppTest:
+    return at.selectbox(key="vitviz_sample_widget").select(key).run()
+
+
+def upload(at: AppTest, name: str, data: bytes) -> AppTest:
+    return at.file_uploader(key="vitviz_upload").set_value((name, data, "image/png")).run()
+
+
+def plotly_count(at: AppTest) -> int:
+    return len(at.get("plotly_chart"))
+
+
+def calls(model: str) -> int:
+    return loaders.cached_bundle(model).forward_calls
+
+
+def test_home_with_a_sample():
+    at = ok(choose_sample(start(), "shape_star"))
+    assert at.session_state["vitviz_image"].name == "A star"
+    assert plotly_count(at) >= 1  # the top-5 chart
+    assert any("weights:" in c.value for c in at.caption)
+    assert any("Source:" in c.value for c in at.caption)  # the sample's credit and licence
+
+
+def test_home_with_an_upload_then_a_bad_file_keeps_the_image():
+    rng = np.random.default_rng(0)
+    good = png_bytes(Image.fromarray(rng.integers(0, 255, (90, 120, 3), dtype=np.uint8)))
+    at = ok(upload(start(), "mine.png", good))
+    first = at.session_state["vitviz_image"]
+    assert first.name == "mine.png"
+    at = upload(at, "broken.png", b"this is not a picture")
+    assert not at.exception
+    assert any("broken.png" in e.value and "not an image" in e.value for e in at.error)
+    assert at.session_state["vitviz_image"].digest == first.digest  # nothing the user had is lost
+    assert plotly_count(at) >= 1  # the previous prediction is still shown
+
+
+def test_stage_page_before_any_image_offers_samples():
+    at = start()
+    at.switch_page("pages/3_Attention.py").run()
+    assert not at.exception
+    assert any("No image chosen yet" in i.value for i in at.info)
+    choose_sample(at, "shape_heart")
+    ok(at)
+    assert plotly_count(at) > 3
+
+
+def test_hub_model_without_network_falls_back_with_a_notice():
+    at = ok(choose_sample(start("vit_s16"), "cat"))
+    assert any("not on this computer" in w.value for w in at.warning)
+    assert loaders.cached_bundle("vit_s16").spec.key == "shapes"
+
+
+@pytest.mark.parametrize("model", ["shapes"] + RANDOM_MODELS)
+def test_every_page_works_for_the_model(model):
+    at = ok(choose_sample(start(model), "shape_ring" if model == "shapes" else "cat"))
+    for page in PAGES:
+        at.switch_page(page).run()
+        ok(at)
+        assert plotly_count(at) >= 2, page
+        assert any(link.label.endswith("→") for link in at.get("page_link")), page  # the tour goes on
+
+
+def test_controls_redraw_without_running_the_model_again():
+    at = ok(choose_sample(start(), "shape_cross"))
+    n = calls("shapes")
+    at.switch_page("pages/3_Attention.py").run()
+    at.slider(key="attn_layer").set_value(2).run()
+    at.selectbox(key="attn_head").select("head 1").run()
+    at.slider(key="attn_opacity").set_value(0.3).run()
+    at.radio(key="rollout_fusion").set_value("max").run()
+    at.slider(key="rollout_discard").set_value(0.5).run()
+    at.slider(key="dino_fraction").set_value(0.8).run()
+    at.number_input(key="attn_picker").set_value(40).run()
+    ok(at)
+    assert at.session_state["vitviz_patch"] == 40
+    at.switch_page("pages/2_Vectors.py").run()
+    assert at.number_input(key="vectors_picker").value == 40  # the selected patch travels between pages
+    at.slider(key="vectors_layer").set_value(1).run()
+    at.switch_page("pages/1_Patches.py").run()
+    at.switch_page("pages/4_Positions.py").run()
+    at.multiselect(key="pos_dims").set_value([0, 5]).run()
+    at.switch_page("pages/5_Bits_and_Memory.py").run()
+    at.selectbox(key="bits_source").select("Type your own").run()
+    at.number_input(key="bits_custom").set_value(1000.0).run()
+    at.select_slider(key="act_batch").set_value(32).run()
+    at.selectbox(key="fit_gpu").select("Laptop GPU, 8 GB").run()
+    at.selectbox(key="fit_dtype").select("bf16").run()
+    at.text_input(key="bits_text").input("héllo").run()
+    ok(at)
+    # the other pages' on-demand experiments ran once each when first drawn; nothing re-ran the analysis
+    n_after = calls("shapes")
+    at.switch_page("pages/3_Attention.py").run()
+    at.slider(key="attn_layer").set_value(3).run()
+    at.switch_page("pages/4_Positions.py").run()
+    ok(at)
+    assert calls("shapes") == n_after
+    assert n_after - n <= 8  # 1 grad-rollout + 1 resolution + 1 shuffle + CLS reference + timing ...
+
+
+def test_experiment_controls():
+    at = ok(choose_sample(start(), "shape_arrow"))
+    at.switch_page("pages/1_Patches.py").run()
+    at.multiselect(key="patch_sizes").set_value([4, 8, 16]).run()
+    at.button(key="run_patch_sizes").click().run()
+    ok(at)
+    table = at.dataframe[-1].value
+    assert list(table["patch (px)"]) == [4, 8, 16] and list(table["tokens"]) == [785, 197, 50]
+    at.switch_page("pages/4_Positions.py").run()
+    at.select_slider(key="pos_resolution").set_value(168).run()
+    at.number_input(key="shuffle_seed").set_value(3).run()
+    ok(at)
+    assert any(m.label == "Tokens" and m.value == "442" for m in at.metric)
+    at.switch_page("pages/3_Attention.py").run()
+    at.selectbox(key="grad_class").select(1).run()
+    ok(at)
+    at.switch_page("pages/5_Bits_and_Memory.py").run()
+    at.button(key="act_measure").click().run()
+    ok(at)
+    assert any("measured" in m.value for m in at.markdown)

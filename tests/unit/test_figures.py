@@ -1,0 +1,107 @@
+"""Figure builders on small arrays: shapes, orientation (origin top left), value ranges, clickable patches."""
+
+import base64
+import io
+
+import numpy as np
+import plotly.graph_objects as go
+from PIL import Image
+
+from vitviz.figures import bits, images, maps, prediction, tokens
+from vitviz.numbers import FLOAT_FORMATS, encode_float
+
+IMG = np.zeros((32, 48, 3), np.uint8)
+IMG[:8, :8] = 255  # a white patch at the top left
+
+
+def _y_reversed(fig: go.Figure) -> bool:
+    return fig.layout.yaxis.autorange == "reversed"
+
+
+def _pixels(fig: go.Figure) -> np.ndarray:
+    """The RGB array an image figure shows (decoded from its PNG source)."""
+    src = fig.data[0].source
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).convert("RGB"))
+
+
+def test_image_origin_top_left():
+    fig = images.image_figure(IMG)
+    assert _y_reversed(fig)
+    assert _pixels(fig)[0, 0].tolist() == [255, 255, 255]  # row 0 is the top row
+    assert _pixels(fig)[-1, -1].tolist() == [0, 0, 0]
+
+
+def test_patch_grid_has_clickable_centres_in_raster_order():
+    fig = images.patch_grid_figure(IMG, 8, (4, 6), selected=7)
+    centres = next(t for t in fig.data if t.name == images.PATCH_TRACE)
+    assert list(centres.customdata) == list(range(24))
+    # patch 7 = row 1, col 1 -> centre (11.5, 11.5) in pixel coordinates
+    assert (centres.x[7], centres.y[7]) == (11.5, 11.5)
+    rect = [s for s in fig.layout.shapes if s.type == "rect"][0]
+    assert (rect.x0, rect.y0) == (7.5, 7.5)
+
+
+def test_heatmap_overlay_cells_align_with_patches():
+    values = np.arange(24, dtype=float).reshape(4, 6)
+    fig = images.heatmap_overlay(IMG, values, 8, opacity=0.5)
+    heat = next(t for t in fig.data if isinstance(t, go.Heatmap))
+    assert np.asarray(heat.z).shape == (4, 6) and heat.z[0][0] == 0  # first row of values on top
+    assert (heat.x0, heat.dx, heat.y0, heat.dy) == (3.5, 8, 3.5, 8)
+    assert _y_reversed(fig)
+
+
+def test_grid_heatmap_row_zero_on_top():
+    assert _y_reversed(images.grid_heatmap(np.eye(3)))
+    assert _y_reversed(tokens.matrix_figure(np.random.default_rng(0).normal(size=(5, 7))))
+
+
+def test_tiles_layout():
+    tiles = np.random.default_rng(0).random((5, 4, 4, 3))
+    fig = images.tiles_figure(tiles, columns=3)
+    z = _pixels(fig)
+    assert z.shape == (2 * 4 + 1, 3 * 4 + 2, 3)
+    assert z.max() <= 255 and z.min() >= 0
+
+
+def test_colorize_and_blend_ranges():
+    c = maps.colorize(np.array([[0.0, 1.0]]))
+    assert c.shape == (1, 2, 3) and 0 <= c.min() and c.max() <= 1
+    assert not np.allclose(c[0, 0], c[0, 1])
+    b = maps.blend(IMG, np.ones((4, 6)), 0.5)
+    assert b.shape == (32, 48, 3) and 0 <= b.min() and b.max() <= 1
+
+
+def test_small_multiples_one_tile_per_map():
+    fig = maps.small_multiples(IMG, [np.random.default_rng(i).random((4, 6)) for i in range(4)],
+                               [f"h{i}" for i in range(4)], columns=2)
+    z = _pixels(fig)
+    assert z.shape[:2] == (2 * 32 + 4, 2 * 48 + 4)
+    assert len(fig.layout.annotations) == 4
+
+
+def test_token_strip_starts_with_cls():
+    fig = tokens.token_strip(IMG, 8, (4, 6))
+    z = _pixels(fig)
+    gap = 2
+    assert z.shape == (8, 25 * (8 + gap) - gap, 3)
+    assert z[0, 0].tolist() == [90, 90, 90]  # the CLS tile
+    assert z[0, 10].tolist() == [255, 255, 255]  # then patch 0, the white one
+    assert fig.layout.annotations[0].text == "CLS"
+
+
+def test_top_k_bar_best_on_top():
+    fig = prediction.top_k_bar(("tabby, tabby cat", "tiger cat"), (0.7, 0.2))
+    assert list(fig.data[0].y) == ["tiger cat", "tabby"]
+    assert fig.data[0].x[-1] == 70.0
+
+
+def test_bit_fields_one_row_per_format():
+    rows = [encode_float(0.1, f) for f in FLOAT_FORMATS]
+    fig = bits.bit_fields(rows)
+    assert len(fig.layout.shapes) == sum(f.bits for f in FLOAT_FORMATS)
+    assert list(fig.layout.yaxis.ticktext) == [f.name for f in FLOAT_FORMATS]
+
+
+def test_distance_figure_has_reference_line():
+    fig = maps.distance_figure(np.ones((3, 2)), 116.49)
+    assert len(fig.data) == 2 and fig.layout.shapes[0].y0 == 116.49

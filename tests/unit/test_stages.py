@@ -1,0 +1,156 @@
+"""Patches, vectors and positions: the math the pages show, checked against the model and by hand."""
+
+import numpy as np
+import pytest
+import torch
+
+from vitviz import patches, positions, vectors
+from vitviz.analysis import analyze
+
+
+@pytest.fixture(scope="module")
+def analysed(request):
+    bundle = request.getfixturevalue("tiny_bundle")
+    rng = np.random.default_rng(5)
+    from PIL import Image
+    img = Image.fromarray(rng.integers(0, 255, (240, 320, 3), dtype=np.uint8))
+    return bundle, img, analyze(bundle, img)
+
+
+def test_preprocessing_steps_follow_the_data_config(analysed):
+    bundle, img, a = analysed
+    steps = patches.preprocessing_steps(img, bundle)
+    assert [s.name for s in steps] == ["Your image", "Resize", "CenterCrop", "Normalize"]
+    assert steps[2].image.shape == (224, 224, 3)
+    np.testing.assert_array_equal(steps[2].image, a.image)  # what the model saw, before normalising
+
+
+def test_patch_pixels_and_flattening_order(analysed):
+    _, _, a = analysed
+    i = 17  # row 1, col 3
+    assert patches.patch_rc(i, a.grid) == (1, 3)
+    np.testing.assert_array_equal(patches.patch_pixels(a, i), a.image[16:32, 48:64])
+    flat = patches.patch_input_vector(a, i)
+    assert flat.shape == (3 * 16 * 16,)
+    np.testing.assert_array_equal(flat[:256], a.pixels[0, 16:32, 48:64].ravel())  # R first, then G, then B
+    np.testing.assert_array_equal(patches.all_patch_inputs(a)[i], flat)
+
+
+def test_token_counts():
+    c = patches.token_counts(224, 224, 16)
+    assert (c.patches, c.tokens, c.scores_per_head) == (196, 197, 197 ** 2)
+
+
+def test_patch_size_options_tile_exactly():
+    assert patches.patch_size_options(16, 224) == [8, 14, 16, 28, 32, 56]
+    assert all(224 % p == 0 for p in patches.patch_size_options(16, 224))
+
+
+def test_show_the_math_equals_the_model(analysed):
+    bundle, _, a = analysed
+    for i in (0, 100, 195):
+        check = vectors.show_the_math(a, bundle.model, i)
+        assert check.max_abs_diff < 1e-4
+
+
+def test_native_patch_size_gives_the_original_logits(analysed):
+    bundle, _, a = analysed
+    same = patches.resized_copy(bundle.model, patch=16)
+    with torch.inference_mode():
+        out = same(torch.from_numpy(np.array(a.pixels))[None])[0].numpy()
+    assert np.abs(out - a.logits).max() < 1e-5
+
+
+def test_patch_size_experiment_counts_and_leaves_the_model_alone(analysed):
+    bundle, _, a = analysed
+    before = {k: v.clone() for k, v in bundle.model.state_dict().items()}
+    res = patches.patch_size_experiment(bundle, a, [8, 16, 32])
+    assert [r.tokens for r in res] == [785, 197, 50]
+    assert res[1].attention_scores == 12 * 3 * 197 ** 2
+    assert all(r.seconds > 0 for r in res)
+    assert res[1].top_label == a.top_labels[0]
+    assert all(torch.equal(before[k], v) for k, v in bundle.model.state_dict().items())
+    assert bundle.model.patch_embed.patch_size == (16, 16)
+
+
+def test_identical_patches_get_identical_vectors(analysed):
+    bundle, _, a = analysed
+    pixels = np.array(a.pixels)
+    pixels[:, 0:16, 16:32] = pixels[:, 0:16, 0:16]  # patch 1 := patch 0
+    x = torch.from_numpy(pixels)[None]
+    with torch.inference_mode():
+        emb = bundle.model.patch_embed(x)[0].numpy()
+    from dataclasses import replace
+    b = replace(a, pixels=pixels, patch_embeddings=emb)
+    twin = vectors.twin_patches(b)
+    assert (twin.first, twin.second) == (0, 1)
+    assert twin.pixel_distance == 0 and twin.before_distance == pytest.approx(0, abs=1e-5)
+    assert twin.after_distance > 0.01  # the positions make them different
+
+
+def test_cls_is_the_same_for_every_image(tiny_bundle, analysed, photo):
+    _, _, a = analysed
+    b = analyze(tiny_bundle, photo)
+    assert vectors.cls_input_difference(a, b) == 0
+    sims = vectors.cls_similarity_by_layer(a)
+    assert sims.shape == (13, 196) and np.all(np.abs(sims) <= 1 + 1e-5)
+
+
+def test_filter_components_and_token_maps(analysed):
+    bundle, _, a = analysed
+    comps = vectors.filter_components(bundle.model, 28)
+    assert comps.shape == (28, 16, 16, 3) and comps.min() >= 0 and comps.max() <= 1
+    rgb = vectors.token_pca_rgb(a)
+    assert rgb.shape == (14, 14, 3) and rgb.min() >= 0 and rgb.max() <= 1
+    cmap = vectors.cosine_map(a, 5, 30)
+    assert cmap.shape == (14, 14) and cmap.flat[30] == pytest.approx(1, abs=1e-5)
+
+
+def test_cosine_rows_by_hand():
+    np.testing.assert_allclose(vectors.cosine_rows(np.array([[1.0, 0]]), np.array([[0, 2.0], [3.0, 0], [-1, 0]])),
+                               [[0, 1, -1]])
+
+
+# ---- positions ----
+
+def test_similarity_grid_and_tiles():
+    pos = np.eye(4)  # 2x2 grid, orthogonal embeddings
+    sim = positions.similarity_grid(pos, (2, 2))
+    assert sim.shape == (2, 2, 2, 2) and sim[0, 1, 0, 1] == 1 and sim[0, 1, 1, 0] == 0
+    canvas = positions.tile_grid(sim)
+    assert canvas.shape == (5, 5) and np.isnan(canvas[2]).all()
+    np.testing.assert_array_equal(canvas[0:2, 3:5], sim[0, 1])  # tile (0, 1) is position (0, 1)'s map
+
+
+def test_sincos_1d_formula():
+    pe = positions.sincos_1d(10, 8)
+    assert pe[3, 0] == pytest.approx(np.sin(3)) and pe[3, 1] == pytest.approx(np.cos(3))
+    assert pe[5, 2] == pytest.approx(np.sin(5 / 10000 ** (2 / 8)))
+
+
+def test_sincos_2d_has_2d_structure():
+    s = positions.structure(positions.sincos_2d((14, 14), 384), (14, 14))
+    assert s.neighbour_cosine > s.far_cosine
+    assert np.all(np.diff(s.by_row_offset[:4]) < 0) and np.all(np.diff(s.by_col_offset[:4]) < 0)
+
+
+def test_shuffle_without_positions_changes_nothing(analysed):
+    bundle, _, a = analysed
+    res = positions.shuffle_experiment(bundle, a, seed=1)
+    assert res.without_pos_diff < 1e-5
+    assert res.with_pos_diff > 10 * res.without_pos_diff
+    assert sorted(res.order.tolist()) == list(range(196))
+    # the shuffled picture is made of the same patches
+    assert sorted(map(bytes, res.shuffled_image.reshape(14, 16, 14, 16, 3).transpose(0, 2, 1, 3, 4)
+                      .reshape(196, -1))) == sorted(map(bytes, a.image.reshape(14, 16, 14, 16, 3)
+                                                         .transpose(0, 2, 1, 3, 4).reshape(196, -1)))
+
+
+def test_resolution_change(analysed):
+    bundle, img, a = analysed
+    same = positions.run_at_resolution(bundle, img, 224)
+    assert same.tokens == 197 and same.label == a.top_labels[0]
+    assert same.prob == pytest.approx(a.top_probs[0], abs=1e-5)
+    bigger = positions.run_at_resolution(bundle, img, 320)
+    assert bigger.tokens == 401 and bigger.image.shape == (320, 320, 3)
+    assert bundle.model.patch_embed.img_size == (224, 224)
