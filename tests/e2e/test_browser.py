@@ -1,0 +1,111 @@
+"""The real browser path: every page in Chromium, samples, an upload, patch clicks, a bad file, screenshots."""
+
+import time
+
+import numpy as np
+from PIL import Image
+
+from tests.conftest import png_bytes
+from tests.e2e.conftest import SHOTS
+
+PAGES = [("Patches", "patches"), ("Vectors", "vectors"), ("Attention", "attention"), ("Positions", "positions"),
+         ("Bits and Memory", "bits")]
+
+
+def wait_charts(page, count: int, timeout_ms: int = 120_000) -> None:
+    page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length >= {count}", timeout=timeout_ms)
+    wait_idle(page)
+
+
+def wait_idle(page, timeout: float = 120) -> None:
+    """Wait until Streamlit has finished running the script and the charts are drawn."""
+    time.sleep(1.0)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        running = page.locator('[data-testid="stStatusWidget"]').count()
+        spinners = page.locator('[data-testid="stSpinner"]').count()
+        if not running and not spinners:
+            break
+        time.sleep(0.3)
+    time.sleep(0.8)
+
+
+def assert_clean(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
+        '[data-testid="stException"]').first.inner_text()
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0, page.locator(
+        '[data-testid="stAlertContentError"]').first.inner_text()
+
+
+def choose_sample(page, title: str) -> None:
+    page.get_by_role("tab", name="Sample gallery").click()
+    page.locator('[data-testid="stSelectbox"]').filter(has_text="Choose a sample").click()
+    page.locator('[role="option"]').filter(has_text=title).first.click()
+    wait_idle(page)
+
+
+def go(page, title: str) -> None:
+    page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).first.click()
+    page.wait_for_selector("h1")
+    wait_idle(page)
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def picker_value(page) -> str:
+    return page.locator('[data-testid="stNumberInput"] input').first.input_value()
+
+
+def click_patch(page, chart_index: int, fx: float, fy: float) -> None:
+    """Click inside the chart's plotting area at fractions (fx, fy) of its width and height."""
+    area = page.locator(".js-plotly-plot .nsewdrag").nth(chart_index)
+    area.scroll_into_view_if_needed()
+    box = area.bounding_box()
+    page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+    wait_idle(page)
+
+
+def test_every_page_in_a_real_browser(server, page):
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(server)
+    page.wait_for_selector("h1", timeout=60_000)
+    wait_idle(page)
+    choose_sample(page, "A star")
+    wait_charts(page, 1)
+    assert_clean(page)
+    shot(page, "home")
+
+    # upload a photo
+    rng = np.random.default_rng(0)
+    photo = png_bytes(Image.fromarray(rng.integers(0, 255, (150, 200, 3), dtype=np.uint8)))
+    page.get_by_role("tab", name="Upload a photo").click()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        files=[{"name": "noise.png", "mimeType": "image/png", "buffer": photo}])
+    wait_idle(page)
+    assert page.get_by_text("noise.png").count() >= 1
+    assert_clean(page)
+
+    # a bad file: a clear message, and the image stays
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        files=[{"name": "fake.png", "mimeType": "image/png", "buffer": b"not a picture at all"}])
+    wait_idle(page)
+    assert page.get_by_text("“fake.png” was not used").count() == 1
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stSidebar"]').get_by_text("noise.png").count() == 1
+
+    choose_sample(page, "A ring")
+    for title, name in PAGES:
+        go(page, title)
+        wait_charts(page, 2)
+        assert_clean(page)
+        if name in ("patches", "attention"):
+            before = picker_value(page)
+            spot = (0.1, 0.1) if name == "patches" else (0.85, 0.8)  # never the patch selected before
+            click_patch(page, 0, *spot)
+            after = picker_value(page)
+            assert after != before, f"{title}: clicking a patch did not select it"
+            assert_clean(page)
+        shot(page, name)
