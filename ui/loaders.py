@@ -39,5 +39,5 @@ def cached_bundle(model_key: str) -> Bundle | None:
 
 def get_analysis(bundle: Bundle, image: Image.Image, digest: str | None = None) -> Analysis:
     """The cached analysis of ``image`` by ``bundle``: the model runs once per (model, image)."""
-    key = (bundle.spec.key, digest or image_hash(image))
-    return ANALYSES.get_or_compute(key, lambda: analyze(bundle, image))
+    digest = digest or image_hash(image)
+    return ANALYSES.get_or_compute((bundle.spec.key, digest), lambda: analyze(bundle, image, digest))

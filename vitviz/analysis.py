@@ -6,6 +6,7 @@ sessions can analyse different images on one shared model at the same time witho
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from dataclasses import dataclass
 
@@ -70,10 +71,36 @@ class Analysis:
 
 
 class _Recorder:
-    def __init__(self) -> None:
+    """What one thread's forward pass produced. With ``compact``, tensors of the first image are copied
+    straight into float16 buffers (one pass, no float32 copies kept); otherwise the tensors themselves
+    are kept (gradients need them)."""
+
+    def __init__(self, compact: bool = False, depth: int = 0) -> None:
+        self.compact = compact
+        self.depth = depth
         self.attn: list[torch.Tensor] = []
         self.blocks: list[torch.Tensor] = []
+        self.attn_fp16: torch.Tensor | None = None  # [L, H, T, T]
+        self.blocks_fp16: torch.Tensor | None = None  # [L, T, D]
         self.patch_embed: torch.Tensor | None = None
+
+    def add_attn(self, out: torch.Tensor) -> None:
+        if not self.compact:
+            self.attn.append(out)
+            return
+        if self.attn_fp16 is None:
+            self.attn_fp16 = torch.empty((self.depth, *out.shape[1:]), dtype=torch.float16)
+        self.attn_fp16[len(self.attn)].copy_(out[0])
+        self.attn.append(out[:0])  # only counts the layers
+
+    def add_block(self, out: torch.Tensor) -> None:
+        if not self.compact:
+            self.blocks.append(out)
+            return
+        if self.blocks_fp16 is None:
+            self.blocks_fp16 = torch.empty((self.depth, *out.shape[1:]), dtype=torch.float16)
+        self.blocks_fp16[len(self.blocks)].copy_(out[0])
+        self.blocks.append(out[:0])
 
 
 def _install_hooks(model: torch.nn.Module) -> None:
@@ -85,12 +112,12 @@ def _install_hooks(model: torch.nn.Module) -> None:
         def on_attn(_m, _inp, out):  # out: [B, heads, T, T]
             rec = getattr(_local, "recorder", None)
             if rec is not None:
-                rec.attn.append(out)
+                rec.add_attn(out)
 
         def on_block(_m, _inp, out):  # out: [B, T, D]
             rec = getattr(_local, "recorder", None)
             if rec is not None:
-                rec.blocks.append(out)
+                rec.add_block(out)
 
         def on_patch_embed(_m, _inp, out):  # out: [B, N, D]
             rec = getattr(_local, "recorder", None)
@@ -108,9 +135,12 @@ def _install_hooks(model: torch.nn.Module) -> None:
 class recording:
     """Context manager: record this thread's forward passes through hooked models."""
 
+    def __init__(self, compact: bool = False, depth: int = 0) -> None:
+        self.compact, self.depth = compact, depth
+
     def __enter__(self) -> _Recorder:
         self.previous = getattr(_local, "recorder", None)
-        _local.recorder = _Recorder()
+        _local.recorder = _Recorder(self.compact, self.depth)
         return _local.recorder
 
     def __exit__(self, *exc) -> None:
@@ -118,7 +148,7 @@ class recording:
 
 
 def image_hash(image: Image.Image) -> str:
-    import hashlib
+    """A short content hash of the image (the cache key of its analysis)."""
     h = hashlib.blake2b(digest_size=12)
     h.update(f"{image.size}{image.mode}".encode())
     h.update(image.tobytes())
@@ -140,13 +170,13 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def analyze(bundle: Bundle, image: Image.Image) -> Analysis:
-    """Run the model once on ``image`` and return everything the pages need."""
+def analyze(bundle: Bundle, image: Image.Image, digest: str | None = None) -> Analysis:
+    """Run the model once on ``image`` and return everything the pages need (``digest``: its image_hash)."""
     model = bundle.model
     _install_hooks(model)
     x = bundle.transform(image.convert("RGB")).unsqueeze(0).to(bundle.device)  # [1, 3, H, W]
     bundle.count_call()
-    with torch.inference_mode(), recording() as rec:
+    with torch.inference_mode(), recording(compact=True, depth=len(model.blocks)) as rec:
         logits = model(x)  # [1, C] (or [1, D] pooled features without a classifier)
     mean = tuple(float(m) for m in bundle.data_config["mean"])
     std = tuple(float(s) for s in bundle.data_config["std"])
@@ -162,7 +192,7 @@ def analyze(bundle: Bundle, image: Image.Image) -> Analysis:
     cls = model.cls_token[0, 0].detach().float().cpu().numpy() if model.cls_token is not None else np.zeros(0)
     return Analysis(
         model_key=bundle.spec.key,
-        image_hash=image_hash(image),
+        image_hash=digest or image_hash(image),
         patch_size=int(model.patch_embed.patch_size[0]),
         grid=grid,
         num_prefix=n_prefix,
@@ -174,8 +204,8 @@ def analyze(bundle: Bundle, image: Image.Image) -> Analysis:
         pos_embed=_readonly(position_embeddings(model, grid)),
         cls_token=_readonly(cls),
         tokens_in=_readonly(_tokens_in(model, rec.patch_embed).numpy()),
-        attentions=_readonly(torch.stack([a[0] for a in rec.attn]).to(torch.float16).cpu().numpy()),
-        block_outputs=_readonly(torch.stack([b[0] for b in rec.blocks]).to(torch.float16).cpu().numpy()),
+        attentions=_readonly(rec.attn_fp16.numpy()),
+        block_outputs=_readonly(rec.blocks_fp16.numpy()),
         logits=_readonly(logits[0].float().cpu().numpy() if has_head else np.zeros(0, np.float32)),
         top_indices=tuple(int(i) for i in top.indices) if top is not None else (),
         top_probs=tuple(float(p) for p in top.values) if top is not None else (),

@@ -87,8 +87,11 @@ _offline_reason: str | None = None
 _lock = threading.Lock()
 
 
-def download(repo_id: str, progress: Progress | None = None) -> Path:
-    """Download the weights of ``repo_id`` (probing first); raises HubUnavailable with a reason."""
+def download(repo_id: str, progress: Progress | None = None, force: bool = False) -> Path:
+    """Download the weights of ``repo_id`` (probing first); raises HubUnavailable with a reason.
+
+    ``force`` downloads again even if the cache holds a file (used when the cached file is damaged).
+    """
     global _offline_reason
     if hub_offline():
         raise HubUnavailable(_offline_reason or "offline mode is on (HF_HUB_OFFLINE)")
@@ -100,7 +103,7 @@ def download(repo_id: str, progress: Progress | None = None) -> Path:
         raise HubUnavailable(reason)
     try:
         path = huggingface_hub.hf_hub_download(
-            repo_id, WEIGHTS_FILENAME, endpoint=endpoint(), etag_timeout=PROBE_TIMEOUT_S,
+            repo_id, WEIGHTS_FILENAME, endpoint=endpoint(), etag_timeout=PROBE_TIMEOUT_S, force_download=force,
             tqdm_class=_progress_tqdm(progress) if progress else None)
     except Exception as exc:  # network drop mid-file, 404, disk full...
         raise HubUnavailable(f"the download from the model hub failed ({type(exc).__name__})") from exc

@@ -141,7 +141,20 @@ def load_model(spec: ModelSpec | str, device: torch.device | str | None = None,
             requested, reason = spec, f"{spec.title} is not on this computer and {exc}"
             spec = get_spec(OFFLINE_KEY)
             path, source = offline_model.WEIGHTS_FILE, "bundled with vitviz"
-    model = _build(spec, path, device)
+    try:
+        model = _build(spec, path, device)
+    except Exception as exc:  # a damaged file: a cut-off download, a disk error, the wrong model's weights
+        if weights is not None or spec.bundled:
+            raise
+        requested, spec = spec, get_spec(OFFLINE_KEY)
+        damaged = f"the weights file of {requested.title} ({source}) is damaged ({type(exc).__name__})"
+        try:  # fetch a fresh copy if the hub is there; else fall back
+            fresh = hub.download(requested.hub_repo, progress, force=True)
+            model, spec, requested = _build(requested, fresh, device), requested, None
+            source = f"downloaded again from the Hugging Face hub ({damaged})"
+        except Exception as again:
+            reason = f"{damaged}, and {again}" if isinstance(again, hub.HubUnavailable) else damaged
+            model, source = _build(spec, offline_model.WEIGHTS_FILE, device), "bundled with vitviz"
     for blk in model.blocks:  # fused attention hides the probabilities from any hook
         blk.attn.fused_attn = False
     data_config = resolve_model_data_config(model)

@@ -1,6 +1,8 @@
 """The zoo and the weight sources: local file, local cache, hub (real download path on a local stand-in),
 and the fallback to the bundled model when the hub is dead or silent — each within 10 s."""
 
+import hashlib
+import os
 import time
 
 import pytest
@@ -75,13 +77,16 @@ def test_pickle_files_are_refused(tmp_path):
         load_model("vit_ti16", weights=bad)
 
 
-def _fill_cache(cache, repo, data: bytes):
+def _fill_cache(cache, repo, data: bytes, etag: str | None = None):
+    """The Hugging Face cache layout: refs/main -> snapshot whose file links to a blob named by its etag
+    (the sha256 of the real file; ``data`` may be a damaged copy of it)."""
     folder = cache / f"models--{repo.replace('/', '--')}"
-    (folder / "refs").mkdir(parents=True)
+    for sub in ("refs", "blobs", f"snapshots/{COMMIT}"):
+        (folder / sub).mkdir(parents=True)
     (folder / "refs" / "main").write_text(COMMIT)
-    snap = folder / "snapshots" / COMMIT
-    snap.mkdir(parents=True)
-    (snap / "model.safetensors").write_bytes(data)
+    blob = folder / "blobs" / (etag or hashlib.sha256(data).hexdigest())
+    blob.write_bytes(data)
+    (folder / "snapshots" / COMMIT / "model.safetensors").symlink_to(os.path.relpath(blob, folder / "snapshots" / COMMIT))
 
 
 def test_local_hf_cache(ti_weights, tmp_path, monkeypatch):
@@ -158,3 +163,27 @@ def test_dropped_download_never_loads_half_a_file(online):
         server.close()
     _assert_fallback(start, b, "download")
     assert hub.cached_file(TI.hub_repo) is None
+
+
+def test_damaged_cache_file_falls_back_and_says_so(ti_weights, tmp_path, monkeypatch):
+    _, path = ti_weights
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
+    _fill_cache(tmp_path / "cache", TI.hub_repo, path.read_bytes()[:5000])  # cut off
+    start = time.monotonic()
+    b = load_model("vit_ti16")
+    _assert_fallback(start, b, "damaged")
+
+
+def test_damaged_cache_file_is_replaced_when_the_hub_is_back(online, tmp_path):
+    torch.manual_seed(4)
+    state = timm.create_model(TI.timm_name, pretrained=False).state_dict()
+    payload = save(state)
+    _fill_cache(tmp_path / "cache", TI.hub_repo, payload[:1000], etag=hashlib.sha256(payload).hexdigest())
+    server = FakeHub(payload)
+    try:
+        online(server.url)
+        b = load_model("vit_ti16")
+    finally:
+        server.close()
+    assert not b.fell_back and "downloaded again" in b.source and _same_weights(b, state)
+    assert load_model("vit_ti16").source == "local Hugging Face cache"  # the next start uses the fresh copy
