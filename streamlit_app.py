@@ -2,9 +2,12 @@
 
 import streamlit as st
 
-from ui import widgets
+from ui import interact, session, widgets
+from ui.claims import CLAIMS
 from ui.stages import STAGES
+from vitviz.export import to_npz
 from vitviz.figures.prediction import top_k_bar
+from vitviz.report import handout_html
 
 widgets.setup_page("Home", "🔬")
 
@@ -30,7 +33,7 @@ with right:
         st.image(analysis.image, caption=f"What the model sees: {analysis.image.shape[1]}×{analysis.image.shape[0]} "
                                          "pixels after its own resize and crop", width=300)
         if analysis.top_labels:
-            st.plotly_chart(top_k_bar(analysis.top_labels, analysis.top_probs, f"Top {len(analysis.top_labels)} "
+            interact.chart(top_k_bar(analysis.top_labels, analysis.top_probs, f"Top {len(analysis.top_labels)} "
                                       f"of {analysis.logits.shape[0]} classes"), key="home_topk")
         else:
             st.info(f"{bundle.spec.title} was trained without labels (self-supervised), so it has no classifier: "
@@ -56,3 +59,27 @@ for col, stage in zip(cols, STAGES):
         st.caption(facts.get(stage.key, stage.summary) if facts else stage.summary)
         st.page_link(stage.page, label=f"Open {stage.title}", icon=stage.icon)
 st.caption("Image → patches → vectors + CLS + positions → transformer blocks → CLS token → prediction")
+
+st.subheader("4 · What the article gets wrong, shown live")
+st.markdown("vitviz started from a beginner's article about how image models work. Most of it is a fine first "
+            "picture; these claims are wrong or half-true. Each one has a live demonstration on your image.")
+for claim in CLAIMS:
+    c1, c2, c3 = st.columns([3, 3, 2])
+    c1.markdown(f"*“{claim.said}”*")
+    c2.markdown(f"**True:** {claim.truth}")
+    with c3:
+        st.page_link(claim.page, label=f"See it: {claim.where}", icon="🔎")
+
+if result is not None:
+    bundle, analysis = result
+    chosen = session.chosen_image()
+    st.subheader("5 · Take it with you")
+    d1, d2 = st.columns(2)
+    d1.download_button("Download the numbers (NPZ: every captured array + summary.json)",
+                       data=lambda: to_npz(analysis, bundle.spec.title),
+                       file_name=f"vitviz_{bundle.spec.key}_{analysis.image_hash}.npz",
+                       mime="application/octet-stream", key="dl_npz")
+    d2.download_button("Download the handout (one HTML file, opens offline)",
+                       data=lambda: handout_html(bundle, analysis, chosen.name),
+                       file_name=f"vitviz_handout_{bundle.spec.key}.html", mime="text/html", key="dl_handout")
+    st.caption("Every chart can also be saved as a PNG from its own toolbar (the camera icon).")

@@ -39,9 +39,9 @@ with left:
 with right:
     index = interact.patch_picker(a.num_patches, a.grid, key="patches_picker")
     pix = patches.patch_pixels(a, index)
-    st.plotly_chart(patch_pixels_figure(pix, f"Patch {index}: {a.patch_size}×{a.patch_size}×3 pixels"),
+    interact.chart(patch_pixels_figure(pix, f"Patch {index}: {a.patch_size}×{a.patch_size}×3 pixels"),
                     key="patches_zoom")
-st.plotly_chart(token_strip(a.image, a.patch_size, a.grid, title="The sequence the transformer reads: CLS first, "
+interact.chart(token_strip(a.image, a.patch_size, a.grid, title="The sequence the transformer reads: CLS first, "
                             "then the patches row by row (zoom in to see every token)"), key="patches_strip")
 
 st.header("3 · From pixels to numbers")
@@ -49,7 +49,7 @@ flat = patches.patch_input_vector(a, index)
 st.markdown(f"Patch {index} enters the model as **{flat.size} numbers** = {a.patch_size}·{a.patch_size} pixels × 3 "
             f"colour channels, each pixel normalised as `(value/255 − mean) / std`. The next page multiplies them "
             f"by one matrix to get the patch's vector.")
-st.plotly_chart(flattened_patch(flat, a.patch_size, f"Patch {index} flattened: {flat.size} numbers"),
+interact.chart(flattened_patch(flat, a.patch_size, f"Patch {index} flattened: {flat.size} numbers"),
                 key="patches_flat")
 
 st.header("4 · Is the patch size fixed? Does a smaller patch mean more accuracy?")
@@ -69,7 +69,7 @@ if ran:
     results = interact.cached_experiment(
         ("patch_size", bundle.spec.key, chosen.digest, tuple(ran)),
         lambda: patches.patch_size_experiment(bundle, a, ran), "Running the resampled models…")
-    st.plotly_chart(patch_size_figure([r.patch for r in results], [r.tokens for r in results],
+    interact.chart(patch_size_figure([r.patch for r in results], [r.tokens for r in results],
                                       [r.attention_scores for r in results], [r.seconds for r in results],
                                       [r.top_prob for r in results], [r.top_label.split(",")[0] for r in results],
                                       a.patch_size), key="patch_size_chart")
@@ -80,6 +80,6 @@ if ran:
                f"{a.patch_size} px: far from it, predictions usually get worse, whatever the token count.")
 
 with st.expander("In depth: the image as the model sees it"):
-    st.plotly_chart(image_figure(a.image, f"{a.image.shape[1]}×{a.image.shape[0]} px after resize and crop"),
+    interact.chart(image_figure(a.image, f"{a.image.shape[1]}×{a.image.shape[0]} px after resize and crop"),
                     key="patches_seen")
 page_nav("patches")

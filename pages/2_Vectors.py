@@ -34,18 +34,18 @@ with right:
     st.metric("Max |W·x + b − model's patch vector|", f"{check.max_abs_diff:.2e}",
               help="Computed here in float64 from the weights, compared with the vector the model produced in "
                    "its forward pass (float32).")
-    st.plotly_chart(vector_bars(check.computed, f"Patch {index} as a {D}-number vector (bars: W·x+b; "
+    interact.chart(vector_bars(check.computed, f"Patch {index} as a {D}-number vector (bars: W·x+b; "
                                 "crosses: the model's own)", compare=check.recorded,
                                 names=("W·x + b", "model")), key="vectors_bars")
 
-st.plotly_chart(matrix_figure(a.patch_embeddings, f"All {a.num_patches} patch vectors (rows) × {D} dimensions",
+interact.chart(matrix_figure(a.patch_embeddings, f"All {a.num_patches} patch vectors (rows) × {D} dimensions",
                               selected_row=index), key="vectors_matrix")
 
 st.header("2 · What the projection looks for")
 st.markdown("The rows of W are filters over a patch. Their first principal components, shown as colour "
             "tiles, are the patterns the projection is most sensitive to (ViT paper, Figure 7 left).")
 comps = vectors.filter_components(bundle.model, 28)
-st.plotly_chart(tiles_figure(comps, columns=14, title=f"First {len(comps)} principal components of the "
+interact.chart(tiles_figure(comps, columns=14, title=f"First {len(comps)} principal components of the "
                              f"{D} projection filters of {bundle.spec.title}", height=260), key="vectors_filters")
 
 st.header("3 · Are vectors always unique?")
@@ -54,7 +54,7 @@ c1, c2 = st.columns([2, 3], gap="large")
 with c1:
     marks = np.zeros(a.grid)
     marks.flat[[twin.first, twin.second]] = 1
-    st.plotly_chart(heatmap_overlay(a.image, marks, P, opacity=0.55, title=f"The two most alike patches: "
+    interact.chart(heatmap_overlay(a.image, marks, P, opacity=0.55, title=f"The two most alike patches: "
                                     f"{twin.first} and {twin.second}", height=380), key="vectors_twins")
 with c2:
     st.markdown(f"Pixel difference (RMS, normalised): **{twin.pixel_distance:.4f}**")
@@ -80,10 +80,10 @@ cls_compare = vectors.cls_input_difference(a, ref)
 st.metric(f"Max difference between the CLS entering block 1 for your image and for “{ref_sample.title}”",
           f"{cls_compare:.1e}")
 sims = vectors.cls_similarity_by_layer(a)  # [L+1, N]
-st.plotly_chart(grid_heatmap(sims, "Cosine similarity of the CLS token with each patch token, layer by layer",
+interact.chart(grid_heatmap(sims, "Cosine similarity of the CLS token with each patch token, layer by layer",
                              colorscale=DIVERGING, zmid=0, x_title="patch", y_title="layer (0 = input)",
                              height=300), key="vectors_cls_layers")
-st.plotly_chart(layer_lines(np.stack([sims.mean(1), sims.max(1)]), "CLS vs patches: mean and max cosine per layer",
+interact.chart(layer_lines(np.stack([sims.mean(1), sims.max(1)]), "CLS vs patches: mean and max cosine per layer",
                             y_title="cosine similarity", names=["mean", "max"]), key="vectors_cls_lines")
 
 st.header("5 · What the tokens have become")
@@ -91,7 +91,7 @@ layer = st.slider("Layer (0 = input to block 1)", 0, a.depth, a.depth, key="vect
 t1, t2 = st.columns(2, gap="large")
 with t1:
     rgb = vectors.token_pca_rgb(a, layer)
-    st.plotly_chart(image_figure((np.kron(rgb, np.ones((P, P, 1))) * 255).astype(np.uint8),
+    interact.chart(image_figure((np.kron(rgb, np.ones((P, P, 1))) * 255).astype(np.uint8),
                                  f"Patch tokens at layer {layer}, 3 principal components as RGB", height=420),
                     key="vectors_pca")
 with t2:

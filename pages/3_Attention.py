@@ -32,19 +32,19 @@ with left:
         colorbar_title="attention", title=f"CLS → patches, block {layer + 1}, {head_choice}"), key="attn_cls")
 with right:
     interact.patch_picker(a.num_patches, a.grid, key="attn_picker")
-    st.plotly_chart(heatmap_overlay(
+    interact.chart(heatmap_overlay(
         a.image, attention.query_attention(a, layer, head, index), P, opacity, selected=index, height=400,
         colorbar_title="attention", title=f"Where patch {index} looks (its query row), block {layer + 1}"),
         key="attn_query")
 st.caption("Each map is one row of a softmax: its values sum to 1 over all tokens (the CLS column is left out "
            "of the picture). Click a patch on the left map to choose the query on the right.")
 
-st.plotly_chart(small_multiples(
+interact.chart(small_multiples(
     a.image, [attention.cls_attention(a, layer, h) for h in range(a.heads)],
     [f"head {h}" for h in range(a.heads)], opacity, columns=min(6, a.heads),
     title=f"All {a.heads} heads of block {layer + 1}: CLS attention (each map scaled on its own)"),
     key="attn_heads")
-st.plotly_chart(small_multiples(
+interact.chart(small_multiples(
     a.image, [attention.cls_attention(a, layer_i) for layer_i in range(a.depth)],
     [f"block {i + 1}" for i in range(a.depth)], opacity, columns=min(6, a.depth),
     title="Mean over heads, every block: how CLS attention changes with depth"), key="attn_layers")
@@ -64,7 +64,7 @@ st.latex(r"R = I;\quad R \mathrel{+}= \mathrm{mean}_h\big((\nabla A_l \odot A_l)
          r"\text{for } l = 1 \ldots L;\quad \text{map} = R[\mathrm{CLS},\ \text{patches}]")
 g1, g2 = st.columns(2, gap="large")
 with g1:
-    st.plotly_chart(heatmap_overlay(a.image, rollout, P, opacity, height=440, colorbar_title="relevance",
+    interact.chart(heatmap_overlay(a.image, rollout, P, opacity, height=440, colorbar_title="relevance",
                                     title=f"Rollout ({fusion}, discard {discard:.2f})"), key="attn_rollout")
 with g2:
     if a.top_labels:
@@ -74,7 +74,7 @@ with g2:
         grad_map = interact.cached_experiment(
             ("grad_rollout", bundle.spec.key, chosen.digest, target),
             lambda: attention.gradient_rollout(bundle, a, target), "One backward pass for this class…")
-        st.plotly_chart(heatmap_overlay(a.image, grad_map, P, opacity, height=400, colorbar_title="relevance",
+        interact.chart(heatmap_overlay(a.image, grad_map, P, opacity, height=400, colorbar_title="relevance",
                                         title=f"Evidence for “{short_label(a.top_labels[cls_pick])}”"),
                         key="attn_grad")
     else:
@@ -84,7 +84,7 @@ with g2:
 st.header("4 · How far do heads look? Mean attention distance")
 dist = attention.mean_attention_distance(a.attentions, a.grid, P, a.num_prefix)
 uniform = attention.uniform_attention_distance(a.grid, P)
-st.plotly_chart(distance_figure(dist, uniform, f"Mean attention distance per head and block, on this image "
+interact.chart(distance_figure(dist, uniform, f"Mean attention distance per head and block, on this image "
                                 f"({a.grid[0]}×{a.grid[1]} patches of {P} px)"), key="attn_distance")
 st.caption("Σⱼ Aᵢⱼ·‖pᵢ − pⱼ‖ in pixels (patch-to-patch attention renormalised), averaged over all query "
            "patches (ViT paper, Figure 7 right). Early blocks mix near and far heads; later ones mostly look far.")
@@ -94,7 +94,7 @@ fraction = st.slider("Keep the patches that hold this share of the head's CLS at
                      key="dino_fraction")
 masks = [attention.dino_mask(attention.cls_attention(a, a.depth - 1, h), fraction).astype(float)
          for h in range(a.heads)]
-st.plotly_chart(small_multiples(a.image, masks, [f"head {h}: {int(m.sum())} patches" for h, m in enumerate(masks)],
+interact.chart(small_multiples(a.image, masks, [f"head {h}: {int(m.sum())} patches" for h, m in enumerate(masks)],
                                 opacity, columns=min(6, a.heads),
                                 title=f"Last block, per head: the fewest patches holding {fraction:.0%} of the "
                                       "CLS attention"), key="attn_dino")

@@ -31,14 +31,14 @@ with left:
 with right:
     index = interact.patch_picker(a.num_patches, a.grid, key="pos_picker")
     r, c = divmod(index, a.grid[1])
-    st.plotly_chart(grid_heatmap(learned_sim[r, c], f"Position {index} (row {r}, col {c}) vs all positions",
+    interact.chart(grid_heatmap(learned_sim[r, c], f"Position {index} (row {r}, col {c}) vs all positions",
                                  colorscale=DIVERGING, zmin=-1, zmax=1, height=420, colorbar_title="cosine"),
                     key="pos_one")
 s = positions.structure(pos, a.grid)
 st.markdown(f"Mean cosine with the 4 neighbours: **{s.neighbour_cosine:.3f}**; with positions ≥ 3 patches away: "
             f"**{s.far_cosine:.3f}**. Nobody told the model about rows and columns: these vectors were learned "
             "from data, and the row/column structure emerged (ViT paper, Figure 7 centre).")
-st.plotly_chart(layer_lines(np.stack([s.by_row_offset, s.by_col_offset]), "Similarity falls with distance",
+interact.chart(layer_lines(np.stack([s.by_row_offset, s.by_col_offset]), "Similarity falls with distance",
                             y_title="mean cosine", x_title="offset (patches)", names=["along a column", "along a row"]),
                 key="pos_offsets")
 
@@ -50,19 +50,19 @@ sc1 = positions.sincos_1d(a.num_patches, D)
 sc2 = positions.sincos_2d(a.grid, D)
 k1, k2 = st.columns(2, gap="large")
 with k1:
-    st.plotly_chart(similarity_grid_figure(positions.tile_grid(positions.similarity_grid(sc1, a.grid)), a.grid,
+    interact.chart(similarity_grid_figure(positions.tile_grid(positions.similarity_grid(sc1, a.grid)), a.grid,
                                            "1D sin-cos (Vaswani et al.): positions counted along the raster",
                                            height=420), key="pos_sc1")
 with k2:
-    st.plotly_chart(similarity_grid_figure(positions.tile_grid(positions.similarity_grid(sc2, a.grid)), a.grid,
+    interact.chart(similarity_grid_figure(positions.tile_grid(positions.similarity_grid(sc2, a.grid)), a.grid,
                                            "2D sin-cos (MAE; timm build_sincos2d_pos_embed)", height=420),
                     key="pos_sc2")
 dims = st.multiselect("Dimensions to plot", list(range(D)), default=[0, 1, 2, 3, D // 2], key="pos_dims")
 w1, w2 = st.columns(2, gap="large")
 with w1:
-    st.plotly_chart(waves_figure(sc1, dims, "1D sin-cos: smooth waves by construction"), key="pos_wave_sc")
+    interact.chart(waves_figure(sc1, dims, "1D sin-cos: smooth waves by construction"), key="pos_wave_sc")
 with w2:
-    st.plotly_chart(waves_figure(pos, dims, f"{bundle.spec.title}: the same dimensions, learned"), key="pos_wave_l")
+    interact.chart(waves_figure(pos, dims, f"{bundle.spec.title}: the same dimensions, learned"), key="pos_wave_l")
 
 st.header("3 · Another resolution: resample the positions")
 native = a.image.shape[0]
@@ -89,7 +89,7 @@ shuf = interact.cached_experiment(("shuffle", bundle.spec.key, chosen.digest, in
                                   lambda: positions.shuffle_experiment(bundle, a, int(seed)), "Shuffling…")
 e1, e2 = st.columns([1, 2], gap="large")
 with e1:
-    st.plotly_chart(image_figure(shuf.shuffled_image, "The same patches, shuffled", height=320), key="pos_shuffled")
+    interact.chart(image_figure(shuf.shuffled_image, "The same patches, shuffled", height=320), key="pos_shuffled")
 with e2:
     unit = "probability" if bundle.labels else "output"
     st.metric(f"With position embeddings: max |Δ {unit}| original vs shuffled", f"{shuf.with_pos_diff:.4f}")

@@ -31,7 +31,7 @@ value = sources[pick]
 if value is None:
     value = st.number_input("Your number", value=0.1, format="%.10g", key="bits_custom")
 encoded = [numbers.encode_float(value, f) for f in numbers.FLOAT_FORMATS]
-st.plotly_chart(bit_fields(encoded, f"{value!r} stored in five float formats"), key="bits_fields")
+interact.chart(bit_fields(encoded, f"{value!r} stored in five float formats"), key="bits_fields")
 st.dataframe([{"format": e.format, "bits": e.bits, "stored value": repr(e.stored),
                "rounding error": f"{e.error:+.3e}", "note": e.note} for e in encoded], hide_index=True)
 weights = model.patch_embed.proj.weight.detach()
@@ -84,11 +84,11 @@ s_res = memory.Shape.of(model, height=res)
 train_b = memory.training_activation_numbers(s_res, batch) * 4
 attn_b = memory.attention_matrix_numbers(s_res, batch) * 4
 inf_b = memory.inference_activation_numbers(s_res, batch) * 4
-st.plotly_chart(memory_bars(["training: saved activations", "… of which attention matrices", "inference: peak working set"],
+interact.chart(memory_bars(["training: saved activations", "… of which attention matrices", "inference: peak working set"],
                             [train_b / MB, attn_b / MB, inf_b / MB], f"Batch {batch}, {res}×{res} px, "
                             f"{s_res.tokens} tokens"), key="act_bars")
 batches = [1, 2, 4, 8, 16, 32, 64]
-st.plotly_chart(scaling_figure(batches, {
+interact.chart(scaling_figure(batches, {
     "training activations (MB)": [memory.training_activation_numbers(s_res, b) * 4 / MB for b in batches],
     "inference peak (MB)": [memory.inference_activation_numbers(s_res, b) * 4 / MB for b in batches]},
     "batch size", f"At {res} px: activations grow linearly with the batch"), key="act_scaling")
@@ -129,7 +129,7 @@ st.caption(f"{memory.CONTEXT_RESERVE_GIB:g} GiB kept for the CUDA context; activ
            "(int formats: fp16 activations). An estimate from the formulas above, not a guarantee.")
 patches = patch_size_options(shape.patch, shape.height, max_tokens=5000)
 shapes = [memory.Shape.of(model, patch=p) for p in patches]
-st.plotly_chart(scaling_figure(patches, {
+interact.chart(scaling_figure(patches, {
     "tokens": [s.tokens for s in shapes],
     "attention memory, batch 1 (MB)": [memory.attention_matrix_numbers(s, 1) * 4 / MB for s in shapes],
     "GMACs / image": [memory.macs(s) / 1e9 for s in shapes]},

@@ -17,6 +17,35 @@ T = TypeVar("T")
 EXPERIMENTS: BoundedCache = BoundedCache(64 * 2**20, lambda _v: 2**20)  # small results; ~64 kept
 
 
+PRESENTER_FONT = 22
+PRESENTER_MIN_HEIGHT = 560
+PRESENTER_CSS = """
+<style>
+html, body, [data-testid="stAppViewContainer"] { font-size: 22px; }
+[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.25rem; line-height: 1.5; }
+[data-testid="stMetricValue"] { font-size: 2.6rem; }
+h1 { font-size: 3rem !important; } h2 { font-size: 2.3rem !important; } h3 { font-size: 1.8rem !important; }
+[data-testid="stExpander"], [data-testid="stCaptionContainer"] { display: none; }
+</style>
+"""
+
+
+def presenter_css() -> None:
+    """Large type and no secondary details when presenter mode is on."""
+    if session.presenter():
+        st.html(PRESENTER_CSS)
+
+
+def chart(fig: go.Figure, key: str, **kwargs) -> object:
+    """``st.plotly_chart`` with presenter-mode scaling: larger fonts, one main figure per screen."""
+    if session.presenter():
+        fig.update_layout(font=dict(size=PRESENTER_FONT), title_font=dict(size=PRESENTER_FONT + 4),
+                          height=max(fig.layout.height or 0, PRESENTER_MIN_HEIGHT))
+    config = {"toImageButtonOptions": {"format": "png", "filename": f"vitviz_{key}", "scale": 2},
+              "displaylogo": False}
+    return st.plotly_chart(fig, key=key, config=config, **kwargs)
+
+
 def _on_click(chart_key: str) -> None:
     state = st.session_state.get(chart_key)
     points = getattr(getattr(state, "selection", None), "points", None) or []
@@ -33,9 +62,9 @@ def clickable_chart(fig: go.Figure, key: str) -> None:
     has_patches = any(getattr(t, "name", None) == PATCH_TRACE for t in fig.data)
     if has_patches:
         fig.update_layout(clickmode="event+select", dragmode=False)
-        st.plotly_chart(fig, key=key, on_select=lambda: _on_click(key), selection_mode="points")
+        chart(fig, key, on_select=lambda: _on_click(key), selection_mode="points")
     else:
-        st.plotly_chart(fig, key=key)
+        chart(fig, key)
 
 
 def patch_picker(num_patches: int, grid: tuple[int, int], key: str = "patch_picker") -> int:

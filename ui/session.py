@@ -18,6 +18,7 @@ K_MODEL = "vitviz_model"  # str: the requested zoo key
 K_IMAGE = "vitviz_image"  # ChosenImage | None
 K_IMAGE_ERROR = "vitviz_image_error"  # str | None: the last refused input, shown once
 K_PATCH = "vitviz_patch"  # int: the selected patch index (0-based, raster order), shared by pages
+K_PRESENTER = "vitviz_presenter"  # bool: presenter mode (large type for a projector)
 
 
 @dataclass(frozen=True)
@@ -57,3 +58,7 @@ def selected_patch(num_patches: int) -> int:
 
 def set_selected_patch(index: int) -> None:
     st.session_state[K_PATCH] = int(index)
+
+
+def presenter() -> bool:
+    return bool(st.session_state.get(K_PRESENTER, False))

@@ -10,16 +10,17 @@ from vitviz.models import Bundle
 from vitviz.samples import BY_KEY as SAMPLES, gallery
 from vitviz.zoo import BY_KEY as SPECS, ZOO
 
-from . import loaders, session
+from . import interact, loaders, session
 
 _MODEL_WIDGET = "vitviz_model_widget"
 _SAMPLE_WIDGET = "vitviz_sample_widget"
 
 
 def setup_page(title: str, icon: str = "🔬") -> None:
-    """Every page starts here: wide layout and the shared sidebar."""
+    """Every page starts here: wide layout, the shared sidebar, presenter mode."""
     st.set_page_config(page_title=f"{title} · vitviz", page_icon=icon, layout="wide")
     sidebar()
+    interact.presenter_css()
 
 
 def _model_label(key: str) -> str:
@@ -39,6 +40,11 @@ def model_picker(container=st) -> None:
 
 def sidebar() -> None:
     with st.sidebar:
+        st.session_state["vitviz_presenter_widget"] = session.presenter()
+        st.toggle("Presenter mode", key="vitviz_presenter_widget",
+                  on_change=lambda: st.session_state.update(
+                      {session.K_PRESENTER: st.session_state["vitviz_presenter_widget"]}),
+                  help="Large type and figures for a projector; details folded away.")
         model_picker()
         chosen = session.chosen_image()
         if chosen is not None:

@@ -78,6 +78,26 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .analysis import analyze
+    from .images import ImageError, load_image
+    from .models import load_model
+    from .report import handout_html
+
+    try:
+        image = load_image(Path(args.image).read_bytes())
+    except (OSError, ImageError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    bundle = load_model(args.model, progress=_progress_printer(get_spec(args.model).title))
+    if bundle.fell_back:
+        print(f"note: {bundle.fallback_reason}; using {bundle.spec.title} instead.")
+    page = handout_html(bundle, analyze(bundle, image), Path(args.image).name)
+    args.output.write_text(page, encoding="utf-8")
+    print(f"wrote {args.output} ({len(page) / 1e6:.1f} MB; opens offline)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m vitviz", description="vitviz: see a Vision Transformer work.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -90,6 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("image", type=Path)
     a.add_argument("--model", default="vit_s16", choices=[s.key for s in ZOO])
     a.set_defaults(func=cmd_analyze)
+    r = sub.add_parser("report", help="write a self-contained HTML handout of the walk-through")
+    r.add_argument("image", type=Path)
+    r.add_argument("-o", "--output", type=Path, default=Path("handout.html"))
+    r.add_argument("--model", default="vit_s16", choices=[s.key for s in ZOO])
+    r.set_defaults(func=cmd_report)
     args = p.parse_args(argv)
     return args.func(args)
 

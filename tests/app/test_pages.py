@@ -156,3 +156,31 @@ def test_experiment_controls():
     at.button(key="act_measure").click().run()
     ok(at)
     assert any("measured" in m.value for m in at.markdown)
+
+
+def test_claims_link_to_their_demonstrations():
+    from ui.claims import CLAIMS
+
+    at = ok(start())
+    links = [(link.proto.label, link.proto.page) for link in at.get("page_link") if link.proto.label.startswith("See it")]
+    assert len(links) == len(CLAIMS) >= 8
+    for claim, (label, page) in zip(CLAIMS, links):
+        assert claim.where in label
+        assert page == claim.page.split("/")[-1].removesuffix(".py").split("_", 1)[1]  # "pages/1_Patches.py" -> "Patches"
+
+
+def test_downloads_offered_after_an_analysis():
+    at = ok(choose_sample(start(), "shape_square"))
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert any("NPZ" in label for label in labels) and any("handout" in label for label in labels)
+
+
+def test_presenter_mode_carries_across_pages():
+    at = ok(choose_sample(start(), "shape_star"))
+    at.toggle(key="vitviz_presenter_widget").set_value(True).run()
+    ok(at)
+    assert at.session_state["vitviz_presenter"] is True
+    at.switch_page("pages/3_Attention.py").run()
+    ok(at)
+    assert at.toggle(key="vitviz_presenter_widget").value is True
+    assert any("font-size: 22px" in h.proto.body for h in at.get("html"))

@@ -1,0 +1,30 @@
+"""NPZ export and the HTML handout."""
+
+import io
+import json
+
+import numpy as np
+
+from vitviz.analysis import analyze
+from vitviz.export import to_npz
+from vitviz.report import figure_count, handout_html
+
+
+def test_npz_round_trip(tiny_bundle, photo):
+    a = analyze(tiny_bundle, photo)
+    data = np.load(io.BytesIO(to_npz(a, "ViT-Ti/16")))
+    np.testing.assert_array_equal(data["attentions"], a.attentions)
+    np.testing.assert_array_equal(data["logits"], a.logits)
+    meta = json.loads(bytes(data["summary_json"]).decode())
+    assert meta["tokens"] == 197 and meta["grid"] == [14, 14] and len(meta["top5"]) == 5
+    assert meta["arrays"]["attentions"]["shape"] == [12, 3, 197, 197]
+
+
+def test_handout_is_self_contained(tiny_bundle, photo):
+    a = analyze(tiny_bundle, photo)
+    calls = tiny_bundle.forward_calls
+    page = handout_html(tiny_bundle, a, "photo.png")
+    assert tiny_bundle.forward_calls == calls  # drawn from the analysis, no new forward pass
+    assert figure_count(page) >= 10
+    assert "<script src=" not in page and "plotly.js v" in page  # plotly.js is inline, nothing is fetched
+    assert "photo.png" in page

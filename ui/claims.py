@@ -1,0 +1,47 @@
+"""The beginner article's claims that are wrong or half-true, the true statement, and where it is shown live."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Claim:
+    said: str
+    truth: str
+    page: str
+    where: str  # the section of the page that demonstrates it
+
+
+CLAIMS: tuple[Claim, ...] = (
+    Claim("Pixels are like sub-tokens: the model falls back on them for things it does not know.",
+          "The token is a whole patch; the model has no pixel-level fallback, every image gets the same grid.",
+          "pages/1_Patches.py", "section 2, the patch grid and token sequence"),
+    Claim("The patch size is fixed during training and does not depend on the image.",
+          "It is trained at one size, but the same weights can be resampled to other patch sizes (FlexiViT).",
+          "pages/1_Patches.py", "section 4, patch size on a real model"),
+    Claim("More patches means more accuracy.",
+          "More patches means more tokens and quadratically more attention; accuracy depends on the model.",
+          "pages/1_Patches.py", "section 4, and “Will it fit?” on Bits & memory"),
+    Claim("Every patch vector is unique.",
+          "Identical patches get identical vectors; only the added position embedding tells them apart.",
+          "pages/2_Vectors.py", "section 3, “Are vectors always unique?”"),
+    Claim("The CLS token is created from your image and stores which patch contains what.",
+          "The CLS token is a learned vector, the same for every image, until attention mixes the image in.",
+          "pages/2_Vectors.py", "section 4, the CLS token"),
+    Claim("Patches with a small difference of vector number are considered related.",
+          "Relatedness is learned attention (query·key softmax), not closeness of raw vectors.",
+          "pages/3_Attention.py", "sections 1–2"),
+    Claim("Positions are encoded with sin and cos.",
+          "In ViT (and every model here) position embeddings are learned; sin/cos is one alternative.",
+          "pages/4_Positions.py", "sections 1–2"),
+    Claim("Position information is not in the patch vectors; positional encoding detects it automatically.",
+          "A position vector is added to each patch vector; without it, shuffling the patches changes nothing.",
+          "pages/4_Positions.py", "section 4, the shuffle experiment"),
+    Claim("Vectors are converted into binary at the end, and that is why AI needs memory.",
+          "Every number is stored in binary from the start; memory is count × bytes per number.",
+          "pages/5_Bits_and_Memory.py", "sections 1–4"),
+    Claim("A GPU executes the program temporarily.",
+          "A GPU runs the same multiply-adds as the CPU, thousands in parallel.",
+          "pages/5_Bits_and_Memory.py", "section 5, compute"),
+)
