@@ -6,7 +6,7 @@ import streamlit as st
 from ui import interact, loaders, session, widgets
 from ui.tour import page_intro, page_nav
 from vitviz import vectors
-from vitviz.figures.images import grid_heatmap, heatmap_overlay, image_figure, tiles_figure
+from vitviz.figures.images import grid_heatmap, heatmap_overlay, image_figure, patch_grid_figure, tiles_figure
 from vitviz.figures.style import DIVERGING
 from vitviz.figures.tokens import layer_lines, matrix_figure, vector_bars
 from vitviz.images import load_image
@@ -23,8 +23,8 @@ st.header("1 · Show the math for one patch")
 left, right = st.columns([2, 3], gap="large")
 with left:
     index = interact.patch_picker(a.num_patches, a.grid, key="vectors_picker")
-    interact.clickable_chart(heatmap_overlay(a.image, np.zeros(a.grid), P, opacity=0.0, selected=index,
-                                             height=380, title="Click a patch"), key="vectors_pick_chart")
+    interact.clickable_chart(patch_grid_figure(a.image, P, a.grid, selected=index, show_indices=False,
+                                               height=380, title="Click a patch"), key="vectors_pick_chart")
 check = vectors.show_the_math(a, bundle.model, index)
 with right:
     st.latex(r"\underbrace{z}_{%d} = \underbrace{W}_{%d \times %d}\;\underbrace{x}_{%d} + \underbrace{b}_{%d}"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import streamlit as st
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -13,6 +15,13 @@ class Stage:
     icon: str
     summary: str
 
+
+HOME = "home.py"  # the home page: image, model, prediction, the pipeline, the claims
+
+
+def home_page() -> st.Page:
+    """The home page as a navigation entry and link target (the default page is linked by its Page object)."""
+    return st.Page(HOME, title="Home", icon="🏠", default=True)
 
 STAGES: tuple[Stage, ...] = (
     Stage("patches", "Patches", "pages/1_Patches.py", "🧩", "The image is cut into fixed-size squares."),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from .stages import STAGES
+from .stages import STAGES, home_page
 
 
 @dataclass(frozen=True)
@@ -79,9 +79,9 @@ def page_nav(stage_key: str) -> None:
         if i > 0:
             st.page_link(STAGES[i - 1].page, label=f"← {STAGES[i - 1].title}", icon=STAGES[i - 1].icon)
         else:
-            st.page_link("streamlit_app.py", label="← Home: image and prediction", icon="🏠")
+            st.page_link(home_page(), label="← Home: image and prediction", icon="🏠")
     with next_col:
         if i + 1 < len(STAGES):
             st.page_link(STAGES[i + 1].page, label=f"{STAGES[i + 1].title} →", icon=STAGES[i + 1].icon)
         else:
-            st.page_link("streamlit_app.py", label="Back to the prediction →", icon="🏠")
+            st.page_link(home_page(), label="Back to the prediction →", icon="🏠")

@@ -11,6 +11,7 @@ from vitviz.samples import BY_KEY as SAMPLES, gallery
 from vitviz.zoo import BY_KEY as SPECS, ZOO
 
 from . import interact, loaders, session
+from .stages import home_page
 
 _MODEL_WIDGET = "vitviz_model_widget"
 _SAMPLE_WIDGET = "vitviz_sample_widget"
@@ -150,6 +151,6 @@ def require_analysis() -> tuple[Bundle, Analysis]:
         st.info("No image chosen yet. Pick a sample below (or upload one on the home page) and this page "
                 "will show what the model does with it.", icon="🖼️")
         image_sources()
-        st.page_link("streamlit_app.py", label="Go to the home page", icon="🏠")
+        st.page_link(home_page(), label="Go to the home page", icon="🏠")
         st.stop()
     return result

@@ -9,7 +9,7 @@ from tests.conftest import png_bytes
 from tests.e2e.conftest import SHOTS
 
 PAGES = [("Patches", "patches"), ("Vectors", "vectors"), ("Attention", "attention"), ("Positions", "positions"),
-         ("Bits and Memory", "bits")]
+         ("Bits & memory", "bits")]
 
 
 def wait_charts(page, count: int, timeout_ms: int = 120_000) -> None:
@@ -109,3 +109,46 @@ def test_every_page_in_a_real_browser(server, page):
             assert after != before, f"{title}: clicking a patch did not select it"
             assert_clean(page)
         shot(page, name)
+
+
+def test_handout_opens_offline_with_every_figure(browser, tmp_path, shapes_bundle):
+    from vitviz.analysis import analyze
+    from vitviz.images import load_image
+    from vitviz.report import figure_count, handout_html
+    from vitviz.samples import BY_KEY
+
+    image = load_image(BY_KEY["shape_star"].data())
+    page_html = handout_html(shapes_bundle, analyze(shapes_bundle, image), "star.png")
+    path = tmp_path / "handout.html"
+    path.write_text(page_html, encoding="utf-8")
+    context = browser.new_context(offline=True, viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    failed = []
+    page.on("requestfailed", lambda r: failed.append(r.url))
+    page.goto(path.as_uri())
+    page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length >= {figure_count(page_html)}",
+                           timeout=60_000)
+    drawn = page.evaluate("[...document.querySelectorAll('.js-plotly-plot')].filter(d => d.querySelector('svg')).length")
+    assert drawn == figure_count(page_html)
+    assert not failed
+    context.close()
+
+
+def test_presenter_mode_at_projector_size(server, page):
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto(server)
+    page.wait_for_selector("h1", timeout=60_000)
+    wait_idle(page)
+    choose_sample(page, "A heart")
+    wait_charts(page, 1)
+    page.locator('[data-testid="stSidebar"]').get_by_text("Presenter mode").click()
+    wait_idle(page)
+    size = page.evaluate("""parseFloat(getComputedStyle(
+        document.querySelector('[data-testid=stMarkdownContainer] p')).fontSize)""")
+    assert size >= 24  # readable from the back of a room
+    shot(page, "presenter_home")
+    go(page, "Attention")
+    wait_charts(page, 2)
+    assert page.locator('[data-testid="stExpander"]').first.is_hidden()
+    assert_clean(page)
+    shot(page, "presenter_attention")
