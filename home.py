@@ -2,21 +2,24 @@
 
 import streamlit as st
 
-from ui import interact, session, widgets
-from ui.claims import CLAIMS
-from ui.stages import STAGES
-from vitviz.export import to_npz
-from vitviz.figures.prediction import top_k_bar
-from vitviz.report import handout_html
-
-widgets.setup_page("Home", "🔬")
-
+# The welcome is drawn before torch and timm are imported (seconds on a first visit), so the page
+# appears at once and the rest fills in.
+st.set_page_config(page_title="Home · vitviz", page_icon="🔬", layout="wide")
 st.title("vitviz — watch a Vision Transformer read your image")
 st.markdown(
     "Upload a photo (or pick a sample) and follow a **real pretrained Vision Transformer** through every step: "
     "the image is cut into patches, each patch becomes a vector, a CLS token and position embeddings join them, "
     "self-attention mixes them block after block, and the CLS token becomes the prediction. "
     "Every number on every page is computed from the model you pick, on your image.")
+
+from ui import interact, session, widgets  # noqa: E402
+from ui.claims import CLAIMS  # noqa: E402
+from ui.stages import STAGES  # noqa: E402
+from vitviz.export import to_npz  # noqa: E402
+from vitviz.figures.prediction import top_k_bar  # noqa: E402
+from vitviz.report import handout_html  # noqa: E402
+
+widgets.setup_page("Home", "🔬")
 
 left, right = st.columns([1, 1], gap="large")
 with left:

@@ -20,8 +20,10 @@ _SAMPLE_WIDGET = "vitviz_sample_widget"
 def setup_page(title: str, icon: str = "🔬") -> None:
     """Every page starts here: wide layout, the shared sidebar, presenter mode."""
     st.set_page_config(page_title=f"{title} · vitviz", page_icon=icon, layout="wide")
-    sidebar()
+    status = sidebar()
     interact.presenter_css()
+    bundle = load_bundle()  # in the main area, so a first download shows its progress bar where people look
+    status.caption(f"Running on **{bundle.device.type.upper()}** · weights: {bundle.source}")
 
 
 def _model_label(key: str) -> str:
@@ -39,7 +41,8 @@ def model_picker(container=st) -> None:
     container.caption(SPECS[session.model_key()].note)
 
 
-def sidebar() -> None:
+def sidebar():
+    """Presenter switch, model picker, the chosen image; returns a slot for the device and weights line."""
     with st.sidebar:
         st.session_state["vitviz_presenter_widget"] = session.presenter()
         st.toggle("Presenter mode", key="vitviz_presenter_widget",
@@ -51,9 +54,7 @@ def sidebar() -> None:
         if chosen is not None:
             st.image(chosen.image, caption=f"{chosen.name} ({chosen.image.width}×{chosen.image.height})",
                      width="stretch")
-        bundle = loaders.cached_bundle(session.model_key())
-        if bundle is not None:
-            st.caption(f"Running on **{bundle.device.type.upper()}** · weights: {bundle.source}")
+        return st.empty()
 
 
 def accept_upload(data: bytes, name: str, origin: str) -> bool:

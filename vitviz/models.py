@@ -85,12 +85,11 @@ def _labels(spec: ModelSpec, model: torch.nn.Module) -> tuple[str, ...]:
 
 
 def _build(spec: ModelSpec, weights: Path | None, device: torch.device) -> torch.nn.Module:
-    """Create the timm model; ``weights`` None means random init (tests) unless the spec is bundled."""
-    if weights is None and not spec.bundled:
+    """Create the timm model with the safetensors file ``weights``; None means random weights (tests)."""
+    if weights is None:
         model = timm.create_model(spec.timm_name, pretrained=False)
     else:
-        overlay = dict(file=str(weights)) if weights is not None else None
-        model = timm.create_model(spec.timm_name, pretrained=True, pretrained_cfg_overlay=overlay)
+        model = timm.create_model(spec.timm_name, pretrained=True, pretrained_cfg_overlay=dict(file=str(weights)))
     return model.eval().to(device)
 
 

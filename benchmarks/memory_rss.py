@@ -1,0 +1,52 @@
+"""Resident memory of a process after one analysis (targets: ViT-S <= 0.9 GB), measured in a fresh
+subprocess per model, with the app's imports (streamlit, plotly, vitviz).
+
+    python benchmarks/memory_rss.py [--models vit_s16 vit_b16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CHILD = r"""
+import json, os, sys, resource
+sys.path.insert(0, {root!r})
+os.environ["HF_HUB_OFFLINE"] = "1"
+import psutil, streamlit, plotly  # what the app process imports
+from vitviz.analysis import analyze
+from vitviz.images import load_image
+from vitviz.models import load_model
+from vitviz.samples import BY_KEY
+before = psutil.Process().memory_info().rss
+bundle = load_model({key!r}, device="cpu", pretrained={pretrained})
+a = analyze(bundle, load_image(BY_KEY["cat"].data()))
+rss = psutil.Process().memory_info().rss
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps(dict(rss=rss, peak=peak, imports=before, analysis=a.nbytes)))
+"""
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--models", nargs="*", default=["vit_s16", "vit_b16", "shapes"])
+    a = p.parse_args()
+    print("Resident memory after one analysis (fresh process each; random weights, same size as the real ones)")
+    for key in a.models:
+        code = CHILD.format(root=str(ROOT), key=key, pretrained=key == "shapes")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             env={**os.environ, "VITVIZ_THREADS": "1"})
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        target = "  (target <= 0.9 GB)" if key == "vit_s16" else ""
+        print(f"  {key:8s} RSS {r['rss'] / 2**30:5.2f} GiB, peak {r['peak'] / 2**30:5.2f} GiB "
+              f"(imports alone {r['imports'] / 2**30:4.2f} GiB, analysis arrays {r['analysis'] / 2**20:5.1f} MiB){target}")
+
+
+if __name__ == "__main__":
+    main()
