@@ -184,3 +184,24 @@ def test_presenter_mode_carries_across_pages():
     ok(at)
     assert at.toggle(key="vitviz_presenter_widget").value is True
     assert any("font-size: 22px" in h.proto.body for h in at.get("html"))
+
+
+def test_dead_hub_in_the_app_falls_back_within_10_s(monkeypatch):
+    import time as _time
+
+    from huggingface_hub import constants
+
+    from tests.fakehub import free_port
+    from vitviz import hub
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(hub, "_offline_reason", None)
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{free_port()}")
+    loaders.BUNDLES._items.pop("deit_s16", None)
+    started = _time.monotonic()
+    at = choose_sample(start("deit_s16"), "cat")
+    assert _time.monotonic() - started <= 10
+    ok(at)
+    assert any("could not be reached" in w.value for w in at.warning)
+    loaders.BUNDLES._items.pop("deit_s16", None)

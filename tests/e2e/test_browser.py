@@ -152,3 +152,37 @@ def test_presenter_mode_at_projector_size(server, page):
     assert page.locator('[data-testid="stExpander"]').first.is_hidden()
     assert_clean(page)
     shot(page, "presenter_attention")
+
+
+def test_several_users_at_once_on_one_server(server, browser, shapes_bundle):
+    """Four browser sessions choose different images at the same moment; each sees its own prediction."""
+    from vitviz.analysis import analyze
+    from vitviz.figures.prediction import short_label
+    from vitviz.images import load_image
+    from vitviz.samples import BY_KEY
+
+    keys = ["shape_circle", "shape_cross", "shape_heart", "shape_star"]
+    samples = {BY_KEY[k].title: k for k in keys}
+    contexts, pages = [], []
+    for _ in samples:
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+        p = ctx.new_page()
+        p.goto(server)
+        p.wait_for_selector("h1", timeout=60_000)
+        contexts.append(ctx)
+        pages.append(p)
+    for p in pages:
+        wait_idle(p)
+        p.get_by_role("tab", name="Sample gallery").click()
+    for p, title in zip(pages, samples):  # all four reruns are in flight on the server together
+        p.locator('[data-testid="stSelectbox"]').filter(has_text="Choose a sample").click()
+        p.locator('[role="option"]').filter(has_text=title).first.click()
+    for p, (title, key) in zip(pages, samples.items()):
+        wait_charts(p, 1)
+        assert_clean(p)
+        alone = analyze(shapes_bundle, load_image(BY_KEY[key].data()))
+        labels = p.eval_on_selector_all(".js-plotly-plot .ytick text", "els => els.map(e => e.textContent)")
+        # categories run bottom to top: the best class is the last tick
+        assert labels and labels[-1] == short_label(alone.top_labels[0]), (title, labels, alone.top_labels)
+    for ctx in contexts:
+        ctx.close()

@@ -1,0 +1,49 @@
+"""The bundled offline model learned something real: accuracy, attention on the shape, 2D positions.
+
+Thresholds from its issue, on images generated with a seed that training never used.
+"""
+
+import numpy as np
+import pytest
+from safetensors import safe_open
+
+from vitviz import offline_model
+from vitviz.models import load_model
+from vitviz.offline_eval import evaluate
+
+
+@pytest.fixture(scope="module")
+def scores(shapes_bundle):
+    return evaluate(shapes_bundle, accuracy_images=500, focus_images=200)
+
+
+def test_shipped_file_is_small_safetensors():
+    assert offline_model.WEIGHTS_FILE.suffix == ".safetensors"
+    assert offline_model.WEIGHTS_FILE.stat().st_size <= 5 * 2**20
+    with safe_open(str(offline_model.WEIGHTS_FILE), "pt") as f:
+        assert "head.weight" in f.keys() and not any("cover" in k for k in f.keys())  # training-only head dropped
+
+
+def test_loads_through_the_same_path_as_hub_models(shapes_bundle):
+    assert shapes_bundle.spec.bundled and shapes_bundle.source == "bundled with vitviz"
+    assert shapes_bundle.data_config["input_size"] == (3, 112, 112)
+    assert len(shapes_bundle.labels) == 10
+
+
+def test_held_out_accuracy(scores):
+    assert scores.accuracy >= 0.90
+
+
+def test_attention_focuses_on_the_shape(scores):
+    assert scores.focus_last_layer_cls >= 2.0
+    assert scores.focus_rollout >= 2.0
+
+
+def test_random_weights_do_not_focus():
+    random = evaluate(load_model("shapes", device="cpu", pretrained=False), accuracy_images=50, focus_images=50)
+    assert random.focus_last_layer_cls < 1.3 and random.focus_rollout < 1.3
+
+
+def test_learned_positions_are_2d(scores):
+    assert scores.neighbour_cosine > scores.far_cosine + 0.2
+    assert np.all(np.diff(scores.row_profile) < 0) and np.all(np.diff(scores.col_profile) < 0)
