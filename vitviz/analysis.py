@@ -72,8 +72,8 @@ class Analysis:
 
 class _Recorder:
     """What one thread's forward pass produced. With ``compact``, tensors of the first image are copied
-    straight into float16 buffers (one pass, no float32 copies kept); otherwise the tensors themselves
-    are kept (gradients need them)."""
+    straight into float16 buffers on the model's device (no float32 copies kept, one transfer at the
+    end on a GPU); otherwise the tensors themselves are kept (gradients need them)."""
 
     def __init__(self, compact: bool = False, depth: int = 0) -> None:
         self.compact = compact
@@ -89,7 +89,7 @@ class _Recorder:
             self.attn.append(out)
             return
         if self.attn_fp16 is None:
-            self.attn_fp16 = torch.empty((self.depth, *out.shape[1:]), dtype=torch.float16)
+            self.attn_fp16 = torch.empty((self.depth, *out.shape[1:]), dtype=torch.float16, device=out.device)
         self.attn_fp16[len(self.attn)].copy_(out[0])
         self.attn.append(out[:0])  # only counts the layers
 
@@ -98,7 +98,7 @@ class _Recorder:
             self.blocks.append(out)
             return
         if self.blocks_fp16 is None:
-            self.blocks_fp16 = torch.empty((self.depth, *out.shape[1:]), dtype=torch.float16)
+            self.blocks_fp16 = torch.empty((self.depth, *out.shape[1:]), dtype=torch.float16, device=out.device)
         self.blocks_fp16[len(self.blocks)].copy_(out[0])
         self.blocks.append(out[:0])
 
@@ -204,8 +204,8 @@ def analyze(bundle: Bundle, image: Image.Image, digest: str | None = None) -> An
         pos_embed=_readonly(position_embeddings(model, grid)),
         cls_token=_readonly(cls),
         tokens_in=_readonly(_tokens_in(model, rec.patch_embed).numpy()),
-        attentions=_readonly(rec.attn_fp16.numpy()),
-        block_outputs=_readonly(rec.blocks_fp16.numpy()),
+        attentions=_readonly(rec.attn_fp16.cpu().numpy()),  # one device-to-host copy (none on CPU)
+        block_outputs=_readonly(rec.blocks_fp16.cpu().numpy()),
         logits=_readonly(logits[0].float().cpu().numpy() if has_head else np.zeros(0, np.float32)),
         top_indices=tuple(int(i) for i in top.indices) if top is not None else (),
         top_probs=tuple(float(p) for p in top.values) if top is not None else (),
