@@ -106,13 +106,13 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
         t = (np.cos(a) * (xx - 0.5) + np.sin(a) * (yy - 0.5)) + 0.5
         t = np.clip(t, 0, 1)[..., None]
         bg = c0 * (1 - t) + c1 * t
-    elif kind == 1:  # soft blobs: low-resolution noise, upsampled
-        low = rng.uniform(0, 255, (4, 4, 3)).astype(np.uint8)
+    elif kind == 1:  # soft blobs: low-resolution noise around one colour, upsampled
+        low = np.clip(c0 + rng.uniform(-60, 60, (4, 4, 3)), 0, 255).astype(np.uint8)
         bg = np.asarray(Image.fromarray(low).resize((size, size), Image.BICUBIC), dtype=np.float64)
     elif kind == 2:  # gentle stripes
         a, period = rng.uniform(0, np.pi), rng.uniform(10, 40)
         t = 0.5 + 0.5 * np.sin((np.cos(a) * xx + np.sin(a) * yy) * size * 2 * np.pi / period)
-        c1 = c0 + rng.uniform(-50, 50, 3)
+        c1 = c0 + rng.uniform(-35, 35, 3)
         bg = c0 * (1 - t[..., None]) + c1 * t[..., None]
     else:  # flat colour
         bg = np.broadcast_to(c0, (size, size, 3)).astype(np.float64)

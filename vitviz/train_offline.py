@@ -45,25 +45,42 @@ def make_batch(seed: int, count: int, patch: int) -> tuple[torch.Tensor, torch.T
 def evaluate(model: torch.nn.Module, seed: int = 10_000_019, count: int = 512) -> float:
     model.eval()
     x, y, _ = make_batch(seed, count, offline_model.ARCH["patch_size"])
-    acc = (model(x).argmax(-1) == y).float().mean().item()
+    device = next(model.parameters()).device
+    acc = (model(x.to(device)).argmax(-1).cpu() == y).float().mean().item()
     model.train()
     return acc
 
 
 def export(model: torch.nn.Module, path: Path) -> None:
     """Save the classifier (no training-only head) as fp16 safetensors."""
-    state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
+    state = {k: v.detach().to(torch.float16).cpu().contiguous() for k, v in model.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(path), metadata={"format": "pt", "classes": ",".join(SHAPE_CLASSES)})
 
 
+class _Batches(torch.utils.data.Dataset):
+    """Batch number ``step`` of the run: generated from its own seed, so workers change nothing."""
+
+    def __init__(self, seed: int, steps: int, batch: int, patch: int) -> None:
+        self.seed, self.steps, self.batch, self.patch = seed, steps, batch, patch
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __getitem__(self, step: int):
+        return make_batch(self.seed * 1_000_003 + step, self.batch, self.patch)
+
+
 def train(steps: int, batch: int, lr: float, seed: int, out: Path, eval_every: int,
-          patch_class_weight: float = 0.0) -> None:
+          patch_class_weight: float = 0.0, device: str = "cpu", workers: int = 0) -> None:
     torch.manual_seed(seed)
-    torch.set_num_threads(1)
+    if device == "cpu":
+        torch.set_num_threads(1)
     model = offline_model.vitviz_shapes_vit(pretrained=False)
     cover_head = torch.nn.Linear(model.embed_dim, 1)  # training only: patch coverage
     patch_class_head = torch.nn.Linear(model.embed_dim, len(SHAPE_CLASSES))  # training only: class per covered patch
+    for m in (model, cover_head, patch_class_head):
+        m.to(device)
     params = list(model.parameters()) + list(cover_head.parameters())
     if patch_class_weight:
         params += list(patch_class_head.parameters())
@@ -74,8 +91,10 @@ def train(steps: int, batch: int, lr: float, seed: int, out: Path, eval_every: i
     patch = offline_model.ARCH["patch_size"]
     log = []
     start = time.time()
-    for step in range(steps):
-        x, y, cover = make_batch(seed * 1_000_003 + step, batch, patch)
+    data = torch.utils.data.DataLoader(_Batches(seed, steps, batch, patch), batch_size=None, shuffle=False,
+                                       num_workers=workers, prefetch_factor=4 if workers else None)
+    for step, (x, y, cover) in enumerate(data):
+        x, y, cover = x.to(device), y.to(device), cover.to(device)
         tokens = model.forward_features(x)  # [B, 1+N, D]
         logits = model.forward_head(tokens)
         cls_loss = F.cross_entropy(logits, y, label_smoothing=0.1)
@@ -110,8 +129,10 @@ def main() -> None:
     p.add_argument("--patch-class-weight", type=float, default=0.0,
                    help="weight of the training-only per-patch class loss on patches the shape covers")
     p.add_argument("--out", type=Path, default=offline_model.WEIGHTS_FILE)
+    p.add_argument("--device", default="cpu", help="cpu (the reference: one thread) or cuda")
+    p.add_argument("--workers", type=int, default=0, help="data-generating processes (0: in the training process)")
     a = p.parse_args()
-    train(a.steps, a.batch, a.lr, a.seed, a.out, a.eval_every, a.patch_class_weight)
+    train(a.steps, a.batch, a.lr, a.seed, a.out, a.eval_every, a.patch_class_weight, a.device, a.workers)
 
 
 if __name__ == "__main__":
