@@ -174,14 +174,15 @@ def analyze(bundle: Bundle, image: Image.Image, digest: str | None = None) -> An
     """Run the model once on ``image`` and return everything the pages need (``digest``: its image_hash)."""
     model = bundle.model
     _install_hooks(model)
-    x = bundle.transform(image.convert("RGB")).unsqueeze(0).to(bundle.device)  # [1, 3, H, W]
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    x = bundle.transform(rgb).unsqueeze(0).to(bundle.device)  # [1, 3, H, W]
     bundle.count_call()
     with torch.inference_mode(), recording(compact=True, depth=len(model.blocks)) as rec:
         logits = model(x)  # [1, C] (or [1, D] pooled features without a classifier)
     mean = tuple(float(m) for m in bundle.data_config["mean"])
     std = tuple(float(s) for s in bundle.data_config["std"])
     pixels = x[0].float().cpu().numpy()  # [3, H, W]
-    seen = pixels * np.array(std)[:, None, None] + np.array(mean)[:, None, None]
+    seen = pixels * np.array(std, np.float32)[:, None, None] + np.array(mean, np.float32)[:, None, None]
     seen = np.clip(np.rint(seen.transpose(1, 2, 0) * 255), 0, 255).astype(np.uint8)  # [H, W, 3]
     grid = tuple(int(g) for g in model.patch_embed.grid_size)
     n_prefix = int(getattr(model, "num_prefix_tokens", 1))
@@ -197,7 +198,7 @@ def analyze(bundle: Bundle, image: Image.Image, digest: str | None = None) -> An
         grid=grid,
         num_prefix=n_prefix,
         image=_readonly(seen),
-        pixels=_readonly(pixels.astype(np.float32)),
+        pixels=_readonly(pixels),
         mean=mean,
         std=std,
         patch_embeddings=_readonly(rec.patch_embed[0].float().cpu().numpy()),
