@@ -19,14 +19,14 @@ from vitviz.export import to_npz  # noqa: E402
 from vitviz.figures.prediction import top_k_bar  # noqa: E402
 from vitviz.report import handout_html  # noqa: E402
 
-widgets.setup_page("Home", "🔬")
+widgets.fallback_notice(widgets.setup_page("Home", "🔬"))  # at the top: which model is shown, and why
 
 left, right = st.columns([1, 1], gap="large")
 with left:
     st.subheader("1 · Your image")
     widgets.image_sources()
 
-result = widgets.current_analysis()
+result = widgets.current_analysis(show_notice=False)
 with right:
     st.subheader("2 · What the model predicts")
     if result is None:

@@ -28,8 +28,9 @@ before = psutil.Process().memory_info().rss
 bundle = load_model({key!r}, device="cpu", pretrained={pretrained})
 a = analyze(bundle, load_image(BY_KEY["cat"].data()))
 rss = psutil.Process().memory_info().rss
+uss = psutil.Process().memory_full_info().uss  # private memory: what the process alone holds
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(json.dumps(dict(rss=rss, peak=peak, imports=before, analysis=a.nbytes)))
+print(json.dumps(dict(rss=rss, uss=uss, peak=peak, imports=before, analysis=a.nbytes)))
 """
 
 
@@ -44,8 +45,8 @@ def main() -> None:
                              env={**os.environ, "VITVIZ_THREADS": "1"})
         r = json.loads(out.stdout.strip().splitlines()[-1])
         target = "  (target <= 0.9 GB)" if key == "vit_s16" else ""
-        print(f"  {key:8s} RSS {r['rss'] / 2**30:5.2f} GiB, peak {r['peak'] / 2**30:5.2f} GiB "
-              f"(imports alone {r['imports'] / 2**30:4.2f} GiB, analysis arrays {r['analysis'] / 2**20:5.1f} MiB){target}")
+        print(f"  {key:8s} RSS {r['rss'] / 1e9:5.2f} GB (private {r['uss'] / 1e9:4.2f} GB), peak {r['peak'] / 1e9:5.2f} GB "
+              f"(imports alone {r['imports'] / 1e9:4.2f} GB, analysis arrays {r['analysis'] / 1e6:5.1f} MB){target}")
 
 
 if __name__ == "__main__":

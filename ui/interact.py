@@ -15,6 +15,7 @@ from . import session
 
 T = TypeVar("T")
 EXPERIMENTS: BoundedCache = BoundedCache(64 * 2**20, lambda _v: 2**20)  # small results; ~64 kept
+FIGURES: BoundedCache = BoundedCache(300, lambda _v: 1)  # built figures, ~300 kept (a few hundred kB each)
 
 
 PRESENTER_FONT = 22
@@ -38,7 +39,8 @@ def presenter_css() -> None:
 
 def chart(fig: go.Figure, key: str, **kwargs) -> object:
     """``st.plotly_chart`` with presenter-mode scaling: larger fonts, one main figure per screen."""
-    if session.presenter():
+    if session.presenter():  # a copy: figures may be cached and shared with other sessions
+        fig = go.Figure(fig)
         fig.update_layout(font=dict(size=PRESENTER_FONT), title_font=dict(size=PRESENTER_FONT + 4),
                           height=max(fig.layout.height or 0, PRESENTER_MIN_HEIGHT))
     config = {"toImageButtonOptions": {"format": "png", "filename": f"vitviz_{key}", "scale": 2},
@@ -60,8 +62,7 @@ def _on_click(chart_key: str) -> None:
 def clickable_chart(fig: go.Figure, key: str) -> None:
     """Draw ``fig``; a click on a patch (its ``patches`` trace) selects that patch for every page."""
     has_patches = any(getattr(t, "name", None) == PATCH_TRACE for t in fig.data)
-    if has_patches:
-        fig.update_layout(clickmode="event+select", dragmode=False)
+    if has_patches:  # the figure builders set clickmode="event+select" on figures with a patches trace
         chart(fig, key, on_select=lambda: _on_click(key), selection_mode="points")
     else:
         chart(fig, key)
@@ -77,6 +78,14 @@ def patch_picker(num_patches: int, grid: tuple[int, int], key: str = "patch_pick
     r, c = divmod(current, grid[1])
     st.caption(f"Patch {current}: row {r}, column {c} (counting from 0 at the top left)")
     return current
+
+
+def figure(key: Hashable, build: Callable[[], go.Figure]) -> go.Figure:
+    """A figure built once per key (the analysis and every parameter it depends on), shared by sessions.
+
+    A widget change reruns the whole page; figures whose inputs did not change are not rebuilt.
+    """
+    return FIGURES.get_or_compute(key, build)
 
 
 def cached_experiment(key: Hashable, run: Callable[[], T], label: str) -> T:

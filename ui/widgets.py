@@ -17,13 +17,14 @@ _MODEL_WIDGET = "vitviz_model_widget"
 _SAMPLE_WIDGET = "vitviz_sample_widget"
 
 
-def setup_page(title: str, icon: str = "🔬") -> None:
-    """Every page starts here: wide layout, the shared sidebar, presenter mode."""
+def setup_page(title: str, icon: str = "🔬") -> Bundle:
+    """Every page starts here: wide layout, the shared sidebar, presenter mode; returns the loaded model."""
     st.set_page_config(page_title=f"{title} · vitviz", page_icon=icon, layout="wide")
     status = sidebar()
     interact.presenter_css()
     bundle = load_bundle()  # in the main area, so a first download shows its progress bar where people look
     status.caption(f"Running on **{bundle.device.type.upper()}** · weights: {bundle.source}")
+    return bundle
 
 
 def _model_label(key: str) -> str:

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
-from .images import tiles_figure
+from .images import clickable, tiles_figure
 from .style import DIVERGING, HIGHLIGHT, SEQUENTIAL, base_layout
+
+
+@lru_cache(maxsize=8)
+def _lut(colorscale: str) -> np.ndarray:
+    """[256, 3] in 0..1: the colour scale sampled once."""
+    return np.array([[int(c) / 255 for c in s[s.index("(") + 1:-1].split(",")]
+                     for s in sample_colorscale(colorscale, np.linspace(0, 1, 256), colortype="rgb")])
 
 
 def colorize(values: np.ndarray, colorscale: str = SEQUENTIAL, vmin: float | None = None,
@@ -16,9 +25,7 @@ def colorize(values: np.ndarray, colorscale: str = SEQUENTIAL, vmin: float | Non
     lo = float(np.nanmin(values)) if vmin is None else vmin
     hi = float(np.nanmax(values)) if vmax is None else vmax
     t = np.clip((values - lo) / max(hi - lo, 1e-12), 0, 1)
-    lut = np.array([[int(c) / 255 for c in s[s.index("(") + 1:-1].split(",")]
-                    for s in sample_colorscale(colorscale, np.linspace(0, 1, 256), colortype="rgb")])
-    return lut[np.rint(np.nan_to_num(t) * 255).astype(int)]
+    return _lut(colorscale)[np.rint(np.nan_to_num(t) * 255).astype(int)]
 
 
 def blend(image: np.ndarray, values: np.ndarray, opacity: float = 0.6, colorscale: str = SEQUENTIAL) -> np.ndarray:
@@ -33,7 +40,13 @@ def blend(image: np.ndarray, values: np.ndarray, opacity: float = 0.6, colorscal
 
 def small_multiples(image: np.ndarray, maps: list[np.ndarray], titles: list[str], opacity: float = 0.6,
                     columns: int = 6, title: str | None = None, height: int | None = None) -> go.Figure:
-    """One blended map per entry (e.g. one per head or per layer), each normalised on its own."""
+    """One blended map per entry (e.g. one per head or per layer), each normalised on its own.
+
+    Tiles of large images are drawn at half resolution: a dozen small maps need no more pixels.
+    """
+    rows_, cols_ = maps[0].shape
+    step = 2 if image.shape[0] >= 192 and (image.shape[0] // 2) % rows_ == 0 and (image.shape[1] // 2) % cols_ == 0 else 1
+    image = image[::step, ::step]
     tiles = np.stack([blend(image, m, opacity) for m in maps])
     rows = -(-len(maps) // columns)
     return tiles_figure(tiles, columns=columns, titles=titles, title=title,
@@ -69,7 +82,7 @@ def similarity_grid_figure(canvas: np.ndarray, grid: tuple[int, int], title: str
                              mode="markers", name="patches", customdata=np.arange(r * c), showlegend=False,
                              marker=dict(size=max(6, 480 // (r * 2)), opacity=0.0),
                              hovertemplate="position %{customdata}<extra></extra>"))
-    return base_layout(fig, title, height)
+    return clickable(base_layout(fig, title, height))
 
 
 def waves_figure(embedding: np.ndarray, dims: list[int], title: str | None = None) -> go.Figure:

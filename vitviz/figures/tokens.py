@@ -36,7 +36,8 @@ def token_strip(image: np.ndarray, patch: int, grid: tuple[int, int], count: int
 def patch_pixels_figure(pixels: np.ndarray, title: str | None = None) -> go.Figure:
     """One patch [P, P, 3] enlarged, every pixel visible, with its RGB values on hover."""
     fig = image_figure(pixels, title, height=300)
-    fig.update_traces(hovertemplate="x %{x}, y %{y}<br>RGB %{z}<extra></extra>")
+    fig.data = []
+    fig.add_trace(go.Image(z=pixels, hovertemplate="x %{x}, y %{y}<br>RGB %{z}<extra></extra>"))
     return fig
 
 
