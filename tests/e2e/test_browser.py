@@ -107,6 +107,11 @@ def test_every_page_in_a_real_browser(server, page):
             click_patch(page, 0, *spot)
             after = picker_value(page)
             assert after != before, f"{title}: clicking a patch did not select it"
+            # the figure that depends on the selected patch was redrawn for the new one
+            dependent = f"Patch {after}: " if name == "patches" else f"Where patch {after} looks"
+            page.wait_for_function(
+                f"[...document.querySelectorAll('.js-plotly-plot .gtitle')].some(t => t.textContent.startsWith({dependent!r}))",
+                timeout=30_000)
             assert_clean(page)
         shot(page, name)
 
