@@ -47,7 +47,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def cmd_analyze(args: argparse.Namespace) -> int:
+def _analyse_file(args: argparse.Namespace):
+    """(bundle, analysis) of the image file named in ``args``, or None after printing why not."""
     from .analysis import analyze
     from .images import ImageError, load_image
     from .models import load_model
@@ -56,11 +57,18 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         image = load_image(Path(args.image).read_bytes())
     except (OSError, ImageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return None
     bundle = load_model(args.model, progress=_progress_printer(get_spec(args.model).title))
     if bundle.fell_back:
         print(f"note: {bundle.fallback_reason}; using {bundle.spec.title} instead.")
-    a = analyze(bundle, image)
+    return bundle, analyze(bundle, image)
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    done = _analyse_file(args)
+    if done is None:
+        return 2
+    bundle, a = done
     print(f"model:   {bundle.spec.title} ({bundle.spec.timm_name})")
     print(f"weights: {bundle.source}")
     print(f"device:  {bundle.device}")
@@ -79,20 +87,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .analysis import analyze
-    from .images import ImageError, load_image
-    from .models import load_model
     from .report import handout_html
 
-    try:
-        image = load_image(Path(args.image).read_bytes())
-    except (OSError, ImageError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    done = _analyse_file(args)
+    if done is None:
         return 2
-    bundle = load_model(args.model, progress=_progress_printer(get_spec(args.model).title))
-    if bundle.fell_back:
-        print(f"note: {bundle.fallback_reason}; using {bundle.spec.title} instead.")
-    page = handout_html(bundle, analyze(bundle, image), Path(args.image).name)
+    page = handout_html(*done, Path(args.image).name)
     args.output.write_text(page, encoding="utf-8")
     print(f"wrote {args.output} ({len(page) / 1e6:.1f} MB; opens offline)")
     return 0

@@ -85,22 +85,21 @@ class _Recorder:
         self.patch_embed: torch.Tensor | None = None
 
     def add_attn(self, out: torch.Tensor) -> None:
-        if not self.compact:
-            self.attn.append(out)
-            return
-        if self.attn_fp16 is None:
-            self.attn_fp16 = torch.empty((self.depth, *out.shape[1:]), dtype=torch.float16, device=out.device)
-        self.attn_fp16[len(self.attn)].copy_(out[0])
-        self.attn.append(out[:0])  # only counts the layers
+        self.attn_fp16 = self._keep(self.attn, self.attn_fp16, out)
 
     def add_block(self, out: torch.Tensor) -> None:
+        self.blocks_fp16 = self._keep(self.blocks, self.blocks_fp16, out)
+
+    def _keep(self, kept: list[torch.Tensor], buffer: torch.Tensor | None, out: torch.Tensor) -> torch.Tensor | None:
+        """Keep ``out`` (full mode), or copy its first image into layer len(kept) of ``buffer`` (compact)."""
         if not self.compact:
-            self.blocks.append(out)
-            return
-        if self.blocks_fp16 is None:
-            self.blocks_fp16 = torch.empty((self.depth, *out.shape[1:]), dtype=torch.float16, device=out.device)
-        self.blocks_fp16[len(self.blocks)].copy_(out[0])
-        self.blocks.append(out[:0])
+            kept.append(out)
+            return buffer
+        if buffer is None:
+            buffer = torch.empty((self.depth, *out.shape[1:]), dtype=torch.float16, device=out.device)
+        buffer[len(kept)].copy_(out[0])
+        kept.append(out[:0])  # only counts the layers
+        return buffer
 
 
 def _install_hooks(model: torch.nn.Module) -> None:

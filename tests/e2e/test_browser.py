@@ -68,13 +68,18 @@ def click_patch(page, chart_index: int, fx: float, fy: float) -> None:
     wait_idle(page)
 
 
-def test_every_page_in_a_real_browser(server, page):
-    page.set_viewport_size({"width": 1400, "height": 1000})
+def open_home_with(page, server: str, sample: str, width: int, height: int) -> None:
+    """Open the app at a window size and choose a sample; the prediction chart is drawn."""
+    page.set_viewport_size({"width": width, "height": height})
     page.goto(server)
     page.wait_for_selector("h1", timeout=60_000)
     wait_idle(page)
-    choose_sample(page, "A star")
+    choose_sample(page, sample)
     wait_charts(page, 1)
+
+
+def test_every_page_in_a_real_browser(server, page):
+    open_home_with(page, server, "A star", 1400, 1000)
     assert_clean(page)
     shot(page, "home")
 
@@ -140,12 +145,7 @@ def test_handout_opens_offline_with_every_figure(browser, tmp_path, shapes_bundl
 
 
 def test_presenter_mode_at_projector_size(server, page):
-    page.set_viewport_size({"width": 1280, "height": 720})
-    page.goto(server)
-    page.wait_for_selector("h1", timeout=60_000)
-    wait_idle(page)
-    choose_sample(page, "A heart")
-    wait_charts(page, 1)
+    open_home_with(page, server, "A heart", 1280, 720)
     page.locator('[data-testid="stSidebar"]').get_by_text("Presenter mode").click()
     wait_idle(page)
     size = page.evaluate("""parseFloat(getComputedStyle(
