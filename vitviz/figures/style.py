@@ -13,5 +13,5 @@ FONT_SIZE = 14
 
 def base_layout(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
     fig.update_layout(title=title, font=dict(size=FONT_SIZE), margin=dict(l=10, r=10, t=50 if title else 10, b=10),
-                      height=height, template="plotly_white")
+                      height=height)
     return fig
