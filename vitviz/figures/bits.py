@@ -29,7 +29,7 @@ def bit_fields(rows: list[Encoded], title: str | None = None) -> go.Figure:
     fig.update_xaxes(visible=False, range=[-0.5, widest + 0.5])
     fig.update_yaxes(tickvals=[-i for i in range(len(rows))], ticktext=[r.format for r in rows],
                      range=[-len(rows) + 0.4, 0.6], showgrid=False, zeroline=False)
-    fig.update_layout(legend=dict(orientation="h", y=1.15))
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.02, xanchor="left", x=0))
     return base_layout(fig, title, height=90 + 48 * len(rows))
 
 

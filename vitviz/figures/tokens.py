@@ -10,6 +10,7 @@ from .images import image_figure
 from .style import ACCENT, DIVERGING, HIGHLIGHT, base_layout
 
 CHANNEL_COLOURS = ("#D55E00", "#009E73", "#0072B2")  # R, G, B channels (Okabe-Ito)
+INSIDE_LEGEND = dict(orientation="h", yanchor="top", y=0.99, xanchor="right", x=0.99, bgcolor="rgba(255,255,255,0.7)")
 
 
 def token_strip(image: np.ndarray, patch: int, grid: tuple[int, int], count: int | None = None,
@@ -48,7 +49,7 @@ def flattened_patch(values: np.ndarray, patch: int, title: str | None = None) ->
     for ch, (name, colour) in enumerate(zip("RGB", CHANNEL_COLOURS)):
         idx = np.arange(ch * per, (ch + 1) * per)
         fig.add_trace(go.Bar(x=idx, y=values[idx], name=f"{name} channel", marker_color=colour, marker_line_width=0))
-    fig.update_layout(bargap=0, legend=dict(orientation="h", y=1.12))
+    fig.update_layout(bargap=0, legend=INSIDE_LEGEND)
     fig.update_xaxes(title=f"position in the flattened patch (0 … {3 * per - 1})")
     fig.update_yaxes(title="normalised value")
     return base_layout(fig, title, height=260)
@@ -62,7 +63,7 @@ def vector_bars(vector: np.ndarray, title: str | None = None, compare: np.ndarra
     if compare is not None:
         fig.add_trace(go.Scatter(x=np.arange(compare.size), y=compare, name=names[1], mode="markers",
                                  marker=dict(color=HIGHLIGHT, size=4, symbol="x")))
-    fig.update_layout(bargap=0, legend=dict(orientation="h", y=1.12))
+    fig.update_layout(bargap=0, legend=INSIDE_LEGEND)
     fig.update_xaxes(title="dimension")
     return base_layout(fig, title, height=260)
 
