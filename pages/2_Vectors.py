@@ -9,7 +9,6 @@ from vitviz import vectors
 from vitviz.figures.images import grid_heatmap, heatmap_overlay, image_figure, patch_grid_figure, tiles_figure
 from vitviz.figures.style import DIVERGING
 from vitviz.figures.tokens import layer_lines, matrix_figure, vector_bars
-from vitviz.images import load_image
 from vitviz.samples import BY_KEY as SAMPLES
 
 widgets.setup_page("Vectors", "➡️")
@@ -75,7 +74,7 @@ st.markdown(f"The CLS token is a **learned vector of {D} numbers**, part of the 
             "after block, mixes information from the patches into it; the last layer's CLS is what the "
             "classifier reads.")
 with st.spinner("Analysing a second image for comparison…"):
-    ref = loaders.get_analysis(bundle, load_image(ref_sample.data()))
+    ref = loaders.get_analysis(bundle, *loaders.sample_image(ref_sample.key))
 cls_compare = vectors.cls_input_difference(a, ref)
 st.metric(f"Max difference between the CLS entering block 1 for your image and for “{ref_sample.title}”",
           f"{cls_compare:.1e}")

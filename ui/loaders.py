@@ -8,13 +8,16 @@ which Streamlit keeps for the life of the server process like ``cache_resource``
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 
 from PIL import Image
 
 from vitviz.analysis import Analysis, analyze, image_hash
 from vitviz.cache import BoundedCache
 from vitviz.hub import Progress
+from vitviz.images import load_image
 from vitviz.models import Bundle, load_model
+from vitviz.samples import BY_KEY as SAMPLES
 
 MODEL_CACHE_MB = int(os.environ.get("VITVIZ_MODEL_CACHE_MB", "1200"))
 ANALYSIS_CACHE_MB = int(os.environ.get("VITVIZ_ANALYSIS_CACHE_MB", "400"))
@@ -35,6 +38,13 @@ def get_bundle(model_key: str, progress: Progress | None = None) -> Bundle:
 
 def cached_bundle(model_key: str) -> Bundle | None:
     return BUNDLES.get(model_key)
+
+
+@lru_cache(maxsize=16)
+def sample_image(key: str) -> tuple[Image.Image, str]:
+    """A gallery sample decoded once per process, with its hash (pages compare against them)."""
+    image = load_image(SAMPLES[key].data())
+    return image, image_hash(image)
 
 
 def get_analysis(bundle: Bundle, image: Image.Image, digest: str | None = None) -> Analysis:
