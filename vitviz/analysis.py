@@ -1,24 +1,22 @@
 """ONE forward pass per (model, image) that records everything the pages draw.
 
-Hooks are registered once per model and write into a thread-local recorder, so several
+The capture itself (hooks writing into a thread-local recorder) lives in ``capture``; several
 sessions can analyse different images on one shared model at the same time without cross-talk.
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from PIL import Image
 
+from .capture import recording
 from .models import Bundle
 
 TOP_K = 5
-_local = threading.local()
-_install_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -70,82 +68,6 @@ class Analysis:
         return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
 
 
-class _Recorder:
-    """What one thread's forward pass produced. With ``compact``, tensors of the first image are copied
-    straight into float16 buffers on the model's device (no float32 copies kept, one transfer at the
-    end on a GPU); otherwise the tensors themselves are kept (gradients need them)."""
-
-    def __init__(self, compact: bool = False, depth: int = 0) -> None:
-        self.compact = compact
-        self.depth = depth
-        self.attn: list[torch.Tensor] = []
-        self.blocks: list[torch.Tensor] = []
-        self.attn_fp16: torch.Tensor | None = None  # [L, H, T, T]
-        self.blocks_fp16: torch.Tensor | None = None  # [L, T, D]
-        self.patch_embed: torch.Tensor | None = None
-
-    def add_attn(self, out: torch.Tensor) -> None:
-        self.attn_fp16 = self._keep(self.attn, self.attn_fp16, out)
-
-    def add_block(self, out: torch.Tensor) -> None:
-        self.blocks_fp16 = self._keep(self.blocks, self.blocks_fp16, out)
-
-    def _keep(self, kept: list[torch.Tensor], buffer: torch.Tensor | None, out: torch.Tensor) -> torch.Tensor | None:
-        """Keep ``out`` (full mode), or copy its first image into layer len(kept) of ``buffer`` (compact)."""
-        if not self.compact:
-            kept.append(out)
-            return buffer
-        if buffer is None:
-            buffer = torch.empty((self.depth, *out.shape[1:]), dtype=torch.float16, device=out.device)
-        buffer[len(kept)].copy_(out[0])
-        kept.append(out[:0])  # only counts the layers
-        return buffer
-
-
-def _install_hooks(model: torch.nn.Module) -> None:
-    """Register the recording hooks once; they do nothing unless this thread is analysing."""
-    with _install_lock:
-        if getattr(model, "_vitviz_hooks", False):
-            return
-
-        def on_attn(_m, _inp, out):  # out: [B, heads, T, T]
-            rec = getattr(_local, "recorder", None)
-            if rec is not None:
-                rec.add_attn(out)
-
-        def on_block(_m, _inp, out):  # out: [B, T, D]
-            rec = getattr(_local, "recorder", None)
-            if rec is not None:
-                rec.add_block(out)
-
-        def on_patch_embed(_m, _inp, out):  # out: [B, N, D]
-            rec = getattr(_local, "recorder", None)
-            if rec is not None:
-                rec.patch_embed = out
-
-        model.patch_embed.register_forward_hook(on_patch_embed)
-        for blk in model.blocks:
-            blk.attn.fused_attn = False
-            blk.attn.attn_drop.register_forward_hook(on_attn)
-            blk.register_forward_hook(on_block)
-        model._vitviz_hooks = True
-
-
-class recording:
-    """Context manager: record this thread's forward passes through hooked models."""
-
-    def __init__(self, compact: bool = False, depth: int = 0) -> None:
-        self.compact, self.depth = compact, depth
-
-    def __enter__(self) -> _Recorder:
-        self.previous = getattr(_local, "recorder", None)
-        _local.recorder = _Recorder(self.compact, self.depth)
-        return _local.recorder
-
-    def __exit__(self, *exc) -> None:
-        _local.recorder = self.previous
-
-
 def image_hash(image: Image.Image) -> str:
     """A short content hash of the image (the cache key of its analysis)."""
     h = hashlib.blake2b(digest_size=12)
@@ -154,13 +76,19 @@ def image_hash(image: Image.Image) -> str:
     return h.hexdigest()
 
 
-def position_embeddings(model: torch.nn.Module, grid: tuple[int, int]) -> np.ndarray:
+def position_embeddings(model: torch.nn.Module) -> np.ndarray:
     """[T, D] position embeddings for every token (a zero row for prefix tokens without one)."""
     pos = model.pos_embed[0].detach().float().cpu()  # [T or N, D]
     n_prefix = getattr(model, "num_prefix_tokens", 1)
     if getattr(model, "no_embed_class", False):
         pos = torch.cat([torch.zeros(n_prefix, pos.shape[1]), pos])
     return pos.numpy()
+
+
+def to_picture(pixels: np.ndarray, mean, std) -> np.ndarray:
+    """Normalised input [3, H, W] -> the 8-bit image [H, W, 3] it was made from (undo the normalisation)."""
+    rgb = pixels * np.asarray(std, np.float32)[:, None, None] + np.asarray(mean, np.float32)[:, None, None]
+    return np.clip(np.rint(rgb.transpose(1, 2, 0) * 255), 0, 255).astype(np.uint8)
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -172,17 +100,14 @@ def _readonly(a: np.ndarray) -> np.ndarray:
 def analyze(bundle: Bundle, image: Image.Image, digest: str | None = None) -> Analysis:
     """Run the model once on ``image`` and return everything the pages need (``digest``: its image_hash)."""
     model = bundle.model
-    _install_hooks(model)
     rgb = image if image.mode == "RGB" else image.convert("RGB")
     x = bundle.transform(rgb).unsqueeze(0).to(bundle.device)  # [1, 3, H, W]
     bundle.count_call()
-    with torch.inference_mode(), recording(compact=True, depth=len(model.blocks)) as rec:
+    with torch.inference_mode(), recording(model, compact=True) as rec:
         logits = model(x)  # [1, C] (or [1, D] pooled features without a classifier)
     mean = tuple(float(m) for m in bundle.data_config["mean"])
     std = tuple(float(s) for s in bundle.data_config["std"])
     pixels = x[0].float().cpu().numpy()  # [3, H, W]
-    seen = pixels * np.array(std, np.float32)[:, None, None] + np.array(mean, np.float32)[:, None, None]
-    seen = np.clip(np.rint(seen.transpose(1, 2, 0) * 255), 0, 255).astype(np.uint8)  # [H, W, 3]
     grid = tuple(int(g) for g in model.patch_embed.grid_size)
     n_prefix = int(getattr(model, "num_prefix_tokens", 1))
     has_head = len(bundle.labels) > 0
@@ -196,12 +121,12 @@ def analyze(bundle: Bundle, image: Image.Image, digest: str | None = None) -> An
         patch_size=int(model.patch_embed.patch_size[0]),
         grid=grid,
         num_prefix=n_prefix,
-        image=_readonly(seen),
+        image=_readonly(to_picture(pixels, mean, std)),
         pixels=_readonly(pixels),
         mean=mean,
         std=std,
         patch_embeddings=_readonly(rec.patch_embed[0].float().cpu().numpy()),
-        pos_embed=_readonly(position_embeddings(model, grid)),
+        pos_embed=_readonly(position_embeddings(model)),
         cls_token=_readonly(cls),
         tokens_in=_readonly(_tokens_in(model, rec.patch_embed).numpy()),
         attentions=_readonly(rec.attn_fp16.cpu().numpy()),  # one device-to-host copy (none on CPU)

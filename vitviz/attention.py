@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .analysis import Analysis, recording
+from .analysis import Analysis
+from .capture import recording
 from .models import Bundle
 
 HEAD_FUSIONS = ("mean", "max", "min")
@@ -97,7 +98,7 @@ def gradient_rollout(bundle: Bundle, analysis: Analysis, class_index: int) -> np
     model = bundle.model
     x = torch.from_numpy(np.array(analysis.pixels)).unsqueeze(0).to(bundle.device)  # [1, 3, H, W]
     bundle.count_call()
-    with torch.enable_grad(), recording() as rec:
+    with torch.enable_grad(), recording(model) as rec:
         logits = model(x)  # [1, C]
         attn = rec.attn  # per layer [1, H, T, T], in forward order
         grads = torch.autograd.grad(logits[0, class_index], attn)

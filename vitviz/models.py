@@ -18,7 +18,7 @@ import timm
 import torch
 from timm.data import ImageNetInfo, create_transform, resolve_model_data_config
 
-from . import hub, offline_model  # noqa: F401  (offline_model registers the bundled timm model)
+from . import capture, hub, offline_model  # offline_model registers the bundled timm model
 from .shapes import SHAPE_CLASSES
 from .zoo import OFFLINE_KEY, ModelSpec, get_spec
 
@@ -154,8 +154,7 @@ def load_model(spec: ModelSpec | str, device: torch.device | str | None = None,
         except Exception as again:
             reason = f"{damaged}, and {again}" if isinstance(again, hub.HubUnavailable) else damaged
             model, source = _build(spec, offline_model.WEIGHTS_FILE, device), "bundled with vitviz"
-    for blk in model.blocks:  # fused attention hides the probabilities from any hook
-        blk.attn.fused_attn = False
+    capture.prepare(model)  # fused attention off, recording hooks on: every page reads inside the model
     data_config = resolve_model_data_config(model)
     return Bundle(spec=spec, model=model, data_config=data_config,
                   transform=create_transform(**data_config, is_training=False),

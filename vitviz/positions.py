@@ -15,7 +15,7 @@ from PIL import Image
 from timm.data import create_transform
 from timm.layers import build_sincos2d_pos_embed
 
-from .analysis import Analysis
+from .analysis import Analysis, to_picture
 from .models import Bundle
 from .patches import resized_copy
 from .vectors import cosine_rows
@@ -103,8 +103,7 @@ def run_at_resolution(bundle: Bundle, image: Image.Image, size: int) -> Predicti
     bundle.count_call()
     with torch.inference_mode():
         logits = model(x)[0].float()
-    shown = x[0].cpu().numpy() * np.array(cfg["std"])[:, None, None] + np.array(cfg["mean"])[:, None, None]
-    shown = np.clip(shown.transpose(1, 2, 0) * 255, 0, 255).astype(np.uint8)
+    shown = to_picture(x[0].cpu().numpy(), cfg["mean"], cfg["std"])
     tokens = model.patch_embed.num_patches + model.num_prefix_tokens
     if not bundle.labels:
         return Prediction("(no classifier)", float("nan"), tokens, shown)
