@@ -43,9 +43,10 @@ interact.chart(matrix_figure(a.patch_embeddings, f"All {a.num_patches} patch vec
 st.header("2 · What the projection looks for")
 st.markdown("The rows of W are filters over a patch. Their first principal components, shown as colour "
             "tiles, are the patterns the projection is most sensitive to (ViT paper, Figure 7 left).")
-comps = vectors.filter_components(bundle.model, 28)
-interact.chart(tiles_figure(comps, columns=14, title=f"First {len(comps)} principal components of the "
-                             f"{D} projection filters of {bundle.spec.title}", height=260), key="vectors_filters")
+interact.chart(interact.figure(("vectors_filters", bundle.spec.key), lambda: tiles_figure(
+    vectors.filter_components(bundle.model, 28), columns=14, height=260,
+    title=f"First 28 principal components of the {D} projection filters of {bundle.spec.title}")),
+    key="vectors_filters")
 
 st.header("3 · Are vectors always unique?")
 twin = vectors.twin_patches(a)

@@ -25,7 +25,9 @@ st.info("**What the article gets wrong, and what is true.** Nothing is “conver
 
 st.header("1 · One number, in bits")
 index = session.selected_patch(a.num_patches)
-sources = {**memory.values_to_inspect(model, a, index), "Type your own": None}
+sources = {**interact.cached_experiment(("values", bundle.spec.key, chosen.digest, index),
+                                        lambda: memory.values_to_inspect(model, a, index), "Reading the model…"),
+           "Type your own": None}
 pick = st.selectbox("Which number?", list(sources), key="bits_source")
 value = sources[pick]
 if value is None:

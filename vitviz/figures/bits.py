@@ -15,14 +15,16 @@ def bit_fields(rows: list[Encoded], title: str | None = None) -> go.Figure:
     """One row of coloured cells per format: sign | exponent | mantissa, with the bit in each cell."""
     fig = go.Figure()
     widest = max(len(r.sign + r.exponent + r.mantissa) for r in rows)
+    cells, texts = [], []  # built as plain dicts and set at once: plotly's add_* validates one by one
     for y, r in enumerate(rows):
         x = 0
         for field in ("sign", "exponent", "mantissa"):
             for bit in getattr(r, field):
-                fig.add_shape(type="rect", x0=x, x1=x + 0.92, y0=-y - 0.42, y1=-y + 0.42,
-                              fillcolor=FIELD_COLOURS[field], line_width=0, opacity=0.9 if bit == "1" else 0.35)
-                fig.add_annotation(x=x + 0.46, y=-y, text=bit, showarrow=False, font=dict(color="white", size=13))
+                cells.append(dict(type="rect", x0=x, x1=x + 0.92, y0=-y - 0.42, y1=-y + 0.42, line_width=0,
+                                  fillcolor=FIELD_COLOURS[field], opacity=0.9 if bit == "1" else 0.35))
+                texts.append(dict(x=x + 0.46, y=-y, text=bit, showarrow=False, font=dict(color="white", size=13)))
                 x += 1
+    fig.update_layout(shapes=cells, annotations=texts)
     for field, colour in FIELD_COLOURS.items():
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=field,
                                  marker=dict(size=12, color=colour, symbol="square")))

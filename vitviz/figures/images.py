@@ -67,10 +67,16 @@ def patch_grid_figure(image: np.ndarray, patch: int, grid: tuple[int, int], sele
     """The image with its patch grid drawn, patch indices written in, and the selected patch outlined."""
     fig = image_figure(image, title, height)
     rows, cols = grid
+    h, w = rows * patch - 0.5, cols * patch - 0.5
+    xs, ys = [], []  # all grid lines as one trace (None breaks the line between segments)
     for k in range(1, cols):
-        fig.add_vline(x=k * patch - 0.5, line=dict(color="white", width=1))
+        xs += [k * patch - 0.5, k * patch - 0.5, None]
+        ys += [-0.5, h, None]
     for k in range(1, rows):
-        fig.add_hline(y=k * patch - 0.5, line=dict(color="white", width=1))
+        xs += [-0.5, w, None]
+        ys += [k * patch - 0.5, k * patch - 0.5, None]
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color="white", width=1), hoverinfo="skip",
+                             showlegend=False))
     if show_indices and rows * cols <= 400:
         r, c = np.mgrid[0:rows, 0:cols]
         fig.add_trace(go.Scatter(x=(c.ravel() + 0.5) * patch - 0.5, y=(r.ravel() + 0.5) * patch - 0.5, mode="text",
@@ -121,8 +127,7 @@ def tiles_figure(tiles: np.ndarray, columns: int = 7, titles: list[str] | None =
         canvas[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = tiles[i]
     fig = image_figure((canvas * 255).astype(np.uint8), title, height)
     if titles:
-        for i, t in enumerate(titles):
-            r, c = divmod(i, columns)
-            fig.add_annotation(x=c * (w + gap) + w / 2, y=r * (h + gap) - 0.5, text=t, showarrow=False, yshift=8,
-                               font=dict(size=10))
+        fig.update_layout(annotations=[
+            dict(x=(i % columns) * (w + gap) + w / 2, y=(i // columns) * (h + gap) - 0.5, text=t, showarrow=False,
+                 yshift=8, font=dict(size=10)) for i, t in enumerate(titles)])
     return fig

@@ -28,18 +28,17 @@ def token_strip(image: np.ndarray, patch: int, grid: tuple[int, int], count: int
     fig = image_figure(strip, title, height=140)
     labels = ["CLS"] + [str(i) for i in range(n)]
     step = max(1, (n + 1) // 24)
-    for k in range(0, n + 1, step):
-        fig.add_annotation(x=k * (patch + gap) + patch / 2, y=patch, text=labels[k], showarrow=False, yshift=-12,
-                           font=dict(size=11))
+    fig.update_layout(annotations=[dict(x=k * (patch + gap) + patch / 2, y=patch, text=labels[k], showarrow=False,
+                                        yshift=-12, font=dict(size=11)) for k in range(0, n + 1, step)])
     return fig
 
 
 def patch_pixels_figure(pixels: np.ndarray, title: str | None = None) -> go.Figure:
     """One patch [P, P, 3] enlarged, every pixel visible, with its RGB values on hover."""
-    fig = image_figure(pixels, title, height=300)
-    fig.data = []
-    fig.add_trace(go.Image(z=pixels, hovertemplate="x %{x}, y %{y}<br>RGB %{z}<extra></extra>"))
-    return fig
+    fig = go.Figure(go.Image(z=pixels, hovertemplate="x %{x}, y %{y}<br>RGB %{z}<extra></extra>"))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
+    return base_layout(fig, title, height=300)
 
 
 def flattened_patch(values: np.ndarray, patch: int, title: str | None = None) -> go.Figure:
