@@ -8,6 +8,7 @@ returns the class and the object's pixel mask so that attention focus can be mea
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -96,11 +97,20 @@ def _draw_mask(name: str, size: int, cx: float, cy: float, r: float, angle: floa
     return np.asarray(small) >= 128
 
 
-def _background(rng: np.random.Generator, size: int) -> np.ndarray:
-    """A varied float background [size, size, 3] in 0..255."""
+@lru_cache(maxsize=4)
+def _unit_grid(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(yy, xx) [size, size] float32 in 0..1 (read-only, shared)."""
+    yy, xx = (np.mgrid[0:size, 0:size] / (size - 1)).astype(np.float32)
+    yy.setflags(write=False)
+    xx.setflags(write=False)
+    return yy, xx
+
+
+def _background(rng: np.random.Generator, size: int, noise: np.ndarray) -> np.ndarray:
+    """A varied float background [size, size, 3] in 0..255; ``noise``: unit Gaussian [size, size, 3]."""
     kind = rng.integers(4)
-    c0, c1 = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
-    yy, xx = np.mgrid[0:size, 0:size] / (size - 1)
+    c0, c1 = rng.uniform(0, 255, 3).astype(np.float32), rng.uniform(0, 255, 3).astype(np.float32)
+    yy, xx = _unit_grid(size)
     if kind == 0:  # linear gradient in a random direction
         a = rng.uniform(0, 2 * np.pi)
         t = (np.cos(a) * (xx - 0.5) + np.sin(a) * (yy - 0.5)) + 0.5
@@ -108,15 +118,15 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
         bg = c0 * (1 - t) + c1 * t
     elif kind == 1:  # soft blobs: low-resolution noise around one colour, upsampled
         low = np.clip(c0 + rng.uniform(-60, 60, (4, 4, 3)), 0, 255).astype(np.uint8)
-        bg = np.asarray(Image.fromarray(low).resize((size, size), Image.BICUBIC), dtype=np.float64)
+        bg = np.asarray(Image.fromarray(low).resize((size, size), Image.BICUBIC), dtype=np.float32)
     elif kind == 2:  # gentle stripes
         a, period = rng.uniform(0, np.pi), rng.uniform(10, 40)
         t = 0.5 + 0.5 * np.sin((np.cos(a) * xx + np.sin(a) * yy) * size * 2 * np.pi / period)
-        c1 = c0 + rng.uniform(-35, 35, 3)
+        c1 = c0 + rng.uniform(-35, 35, 3).astype(np.float32)
         bg = c0 * (1 - t[..., None]) + c1 * t[..., None]
     else:  # flat colour
-        bg = np.broadcast_to(c0, (size, size, 3)).astype(np.float64)
-    bg = bg + rng.normal(0, rng.uniform(0, 12), (size, size, 3))
+        bg = np.broadcast_to(c0, (size, size, 3))
+    bg = bg + noise * np.float32(rng.uniform(0, 12))
     return np.clip(bg, 0, 255)
 
 
@@ -139,9 +149,11 @@ def generate_shape(rng: np.random.Generator, label: int | None = None, size: int
     cx, cy = rng.uniform(margin, size - margin, 2)
     angle = rng.uniform(-np.pi, np.pi)
     mask = _draw_mask(SHAPE_CLASSES[label], size, cx, cy, r, angle)
-    background = _background(rng, size)
+    # One noise field serves both regions: the shape and the background never share a pixel.
+    noise = rng.standard_normal((size, size, 3), dtype=np.float32)  # float32 draws: half the cost
+    background = _background(rng, size, noise)
     colour = _contrasting_colour(rng, background, mask)
-    shade = colour + rng.normal(0, 6, (size, size, 3))
+    shade = colour.astype(np.float32) + noise * np.float32(6)
     image = np.where(mask[..., None], shade, background)
     return ShapeSample(np.clip(image, 0, 255).astype(np.uint8), label, mask)
 
