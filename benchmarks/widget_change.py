@@ -36,7 +36,7 @@ def main() -> None:
     at.session_state["vitviz_model"] = a.model
     at.run()
     at.selectbox(key="vitviz_sample_widget").select("cat").run()
-    at.switch_page("pages/3_Attention.py").run()
+    at.switch_page("app_pages/3_Attention.py").run()
     at.selectbox(key="grad_class").select(0).run()  # the on-demand backward pass, once
     calls = loaders.cached_bundle(a.model).forward_calls
     depth = len(loaders.cached_bundle(a.model).model.blocks)

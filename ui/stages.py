@@ -24,9 +24,9 @@ def home_page() -> st.Page:
     return st.Page(HOME, title="Home", icon="🏠", default=True)
 
 STAGES: tuple[Stage, ...] = (
-    Stage("patches", "Patches", "pages/1_Patches.py", "🧩", "The image is cut into fixed-size squares."),
-    Stage("vectors", "Vectors", "pages/2_Vectors.py", "➡️", "Each patch becomes a vector; a CLS token joins them."),
-    Stage("attention", "Attention", "pages/3_Attention.py", "👀", "Every token looks at every other token."),
-    Stage("positions", "Positions", "pages/4_Positions.py", "📍", "Position embeddings say where each patch sits."),
-    Stage("bits", "Bits & memory", "pages/5_Bits_and_Memory.py", "💾", "Every number is stored in binary, all along."),
+    Stage("patches", "Patches", "app_pages/1_Patches.py", "🧩", "The image is cut into fixed-size squares."),
+    Stage("vectors", "Vectors", "app_pages/2_Vectors.py", "➡️", "Each patch becomes a vector; a CLS token joins them."),
+    Stage("attention", "Attention", "app_pages/3_Attention.py", "👀", "Every token looks at every other token."),
+    Stage("positions", "Positions", "app_pages/4_Positions.py", "📍", "Position embeddings say where each patch sits."),
+    Stage("bits", "Bits & memory", "app_pages/5_Bits_and_Memory.py", "💾", "Every number is stored in binary, all along."),
 )

@@ -12,8 +12,8 @@ from ui import loaders
 from vitviz.models import load_model
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = ["pages/1_Patches.py", "pages/2_Vectors.py", "pages/3_Attention.py", "pages/4_Positions.py",
-         "pages/5_Bits_and_Memory.py"]
+PAGES = ["app_pages/1_Patches.py", "app_pages/2_Vectors.py", "app_pages/3_Attention.py", "app_pages/4_Positions.py",
+         "app_pages/5_Bits_and_Memory.py"]
 RANDOM_MODELS = ["vit_ti16", "dino_s16", "vit_b32"]  # real architectures, random weights (no download in tests)
 
 
@@ -75,7 +75,7 @@ def test_home_with_an_upload_then_a_bad_file_keeps_the_image():
 
 def test_stage_page_before_any_image_offers_samples():
     at = start()
-    at.switch_page("pages/3_Attention.py").run()
+    at.switch_page("app_pages/3_Attention.py").run()
     assert not at.exception
     assert any("No image chosen yet" in i.value for i in at.info)
     choose_sample(at, "shape_heart")
@@ -102,7 +102,7 @@ def test_every_page_works_for_the_model(model):
 def test_controls_redraw_without_running_the_model_again():
     at = ok(choose_sample(start(), "shape_cross"))
     n = calls("shapes")
-    at.switch_page("pages/3_Attention.py").run()
+    at.switch_page("app_pages/3_Attention.py").run()
     at.slider(key="attn_layer").set_value(2).run()
     at.selectbox(key="attn_head").select("head 1").run()
     at.slider(key="attn_opacity").set_value(0.3).run()
@@ -112,13 +112,13 @@ def test_controls_redraw_without_running_the_model_again():
     at.number_input(key="attn_picker").set_value(40).run()
     ok(at)
     assert at.session_state["vitviz_patch"] == 40
-    at.switch_page("pages/2_Vectors.py").run()
+    at.switch_page("app_pages/2_Vectors.py").run()
     assert at.number_input(key="vectors_picker").value == 40  # the selected patch travels between pages
     at.slider(key="vectors_layer").set_value(1).run()
-    at.switch_page("pages/1_Patches.py").run()
-    at.switch_page("pages/4_Positions.py").run()
+    at.switch_page("app_pages/1_Patches.py").run()
+    at.switch_page("app_pages/4_Positions.py").run()
     at.multiselect(key="pos_dims").set_value([0, 5]).run()
-    at.switch_page("pages/5_Bits_and_Memory.py").run()
+    at.switch_page("app_pages/5_Bits_and_Memory.py").run()
     at.selectbox(key="bits_source").select("Type your own").run()
     at.number_input(key="bits_custom").set_value(1000.0).run()
     at.select_slider(key="act_batch").set_value(32).run()
@@ -128,9 +128,9 @@ def test_controls_redraw_without_running_the_model_again():
     ok(at)
     # the other pages' on-demand experiments ran once each when first drawn; nothing re-ran the analysis
     n_after = calls("shapes")
-    at.switch_page("pages/3_Attention.py").run()
+    at.switch_page("app_pages/3_Attention.py").run()
     at.slider(key="attn_layer").set_value(3).run()
-    at.switch_page("pages/4_Positions.py").run()
+    at.switch_page("app_pages/4_Positions.py").run()
     ok(at)
     assert calls("shapes") == n_after
     assert n_after - n <= 8  # 1 grad-rollout + 1 resolution + 1 shuffle + CLS reference + timing ...
@@ -138,21 +138,21 @@ def test_controls_redraw_without_running_the_model_again():
 
 def test_experiment_controls():
     at = ok(choose_sample(start(), "shape_arrow"))
-    at.switch_page("pages/1_Patches.py").run()
+    at.switch_page("app_pages/1_Patches.py").run()
     at.multiselect(key="patch_sizes").set_value([4, 8, 16]).run()
     at.button(key="run_patch_sizes").click().run()
     ok(at)
     table = at.dataframe[-1].value
     assert list(table["patch (px)"]) == [4, 8, 16] and list(table["tokens"]) == [785, 197, 50]
-    at.switch_page("pages/4_Positions.py").run()
+    at.switch_page("app_pages/4_Positions.py").run()
     at.select_slider(key="pos_resolution").set_value(168).run()
     at.number_input(key="shuffle_seed").set_value(3).run()
     ok(at)
     assert any(m.label == "Tokens" and m.value == "442" for m in at.metric)
-    at.switch_page("pages/3_Attention.py").run()
+    at.switch_page("app_pages/3_Attention.py").run()
     at.selectbox(key="grad_class").select(1).run()
     ok(at)
-    at.switch_page("pages/5_Bits_and_Memory.py").run()
+    at.switch_page("app_pages/5_Bits_and_Memory.py").run()
     at.button(key="act_measure").click().run()
     ok(at)
     assert any("measured" in m.value for m in at.markdown)
@@ -166,7 +166,7 @@ def test_claims_link_to_their_demonstrations():
     assert len(links) == len(CLAIMS) >= 8
     for claim, (label, page) in zip(CLAIMS, links):
         assert claim.where in label
-        assert page == claim.page.split("/")[-1].removesuffix(".py").split("_", 1)[1]  # "pages/1_Patches.py" -> "Patches"
+        assert page == claim.page.split("/")[-1].removesuffix(".py").split("_", 1)[1]  # "app_pages/1_Patches.py" -> "Patches"
 
 
 def test_downloads_offered_after_an_analysis():
@@ -180,7 +180,7 @@ def test_presenter_mode_carries_across_pages():
     at.toggle(key="vitviz_presenter_widget").set_value(True).run()
     ok(at)
     assert at.session_state["vitviz_presenter"] is True
-    at.switch_page("pages/3_Attention.py").run()
+    at.switch_page("app_pages/3_Attention.py").run()
     ok(at)
     assert at.toggle(key="vitviz_presenter_widget").value is True
     assert any("font-size: 22px" in h.proto.body for h in at.get("html"))

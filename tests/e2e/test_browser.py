@@ -3,6 +3,7 @@
 import time
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from tests.conftest import png_bytes
@@ -76,6 +77,17 @@ def open_home_with(page, server: str, sample: str, width: int, height: int) -> N
     wait_idle(page)
     choose_sample(page, sample)
     wait_charts(page, 1)
+
+
+@pytest.mark.parametrize("path, title", [("Patches", "Patches"), ("Bits_and_Memory", "Bits")])
+def test_a_direct_link_to_a_stage_opens_it_under_the_apps_own_navigation(server, page, path, title):
+    page.goto(f"{server}/{path}")
+    page.wait_for_selector("h1", timeout=60_000)
+    wait_idle(page)
+    assert title in page.locator("h1").first.inner_text()
+    nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+    assert "Home" in nav and "Bits & memory" in nav and "streamlit app" not in nav
+    assert_clean(page)
 
 
 def test_every_page_in_a_real_browser(server, page):
