@@ -46,11 +46,18 @@ interact.chart(token_strip(a.image, a.patch_size, a.grid, title="The sequence th
 
 st.header("3 · From pixels to numbers")
 flat = patches.patch_input_vector(a, index)
-st.markdown(f"Patch {index} enters the model as **{flat.size} numbers** = {a.patch_size}·{a.patch_size} pixels × 3 "
-            f"colour channels, each pixel normalised as `(value/255 − mean) / std`. The next page multiplies them "
-            f"by one matrix to get the patch's vector.")
-interact.chart(flattened_patch(flat, a.patch_size, f"Patch {index} flattened: {flat.size} numbers"),
-                key="patches_flat")
+extra = a.input_channels[3:]
+st.markdown(f"Patch {index} enters the model as **{flat.size} numbers** = {a.patch_size}·{a.patch_size} pixels × "
+            f"{len(a.input_channels)} channels: red, green and blue, each pixel normalised as "
+            f"`(value/255 − mean) / std`" + (
+                f", plus {', '.join(extra)}: a fixed channel this model computes from those three before its "
+                "projection (not learned; the stock ViT reads only the colours)" if extra else "") +
+            ". The next page multiplies them by one matrix to get the patch's vector.")
+interact.chart(flattened_patch(flat, a.patch_size, f"Patch {index} flattened: {flat.size} numbers",
+                               channels=a.input_channels), key="patches_flat")
+for name, picture in patches.extra_channel_pictures(a):
+    interact.chart(image_figure(picture, f"The {name} channel of the whole image (white: strong edge)",
+                                height=320), key=f"patches_extra_{name}")
 
 st.header("4 · Is the patch size fixed? Does a smaller patch mean more accuracy?")
 st.markdown(

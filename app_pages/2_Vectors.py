@@ -26,10 +26,15 @@ with left:
                                                height=380, title="Click a patch"), key="vectors_pick_chart")
 check = vectors.show_the_math(a, bundle.model, index)
 with right:
+    n_in = check.inputs.size  # C·P·P
     st.latex(r"\underbrace{z}_{%d} = \underbrace{W}_{%d \times %d}\;\underbrace{x}_{%d} + \underbrace{b}_{%d}"
-             % (D, D, 3 * P * P, 3 * P * P, D))
-    st.markdown(f"`x`: the {3 * P * P} normalised pixel values of patch {index}; `W` and `b`: the model's patch "
-                f"embedding (a {P}×{P} convolution with stride {P}, which is exactly this matrix product).")
+             % (D, D, n_in, n_in, D))
+    extra = a.input_channels[3:]
+    st.markdown(f"`x`: the {n_in} input values of patch {index} ({P}·{P} pixels × "
+                f"{', '.join(a.input_channels)}" + (f"; {', '.join(extra)} is a fixed channel this model adds"
+                                                    if extra else "") +
+                f"); `W` and `b`: the model's patch embedding (a {P}×{P} convolution with stride {P}, "
+                "which is exactly this matrix product).")
     st.metric("Max |W·x + b − model's patch vector|", f"{check.max_abs_diff:.2e}",
               help="Computed here in float64 from the weights, compared with the vector the model produced in "
                    "its forward pass (float32).")
@@ -42,7 +47,9 @@ interact.chart(matrix_figure(a.patch_embeddings, f"All {a.num_patches} patch vec
 
 st.header("2 · What the projection looks for")
 st.markdown("The rows of W are filters over a patch. Their first principal components, shown as colour "
-            "tiles, are the patterns the projection is most sensitive to (ViT paper, Figure 7 left).")
+            "tiles, are the patterns the projection is most sensitive to (ViT paper, Figure 7 left)." + (
+                " Only the filters' red, green and blue parts are shown; this model's fixed extra channel is "
+                "left out." if len(a.input_channels) > 3 else ""))
 interact.chart(interact.figure(("vectors_filters", bundle.spec.key), lambda: tiles_figure(
     vectors.filter_components(bundle.model, 28), columns=14, height=260,
     title=f"First 28 principal components of the {D} projection filters of {bundle.spec.title}")),

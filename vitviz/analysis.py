@@ -30,6 +30,8 @@ class Analysis:
     num_prefix: int  # tokens before the patches (1: the CLS token)
     image: np.ndarray  # [H, W, 3] uint8: the image as the model sees it (after resize/crop)
     pixels: np.ndarray  # [3, H, W] float32: the normalised input tensor
+    embed_input: np.ndarray  # [C, H, W] float32: what the patch projection reads (``pixels`` itself for C = 3)
+    input_channels: tuple[str, ...]  # names of embed_input's channels: R, G, B (+ any fixed extra channel)
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     patch_embeddings: np.ndarray  # [N, D] float32: patch vectors before positions
@@ -65,7 +67,8 @@ class Analysis:
 
     @property
     def nbytes(self) -> int:
-        return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
+        arrays = {id(v): v for v in vars(self).values() if isinstance(v, np.ndarray)}  # shared arrays once
+        return sum(v.nbytes for v in arrays.values())
 
 
 def image_hash(image: Image.Image) -> str:
@@ -108,6 +111,7 @@ def analyze(bundle: Bundle, image: Image.Image, digest: str | None = None) -> An
     mean = tuple(float(m) for m in bundle.data_config["mean"])
     std = tuple(float(s) for s in bundle.data_config["std"])
     pixels = x[0].float().cpu().numpy()  # [3, H, W]
+    embed_input, channels = _embed_input(model, x, pixels)
     grid = tuple(int(g) for g in model.patch_embed.grid_size)
     n_prefix = int(getattr(model, "num_prefix_tokens", 1))
     has_head = len(bundle.labels) > 0
@@ -123,6 +127,8 @@ def analyze(bundle: Bundle, image: Image.Image, digest: str | None = None) -> An
         num_prefix=n_prefix,
         image=_readonly(to_picture(pixels, mean, std)),
         pixels=_readonly(pixels),
+        embed_input=_readonly(embed_input),  # the same array as pixels when nothing is added
+        input_channels=channels,
         mean=mean,
         std=std,
         patch_embeddings=_readonly(rec.patch_embed[0].float().cpu().numpy()),
@@ -136,6 +142,15 @@ def analyze(bundle: Bundle, image: Image.Image, digest: str | None = None) -> An
         top_probs=tuple(float(p) for p in top.values) if top is not None else (),
         top_labels=tuple(bundle.labels[int(i)] for i in top.indices) if top is not None else (),
     )
+
+
+def _embed_input(model: torch.nn.Module, x: torch.Tensor, pixels: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
+    """What the patch projection reads [C, H, W], and its channel names (the offline model adds colour edges)."""
+    extra = tuple(getattr(model.patch_embed, "extra_channels", ()))
+    if not extra:
+        return pixels, ("R", "G", "B")
+    with torch.inference_mode():
+        return model.patch_embed.projection_input(x)[0].float().cpu().numpy(), ("R", "G", "B", *extra)
 
 
 def _tokens_in(model: torch.nn.Module, patch_embed: torch.Tensor) -> torch.Tensor:

@@ -23,16 +23,22 @@ def summary(analysis: Analysis, model_title: str = "") -> dict:
         "layers": analysis.depth,
         "heads": analysis.heads,
         "embed_dim": analysis.embed_dim,
+        "input_channels": list(analysis.input_channels),
         "top5": [{"label": label, "index": i, "probability": p}
                  for label, i, p in zip(analysis.top_labels, analysis.top_indices, analysis.top_probs)],
-        "arrays": {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in vars(analysis).items()
-                   if isinstance(v, np.ndarray)},
+        "arrays": {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in _arrays(analysis).items()},
     }
+
+
+def _arrays(analysis: Analysis) -> dict[str, np.ndarray]:
+    """The analysis's arrays by name; ``embed_input`` only where it differs from ``pixels`` (extra channels)."""
+    return {k: v for k, v in vars(analysis).items()
+            if isinstance(v, np.ndarray) and not (k == "embed_input" and v is analysis.pixels)}
 
 
 def to_npz(analysis: Analysis, model_title: str = "") -> bytes:
     """Every array of the analysis (``np.load`` reads it back) plus ``summary.json``."""
-    arrays = {k: v for k, v in vars(analysis).items() if isinstance(v, np.ndarray)}
+    arrays = _arrays(analysis)
     meta = np.frombuffer(json.dumps(summary(analysis, model_title), indent=1).encode(), dtype=np.uint8)
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays, summary_json=meta)

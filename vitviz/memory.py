@@ -6,9 +6,10 @@
   states); fp16/bf16 mixed precision = 2 × fp32 size; int8/int4 are not trainable. Activations
   are not part of that rule: they are counted separately below.
 - Activations saved for the backward pass, fp32, eager timm ViT (counted storage by storage):
-  L·(16·s·b·h + a·s²·b + 4·s·b) + 3·H·W·b + 2·s·b·h + 2·s·b numbers, plus L·s·b·h when b = 1
-  (then k and v stay views of the qkv output instead of being copied for the batched matmul).
-- MACs per image: patch projection N·D·3P², per block 12·T·D² (qkv, proj, MLP with ratio 4;
+  L·(16·s·b·h + a·s²·b + 4·s·b) + C·H·W·b + 2·s·b·h + 2·s·b numbers, plus L·s·b·h when b = 1
+  (then k and v stay views of the qkv output instead of being copied for the batched matmul);
+  C·H·W·b is the input the patch projection saves (C = 3, or 4 with the offline model's edge channel).
+- MACs per image: patch projection N·D·C·P² (C = 3 colour channels), per block 12·T·D² (qkv, proj, MLP with ratio 4;
   in general (4 + 2·mlp_ratio)·T·D²) plus 2·T²·D for the attention matmuls Q·Kᵀ and A·V, and the head.
 """
 
@@ -106,6 +107,7 @@ class Shape:
     width_px: int
     classes: int
     prefix: int = 1
+    channels: int = 3  # what the patch projection reads: RGB (4 for the offline model's edge channel)
 
     @property
     def patches(self) -> int:
@@ -123,7 +125,7 @@ class Shape:
                    mlp_ratio=blk.mlp.fc1.out_features / model.embed_dim,
                    patch=patch or model.patch_embed.patch_size[0], height=height or img[0],
                    width_px=height or img[1], classes=getattr(model, "num_classes", 0),
-                   prefix=getattr(model, "num_prefix_tokens", 1))
+                   prefix=getattr(model, "num_prefix_tokens", 1), channels=model.patch_embed.proj.in_channels)
 
 
 def training_activation_numbers(s: Shape, batch: int) -> int:
@@ -131,7 +133,7 @@ def training_activation_numbers(s: Shape, batch: int) -> int:
     t, h, a, b = s.tokens, s.width, s.heads, batch
     mlp_extra = int(round(2 * (s.mlp_ratio - 4) * t * b * h))  # the formula's 16 assumes mlp ratio 4
     per_layer = 16 * t * b * h + mlp_extra + a * t * t * b + 4 * t * b + (t * b * h if b == 1 else 0)
-    return s.layers * per_layer + 3 * s.height * s.width_px * b + 2 * t * b * h + 2 * t * b
+    return s.layers * per_layer + s.channels * s.height * s.width_px * b + 2 * t * b * h + 2 * t * b
 
 
 def attention_matrix_numbers(s: Shape, batch: int) -> int:
@@ -143,7 +145,7 @@ def inference_activation_numbers(s: Shape, batch: int) -> int:
     """Peak working set of one block in inference (nothing is kept for backward): the residual stream,
     qkv, the attention scores and their softmax, and the MLP hidden layer, alive at the same time."""
     t, h, b = s.tokens, s.width, batch
-    return b * (2 * t * h + 3 * t * h + 2 * s.heads * t * t + int(s.mlp_ratio * t * h)) + 3 * s.height * s.width_px * b
+    return b * (2 * t * h + 3 * t * h + 2 * s.heads * t * t + int(s.mlp_ratio * t * h)) + s.channels * s.height * s.width_px * b
 
 
 def measure_saved_activations(model: torch.nn.Module, batch: int, size: int | None = None) -> int:
@@ -177,7 +179,7 @@ def macs(s: Shape, attention_matmuls: bool = True) -> int:
     per_block = int((4 + 2 * s.mlp_ratio) * t * h * h)
     if attention_matmuls:
         per_block += 2 * t * t * h
-    return s.patches * h * 3 * s.patch ** 2 + s.layers * per_block + h * s.classes
+    return s.patches * h * s.channels * s.patch ** 2 + s.layers * per_block + h * s.classes
 
 
 def time_forward(model: torch.nn.Module, batch: int = 1, repeats: int = 5) -> float:

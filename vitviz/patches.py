@@ -64,19 +64,30 @@ def patch_pixels(analysis: Analysis, index: int) -> np.ndarray:
 
 
 def patch_input_vector(analysis: Analysis, index: int) -> np.ndarray:
-    """[3·P·P] float32: the normalised pixels of one patch, flattened channel-first as the projection reads them."""
+    """[C·P·P] float32: one patch's input to the projection (normalised pixels, C = 3, plus any fixed
+    extra channel), flattened channel-first as the projection reads it."""
     r, c = patch_rc(index, analysis.grid)
     p = analysis.patch_size
-    return analysis.pixels[:, r * p:(r + 1) * p, c * p:(c + 1) * p].reshape(-1)
+    return analysis.embed_input[:, r * p:(r + 1) * p, c * p:(c + 1) * p].reshape(-1)
 
 
 def all_patch_inputs(analysis: Analysis) -> np.ndarray:
-    """[N, 3·P·P]: every patch's flattened normalised pixels, raster order."""
-    c, h, w = analysis.pixels.shape
+    """[N, C·P·P]: every patch's flattened projection input, raster order."""
+    c, h, w = analysis.embed_input.shape
     p = analysis.patch_size
     gh, gw = analysis.grid
-    x = analysis.pixels[:, :gh * p, :gw * p].reshape(c, gh, p, gw, p)
+    x = analysis.embed_input[:, :gh * p, :gw * p].reshape(c, gh, p, gw, p)
     return x.transpose(1, 3, 0, 2, 4).reshape(gh * gw, c * p * p)
+
+
+def extra_channel_pictures(analysis: Analysis) -> list[tuple[str, np.ndarray]]:
+    """(name, [H, W, 3] uint8 grey) for each fixed channel the model adds to R, G, B (none for a stock ViT)."""
+    out = []
+    for name, channel in zip(analysis.input_channels[3:], analysis.embed_input[3:]):
+        lo, hi = min(float(channel.min()), 0.0), max(float(channel.max()), 1.0)  # at least 0..1: no stretched noise
+        grey = np.rint(255 * (channel - lo) / max(hi - lo, 1e-12)).astype(np.uint8)  # [H, W]
+        out.append((name, np.repeat(grey[..., None], 3, axis=2)))
+    return out
 
 
 @dataclass(frozen=True)

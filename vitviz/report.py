@@ -67,7 +67,8 @@ def handout_html(bundle: Bundle, analysis: Analysis, image_name: str = "image") 
     add("<h2>3 · Vectors</h2>")
     check = vectors.show_the_math(a, model, a.num_patches // 2)
     twin = vectors.twin_patches(a)
-    add(f"<p>Each patch's {3 * P * P} normalised pixel values times one {a.embed_dim}×{3 * P * P} matrix, plus a bias, "
+    n_in = check.inputs.size  # C·P·P: the normalised pixels (and any fixed extra channel)
+    add(f"<p>Each patch's {n_in} input values ({', '.join(a.input_channels)}) times one {a.embed_dim}×{n_in} matrix, plus a bias, "
         f"is its vector (checked here: max difference {check.max_abs_diff:.1e}). The two most alike patches "
         f"({twin.first}, {twin.second}) have cosine {twin.before_cosine:.4f} before positions and "
         f"{twin.after_cosine:.4f} after: vectors are not unique by themselves. The CLS token is a learned vector, "

@@ -15,16 +15,16 @@ from .patches import all_patch_inputs, patch_input_vector
 
 
 def projection(model: torch.nn.Module) -> tuple[np.ndarray, np.ndarray]:
-    """(W [D, 3·P·P], b [D]): the patch embedding's convolution written as the matrix it is."""
+    """(W [D, C·P·P], b [D]): the patch embedding's convolution written as the matrix it is."""
     conv = model.patch_embed.proj
-    w = conv.weight.detach().float().cpu()  # [D, 3, P, P]
+    w = conv.weight.detach().float().cpu()  # [D, C, P, P]; C = 3, or 4 with the offline model's edge channel
     b = conv.bias.detach().float().cpu() if conv.bias is not None else torch.zeros(w.shape[0])
     return w.reshape(w.shape[0], -1).numpy(), b.numpy()
 
 
 @dataclass(frozen=True)
 class ProjectionCheck:
-    inputs: np.ndarray  # [3·P·P] normalised pixels of the patch
+    inputs: np.ndarray  # [C·P·P] the patch's projection input (normalised pixels, + edge channel if any)
     computed: np.ndarray  # [D] W·x + b, computed here
     recorded: np.ndarray  # [D] what the model's patch embedding produced in the analysis
     max_abs_diff: float
@@ -40,9 +40,11 @@ def show_the_math(analysis: Analysis, model: torch.nn.Module, index: int) -> Pro
 
 
 def filter_components(model: torch.nn.Module, count: int = 28) -> np.ndarray:
-    """[count, P, P, 3] in 0..1: principal components of the projection filters (ViT paper, Fig. 7 left)."""
-    w, _ = projection(model)  # [D, 3PP]
+    """[count, P, P, 3] in 0..1: principal components of the projection filters' colour part (ViT paper,
+    Fig. 7 left). A fixed extra input channel (the offline model's colour edges) is left out."""
     p = model.patch_embed.patch_size[0]
+    w, _ = projection(model)  # [D, C·P·P], channel-first
+    w = w[:, :3 * p * p]  # [D, 3PP]: the R, G, B filters
     centred = w - w.mean(axis=0, keepdims=True)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)  # rows of vt: components [3PP]
     comps = vt[:count].reshape(-1, 3, p, p).transpose(0, 2, 3, 1)  # [k, P, P, 3]
@@ -64,7 +66,7 @@ def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 class TwinPatches:
     first: int
     second: int
-    pixel_distance: float  # RMS difference of their normalised pixels
+    pixel_distance: float  # RMS difference of their projection inputs (normalised pixels, + edges if any)
     before_cosine: float  # cosine of their vectors before positions are added
     before_distance: float  # L2 distance of those vectors
     after_cosine: float  # after adding position embeddings
@@ -73,7 +75,7 @@ class TwinPatches:
 
 def twin_patches(analysis: Analysis, first: int | None = None, second: int | None = None) -> TwinPatches:
     """The two patches with the most similar pixels (or the pair given), before and after positions."""
-    x = all_patch_inputs(analysis).astype(np.float32)  # [N, 3PP]
+    x = all_patch_inputs(analysis).astype(np.float32)  # [N, C·P·P]
     if first is None or second is None:
         sq = (x * x).sum(1)
         d2 = sq[:, None] + sq[None, :] - 2 * x @ x.T  # [N, N]

@@ -60,7 +60,7 @@ ZOO: tuple[ModelSpec, ...] = (
     ModelSpec("dino_s8", "DINO ViT-S/8", "vit_small_patch8_224.dino", 8, 224, 21_670_272,
               "Self-supervised (DINO) with 8-px patches: 785 tokens, sharp maps, no classifier.",
               labels="none"),
-    ModelSpec("shapes", "Offline shapes ViT (bundled)", "vitviz_shapes_vit.shapes", 8, 112, 192_714,
+    ModelSpec("shapes", "Offline shapes ViT (bundled)", "vitviz_shapes_vit.shapes", 14, 112, 222_154,
               f"Trained here on generated images of {len(SHAPE_CLASSES)} shapes; ships with vitviz, "
               "works with no network.",
               labels="shapes", bundled=True),

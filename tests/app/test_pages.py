@@ -139,16 +139,16 @@ def test_controls_redraw_without_running_the_model_again():
 def test_experiment_controls():
     at = ok(choose_sample(start(), "shape_arrow"))
     at.switch_page("app_pages/1_Patches.py").run()
-    at.multiselect(key="patch_sizes").set_value([4, 8, 16]).run()
+    at.multiselect(key="patch_sizes").set_value([7, 14, 28]).run()
     at.button(key="run_patch_sizes").click().run()
     ok(at)
     table = at.dataframe[-1].value
-    assert list(table["patch (px)"]) == [4, 8, 16] and list(table["tokens"]) == [785, 197, 50]
+    assert list(table["patch (px)"]) == [7, 14, 28] and list(table["tokens"]) == [257, 65, 17]
     at.switch_page("app_pages/4_Positions.py").run()
     at.select_slider(key="pos_resolution").set_value(168).run()
     at.number_input(key="shuffle_seed").set_value(3).run()
     ok(at)
-    assert any(m.label == "Tokens" and m.value == "442" for m in at.metric)
+    assert any(m.label == "Tokens" and m.value == "145" for m in at.metric)
     at.switch_page("app_pages/3_Attention.py").run()
     at.selectbox(key="grad_class").select(1).run()
     ok(at)

@@ -7,7 +7,7 @@ from vitviz.samples import SAMPLES_DIR
 def test_analyze_prints_prediction_source_and_shapes(capsys):
     assert main(["analyze", str(SAMPLES_DIR / "cat.jpg"), "--model", "shapes"]) == 0
     out = capsys.readouterr().out
-    assert "weights: bundled with vitviz" in out and "attentions" in out and "(4, 4, 197, 197)" in out
+    assert "weights: bundled with vitviz" in out and "attentions" in out and "(4, 4, 65, 65)" in out
     assert "prediction:" in out
 
 

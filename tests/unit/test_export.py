@@ -18,6 +18,17 @@ def test_npz_round_trip(tiny_bundle, photo):
     meta = json.loads(bytes(data["summary_json"]).decode())
     assert meta["tokens"] == 197 and meta["grid"] == [14, 14] and len(meta["top5"]) == 5
     assert meta["arrays"]["attentions"]["shape"] == [12, 3, 197, 197]
+    assert meta["input_channels"] == ["R", "G", "B"] and "embed_input" not in data  # it would repeat the pixels
+
+
+def test_npz_keeps_the_offline_models_edge_channel(shapes_bundle):
+    from PIL import Image
+    from vitviz.shapes import sample_image
+    a = analyze(shapes_bundle, Image.fromarray(sample_image("ring").image))
+    data = np.load(io.BytesIO(to_npz(a)))
+    np.testing.assert_array_equal(data["embed_input"], a.embed_input)
+    assert data["embed_input"].shape == (4, 112, 112)
+    assert json.loads(bytes(data["summary_json"]).decode())["input_channels"][-1] == "colour edges"
 
 
 def test_handout_is_self_contained(tiny_bundle, photo):

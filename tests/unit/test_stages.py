@@ -31,6 +31,8 @@ def test_patch_pixels_and_flattening_order(analysed):
     assert patches.patch_rc(i, a.grid) == (1, 3)
     np.testing.assert_array_equal(patches.patch_pixels(a, i), a.image[16:32, 48:64])
     flat = patches.patch_input_vector(a, i)
+    assert a.input_channels == ("R", "G", "B") and a.embed_input is a.pixels  # a stock ViT reads the colours only
+    assert patches.extra_channel_pictures(a) == []
     assert flat.shape == (3 * 16 * 16,)
     np.testing.assert_array_equal(flat[:256], a.pixels[0, 16:32, 48:64].ravel())  # R first, then G, then B
     np.testing.assert_array_equal(patches.all_patch_inputs(a)[i], flat)
@@ -51,6 +53,24 @@ def test_show_the_math_equals_the_model(analysed):
     for i in (0, 100, 195):
         check = vectors.show_the_math(a, bundle.model, i)
         assert check.max_abs_diff < 1e-4
+
+
+def test_show_the_math_includes_the_offline_models_edge_channel(shapes_bundle):
+    from vitviz.shapes import sample_image
+    from PIL import Image
+    a = analyze(shapes_bundle, Image.fromarray(sample_image("star").image))
+    p = a.patch_size
+    assert a.input_channels == ("R", "G", "B", "colour edges") and a.embed_input.shape == (4, 112, 112)
+    np.testing.assert_array_equal(a.embed_input[:3], a.pixels)  # the colours are the pixels themselves
+    flat = patches.patch_input_vector(a, 9)
+    assert flat.shape == (4 * p * p,)
+    for i in (0, 9, a.num_patches - 1):
+        assert vectors.show_the_math(a, shapes_bundle.model, i).max_abs_diff < 1e-4
+    assert vectors.filter_components(shapes_bundle.model, 5).shape == (5, p, p, 3)  # colour part only
+    [(name, picture)] = patches.extra_channel_pictures(a)
+    assert name == "colour edges" and picture.shape == (112, 112, 3)
+    outline = sample_image("star").mask ^ np.roll(sample_image("star").mask, 1, axis=0)
+    assert picture[outline, 0].mean() > 3 * picture[~outline, 0].mean()  # bright on the star's outline
 
 
 def test_native_patch_size_gives_the_original_logits(analysed):
@@ -81,7 +101,7 @@ def test_identical_patches_get_identical_vectors(analysed):
     with torch.inference_mode():
         emb = bundle.model.patch_embed(x)[0].numpy()
     from dataclasses import replace
-    b = replace(a, pixels=pixels, patch_embeddings=emb)
+    b = replace(a, pixels=pixels, embed_input=pixels, patch_embeddings=emb)
     twin = vectors.twin_patches(b)
     assert (twin.first, twin.second) == (0, 1)
     assert twin.pixel_distance == 0 and twin.before_distance == pytest.approx(0, abs=1e-5)

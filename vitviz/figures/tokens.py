@@ -10,6 +10,7 @@ from .images import image_figure
 from .style import ACCENT, DIVERGING, HIGHLIGHT, base_layout
 
 CHANNEL_COLOURS = ("#D55E00", "#009E73", "#0072B2")  # R, G, B channels (Okabe-Ito)
+EXTRA_CHANNEL_COLOUR = "#555555"  # a fixed extra input channel (the offline model's colour edges)
 INSIDE_LEGEND = dict(orientation="h", yanchor="top", y=0.99, xanchor="right", x=0.99, bgcolor="rgba(255,255,255,0.7)")
 
 
@@ -41,15 +42,19 @@ def patch_pixels_figure(pixels: np.ndarray, title: str | None = None) -> go.Figu
     return base_layout(fig, title, height=300)
 
 
-def flattened_patch(values: np.ndarray, patch: int, title: str | None = None) -> go.Figure:
-    """The 3·P·P numbers that enter the projection, coloured by channel (R block, G block, B block)."""
+def flattened_patch(values: np.ndarray, patch: int, title: str | None = None,
+                    channels: tuple[str, ...] = ("R", "G", "B")) -> go.Figure:
+    """The C·P·P numbers that enter the projection, coloured by channel (R block, G block, B block, …)."""
     per = patch * patch
+    colours = (*CHANNEL_COLOURS, EXTRA_CHANNEL_COLOUR)
     fig = go.Figure()
-    for ch, (name, colour) in enumerate(zip("RGB", CHANNEL_COLOURS)):
+    for ch, name in enumerate(channels):
         idx = np.arange(ch * per, (ch + 1) * per)
-        fig.add_trace(go.Bar(x=idx, y=values[idx], name=f"{name} channel", marker_color=colour, marker_line_width=0))
+        label = f"{name} channel" if len(name) == 1 else name
+        fig.add_trace(go.Bar(x=idx, y=values[idx], name=label, marker_color=colours[min(ch, len(colours) - 1)],
+                             marker_line_width=0))
     fig.update_layout(bargap=0, legend=INSIDE_LEGEND)
-    fig.update_xaxes(title=f"position in the flattened patch (0 … {3 * per - 1})")
+    fig.update_xaxes(title=f"position in the flattened patch (0 … {len(channels) * per - 1})")
     fig.update_yaxes(title="normalised value")
     return base_layout(fig, title, height=260)
 
