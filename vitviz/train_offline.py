@@ -51,7 +51,8 @@ def make_batch(seed: int, count: int, patch: int) -> tuple[torch.Tensor, torch.T
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, seed: int = 10_000_019, count: int = 512, patch: int = 8) -> float:
+def evaluate(model: torch.nn.Module, seed: int = 10_000_019, count: int = 512,
+             patch: int = offline_model.ARCH["patch_size"]) -> float:
     model.eval()
     x, y, _ = make_batch(seed, count, patch)
     device = next(model.parameters()).device
@@ -136,7 +137,10 @@ def train(steps: int, batch: int, lr: float, seed: int, out: Path, eval_every: i
             block.attn.fused_attn = False
             block.attn.attn_drop.register_forward_hook(lambda _m, _i, out: attn_probs.append(out))
     patch = model.patch_embed.patch_size[0]
-    log = []
+    log = []  # held-out accuracy along the run; a second stage continues the first stage's log
+    if init is not None and init.with_suffix(".log.json").exists():
+        log = [{**r, "stage": r.get("stage", 1)} for r in json.loads(init.with_suffix(".log.json").read_text())]
+    stage = max((r["stage"] for r in log), default=0) + 1
     start = time.time()
     data = torch.utils.data.DataLoader(_Batches(seed, steps, batch, patch), batch_size=None, shuffle=False,
                                        num_workers=workers, prefetch_factor=4 if workers else None)
@@ -169,7 +173,7 @@ def train(steps: int, batch: int, lr: float, seed: int, out: Path, eval_every: i
             acc = evaluate(model, patch=patch)
             minutes = (time.time() - start) / 60
             log.append({"step": step + 1, "minutes": round(minutes, 1), "cls_loss": round(cls_loss.item(), 4),
-                        "cover_loss": round(cover_loss.item(), 4), "held_out_acc": acc})
+                        "cover_loss": round(cover_loss.item(), 4), "held_out_acc": acc, "stage": stage})
             print(json.dumps(log[-1]), flush=True)
             export(model, out)
             out.with_suffix(".log.json").write_text(json.dumps(log, indent=1))

@@ -61,3 +61,21 @@ def test_random_weights_do_not_focus():
 def test_learned_positions_are_2d(scores):
     assert scores.neighbour_cosine > scores.far_cosine + 0.2
     assert np.all(np.diff(scores.row_profile) < 0) and np.all(np.diff(scores.col_profile) < 0)
+
+
+def test_two_stage_training_script_runs_and_continues_its_log(tmp_path):
+    from vitviz.train_offline import train
+    first, second = tmp_path / "stage1.safetensors", tmp_path / "stage2.safetensors"
+    train(steps=2, batch=4, lr=1e-3, seed=1, out=first, eval_every=1, patch_class_weight=0.5,
+          early_patch_class_weight=0.5)
+    train(steps=2, batch=4, lr=1e-4, seed=1, out=second, eval_every=2, patch_class_weight=0.5,
+          early_patch_class_weight=0.5, init=first, object_attention_weight=0.5)
+    import json
+    log = json.loads(second.with_suffix(".log.json").read_text())
+    assert [(r["stage"], r["step"]) for r in log] == [(1, 1), (1, 2), (2, 2)]
+    with safe_open(str(second), "pt") as f:
+        keys = set(f.keys())
+        assert f.get_tensor("patch_embed.proj.weight").shape == (64, 4, 14, 14)  # RGB + colour edges
+    assert keys == set(offline_model.vitviz_shapes_vit().state_dict())  # no training-only head is shipped
+    with safe_open(str(first), "pt") as a, safe_open(str(second), "pt") as b:
+        assert not torch.equal(a.get_tensor("head.weight"), b.get_tensor("head.weight"))  # stage 2 trained on
