@@ -3,16 +3,12 @@
 import streamlit as st
 
 from ui import interact, session, widgets
-from ui.tour import page_intro, page_nav
+from ui.tour import page_nav
 from vitviz import patches
 from vitviz.figures.images import image_figure, patch_grid_figure
 from vitviz.figures.tokens import flattened_patch, patch_pixels_figure, patch_size_figure, token_strip
 
-widgets.setup_page("Patches", "🧩")
-st.title("🧩 Patches: cutting the image into squares")
-page_intro("patches")
-bundle, a = widgets.require_analysis()
-chosen = session.chosen_image()
+bundle, a, chosen = widgets.open_stage("patches", "Patches: cutting the image into squares")
 
 st.header("1 · What the model does to your image first")
 st.markdown("These steps come from the model's own timm data config: the same resize, crop and normalisation "

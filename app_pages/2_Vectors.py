@@ -3,19 +3,15 @@
 import numpy as np
 import streamlit as st
 
-from ui import interact, loaders, session, widgets
-from ui.tour import page_intro, page_nav
+from ui import interact, loaders, widgets
+from ui.tour import page_nav
 from vitviz import vectors
 from vitviz.figures.images import grid_heatmap, heatmap_overlay, image_figure, patch_grid_figure, tiles_figure
 from vitviz.figures.style import DIVERGING
 from vitviz.figures.tokens import layer_lines, matrix_figure, vector_bars
 from vitviz.samples import BY_KEY as SAMPLES
 
-widgets.setup_page("Vectors", "➡️")
-st.title("➡️ Vectors: from patch to token")
-page_intro("vectors")
-bundle, a = widgets.require_analysis()
-chosen = session.chosen_image()
+bundle, a, chosen = widgets.open_stage("vectors", "Vectors: from patch to token")
 P, D = a.patch_size, a.embed_dim
 
 st.header("1 · Show the math for one patch")

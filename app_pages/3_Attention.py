@@ -4,17 +4,13 @@ import numpy as np
 import streamlit as st
 
 from ui import interact, session, widgets
-from ui.tour import page_intro, page_nav
+from ui.tour import page_nav
 from vitviz import attention
 from vitviz.figures.images import heatmap_overlay
 from vitviz.figures.maps import distance_figure, small_multiples
 from vitviz.figures.prediction import short_label
 
-widgets.setup_page("Attention", "👀")
-st.title("👀 Attention: every token looks at every other")
-page_intro("attention")
-bundle, a = widgets.require_analysis()
-chosen = session.chosen_image()
+bundle, a, chosen = widgets.open_stage("attention", "Attention: every token looks at every other")
 P = a.patch_size
 
 c1, c2, c3 = st.columns(3)

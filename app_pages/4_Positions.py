@@ -3,8 +3,8 @@
 import numpy as np
 import streamlit as st
 
-from ui import interact, session, widgets
-from ui.tour import page_intro, page_nav
+from ui import interact, widgets
+from ui.tour import page_nav
 from vitviz import positions
 from vitviz.figures.images import grid_heatmap, image_figure
 from vitviz.figures.maps import similarity_grid_figure, waves_figure
@@ -12,11 +12,7 @@ from vitviz.figures.prediction import short_label
 from vitviz.figures.style import DIVERGING
 from vitviz.figures.tokens import layer_lines
 
-widgets.setup_page("Positions", "📍")
-st.title("📍 Positions: where is each patch?")
-page_intro("positions")
-bundle, a = widgets.require_analysis()
-chosen = session.chosen_image()
+bundle, a, chosen = widgets.open_stage("positions", "Positions: where is each patch?")
 pos = positions.patch_positions_embed(a)  # [N, D]
 D = a.embed_dim
 

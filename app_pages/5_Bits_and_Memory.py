@@ -3,16 +3,12 @@
 import streamlit as st
 
 from ui import interact, session, widgets
-from ui.tour import page_intro, page_nav
+from ui.tour import page_nav
 from vitviz import memory, numbers
 from vitviz.figures.bits import bit_fields, memory_bars, scaling_figure
 from vitviz.patches import patch_size_options
 
-widgets.setup_page("Bits and memory", "💾")
-st.title("💾 Bits and memory")
-page_intro("bits")
-bundle, a = widgets.require_analysis()
-chosen = session.chosen_image()
+bundle, a, chosen = widgets.open_stage("bits", "Bits and memory")
 model = bundle.model
 shape = memory.Shape.of(model)
 MB = 1e6

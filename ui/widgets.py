@@ -11,7 +11,9 @@ from vitviz.samples import BY_KEY as SAMPLES, gallery
 from vitviz.zoo import BY_KEY as SPECS, ZOO
 
 from . import interact, loaders, session
-from .stages import home_page
+from .session import ChosenImage
+from .stages import STAGES, home_page
+from .tour import page_intro
 
 _MODEL_WIDGET = "vitviz_model_widget"
 _SAMPLE_WIDGET = "vitviz_sample_widget"
@@ -144,6 +146,17 @@ def current_analysis(show_notice: bool = True) -> tuple[Bundle, Analysis] | None
     with st.spinner("Running the model once on this image…"):
         analysis = loaders.get_analysis(bundle, chosen.image, chosen.digest)
     return bundle, analysis
+
+
+def open_stage(key: str, headline: str) -> tuple[Bundle, Analysis, ChosenImage]:
+    """How every stage page starts: its title and icon from ``STAGES``, the learner's question, then
+    the model, the analysis and the chosen image (or a friendly stop that offers the samples)."""
+    stage = next(s for s in STAGES if s.key == key)
+    setup_page(stage.title, stage.icon)
+    st.title(f"{stage.icon} {headline}")
+    page_intro(key)
+    bundle, analysis = require_analysis()
+    return bundle, analysis, session.chosen_image()
 
 
 def require_analysis() -> tuple[Bundle, Analysis]:

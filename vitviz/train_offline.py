@@ -81,16 +81,6 @@ class _Batches(torch.utils.data.Dataset):
         return make_batch(self.seed * 1_000_003 + step, self.batch, self.patch)
 
 
-def _features(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """timm's ``forward_features``, also returning every block's output: ([B, 1+N, D], L × [B, 1+N, D])."""
-    x = model.norm_pre(model.patch_drop(model._pos_embed(model.patch_embed(x))))
-    outputs = []
-    for block in model.blocks:
-        x = block(x)
-        outputs.append(x)
-    return model.norm(x), outputs
-
-
 def _object_attention_loss(attn_probs: list[torch.Tensor], on_object: torch.Tensor) -> torch.Tensor:
     """Training only: -log of the attention that patches on the object give to patches on the object
     (mean over heads), averaged over those patches and all blocks. CLS rows are not touched."""
@@ -147,20 +137,19 @@ def train(steps: int, batch: int, lr: float, seed: int, out: Path, eval_every: i
     for step, (x, y, cover) in enumerate(data):
         x, y, cover = x.to(device), y.to(device), cover.to(device)
         attn_probs.clear()
-        tokens, block_outputs = _features(model, x)  # [B, 1+N, D], L × [B, 1+N, D]
+        tokens, block_patches = model.forward_intermediates(x, output_fmt="NLC")  # [B, 1+N, D], L × [B, N, D]
         logits = model.forward_head(tokens)
         cls_loss = F.cross_entropy(logits, y, label_smoothing=0.1)
         cover_loss = F.binary_cross_entropy_with_logits(cover_head(tokens[:, 1:]).squeeze(-1), cover)
         loss = cls_loss + cover_loss
+        on_shape = cover > 0.3  # [B, N]: the patches whose class the per-patch heads predict
+        target = y[:, None].expand_as(cover)[on_shape]  # [covered patches in the batch]
         if patch_class_weight:
-            on_shape = cover > 0.3  # [B, N]
-            per_patch = F.cross_entropy(patch_class_head(tokens[:, 1:][on_shape]), y[:, None].expand_as(cover)[on_shape])
+            per_patch = F.cross_entropy(patch_class_head(tokens[:, 1:][on_shape]), target)
             loss = loss + patch_class_weight * per_patch
         if early_patch_class_weight:
-            on_shape = cover > 0.3  # [B, N]
-            target = y[:, None].expand_as(cover)[on_shape]
-            early = torch.stack([F.cross_entropy(head(out[:, 1:][on_shape]), target)
-                                 for head, out in zip(early_heads, block_outputs)]).mean()
+            early = torch.stack([F.cross_entropy(head(out[on_shape]), target)
+                                 for head, out in zip(early_heads, block_patches)]).mean()
             loss = loss + early_patch_class_weight * early
         if object_attention_weight:
             loss = loss + object_attention_weight * _object_attention_loss(attn_probs, cover > 0)
