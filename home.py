@@ -17,7 +17,7 @@ from ui.claims import CLAIMS  # noqa: E402
 from ui.stages import STAGES  # noqa: E402
 from vitviz.export import to_npz  # noqa: E402
 from vitviz.figures.prediction import top_k_bar  # noqa: E402
-from vitviz.report import handout_html  # noqa: E402
+from vitviz.handout import handout_html  # noqa: E402
 
 widgets.fallback_notice(widgets.setup_page("Home", "🔬"))  # at the top: which model is shown, and why
 

@@ -4,7 +4,7 @@ import streamlit as st
 
 from ui import interact, session, widgets
 from ui.tour import page_nav
-from vitviz import patches
+from vitviz.stages import patches
 from vitviz.figures.images import image_figure, patch_grid_figure
 from vitviz.figures.tokens import flattened_patch, patch_pixels_figure, patch_size_figure, token_strip
 

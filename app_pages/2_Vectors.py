@@ -5,11 +5,11 @@ import streamlit as st
 
 from ui import interact, loaders, widgets
 from ui.tour import page_nav
-from vitviz import vectors
+from vitviz.stages import vectors
 from vitviz.figures.images import grid_heatmap, heatmap_overlay, image_figure, patch_grid_figure, tiles_figure
 from vitviz.figures.style import DIVERGING
 from vitviz.figures.tokens import layer_lines, matrix_figure, vector_bars
-from vitviz.samples import BY_KEY as SAMPLES
+from vitviz.inputs.samples import BY_KEY as SAMPLES
 
 bundle, a, chosen = widgets.open_stage("vectors", "Vectors: from patch to token")
 P, D = a.patch_size, a.embed_dim

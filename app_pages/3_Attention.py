@@ -5,7 +5,7 @@ import streamlit as st
 
 from ui import interact, session, widgets
 from ui.tour import page_nav
-from vitviz import attention
+from vitviz.stages import attention
 from vitviz.figures.images import heatmap_overlay
 from vitviz.figures.maps import distance_figure, small_multiples
 from vitviz.figures.prediction import short_label

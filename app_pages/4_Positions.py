@@ -5,7 +5,7 @@ import streamlit as st
 
 from ui import interact, widgets
 from ui.tour import page_nav
-from vitviz import positions
+from vitviz.stages import positions
 from vitviz.figures.images import grid_heatmap, image_figure
 from vitviz.figures.maps import similarity_grid_figure, waves_figure
 from vitviz.figures.prediction import short_label

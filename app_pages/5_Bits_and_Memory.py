@@ -4,9 +4,9 @@ import streamlit as st
 
 from ui import interact, session, widgets
 from ui.tour import page_nav
-from vitviz import memory, numbers
+from vitviz.stages import memory, numbers
 from vitviz.figures.bits import bit_fields, memory_bars, scaling_figure
-from vitviz.patches import patch_size_options
+from vitviz.stages.patches import patch_size_options
 
 bundle, a, chosen = widgets.open_stage("bits", "Bits and memory")
 model = bundle.model

@@ -24,8 +24,8 @@ import timm  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from vitviz.analysis import analyze, image_hash  # noqa: E402
-from vitviz.models import load_model  # noqa: E402
+from vitviz.model.analysis import analyze, image_hash  # noqa: E402
+from vitviz.model.loading import load_model  # noqa: E402
 
 
 def hf_vit(model: torch.nn.Module):

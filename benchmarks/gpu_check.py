@@ -25,9 +25,9 @@ import timm  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from vitviz import memory  # noqa: E402
-from vitviz.analysis import analyze  # noqa: E402
-from vitviz.models import load_model  # noqa: E402
+from vitviz.stages import memory  # noqa: E402
+from vitviz.model.analysis import analyze  # noqa: E402
+from vitviz.model.loading import load_model  # noqa: E402
 
 
 def timed(fn, repeats=20) -> float:

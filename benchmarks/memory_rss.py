@@ -20,10 +20,10 @@ import json, os, sys, resource
 sys.path.insert(0, {root!r})
 os.environ["HF_HUB_OFFLINE"] = "1"
 import psutil, streamlit, plotly  # what the app process imports
-from vitviz.analysis import analyze
-from vitviz.images import load_image
-from vitviz.models import load_model
-from vitviz.samples import BY_KEY
+from vitviz.model.analysis import analyze
+from vitviz.inputs.decode import load_image
+from vitviz.model.loading import load_model
+from vitviz.inputs.samples import BY_KEY
 before = psutil.Process().memory_info().rss
 bundle = load_model({key!r}, device="cpu", pretrained={pretrained})
 a = analyze(bundle, load_image(BY_KEY["cat"].data()))

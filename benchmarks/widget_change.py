@@ -23,7 +23,7 @@ os.environ.setdefault("VITVIZ_THREADS", "1")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from ui import loaders  # noqa: E402
-from vitviz.models import load_model  # noqa: E402
+from vitviz.model.loading import load_model  # noqa: E402
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ torch.set_num_threads(1)
 @pytest.fixture(scope="session")
 def tiny_bundle():
     """ViT-Ti/16 with random weights: the real architecture, no download."""
-    from vitviz.models import load_model
+    from vitviz.model.loading import load_model
 
     torch.manual_seed(0)
     return load_model("vit_ti16", device="cpu", pretrained=False)
@@ -27,7 +27,7 @@ def tiny_bundle():
 @pytest.fixture(scope="session")
 def shapes_bundle():
     """The bundled offline model: trained weights shipped in the repo."""
-    from vitviz.models import load_model
+    from vitviz.model.loading import load_model
 
     return load_model("shapes", device="cpu")
 

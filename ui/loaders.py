@@ -12,12 +12,12 @@ from functools import lru_cache
 
 from PIL import Image
 
-from vitviz.analysis import Analysis, analyze, image_hash
+from vitviz.model.analysis import Analysis, analyze, image_hash
 from vitviz.cache import BoundedCache
-from vitviz.hub import Progress
-from vitviz.images import load_image
-from vitviz.models import Bundle, load_model
-from vitviz.samples import BY_KEY as SAMPLES
+from vitviz.model.hub import Progress
+from vitviz.inputs.decode import load_image
+from vitviz.model.loading import Bundle, load_model
+from vitviz.inputs.samples import BY_KEY as SAMPLES
 
 MODEL_CACHE_MB = int(os.environ.get("VITVIZ_MODEL_CACHE_MB", "1200"))
 ANALYSIS_CACHE_MB = int(os.environ.get("VITVIZ_ANALYSIS_CACHE_MB", "400"))

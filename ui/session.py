@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import streamlit as st
 from PIL import Image
 
-from vitviz.analysis import image_hash
-from vitviz.zoo import DEFAULT_KEY, ZOO
+from vitviz.model.analysis import image_hash
+from vitviz.model.zoo import DEFAULT_KEY, ZOO
 
 K_MODEL = "vitviz_model"  # str: the requested zoo key
 K_IMAGE = "vitviz_image"  # ChosenImage | None

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from vitviz.analysis import Analysis
-from vitviz.images import MAX_BYTES, ImageError, load_image
-from vitviz.models import Bundle
-from vitviz.samples import BY_KEY as SAMPLES, gallery
-from vitviz.zoo import BY_KEY as SPECS, ZOO
+from vitviz.model.analysis import Analysis
+from vitviz.inputs.decode import MAX_BYTES, ImageError, load_image
+from vitviz.model.loading import Bundle
+from vitviz.inputs.samples import BY_KEY as SAMPLES, gallery
+from vitviz.model.zoo import BY_KEY as SPECS, ZOO
 
 from . import interact, loaders, session
 from .session import ChosenImage

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .zoo import ZOO, get_spec
+from vitviz.model.zoo import ZOO, get_spec
 
 
 def _progress_printer(title: str):
@@ -28,8 +28,8 @@ def cmd_models(_args: argparse.Namespace) -> int:
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    from . import hub
-    from .models import locate_weights
+    from vitviz.model import hub
+    from vitviz.model.loading import locate_weights
 
     keys = [s.key for s in ZOO if not s.bundled] if args.all else args.models
     if not keys:
@@ -49,9 +49,9 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 def _analyse_file(args: argparse.Namespace):
     """(bundle, analysis) of the image file named in ``args``, or None after printing why not."""
-    from .analysis import analyze
-    from .images import ImageError, load_image
-    from .models import load_model
+    from vitviz.model.analysis import analyze
+    from vitviz.inputs.decode import ImageError, load_image
+    from vitviz.model.loading import load_model
 
     try:
         image = load_image(Path(args.image).read_bytes())
@@ -87,7 +87,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import handout_html
+    from vitviz.handout import handout_html
 
     done = _analyse_file(args)
     if done is None:

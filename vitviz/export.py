@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 
-from .analysis import Analysis
+from vitviz.model.analysis import Analysis
 
 
 def summary(analysis: Analysis, model_title: str = "") -> dict:

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import png_bytes
 from ui import loaders
-from vitviz.models import load_model
+from vitviz.model.loading import load_model
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = ["app_pages/1_Patches.py", "app_pages/2_Vectors.py", "app_pages/3_Attention.py", "app_pages/4_Positions.py",
@@ -192,7 +192,7 @@ def test_dead_hub_in_the_app_falls_back_within_10_s(monkeypatch):
     from huggingface_hub import constants
 
     from tests.fakehub import free_port
-    from vitviz import hub
+    from vitviz.model import hub
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)

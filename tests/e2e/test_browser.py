@@ -134,10 +134,10 @@ def test_every_page_in_a_real_browser(server, page):
 
 
 def test_handout_opens_offline_with_every_figure(browser, tmp_path, shapes_bundle):
-    from vitviz.analysis import analyze
-    from vitviz.images import load_image
-    from vitviz.report import figure_count, handout_html
-    from vitviz.samples import BY_KEY
+    from vitviz.model.analysis import analyze
+    from vitviz.inputs.decode import load_image
+    from vitviz.handout import figure_count, handout_html
+    from vitviz.inputs.samples import BY_KEY
 
     image = load_image(BY_KEY["shape_star"].data())
     page_html = handout_html(shapes_bundle, analyze(shapes_bundle, image), "star.png")
@@ -173,10 +173,10 @@ def test_presenter_mode_at_projector_size(server, page):
 
 def test_several_users_at_once_on_one_server(server, browser, shapes_bundle):
     """Four browser sessions choose different images at the same moment; each sees its own prediction."""
-    from vitviz.analysis import analyze
+    from vitviz.model.analysis import analyze
     from vitviz.figures.prediction import short_label
-    from vitviz.images import load_image
-    from vitviz.samples import BY_KEY
+    from vitviz.inputs.decode import load_image
+    from vitviz.inputs.samples import BY_KEY
 
     keys = ["shape_circle", "shape_cross", "shape_heart", "shape_star"]
     samples = {BY_KEY[k].title: k for k in keys}

@@ -7,7 +7,7 @@ import timm
 import torch
 from PIL import Image
 
-from vitviz.analysis import analyze
+from vitviz.model.analysis import analyze
 
 
 def _plain_logits(bundle, image):

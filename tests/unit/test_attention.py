@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from vitviz import attention as A
-from vitviz.analysis import analyze
+from vitviz.stages import attention as A
+from vitviz.model.analysis import analyze
 
 
 def test_rollout_of_identity_is_identity():

@@ -1,7 +1,7 @@
 """The command line: analyze, report, fetch (offline here), models."""
 
 from vitviz.__main__ import main
-from vitviz.samples import SAMPLES_DIR
+from vitviz.inputs.samples import SAMPLES_DIR
 
 
 def test_analyze_prints_prediction_source_and_shapes(capsys):

@@ -5,9 +5,9 @@ import json
 
 import numpy as np
 
-from vitviz.analysis import analyze
+from vitviz.model.analysis import analyze
 from vitviz.export import to_npz
-from vitviz.report import figure_count, handout_html
+from vitviz.handout import figure_count, handout_html
 
 
 def test_npz_round_trip(tiny_bundle, photo):
@@ -23,7 +23,7 @@ def test_npz_round_trip(tiny_bundle, photo):
 
 def test_npz_keeps_the_offline_models_edge_channel(shapes_bundle):
     from PIL import Image
-    from vitviz.shapes import sample_image
+    from vitviz.offline.shapes import sample_image
     a = analyze(shapes_bundle, Image.fromarray(sample_image("ring").image))
     data = np.load(io.BytesIO(to_npz(a)))
     np.testing.assert_array_equal(data["embed_input"], a.embed_input)

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 from PIL import Image
 
 from vitviz.figures import bits, images, maps, prediction, tokens
-from vitviz.numbers import FLOAT_FORMATS, encode_float
+from vitviz.stages.numbers import FLOAT_FORMATS, encode_float
 
 IMG = np.zeros((32, 48, 3), np.uint8)
 IMG[:8, :8] = 255  # a white patch at the top left

@@ -1,4 +1,4 @@
-"""vitviz.images: every Pillow mode decodes to RGB; broken and hostile input gives a readable ImageError."""
+"""vitviz.inputs.decode: every Pillow mode decodes to RGB; broken and hostile input gives a readable ImageError."""
 
 import io
 import struct
@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import png_bytes
-from vitviz.images import MAX_BYTES, WORKING_SIDE, ImageError, load_image
+from vitviz.inputs.decode import MAX_BYTES, WORKING_SIDE, ImageError, load_image
 
 
 def _rgb(w=64, h=48):

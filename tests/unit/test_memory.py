@@ -6,7 +6,7 @@ import torch
 from accelerate.commands.estimate import estimate_training_usage
 from accelerate.utils import calculate_maximum_sizes
 
-from vitviz import memory, numbers
+from vitviz.stages import memory, numbers
 
 FMT = {f.name: f for f in numbers.FLOAT_FORMATS}
 
@@ -75,7 +75,7 @@ def test_published_gmacs():
 @pytest.mark.parametrize("name", ["vit_small_patch16_224", "vit_base_patch16_224", "vitviz_shapes_vit"])
 @pytest.mark.parametrize("batch", [1, 8])
 def test_training_activation_formula_matches_measurement(name, batch):
-    import vitviz.offline_model  # noqa: F401  (registers vitviz_shapes_vit: 4 input channels, MLP ratio 3)
+    import vitviz.offline.vit  # noqa: F401  (registers vitviz_shapes_vit: 4 input channels, MLP ratio 3)
     torch.manual_seed(0)
     model = timm.create_model(name, pretrained=False)
     for blk in model.blocks:

@@ -12,9 +12,9 @@ from huggingface_hub import constants
 from safetensors.torch import save, save_file
 
 from tests.fakehub import COMMIT, FakeHub, free_port
-from vitviz import hub
-from vitviz.models import choose_device, cpu_threads, load_model
-from vitviz.zoo import ZOO, get_spec
+from vitviz.model import hub
+from vitviz.model.loading import choose_device, cpu_threads, load_model
+from vitviz.model.zoo import ZOO, get_spec
 
 TI = get_spec("vit_ti16")
 
@@ -106,7 +106,7 @@ def online(monkeypatch, tmp_path):
     monkeypatch.setattr(hub, "_offline_reason", None)
 
     def at(url):
-        monkeypatch.setenv("HF_ENDPOINT", url)  # vitviz.hub passes it to every huggingface_hub call
+        monkeypatch.setenv("HF_ENDPOINT", url)  # vitviz.model.hub passes it to every huggingface_hub call
     return at
 
 

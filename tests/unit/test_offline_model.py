@@ -8,9 +8,9 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from vitviz import offline_model
-from vitviz.models import load_model
-from vitviz.offline_eval import evaluate
+from vitviz.offline import vit as offline_model
+from vitviz.model.loading import load_model
+from vitviz.offline.evaluate import evaluate
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def test_learned_positions_are_2d(scores):
 
 
 def test_two_stage_training_script_runs_and_continues_its_log(tmp_path):
-    from vitviz.train_offline import train
+    from vitviz.offline.train import train
     first, second = tmp_path / "stage1.safetensors", tmp_path / "stage2.safetensors"
     train(steps=2, batch=4, lr=1e-3, seed=1, out=first, eval_every=1, patch_class_weight=0.5,
           early_patch_class_weight=0.5)

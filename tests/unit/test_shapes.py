@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from vitviz.shapes import IMAGE_SIZE, SHAPE_CLASSES, generate_batch, patch_coverage, sample_image
+from vitviz.offline.shapes import IMAGE_SIZE, SHAPE_CLASSES, generate_batch, patch_coverage, sample_image
 
 
 def test_same_seed_same_images():

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from vitviz import patches, positions, vectors
-from vitviz.analysis import analyze
+from vitviz.stages import patches, positions, vectors
+from vitviz.model.analysis import analyze
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_show_the_math_equals_the_model(analysed):
 
 
 def test_show_the_math_includes_the_offline_models_edge_channel(shapes_bundle):
-    from vitviz.shapes import sample_image
+    from vitviz.offline.shapes import sample_image
     from PIL import Image
     a = analyze(shapes_bundle, Image.fromarray(sample_image("star").image))
     p = a.patch_size

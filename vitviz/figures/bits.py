@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..numbers import Encoded
+from vitviz.stages.numbers import Encoded
 from .style import ACCENT, HIGHLIGHT, base_layout
 
 FIELD_COLOURS = {"sign": "#D55E00", "exponent": "#0072B2", "mantissa": "#009E73"}  # Okabe-Ito

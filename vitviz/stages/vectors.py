@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .analysis import Analysis
-from .patches import all_patch_inputs, patch_input_vector
+from vitviz.model.analysis import Analysis
+from vitviz.stages.patches import all_patch_inputs, patch_input_vector
 
 
 def projection(model: torch.nn.Module) -> tuple[np.ndarray, np.ndarray]:

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .capture import recording
-from .models import Bundle
+from vitviz.model.capture import recording
+from vitviz.model.loading import Bundle
 
 TOP_K = 5
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .analysis import Analysis
-from .capture import recording
-from .models import Bundle
+from vitviz.model.analysis import Analysis
+from vitviz.model.capture import recording
+from vitviz.model.loading import Bundle
 
 HEAD_FUSIONS = ("mean", "max", "min")
 

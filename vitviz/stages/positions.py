@@ -15,10 +15,10 @@ from PIL import Image
 from timm.data import create_transform
 from timm.layers import build_sincos2d_pos_embed
 
-from .analysis import Analysis, to_picture
-from .models import Bundle
-from .patches import resized_copy
-from .vectors import cosine_rows
+from vitviz.model.analysis import Analysis, to_picture
+from vitviz.model.loading import Bundle
+from vitviz.stages.patches import resized_copy
+from vitviz.stages.vectors import cosine_rows
 
 
 def patch_positions_embed(analysis: Analysis) -> np.ndarray:

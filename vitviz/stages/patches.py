@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .analysis import Analysis
-from .models import Bundle
+from vitviz.model.analysis import Analysis
+from vitviz.model.loading import Bundle
 
 
 @dataclass(frozen=True)

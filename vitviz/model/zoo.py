@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .shapes import SHAPE_CLASSES
+from vitviz.offline.shapes import SHAPE_CLASSES
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
-"""Train the bundled offline ViT on generated shapes: ``python -m vitviz.train_offline``.
+"""Train the bundled offline ViT on generated shapes: ``python -m vitviz.offline.train``.
 
 The shipped weights come from two stages (fixed seed, one CPU thread, batch 64, label smoothing 0.1,
 AdamW with 5% warm-up then cosine):
 
-1. ``python -m vitviz.train_offline --out stage1.safetensors``: 16,000 steps at lr 2e-3.
-2. ``python -m vitviz.train_offline --init stage1.safetensors --steps 1000 --lr 5e-4
+1. ``python -m vitviz.offline.train --out stage1.safetensors``: 16,000 steps at lr 2e-3.
+2. ``python -m vitviz.offline.train --init stage1.safetensors --steps 1000 --lr 5e-4
    --object-attention-weight 0.5``: 1,000 steps that add the object-attention loss.
 
 Training-only heads and losses, all dropped at export (the shipped model has nothing extra):
@@ -30,8 +30,8 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from . import offline_model
-from .shapes import SHAPE_CLASSES, generate_batch, patch_coverage
+from vitviz.offline import vit as offline_model
+from vitviz.offline.shapes import SHAPE_CLASSES, generate_batch, patch_coverage
 
 MEAN, STD = 0.5, 0.5
 

@@ -12,14 +12,22 @@ import html
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from . import attention, memory, numbers, positions, vectors
-from .analysis import Analysis
-from .figures.bits import bit_fields
-from .figures.images import heatmap_overlay, image_figure, patch_grid_figure, tiles_figure
-from .figures.maps import distance_figure, similarity_grid_figure, small_multiples
-from .figures.prediction import short_label, top_k_bar
-from .figures.tokens import matrix_figure, token_strip
-from .models import Bundle
+from vitviz.stages import attention
+
+from vitviz.stages import memory
+
+from vitviz.stages import numbers
+
+from vitviz.stages import positions
+
+from vitviz.stages import vectors
+from vitviz.model.analysis import Analysis
+from vitviz.figures.bits import bit_fields
+from vitviz.figures.images import heatmap_overlay, image_figure, patch_grid_figure, tiles_figure
+from vitviz.figures.maps import distance_figure, similarity_grid_figure, small_multiples
+from vitviz.figures.prediction import short_label, top_k_bar
+from vitviz.figures.tokens import matrix_figure, token_strip
+from vitviz.model.loading import Bundle
 
 CSS = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }

@@ -1,6 +1,6 @@
 """Measure the bundled model on freshly generated images: accuracy, attention focus, 2D positions.
 
-``python -m vitviz.offline_eval`` prints the numbers the model card reports; the tests assert
+``python -m vitviz.offline.evaluate`` prints the numbers the model card reports; the tests assert
 the thresholds on the same fixed seeds.
 """
 
@@ -13,10 +13,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from PIL import Image
 
-from . import attention, positions
-from .analysis import analyze
-from .models import Bundle, load_model
-from .shapes import generate_batch, patch_coverage
+from vitviz.stages import attention
+
+from vitviz.stages import positions
+from vitviz.model.analysis import analyze
+from vitviz.model.loading import Bundle, load_model
+from vitviz.offline.shapes import generate_batch, patch_coverage
 
 HELD_OUT_SEED = 20_251_127  # never used in training (training seeds are seed·1000003 + step)
 

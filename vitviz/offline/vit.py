@@ -21,9 +21,9 @@ from timm.models import build_model_with_cfg, register_model
 from timm.models._registry import generate_default_cfgs
 from timm.models.vision_transformer import VisionTransformer
 
-from .shapes import IMAGE_SIZE, SHAPE_CLASSES
+from vitviz.offline.shapes import IMAGE_SIZE, SHAPE_CLASSES
 
-ASSETS = Path(__file__).parent / "assets"
+ASSETS = Path(__file__).parents[1] / "assets"  # vitviz/assets
 WEIGHTS_FILE = ASSETS / "shapes_vit.safetensors"
 MODEL_NAME = "vitviz_shapes_vit"
 EDGE_GAIN = 2.0  # colour_edges = tanh(EDGE_GAIN · gradient magnitude of the normalised pixels)

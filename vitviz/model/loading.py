@@ -18,9 +18,13 @@ import timm
 import torch
 from timm.data import ImageNetInfo, create_transform, resolve_model_data_config
 
-from . import capture, hub, offline_model  # offline_model registers the bundled timm model
-from .shapes import SHAPE_CLASSES
-from .zoo import OFFLINE_KEY, ModelSpec, get_spec
+from vitviz.model import capture  # offline_model registers the bundled timm model
+
+from vitviz.model import hub
+
+from vitviz.offline import vit as offline_model
+from vitviz.offline.shapes import SHAPE_CLASSES
+from vitviz.model.zoo import OFFLINE_KEY, ModelSpec, get_spec
 
 THREADS_ENV = "VITVIZ_THREADS"
 WEIGHTS_DIR_ENV = "VITVIZ_WEIGHTS_DIR"

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .analysis import Analysis
-from .patches import patch_input_vector
+from vitviz.model.analysis import Analysis
+from vitviz.stages.patches import patch_input_vector
 
 DTYPE_DIVISORS = {"fp32": 1, "fp16": 2, "bf16": 2, "int8": 4, "int4": 8}
 TRAINING_MULTIPLIER = {"fp32": 4, "fp16": 2, "bf16": 2}  # × fp32 size; int8/int4: not trainable

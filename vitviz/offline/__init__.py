@@ -1,0 +1,1 @@
+"""The bundled shapes model. ``vit`` (its architecture) and ``shapes`` (the image generator, its labels and samples) are imported at run time; ``train`` and ``evaluate`` only run from the command line."""
