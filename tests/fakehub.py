@@ -2,7 +2,7 @@
 
 Modes: "ok" (answers like the hub), "hang" (accepts connections and never answers), "drop" (sends
 half of the weights file, then closes the connection, and closes every later download request unanswered). A refused connection needs no server:
-``free_port()`` gives a port nobody listens on.
+``free_port()`` gives a port nobody listens on; ``FakeHub(..., port=that_port)`` brings the hub up there later.
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ def free_port() -> int:
 
 
 class FakeHub:
-    def __init__(self, payload: bytes, mode: str = "ok") -> None:
+    def __init__(self, payload: bytes, mode: str = "ok", port: int = 0) -> None:
         self.payload = payload
         self.mode = mode
         self.requests: list[str] = []
         self._stop = threading.Event()
         if mode == "hang":
             self._sock = socket.socket()
-            self._sock.bind(("127.0.0.1", 0))
+            self._sock.bind(("127.0.0.1", port))
             self._sock.listen(16)
             self.port = self._sock.getsockname()[1]
             self._held: list[socket.socket] = []
@@ -85,7 +85,7 @@ class FakeHub:
                         self.end_headers()
                         self.wfile.write(body)
 
-            self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+            self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
             self._server.daemon_threads = True
             self.port = self._server.server_address[1]
             threading.Thread(target=self._server.serve_forever, daemon=True).start()

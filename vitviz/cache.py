@@ -31,6 +31,11 @@ class BoundedCache(Generic[V]):
         with self._lock:
             return sum(self._size(v) for v in self._items.values())
 
+    def values(self) -> list[V]:
+        """The cached values, least recently used first (does not count as a use)."""
+        with self._lock:
+            return list(self._items.values())
+
     def get(self, key: Hashable) -> V | None:
         with self._lock:
             if key in self._items:

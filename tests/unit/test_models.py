@@ -13,7 +13,7 @@ from safetensors.torch import save, save_file
 
 from tests.fakehub import COMMIT, FakeHub, free_port
 from vitviz.model import hub
-from vitviz.model.loading import choose_device, cpu_threads, load_model
+from vitviz.model.loading import ModelIdentity, choose_device, cpu_threads, load_model
 from vitviz.model.zoo import ZOO, get_spec
 
 TI = get_spec("vit_ti16")
@@ -103,7 +103,7 @@ def online(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(hub, "_offline_reason", None)
+    monkeypatch.setattr(hub, "_failure", None)  # no failed probe remembered from an earlier test
 
     def at(url):
         monkeypatch.setenv("HF_ENDPOINT", url)  # vitviz.model.hub passes it to every huggingface_hub call
@@ -117,12 +117,72 @@ def _assert_fallback(start, bundle, words):
     assert words in bundle.fallback_reason
 
 
-def test_dead_port_falls_back_fast(online):
+def _count_probes(monkeypatch) -> list[str]:
+    probes: list[str] = []
+    real = hub.probe
+
+    def counting(repo_id, *args, **kwargs):
+        probes.append(repo_id)
+        return real(repo_id, *args, **kwargs)
+    monkeypatch.setattr(hub, "probe", counting)
+    return probes
+
+
+def test_dead_port_falls_back_fast(online, monkeypatch):
     online(f"http://127.0.0.1:{free_port()}")
+    probes = _count_probes(monkeypatch)
     start = time.monotonic()
     b = load_model("vit_ti16")
     _assert_fallback(start, b, "could not be reached")
-    assert constants.HF_HUB_OFFLINE  # the rest of the process does not wait again
+    assert probes == [TI.hub_repo]
+    failed = hub.recent_failure()  # remembered: the next models do not wait on the hub again...
+    assert failed is not None and failed.reason in b.fallback_reason and failed.retry_in() > 0
+    again = load_model("vit_ti16")
+    assert again.fell_back and again.fallback_reason == b.fallback_reason and probes == [TI.hub_repo]
+    monkeypatch.setattr(hub, "RETRY_AFTER_S", 0.0)  # ...until the window is over: then it is asked again
+    assert hub.recent_failure() is None
+    assert load_model("vit_ti16").fell_back and len(probes) == 2
+
+
+def test_forget_failure_probes_at_once(online, monkeypatch):
+    online(f"http://127.0.0.1:{free_port()}")
+    probes = _count_probes(monkeypatch)
+    load_model("vit_ti16")
+    hub.forget_failure(older_than=hub.recent_failure().at - 1)  # an older failure only: this one stays
+    load_model("vit_ti16")
+    assert len(probes) == 1
+    hub.forget_failure()
+    assert hub.recent_failure() is None
+    load_model("vit_ti16")
+    assert len(probes) == 2
+
+
+def test_environment_offline_mode_wins(monkeypatch):
+    probes = _count_probes(monkeypatch)  # tests run with HF_HUB_OFFLINE=1
+    hub.forget_failure()
+    with pytest.raises(hub.HubUnavailable, match="offline mode"):
+        hub.download(TI.hub_repo)
+    assert probes == []
+
+
+def test_fallback_with_offline_bundle_shares_the_model(shapes_bundle, tmp_path, monkeypatch):
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
+    b = load_model("vit_ti16", device="cpu", offline=lambda: shapes_bundle)
+    assert b.fell_back and b.requested.key == "vit_ti16" and "offline mode" in b.fallback_reason
+    assert b.model is shapes_bundle.model and b.identity == shapes_bundle.identity
+    assert not shapes_bundle.fell_back and shapes_bundle.fallback_reason is None  # the shared bundle is untouched
+    before = shapes_bundle.forward_calls
+    b.count_call()
+    assert shapes_bundle.forward_calls == b.forward_calls == before + 1
+
+
+def test_identity_is_the_model_actually_loaded(tiny_bundle, tmp_path, monkeypatch):
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
+    assert tiny_bundle.identity == ModelIdentity("vit_ti16", "cpu", "fp32") and tiny_bundle.precision == "fp32"
+    assert {tiny_bundle.identity: 1}[ModelIdentity("vit_ti16", "cpu")] == 1  # hashable, equal by value
+    assert str(tiny_bundle.identity) == "vit_ti16@cpu/fp32"
+    fallback = load_model("vit_s16", device="cpu")  # without ``offline``: its own copy, as before
+    assert fallback.identity.key == "shapes" and fallback.requested.key == "vit_s16"
 
 
 def test_silent_server_falls_back_fast(online):
@@ -165,13 +225,15 @@ def test_dropped_download_never_loads_half_a_file(online):
     assert hub.cached_file(TI.hub_repo) is None
 
 
-def test_damaged_cache_file_falls_back_and_says_so(ti_weights, tmp_path, monkeypatch):
+def test_damaged_cache_file_falls_back_and_says_so(ti_weights, tmp_path, monkeypatch, shapes_bundle):
     _, path = ti_weights
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
     _fill_cache(tmp_path / "cache", TI.hub_repo, path.read_bytes()[:5000])  # cut off
     start = time.monotonic()
     b = load_model("vit_ti16")
     _assert_fallback(start, b, "damaged")
+    shared = load_model("vit_ti16", device="cpu", offline=lambda: shapes_bundle)
+    assert "damaged" in shared.fallback_reason and shared.model is shapes_bundle.model
 
 
 def test_damaged_cache_file_is_replaced_when_the_hub_is_back(online, tmp_path):

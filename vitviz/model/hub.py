@@ -2,16 +2,21 @@
 
 huggingface_hub retries for ~50 s on a dead DNS and up to ~13 min on a server that never
 answers. We ask one small question with a hard deadline first; if the hub does not answer, the
-caller falls back at once, and the rest of this process treats the hub as offline.
+caller falls back at once. The failure is remembered for ``RETRY_AFTER_S`` seconds: during that
+window every download fails at once with the same reason (no 4 s wait per model), after it the
+next download probes again, so a network that comes back is used without restarting the server.
+``forget_failure()`` ends the window early. ``HF_HUB_OFFLINE=1`` in the environment always wins.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import huggingface_hub
@@ -19,6 +24,7 @@ from huggingface_hub import constants
 from tqdm.auto import tqdm
 
 PROBE_TIMEOUT_S = 4.0
+RETRY_AFTER_S = 60.0  # after a failed probe, downloads fail at once for this long, then probe again
 WEIGHTS_FILENAME = "model.safetensors"
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 
@@ -32,6 +38,7 @@ def endpoint() -> str:
 
 
 def hub_offline() -> bool:
+    """Offline mode asked for by the person running vitviz (``HF_HUB_OFFLINE``); never set by vitviz."""
     return bool(constants.HF_HUB_OFFLINE) or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
 
 
@@ -83,8 +90,38 @@ def cached_file(repo_id: str) -> Path | None:
     return Path(found) if isinstance(found, str) else None
 
 
-_offline_reason: str | None = None
-_lock = threading.Lock()
+@dataclass(frozen=True)
+class Failure:
+    """A failed probe: why, and when (``time.monotonic()``)."""
+
+    reason: str
+    at: float
+
+    def retry_in(self) -> float:
+        """Seconds until the next download probes again (0: it will)."""
+        return max(0.0, self.at + RETRY_AFTER_S - time.monotonic())
+
+
+_failure: Failure | None = None
+_lock = threading.Lock()  # one probe at a time: a second caller waits for the first one's answer
+
+
+def recent_failure() -> Failure | None:
+    """The remembered failed probe while its window lasts, else None."""
+    failed = _failure
+    return failed if failed is not None and failed.retry_in() > 0 else None
+
+
+def forget_failure(older_than: float | None = None) -> None:
+    """Forget the remembered failure so that the next download probes at once.
+
+    With ``older_than`` (a ``time.monotonic()`` value), only a failure recorded at or before it is
+    forgotten: a probe that failed since then is still news.
+    """
+    global _failure
+    with _lock:
+        if _failure is not None and (older_than is None or _failure.at <= older_than):
+            _failure = None
 
 
 def download(repo_id: str, progress: Progress | None = None, force: bool = False) -> Path:
@@ -92,15 +129,17 @@ def download(repo_id: str, progress: Progress | None = None, force: bool = False
 
     ``force`` downloads again even if the cache holds a file (used when the cached file is damaged).
     """
-    global _offline_reason
+    global _failure
     if hub_offline():
-        raise HubUnavailable(_offline_reason or "offline mode is on (HF_HUB_OFFLINE)")
-    reason = probe(repo_id)
-    if reason:
-        with _lock:
-            _offline_reason = reason
-            constants.HF_HUB_OFFLINE = True  # the rest of this process does not wait on the hub again
-        raise HubUnavailable(reason)
+        raise HubUnavailable("offline mode is on (HF_HUB_OFFLINE)")
+    with _lock:
+        failed = recent_failure()
+        if failed is not None:
+            raise HubUnavailable(failed.reason)
+        reason = probe(repo_id)
+        if reason:
+            _failure = Failure(reason, time.monotonic())
+            raise HubUnavailable(reason)
     try:
         path = huggingface_hub.hf_hub_download(
             repo_id, WEIGHTS_FILENAME, endpoint=endpoint(), etag_timeout=PROBE_TIMEOUT_S, force_download=force,

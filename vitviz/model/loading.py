@@ -4,10 +4,15 @@ Weight sources, first that works wins: an explicit local safetensors file (argum
 ``$VITVIZ_WEIGHTS_DIR/<key>.safetensors``), the local Hugging Face cache, the hub (probed with a
 short timeout, with a progress callback), and finally the bundled offline model. Only
 safetensors files are read: no pickle is ever loaded.
+
+A fallback is a *view* of a bundle of the offline model (``dataclasses.replace`` with ``requested``
+and ``fallback_reason`` set): given ``offline``, ``load_model`` reuses that bundle's model, so a
+cache of models (``vitviz.model.store``) never holds a second copy of the bundled model.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import Callable
@@ -54,9 +59,49 @@ def set_threads() -> int:
     return n
 
 
+@dataclass(frozen=True)
+class ModelIdentity:
+    """What a result depends on: the model actually loaded, where it runs, in which number format.
+
+    The key of every process-wide cache of models and of what they computed: a fallback has the
+    identity of the bundled model it shows, not of the model that was asked for.
+    """
+
+    key: str  # zoo key of the model actually loaded
+    device: str  # str(torch.device), e.g. "cpu", "cuda"
+    precision: str = "fp32"
+
+    def __str__(self) -> str:
+        return f"{self.key}@{self.device}/{self.precision}"
+
+
+class CallCounter:
+    """A thread-safe count of forward passes, shared by every view of one loaded model."""
+
+    __slots__ = ("_lock", "_n")
+
+    def __init__(self) -> None:
+        self._n = 0
+        self._lock = threading.Lock()
+
+    def add(self, n: int = 1) -> None:
+        with self._lock:
+            self._n += n
+
+    @property
+    def value(self) -> int:
+        return self._n
+
+    def __repr__(self) -> str:
+        return f"CallCounter({self._n})"
+
+
 @dataclass
 class Bundle:
-    """A model ready to analyse images, and the facts the UI shows about it."""
+    """A model ready to analyse images, and the facts the UI shows about it.
+
+    After a fallback it is a view of the offline model's bundle: same model, same call counter.
+    """
 
     spec: ModelSpec  # the spec of the model actually loaded (the offline one after a fallback)
     model: torch.nn.Module  # eval mode, on ``device``
@@ -67,16 +112,25 @@ class Bundle:
     source: str  # where the weights came from, in words
     requested: ModelSpec | None = None  # what was asked for, when a fallback happened
     fallback_reason: str | None = None  # why, in one sentence
-    forward_calls: int = 0  # model forward passes run through vitviz (tests count them)
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    precision: str = "fp32"  # the number format of the weights (only fp32 so far)
+    calls: CallCounter = field(default_factory=CallCounter, repr=False, compare=False)  # shared by views
 
     @property
     def fell_back(self) -> bool:
         return self.requested is not None and self.requested.key != self.spec.key
 
+    @property
+    def identity(self) -> ModelIdentity:
+        """The model actually loaded, its device and precision (hashable: a cache key)."""
+        return ModelIdentity(self.spec.key, str(self.device), self.precision)
+
+    @property
+    def forward_calls(self) -> int:
+        """Model forward passes run through vitviz on this model, by any view of it (tests count them)."""
+        return self.calls.value
+
     def count_call(self) -> None:
-        with self.lock:
-            self.forward_calls += 1
+        self.calls.add()
 
 
 def _labels(spec: ModelSpec, model: torch.nn.Module) -> tuple[str, ...]:
@@ -125,42 +179,45 @@ def locate_weights(spec: ModelSpec, weights: str | Path | None = None,
 
 def load_model(spec: ModelSpec | str, device: torch.device | str | None = None,
                weights: str | Path | None = None, progress: hub.Progress | None = None,
-               pretrained: bool = True) -> Bundle:
+               pretrained: bool = True, offline: Callable[[], Bundle] | None = None) -> Bundle:
     """Load ``spec`` with real weights, falling back to the bundled offline model when unreachable.
 
     ``pretrained=False`` builds the architecture with random weights (tests, benchmarks).
+    ``offline`` gives the bundle of the offline model to fall back on (a cache's shared copy, on the
+    caller's device); a fallback is then a view of it. Without it a fallback builds its own copy.
     """
     spec = get_spec(spec) if isinstance(spec, str) else spec
     device = torch.device(device) if device is not None else choose_device()
     if device.type == "cpu":
         set_threads()
-    requested, reason = None, None
     if not pretrained:
         path, source = None, "random initialisation (no pretrained weights)"
     else:
         try:
             path, source = locate_weights(spec, weights, progress)
         except hub.HubUnavailable as exc:
-            requested, reason = spec, f"{spec.title} is not on this computer and {exc}"
-            spec = get_spec(OFFLINE_KEY)
-            path, source = offline_model.WEIGHTS_FILE, "bundled with vitviz"
+            return _fall_back(spec, f"{spec.title} is not on this computer and {exc}", device, offline)
     try:
         model = _build(spec, path, device)
     except Exception as exc:  # a damaged file: a cut-off download, a disk error, the wrong model's weights
-        if weights is not None or spec.bundled:
+        if weights is not None or spec.bundled or path is None:
             raise
-        requested, spec = spec, get_spec(OFFLINE_KEY)
-        damaged = f"the weights file of {requested.title} ({source}) is damaged ({type(exc).__name__})"
+        damaged = f"the weights file of {spec.title} ({source}) is damaged ({type(exc).__name__})"
         try:  # fetch a fresh copy if the hub is there; else fall back
-            fresh = hub.download(requested.hub_repo, progress, force=True)
-            model, spec, requested = _build(requested, fresh, device), requested, None
+            model = _build(spec, hub.download(spec.hub_repo, progress, force=True), device)
             source = f"downloaded again from the Hugging Face hub ({damaged})"
         except Exception as again:
             reason = f"{damaged}, and {again}" if isinstance(again, hub.HubUnavailable) else damaged
-            model, source = _build(spec, offline_model.WEIGHTS_FILE, device), "bundled with vitviz"
+            return _fall_back(spec, reason, device, offline)
     capture.prepare(model)  # fused attention off, recording hooks on: every page reads inside the model
     data_config = resolve_model_data_config(model)
     return Bundle(spec=spec, model=model, data_config=data_config,
                   transform=create_transform(**data_config, is_training=False),
-                  labels=_labels(spec, model), device=device, source=source,
-                  requested=requested, fallback_reason=reason)
+                  labels=_labels(spec, model), device=device, source=source)
+
+
+def _fall_back(requested: ModelSpec, reason: str, device: torch.device,
+               offline: Callable[[], Bundle] | None) -> Bundle:
+    """The offline model standing in for ``requested``: a view of ``offline()``, else of a fresh copy."""
+    base = offline() if offline is not None else load_model(OFFLINE_KEY, device)
+    return dataclasses.replace(base, requested=requested, fallback_reason=reason)
