@@ -74,3 +74,30 @@ def test_concurrent_analyses_match_single(tiny_bundle):
         assert np.array_equal(one.logits, many.logits)
         assert np.array_equal(one.attentions, many.attentions)
         assert np.array_equal(one.block_outputs, many.block_outputs)
+
+
+def _reference_tokens_in(model, pixels):
+    """What block 1 receives, computed with timm's own steps (its private ``_pos_embed`` as the reference)."""
+    with torch.inference_mode():
+        return model.norm_pre(model._pos_embed(model.patch_embed(torch.from_numpy(np.array(pixels))[None])))[0]
+
+
+def test_tokens_in_is_what_block_one_receives(tiny_bundle, shapes_bundle, photo):
+    from vitviz.offline.shapes import sample_image
+    for bundle, image in ((tiny_bundle, photo), (shapes_bundle, Image.fromarray(sample_image("star").image))):
+        a = analyze(bundle, image)
+        assert a.tokens_in.dtype == np.float32 and a.tokens_in.shape == (a.num_tokens, a.embed_dim)
+        assert np.abs(a.tokens_in - _reference_tokens_in(bundle.model, a.pixels).numpy()).max() < 1e-6
+
+
+def test_block_input_is_recorded_for_prefix_variants():
+    from timm.models.vision_transformer import VisionTransformer
+    from vitviz.model.capture import recording
+    torch.manual_seed(0)
+    model = VisionTransformer(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, num_classes=5,
+                              reg_tokens=2, no_embed_class=True).eval()
+    x = torch.randn(1, 3, 32, 32)
+    with torch.inference_mode(), recording(model, compact=True) as rec:
+        model(x)
+    assert rec.block_input.shape == (1, 1 + 2 + 16, 32)
+    assert (rec.block_input[0] - _reference_tokens_in(model, x[0].numpy())).abs().max() < 1e-6

@@ -94,3 +94,13 @@ def test_fit_shrinks_with_resolution_and_dtype():
     assert memory.largest_batch(s224, size, 16, "fp16").training_batch > \
         memory.largest_batch(s224, size, 16, "fp32").training_batch
     assert memory.largest_batch(s224, size, 16, "int8").training_batch is None
+
+
+def test_values_to_inspect_and_projection_range_read_the_bundle(tiny_bundle, photo):
+    from vitviz.model.analysis import analyze
+    a = analyze(tiny_bundle, photo)
+    w = tiny_bundle.model.patch_embed.proj.weight.detach()
+    values = memory.values_to_inspect(tiny_bundle, a, 7)
+    assert values["A weight: patch projection W[0, 0]"] == float(w.flatten()[0])
+    assert values["A value of patch 7's vector (dimension 0)"] == float(a.patch_embeddings[7, 0])
+    assert memory.projection_weight_range(tiny_bundle) == (float(w.min()), float(w.max()))

@@ -19,7 +19,7 @@ def analysed(request):
 
 def test_preprocessing_steps_follow_the_data_config(analysed):
     bundle, img, a = analysed
-    steps = patches.preprocessing_steps(img, bundle)
+    steps = patches.preprocessing_steps(bundle, img)
     assert [s.name for s in steps] == ["Your image", "Resize", "CenterCrop", "Normalize"]
     assert steps[2].image.shape == (224, 224, 3)
     np.testing.assert_array_equal(steps[2].image, a.image)  # what the model saw, before normalising
@@ -51,7 +51,7 @@ def test_patch_size_options_tile_exactly():
 def test_show_the_math_equals_the_model(analysed):
     bundle, _, a = analysed
     for i in (0, 100, 195):
-        check = vectors.show_the_math(a, bundle.model, i)
+        check = vectors.show_the_math(bundle, a, i)
         assert check.max_abs_diff < 1e-4
 
 
@@ -65,8 +65,8 @@ def test_show_the_math_includes_the_offline_models_edge_channel(shapes_bundle):
     flat = patches.patch_input_vector(a, 9)
     assert flat.shape == (4 * p * p,)
     for i in (0, 9, a.num_patches - 1):
-        assert vectors.show_the_math(a, shapes_bundle.model, i).max_abs_diff < 1e-4
-    assert vectors.filter_components(shapes_bundle.model, 5).shape == (5, p, p, 3)  # colour part only
+        assert vectors.show_the_math(shapes_bundle, a, i).max_abs_diff < 1e-4
+    assert vectors.filter_components(shapes_bundle, 5).shape == (5, p, p, 3)  # colour part only
     [(name, picture)] = patches.extra_channel_pictures(a)
     assert name == "colour edges" and picture.shape == (112, 112, 3)
     outline = sample_image("star").mask ^ np.roll(sample_image("star").mask, 1, axis=0)
@@ -118,7 +118,7 @@ def test_cls_is_the_same_for_every_image(tiny_bundle, analysed, photo):
 
 def test_filter_components_and_token_maps(analysed):
     bundle, _, a = analysed
-    comps = vectors.filter_components(bundle.model, 28)
+    comps = vectors.filter_components(bundle, 28)
     assert comps.shape == (28, 16, 16, 3) and comps.min() >= 0 and comps.max() <= 1
     rgb = vectors.token_pca_rgb(a)
     assert rgb.shape == (14, 14, 3) and rgb.min() >= 0 and rgb.max() <= 1
@@ -174,3 +174,22 @@ def test_resolution_change(analysed):
     bigger = positions.run_at_resolution(bundle, img, 320)
     assert bigger.tokens == 401 and bigger.image.shape == (320, 320, 3)
     assert bundle.model.patch_embed.img_size == (224, 224)
+
+
+def test_shuffle_on_the_offline_model_shuffles_tokens_not_pixels(shapes_bundle):
+    # its patch embedding reads colour edges computed across patch borders: shuffled pixels would make new
+    # edges (top-1 changed without positions); shuffled tokens leave every patch vector as it was
+    import io
+    from PIL import Image
+    from vitviz.inputs.samples import BY_KEY
+    a = analyze(shapes_bundle, Image.open(io.BytesIO(BY_KEY["shape_star"].data())))
+    res = positions.shuffle_experiment(shapes_bundle, a, seed=1)
+    assert res.without_pos_diff < 1e-5
+    assert res.with_pos_diff > 0.1  # positions matter to this trained model
+    assert int(np.argmax(res.without_pos[0])) == int(np.argmax(res.without_pos[1]))
+    np.testing.assert_allclose(res.with_pos[0], np.exp(a.logits) / np.exp(a.logits).sum(), atol=1e-6)
+    p, (rows, cols) = a.patch_size, a.grid
+    for k in (0, 5, a.num_patches - 1):  # shuffled picture tile k is the image's patch order[k]
+        (r, c), (r0, c0) = divmod(k, cols), divmod(int(res.order[k]), cols)
+        np.testing.assert_array_equal(res.shuffled_image[r * p:(r + 1) * p, c * p:(c + 1) * p],
+                                      a.image[r0 * p:(r0 + 1) * p, c0 * p:(c0 + 1) * p])

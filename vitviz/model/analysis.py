@@ -134,7 +134,7 @@ def analyze(bundle: Bundle, image: Image.Image, digest: str | None = None) -> An
         patch_embeddings=_readonly(rec.patch_embed[0].float().cpu().numpy()),
         pos_embed=_readonly(position_embeddings(model)),
         cls_token=_readonly(cls),
-        tokens_in=_readonly(_tokens_in(model, rec.patch_embed).numpy()),
+        tokens_in=_readonly(rec.block_input[0].float().cpu().numpy()),
         attentions=_readonly(rec.attn_fp16.cpu().numpy()),  # one device-to-host copy (none on CPU)
         block_outputs=_readonly(rec.blocks_fp16.cpu().numpy()),
         logits=_readonly(logits[0].float().cpu().numpy() if has_head else np.zeros(0, np.float32)),
@@ -152,8 +152,3 @@ def _embed_input(model: torch.nn.Module, x: torch.Tensor, pixels: np.ndarray) ->
     with torch.inference_mode():
         return model.patch_embed.projection_input(x)[0].float().cpu().numpy(), ("R", "G", "B", *extra)
 
-
-def _tokens_in(model: torch.nn.Module, patch_embed: torch.Tensor) -> torch.Tensor:
-    """[T, D]: what block 1 receives, via timm's own ``_pos_embed`` (CLS prepended, positions added)."""
-    with torch.inference_mode():
-        return model.norm_pre(model._pos_embed(patch_embed))[0].float().cpu()

@@ -1,4 +1,5 @@
-"""Capturing what happens inside a timm ViT: per-block attention probabilities and output tokens.
+"""Capturing what happens inside a timm ViT: the patch vectors, what block 1 receives, and per block
+the attention probabilities and output tokens.
 
 ``prepare(model)`` is called once when a model is loaded: it turns timm's fused attention off
 (with it the probabilities never exist as a tensor) and registers hooks that write into a
@@ -17,9 +18,10 @@ _prepare_lock = threading.Lock()
 
 
 class Recorder:
-    """One thread's forward pass. ``compact``: the first image's attention and tokens are copied straight
-    into float16 buffers on the model's device (one transfer at the end on a GPU); otherwise the
-    tensors themselves are kept, still attached to autograd (gradients need them)."""
+    """One thread's forward pass. ``compact``: the first image's per-block attention and output tokens are
+    copied straight into float16 buffers on the model's device (one transfer at the end on a GPU);
+    otherwise those tensors themselves are kept, still attached to autograd (gradients need them).
+    The patch vectors and block 1's input are kept as computed in both modes (full precision)."""
 
     def __init__(self, depth: int, compact: bool) -> None:
         self.depth, self.compact = depth, compact
@@ -27,7 +29,8 @@ class Recorder:
         self.blocks: list[torch.Tensor] = []  # full mode: per block [B, T, D]
         self.attn_fp16: torch.Tensor | None = None  # compact mode: [L, H, T, T]
         self.blocks_fp16: torch.Tensor | None = None  # compact mode: [L, T, D]
-        self.patch_embed: torch.Tensor | None = None  # [B, N, D]
+        self.patch_embed: torch.Tensor | None = None  # [B, N, D]: patch vectors, before positions
+        self.block_input: torch.Tensor | None = None  # [B, T, D]: what block 1 receives (prefix + positions + norm_pre)
         self._filled = {"attn": 0, "blocks": 0}
 
     def keep(self, kind: str, out: torch.Tensor) -> None:
@@ -58,7 +61,13 @@ def prepare(model: torch.nn.Module) -> None:
                     rec.keep(kind, out)
             return on_forward
 
+        def on_first_block(_module, inputs):
+            rec = getattr(_local, "recorder", None)
+            if rec is not None:
+                rec.block_input = inputs[0]  # [B, T, D], kept as computed (blocks do not change their input)
+
         model.patch_embed.register_forward_hook(hook("patch_embed"))
+        model.blocks[0].register_forward_pre_hook(on_first_block)
         for blk in model.blocks:
             blk.attn.fused_attn = False
             blk.attn.attn_drop.register_forward_hook(hook("attn"))  # its input/output: softmax probabilities

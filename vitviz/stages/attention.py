@@ -15,6 +15,7 @@ import torch
 
 from vitviz.model.analysis import Analysis
 from vitviz.model.capture import recording
+from vitviz.model.forward import as_input
 from vitviz.model.loading import Bundle
 
 HEAD_FUSIONS = ("mean", "max", "min")
@@ -96,7 +97,7 @@ def gradient_rollout_from(attn: list[torch.Tensor] | np.ndarray, grads: list[tor
 def gradient_rollout(bundle: Bundle, analysis: Analysis, class_index: int) -> np.ndarray:
     """[rows, cols]: class-specific relevance of each patch for ``class_index`` (one backward pass)."""
     model = bundle.model
-    x = torch.from_numpy(np.array(analysis.pixels)).unsqueeze(0).to(bundle.device)  # [1, 3, H, W]
+    x = as_input(analysis.pixels[None], bundle.device)  # [1, 3, H, W]
     bundle.count_call()
     with torch.enable_grad(), recording(model) as rec:
         logits = model(x)  # [1, C]

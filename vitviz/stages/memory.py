@@ -21,14 +21,16 @@ from dataclasses import dataclass
 import torch
 
 from vitviz.model.analysis import Analysis
+from vitviz.model.loading import Bundle
 from vitviz.stages.patches import patch_input_vector
 
 DTYPE_DIVISORS = {"fp32": 1, "fp16": 2, "bf16": 2, "int8": 4, "int4": 8}
 TRAINING_MULTIPLIER = {"fp32": 4, "fp16": 2, "bf16": 2}  # × fp32 size; int8/int4: not trainable
 
 
-def values_to_inspect(model: torch.nn.Module, analysis: Analysis, index: int) -> dict[str, float]:
+def values_to_inspect(bundle: Bundle, analysis: Analysis, index: int) -> dict[str, float]:
     """A few real numbers from the live model and analysis, by description."""
+    model = bundle.model
     with torch.no_grad():
         return {
             "A weight: patch projection W[0, 0]": float(model.patch_embed.proj.weight.flatten()[0]),
@@ -36,6 +38,13 @@ def values_to_inspect(model: torch.nn.Module, analysis: Analysis, index: int) ->
             f"A normalised pixel of patch {index}": float(patch_input_vector(analysis, index)[0]),
             "The largest |weight| in the model": float(max(p.abs().max() for p in model.parameters())),
         }
+
+
+def projection_weight_range(bundle: Bundle) -> tuple[float, float]:
+    """(min, max) of the patch projection's weights: the range a per-tensor int8/int4 quantisation maps."""
+    with torch.no_grad():
+        w = bundle.model.patch_embed.proj.weight  # [D, C, P, P]
+        return float(w.min()), float(w.max())
 
 
 def parameter_count(model: torch.nn.Module) -> int:

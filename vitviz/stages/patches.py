@@ -8,13 +8,13 @@ resampled copies of the model through timm's own ``set_input_size``: FlexiViT-st
 from __future__ import annotations
 
 import copy
-import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from PIL import Image
 
+from vitviz.model import forward
 from vitviz.model.analysis import Analysis
 from vitviz.model.loading import Bundle
 
@@ -26,7 +26,7 @@ class PreprocessStep:
     image: np.ndarray  # [H, W, 3] uint8 for display
 
 
-def preprocessing_steps(image: Image.Image, bundle: Bundle) -> list[PreprocessStep]:
+def preprocessing_steps(bundle: Bundle, image: Image.Image) -> list[PreprocessStep]:
     """Apply the model's own timm eval transform one step at a time, keeping a picture of each."""
     steps = [PreprocessStep("Your image", f"{image.width}×{image.height} px, RGB", np.asarray(image.convert("RGB")))]
     x = image.convert("RGB")
@@ -129,23 +129,15 @@ class PatchSizeResult:
 
 def patch_size_experiment(bundle: Bundle, analysis: Analysis, sizes: list[int]) -> list[PatchSizeResult]:
     """Run the model at each patch size on the same pixels (the analysed input), timing each forward pass."""
-    x = torch.from_numpy(np.array(analysis.pixels)).unsqueeze(0).to(bundle.device)  # [1, 3, H, W]
+    x = forward.as_input(analysis.pixels[None], bundle.device)  # [1, 3, H, W], moved once for every size
     blocks = len(bundle.model.blocks)
     heads = bundle.model.blocks[0].attn.num_heads
     out = []
     for p in sizes:
         model = bundle.model if p == analysis.patch_size else resized_copy(bundle.model, patch=p)
-        bundle.count_call()
-        with torch.inference_mode():
-            start = time.perf_counter()
-            logits = model(x)[0]
-            seconds = time.perf_counter() - start
+        result = forward.run(bundle, x, model=model, timed=True)
         counts = token_counts(x.shape[2], x.shape[3], p, analysis.num_prefix)
-        if bundle.labels:
-            prob, idx = logits.float().softmax(-1).max(-1)
-            label, prob_v = bundle.labels[int(idx)], float(prob)
-        else:
-            label, prob_v = "(no classifier)", float("nan")
+        label, prob = result.top1()
         out.append(PatchSizeResult(p, counts.patches, counts.tokens, heads * counts.scores_per_head * blocks,
-                                   seconds, label, prob_v))
+                                   result.seconds, label, prob))
     return out

@@ -2,7 +2,10 @@
 
 Similarity grids follow the ViT paper's Figure 7 (centre). Sin/cos references: 1D as in Vaswani
 et al. (2017); 2D from timm's ``build_sincos2d_pos_embed`` (as used by MAE). Resolution changes
-use timm's ``set_input_size`` (``resample_abs_pos_embed`` underneath).
+use timm's ``set_input_size`` (``resample_abs_pos_embed`` underneath). The shuffle experiment
+rearranges the patch *tokens* (the patch embedding's output), not the pixels: a patch embedding that
+looks across patch borders (the offline model's colour-edge channel) would otherwise see new
+borders, and "without positions nothing changes" would no longer be the experiment's question.
 """
 
 from __future__ import annotations
@@ -10,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from PIL import Image
 from timm.data import create_transform
 from timm.layers import build_sincos2d_pos_embed
 
+from vitviz.model import forward
 from vitviz.model.analysis import Analysis, to_picture
 from vitviz.model.loading import Bundle
 from vitviz.stages.patches import resized_copy
@@ -99,16 +102,10 @@ def run_at_resolution(bundle: Bundle, image: Image.Image, size: int) -> Predicti
     """Resample the position embeddings to ``size`` px (grid size/P) and classify the image at that size."""
     model = bundle.model if size == bundle.data_config["input_size"][-1] else resized_copy(bundle.model, img_size=size)
     cfg = {**bundle.data_config, "input_size": (3, size, size)}
-    x = create_transform(**cfg, is_training=False)(image.convert("RGB")).unsqueeze(0).to(bundle.device)
-    bundle.count_call()
-    with torch.inference_mode():
-        logits = model(x)[0].float()
-    shown = to_picture(x[0].cpu().numpy(), cfg["mean"], cfg["std"])
+    x = create_transform(**cfg, is_training=False)(image.convert("RGB"))  # [3, size, size] on the CPU
+    label, prob = forward.run(bundle, x[None], model=model).top1()
     tokens = model.patch_embed.num_patches + model.num_prefix_tokens
-    if not bundle.labels:
-        return Prediction("(no classifier)", float("nan"), tokens, shown)
-    prob, idx = logits.softmax(-1).max(-1)
-    return Prediction(bundle.labels[int(idx)], float(prob), tokens, shown)
+    return Prediction(label, prob, tokens, to_picture(x.numpy(), cfg["mean"], cfg["std"]))
 
 
 def shuffle_pixels(pixels: np.ndarray, patch: int, order: np.ndarray) -> np.ndarray:
@@ -120,22 +117,12 @@ def shuffle_pixels(pixels: np.ndarray, patch: int, order: np.ndarray) -> np.ndar
     return tiles.transpose(2, 0, 3, 1, 4).reshape(c, gh * patch, gw * patch)
 
 
-def _forward(model: torch.nn.Module, x: torch.Tensor, with_positions: bool) -> torch.Tensor:
-    """timm's forward, with the option to leave the position embeddings out."""
-    if with_positions:
-        return model(x)
-    tokens = model.patch_embed(x)  # [B, N, D]
-    prefix = model.cls_token.expand(tokens.shape[0], -1, -1)
-    tokens = model.norm_pre(torch.cat([prefix, tokens], dim=1))
-    return model.forward_head(model.norm(model.blocks(tokens)))
-
-
 @dataclass(frozen=True)
 class ShuffleResult:
-    order: np.ndarray  # [N] permutation applied
-    shuffled_image: np.ndarray  # [H, W, 3] uint8
-    with_pos: tuple[np.ndarray, np.ndarray]  # (original, shuffled) outputs [C]
-    without_pos: tuple[np.ndarray, np.ndarray]
+    order: np.ndarray  # [N] permutation applied: shuffled token k is patch order[k]
+    shuffled_image: np.ndarray  # [H, W, 3] uint8: the image's patches in that order
+    with_pos: tuple[np.ndarray, np.ndarray]  # (original, shuffled) outputs [C]: probabilities (raw without a classifier)
+    without_pos: tuple[np.ndarray, np.ndarray]  # the same with no position embeddings added
 
     @staticmethod
     def _diff(pair: tuple[np.ndarray, np.ndarray]) -> float:
@@ -151,15 +138,16 @@ class ShuffleResult:
 
 
 def shuffle_experiment(bundle: Bundle, analysis: Analysis, seed: int = 0) -> ShuffleResult:
-    """Shuffle the patches; compare outputs with and without position embeddings."""
+    """Shuffle the patch tokens; compare outputs with and without position embeddings.
+
+    The tokens are the patch embeddings the analysis recorded (what ``patch_embed`` made of the
+    image), rearranged so that token k is patch ``order[k]``; the rest of the model then runs
+    with positions added as usual, or with none at all. The picture shows the same rearrangement.
+    """
     order = np.random.default_rng(seed).permutation(analysis.num_patches)
-    shuffled = shuffle_pixels(np.array(analysis.pixels), analysis.patch_size, order)
-    x = torch.from_numpy(np.stack([np.array(analysis.pixels), shuffled])).to(bundle.device)  # [2, 3, H, W]
-    bundle.count_call()
-    with torch.inference_mode():
-        with_pos = _forward(bundle.model, x, True).float().cpu().numpy()
-        without = _forward(bundle.model, x, False).float().cpu().numpy()
-    if bundle.labels:
-        with_pos, without = (torch.from_numpy(o).softmax(-1).numpy() for o in (with_pos, without))
+    tokens = analysis.patch_embeddings  # [N, D]
+    pair = np.stack([tokens, tokens[order]])  # [2, N, D]: original, shuffled
+    with_pos = forward.run_from_patch_tokens(bundle, pair, with_positions=True).scores  # [2, C]
+    without = forward.run_from_patch_tokens(bundle, pair, with_positions=False).scores  # [2, C]
     image = shuffle_pixels(analysis.image.transpose(2, 0, 1), analysis.patch_size, order).transpose(1, 2, 0)
     return ShuffleResult(order, np.ascontiguousarray(image), (with_pos[0], with_pos[1]), (without[0], without[1]))

@@ -1,6 +1,6 @@
 """Stage 2: patches become vectors (one linear projection), the CLS token, and what tokens become.
 
-Everything here is a pure function of an ``Analysis`` and, for the projection weights, the model.
+Everything here is a pure function of an ``Analysis`` and, for the projection weights, the bundle.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from vitviz.model.analysis import Analysis
+from vitviz.model.loading import Bundle
 from vitviz.stages.patches import all_patch_inputs, patch_input_vector
 
 
@@ -30,20 +31,20 @@ class ProjectionCheck:
     max_abs_diff: float
 
 
-def show_the_math(analysis: Analysis, model: torch.nn.Module, index: int) -> ProjectionCheck:
+def show_the_math(bundle: Bundle, analysis: Analysis, index: int) -> ProjectionCheck:
     """Recompute one patch vector as a matrix product and compare with what the model produced."""
-    w, b = projection(model)
+    w, b = projection(bundle.model)
     x = patch_input_vector(analysis, index).astype(np.float64)
     computed = (w.astype(np.float64) @ x + b).astype(np.float32)
     recorded = analysis.patch_embeddings[index]
     return ProjectionCheck(x.astype(np.float32), computed, recorded, float(np.abs(computed - recorded).max()))
 
 
-def filter_components(model: torch.nn.Module, count: int = 28) -> np.ndarray:
+def filter_components(bundle: Bundle, count: int = 28) -> np.ndarray:
     """[count, P, P, 3] in 0..1: principal components of the projection filters' colour part (ViT paper,
     Fig. 7 left). A fixed extra input channel (the offline model's colour edges) is left out."""
-    p = model.patch_embed.patch_size[0]
-    w, _ = projection(model)  # [D, C·P·P], channel-first
+    p = bundle.model.patch_embed.patch_size[0]
+    w, _ = projection(bundle.model)  # [D, C·P·P], channel-first
     w = w[:, :3 * p * p]  # [D, 3PP]: the R, G, B filters
     centred = w - w.mean(axis=0, keepdims=True)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)  # rows of vt: components [3PP]
