@@ -1,10 +1,19 @@
-"""vitviz home: choose an image and a model, see the prediction and the pipeline at a glance."""
+"""vitviz home: choose an image, see the prediction, the pipeline at a glance and the article's claims."""
 
 import streamlit as st
 
-# The welcome is drawn before torch and timm are imported (seconds on a first visit), so the page
-# appears at once and the rest fills in.
-st.set_page_config(page_title="Home · vitviz", page_icon="🔬", layout="wide")
+from ui.charts import chart
+from vitviz.claims import CLAIMS
+from ui.context import current
+from vitviz.walkthrough import BY_KEY, STAGES
+from ui.widgets import image_sources
+from vitviz.export import to_npz
+from vitviz.handout import handout_html
+from vitviz.views import home as views
+
+ctx = current()
+bundle, a = ctx.bundle, ctx.analysis
+
 st.title("vitviz — watch a Vision Transformer read your image")
 st.markdown(
     "Upload a photo (or pick a sample) and follow a **real pretrained Vision Transformer** through every step: "
@@ -12,32 +21,19 @@ st.markdown(
     "self-attention mixes them block after block, and the CLS token becomes the prediction. "
     "Every number on every page is computed from the model you pick, on your image.")
 
-from ui import interact, session, widgets  # noqa: E402
-from ui.claims import CLAIMS  # noqa: E402
-from ui.stages import STAGES  # noqa: E402
-from vitviz.export import to_npz  # noqa: E402
-from vitviz.figures.prediction import top_k_bar  # noqa: E402
-from vitviz.handout import handout_html  # noqa: E402
-
-widgets.fallback_notice(widgets.setup_page("Home", "🔬"))  # at the top: which model is shown, and why
-
 left, right = st.columns([1, 1], gap="large")
 with left:
     st.subheader("1 · Your image")
-    widgets.image_sources()
-
-result = widgets.current_analysis(show_notice=False)
+    image_sources(shapes_first=bundle.spec.labels == "shapes")
 with right:
     st.subheader("2 · What the model predicts")
-    if result is None:
+    if a is None:
         st.info("Choose an image on the left to see the prediction.", icon="👈")
     else:
-        bundle, analysis = result
-        st.image(analysis.image, caption=f"What the model sees: {analysis.image.shape[1]}×{analysis.image.shape[0]} "
-                                         "pixels after its own resize and crop", width=300)
-        if analysis.top_labels:
-            interact.chart(top_k_bar(analysis.top_labels, analysis.top_probs, f"Top {len(analysis.top_labels)} "
-                                      f"of {analysis.logits.shape[0]} classes"), key="home_topk")
+        st.image(a.image, caption=f"What the model sees: {a.image.shape[1]}×{a.image.shape[0]} "
+                                  "pixels after its own resize and crop", width=300)
+        if a.top_labels:
+            chart(ctx.figure(views.prediction), key="home_topk")
         else:
             st.info(f"{bundle.spec.title} was trained without labels (self-supervised), so it has no classifier: "
                     "it still turns the image into tokens and attention, which the other pages show.", icon="ℹ️")
@@ -45,9 +41,8 @@ with right:
                    f" · weights: {bundle.source}")
 
 st.subheader("3 · The pipeline at a glance")
-facts = None
-if result is not None:
-    _, a = result
+facts = {}
+if a is not None:
     facts = {
         "patches": f"{a.grid[0]}×{a.grid[1]} = {a.num_patches} patches of {a.patch_size}×{a.patch_size} px",
         "vectors": f"{a.num_patches} vectors of {a.embed_dim} numbers, + 1 CLS, + positions",
@@ -55,11 +50,10 @@ if result is not None:
         "positions": f"{a.pos_embed.shape[0]} learned position vectors",
         "bits": f"{a.num_tokens * a.embed_dim:,} numbers per layer, 4 bytes each in fp32",
     }
-cols = st.columns(len(STAGES))
-for col, stage in zip(cols, STAGES):
+for col, stage in zip(st.columns(len(STAGES)), STAGES):
     with col:
         st.markdown(f"**{stage.title}**")
-        st.caption(facts.get(stage.key, stage.summary) if facts else stage.summary)
+        st.caption(facts.get(stage.key, stage.summary))
         st.page_link(stage.page, label=f"Open {stage.title}", icon=stage.icon)
 st.caption("Image → patches → vectors + CLS + positions → transformer blocks → CLS token → prediction")
 
@@ -71,18 +65,15 @@ for claim in CLAIMS:
     c1.markdown(f"*“{claim.said}”*")
     c2.markdown(f"**True:** {claim.truth}")
     with c3:
-        st.page_link(claim.page, label=f"See it: {claim.where}", icon="🔎")
+        st.page_link(BY_KEY[claim.stage].page, label=f"See it: {claim.where}", icon="🔎")
 
-if result is not None:
-    bundle, analysis = result
-    chosen = session.chosen_image()
+if a is not None:
     st.subheader("5 · Take it with you")
     d1, d2 = st.columns(2)
     d1.download_button("Download the numbers (NPZ: every captured array + summary.json)",
-                       data=lambda: to_npz(analysis, bundle.spec.title),
-                       file_name=f"vitviz_{bundle.spec.key}_{analysis.image_hash}.npz",
+                       data=lambda: to_npz(a, bundle.spec.title), file_name=f"vitviz_{ctx.file_stem}.npz",
                        mime="application/octet-stream", key="dl_npz")
     d2.download_button("Download the handout (one HTML file, opens offline)",
-                       data=lambda: handout_html(bundle, analysis, chosen.name),
-                       file_name=f"vitviz_handout_{bundle.spec.key}.html", mime="text/html", key="dl_handout")
+                       data=lambda: handout_html(bundle, a, ctx.image.name),
+                       file_name=f"vitviz_handout_{ctx.file_stem}.html", mime="text/html", key="dl_handout")
     st.caption("Every chart can also be saved as a PNG from its own toolbar (the camera icon).")

@@ -1,8 +1,5 @@
-"""vitviz entry point: the navigation (Home, then one page per stage, in the order of the tour)."""
+"""vitviz entry point: the frame (navigation, the shared sidebar, the model and the analysis), then the page."""
 
-import streamlit as st
+from ui import frame
 
-from ui.stages import STAGES, home_page
-
-st.navigation([home_page()]
-              + [st.Page(s.page, title=s.title, icon=s.icon) for s in STAGES]).run()
+frame.run()

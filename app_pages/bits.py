@@ -2,14 +2,14 @@
 
 import streamlit as st
 
-from ui import interact, session, widgets
-from ui.tour import page_nav
+from ui.charts import chart
+from ui.tour import close_stage, open_stage
 from vitviz.stages import memory, numbers
-from vitviz.figures.bits import bit_fields, memory_bars, scaling_figure
-from vitviz.stages.patches import patch_size_options
+from vitviz.views import bits as views
 
-bundle, a, chosen = widgets.open_stage("bits", "Bits and memory")
-model = bundle.model
+ctx = open_stage("bits")
+a, bundle = ctx.analysis, ctx.bundle
+model = bundle.model  # handed to memory's formulas, which work on any torch module (checked against accelerate)
 shape = memory.Shape.of(model)
 MB = 1e6
 
@@ -20,20 +20,19 @@ st.info("**What the article gets wrong, and what is true.** Nothing is “conver
         icon="💡")
 
 st.header("1 · One number, in bits")
-index = session.selected_patch(a.num_patches)
-sources = {**interact.cached_experiment(("values", bundle.spec.key, chosen.digest, index),
-                                        lambda: memory.values_to_inspect(model, a, index), "Reading the model…"),
+index = ctx.patch
+sources = {**ctx.experiment("values", index, run=lambda: memory.values_to_inspect(bundle, a, index),
+                            label="Reading the model…"),
            "Type your own": None}
 pick = st.selectbox("Which number?", list(sources), key="bits_source")
 value = sources[pick]
 if value is None:
     value = st.number_input("Your number", value=0.1, format="%.10g", key="bits_custom")
 encoded = [numbers.encode_float(value, f) for f in numbers.FLOAT_FORMATS]
-interact.chart(bit_fields(encoded, f"{value!r} stored in five float formats"), key="bits_fields")
+chart(ctx.figure(views.one_number, float(value)), key="bits_fields")
 st.dataframe([{"format": e.format, "bits": e.bits, "stored value": repr(e.stored),
                "rounding error": f"{e.error:+.3e}", "note": e.note} for e in encoded], hide_index=True)
-weights = model.patch_embed.proj.weight.detach()
-lo, hi = float(weights.min()), float(weights.max())
+lo, hi = memory.projection_weight_range(bundle)
 qrows = [numbers.quantize(value, lo, hi, b) for b in (8, 4)]
 st.dataframe([{"format": q.format, "scale": f"{q.scale:.3e}", "zero point": q.zero_point, "stored integer": q.integer,
                "value back": f"{q.stored:.6g}", "quantisation error": f"{q.error:+.3e}"} for q in qrows],
@@ -62,7 +61,7 @@ m1.metric("Parameters (counted in the model)", f"{params:,}")
 m2.metric("fp32 size", f"{memory.model_bytes(model) / MB:,.2f} MB")
 m3.metric("Largest layer", f"{name}", f"{layer_bytes / MB:.2f} MB", delta_color="off")
 st.dataframe([{"dtype": r.dtype, "weights (MB)": round(r.total / MB, 3), "largest layer (MB)": round(r.largest_layer / MB, 3),
-               "training with Adam (MB)": round(r.training_adam / MB, 3) if r.training_adam else "not trainable"}
+               "training with Adam (MB)": f"{r.training_adam / MB:,.3f}" if r.training_adam else "not trainable"}
               for r in rows], hide_index=True)
 st.caption("Same rule and numbers as Hugging Face accelerate's `estimate-memory`: training with Adam in fp32 = 4 × "
            "the fp32 size (weights + gradients + two Adam moments); fp16/bf16 mixed precision = 2 × the fp32 size; "
@@ -79,24 +78,14 @@ batch = c1.select_slider("Batch size", [1, 2, 4, 8, 16, 32, 64, 128], value=8, k
 res_options = sorted({shape.patch * k for k in range(4, 33) if shape.patch * k <= 2 * shape.height} | {shape.height})
 res = c2.select_slider("Resolution (px)", res_options, value=shape.height, key="act_res")
 s_res = memory.Shape.of(model, height=res)
-train_b = memory.training_activation_numbers(s_res, batch) * 4
-attn_b = memory.attention_matrix_numbers(s_res, batch) * 4
-inf_b = memory.inference_activation_numbers(s_res, batch) * 4
-interact.chart(memory_bars(["training: saved activations", "… of which attention matrices", "inference: peak working set"],
-                            [train_b / MB, attn_b / MB, inf_b / MB], f"Batch {batch}, {res}×{res} px, "
-                            f"{s_res.tokens} tokens"), key="act_bars")
-batches = [1, 2, 4, 8, 16, 32, 64]
-interact.chart(scaling_figure(batches, {
-    "training activations (MB)": [memory.training_activation_numbers(s_res, b) * 4 / MB for b in batches],
-    "inference peak (MB)": [memory.inference_activation_numbers(s_res, b) * 4 / MB for b in batches]},
-    "batch size", f"At {res} px: activations grow linearly with the batch"), key="act_scaling")
+chart(ctx.figure(views.activations, batch, res), key="act_bars")
+chart(ctx.figure(views.activations_by_batch, res), key="act_scaling")
 if st.button("Measure it now on this device", key="act_measure"):
     st.session_state["act_measured"] = True
 if st.session_state.get("act_measured"):
     for b in (1, batch):
-        measured = interact.cached_experiment(
-            ("act_measure", bundle.spec.key, b, res),
-            lambda b=b: memory.measure_saved_activations(model, b, res), f"Measuring batch {b}…")
+        measured = ctx.experiment("act_measure", b, res, run=lambda b=b: memory.measure_saved_activations(model, b, res),
+                                  label=f"Measuring batch {b}…")
         formula = memory.training_activation_numbers(s_res, b) * 4
         st.markdown(f"Batch {b}: measured **{measured / MB:,.2f} MB** (sum of the unique storages autograd saved, "
                     f"via `torch.autograd.graph.saved_tensors_hooks`); formula **{formula / MB:,.2f} MB** "
@@ -105,8 +94,7 @@ if st.session_state.get("act_measured"):
 st.header("5 · Compute: multiply-adds, not “temporary execution”")
 macs_no = memory.macs(shape, attention_matmuls=False)
 macs_all = memory.macs(shape)
-sec = interact.cached_experiment(("time_forward", bundle.spec.key, str(bundle.device)),
-                                 lambda: memory.time_forward(model), "Timing the model…")
+sec = ctx.experiment("time_forward", run=lambda: memory.time_forward(model), label="Timing the model…")
 k1, k2, k3, k4 = st.columns(4)
 k1.metric("GMACs / image without attention matmuls (timm model cards)", f"{macs_no / 1e9:.3f}")
 k2.metric("GMACs / image with Q·Kᵀ and A·V (timm benchmark tables)", f"{macs_all / 1e9:.3f}")
@@ -125,12 +113,5 @@ f1.metric("Largest inference batch", f"{fit.inference_batch:,}")
 f2.metric("Largest training batch (Adam)", f"{fit.training_batch:,}" if fit.training_batch is not None else "not trainable")
 st.caption(f"{memory.CONTEXT_RESERVE_GIB:g} GiB kept for the CUDA context; activations in the format's bytes "
            "(int formats: fp16 activations). An estimate from the formulas above, not a guarantee.")
-patches = patch_size_options(shape.patch, shape.height, max_tokens=5000)
-shapes = [memory.Shape.of(model, patch=p) for p in patches]
-interact.chart(scaling_figure(patches, {
-    "tokens": [s.tokens for s in shapes],
-    "attention memory, batch 1 (MB)": [memory.attention_matrix_numbers(s, 1) * 4 / MB for s in shapes],
-    "GMACs / image": [memory.macs(s) / 1e9 for s in shapes]},
-    "patch size (px)", "“More patches” has a price: smaller patches → more tokens → quadratically more attention"),
-    key="fit_patches")
-page_nav("bits")
+chart(ctx.figure(views.patch_size_cost), key="fit_patches")
+close_stage("bits")

@@ -2,18 +2,20 @@
 
 import streamlit as st
 
-from ui import interact, session, widgets
-from ui.tour import page_nav
+from ui.charts import chart, clickable_chart
+from ui.tour import close_stage, open_stage
+from vitviz.figures.tokens import patch_size_figure
 from vitviz.stages import patches
-from vitviz.figures.images import image_figure, patch_grid_figure
-from vitviz.figures.tokens import flattened_patch, patch_pixels_figure, patch_size_figure, token_strip
+from vitviz.views import home as home_views, patches as views
 
-bundle, a, chosen = widgets.open_stage("patches", "Patches: cutting the image into squares")
+ctx = open_stage("patches")
+a, index = ctx.analysis, ctx.patch
 
 st.header("1 · What the model does to your image first")
 st.markdown("These steps come from the model's own timm data config: the same resize, crop and normalisation "
             "it was trained with.")
-steps = patches.preprocessing_steps(chosen.image, bundle)
+steps = ctx.experiment("preprocessing", run=lambda: patches.preprocessing_steps(ctx.bundle, ctx.image.image),
+                       label="Preprocessing…")
 for col, step in zip(st.columns(len(steps)), steps):
     with col:
         st.image(step.image, caption=f"{step.name}: {step.detail}", width="stretch")
@@ -26,34 +28,27 @@ m2.metric("Patches N = (H/P)·(W/P)", f"{a.grid[0]}·{a.grid[1]} = {counts.patch
 m3.metric("Tokens N + 1 (CLS)", counts.tokens)
 m4.metric("Attention scores (N+1)² per head per layer", f"{counts.scores_per_head:,}")
 
-index = session.selected_patch(a.num_patches)
 left, right = st.columns([3, 2], gap="large")
 with left:
-    interact.clickable_chart(
-        patch_grid_figure(a.image, a.patch_size, a.grid, selected=index, height=560,
-                          title="Click a patch (indices in raster order)"), key="patches_grid")
+    clickable_chart(ctx.figure(views.grid, index, "Click a patch (indices in raster order)"), key="patches_grid")
 with right:
-    index = interact.patch_picker(a.num_patches, a.grid, key="patches_picker")
-    pix = patches.patch_pixels(a, index)
-    interact.chart(patch_pixels_figure(pix, f"Patch {index}: {a.patch_size}×{a.patch_size}×3 pixels"),
-                    key="patches_zoom")
-interact.chart(token_strip(a.image, a.patch_size, a.grid, title="The sequence the transformer reads: CLS first, "
-                            "then the patches row by row (zoom in to see every token)"), key="patches_strip")
+    r, c = divmod(index, a.grid[1])
+    st.markdown(f"**Patch {index}**: row {r}, column {c}. Choose another in the sidebar or click the grid.")
+    chart(ctx.figure(views.one_patch, index), key="patches_zoom")
+chart(ctx.figure(views.sequence), key="patches_strip")
 
 st.header("3 · From pixels to numbers")
-flat = patches.patch_input_vector(a, index)
+n_values = a.patch_size * a.patch_size * len(a.input_channels)
 extra = a.input_channels[3:]
-st.markdown(f"Patch {index} enters the model as **{flat.size} numbers** = {a.patch_size}·{a.patch_size} pixels × "
+st.markdown(f"Patch {index} enters the model as **{n_values} numbers** = {a.patch_size}·{a.patch_size} pixels × "
             f"{len(a.input_channels)} channels: red, green and blue, each pixel normalised as "
             f"`(value/255 − mean) / std`" + (
                 f", plus {', '.join(extra)}: a fixed channel this model computes from those three before its "
                 "projection (not learned; the stock ViT reads only the colours)" if extra else "") +
             ". The next page multiplies them by one matrix to get the patch's vector.")
-interact.chart(flattened_patch(flat, a.patch_size, f"Patch {index} flattened: {flat.size} numbers",
-                               channels=a.input_channels), key="patches_flat")
-for name, picture in patches.extra_channel_pictures(a):
-    interact.chart(image_figure(picture, f"The {name} channel of the whole image (white: strong edge)",
-                                height=320), key=f"patches_extra_{name}")
+chart(ctx.figure(views.flattened, index), key="patches_flat")
+for name in extra:
+    chart(ctx.figure(views.extra_channel, name), key=f"patches_extra_{name}")
 
 st.header("4 · Is the patch size fixed? Does a smaller patch mean more accuracy?")
 st.markdown(
@@ -69,13 +64,12 @@ if st.button("Run the model at these patch sizes", key="run_patch_sizes", disabl
     st.session_state["patch_sizes_run"] = sorted(sizes)
 ran = st.session_state.get("patch_sizes_run")
 if ran:
-    results = interact.cached_experiment(
-        ("patch_size", bundle.spec.key, chosen.digest, tuple(ran)),
-        lambda: patches.patch_size_experiment(bundle, a, ran), "Running the resampled models…")
-    interact.chart(patch_size_figure([r.patch for r in results], [r.tokens for r in results],
-                                      [r.attention_scores for r in results], [r.seconds for r in results],
-                                      [r.top_prob for r in results], [r.top_label.split(",")[0] for r in results],
-                                      a.patch_size), key="patch_size_chart")
+    results = ctx.experiment("patch_size", tuple(ran), run=lambda: patches.patch_size_experiment(ctx.bundle, a, ran),
+                             label="Running the resampled models…")
+    chart(patch_size_figure([r.patch for r in results], [r.tokens for r in results],
+                            [r.attention_scores for r in results], [r.seconds for r in results],
+                            [r.top_prob for r in results], [r.top_label.split(",")[0] for r in results],
+                            a.patch_size), key="patch_size_chart")
     st.dataframe([{"patch (px)": r.patch, "tokens": r.tokens, "attention scores": r.attention_scores,
                    "time (ms)": round(1000 * r.seconds, 1), "top-1": r.top_label.split(",")[0],
                    "probability": round(r.top_prob, 4)} for r in results], hide_index=True)
@@ -83,6 +77,5 @@ if ran:
                f"{a.patch_size} px: far from it, predictions usually get worse, whatever the token count.")
 
 with st.expander("In depth: the image as the model sees it"):
-    interact.chart(image_figure(a.image, f"{a.image.shape[1]}×{a.image.shape[0]} px after resize and crop"),
-                    key="patches_seen")
-page_nav("patches")
+    chart(ctx.figure(home_views.seen_image), key="patches_seen")
+close_stage("patches")

@@ -3,24 +3,24 @@
 import numpy as np
 import streamlit as st
 
-from ui import interact, loaders, widgets
-from ui.tour import page_nav
-from vitviz.stages import vectors
-from vitviz.figures.images import grid_heatmap, heatmap_overlay, image_figure, patch_grid_figure, tiles_figure
+from ui.charts import chart, clickable_chart
+from ui.tour import close_stage, open_stage
+from vitviz.figures.images import grid_heatmap
 from vitviz.figures.style import DIVERGING
-from vitviz.figures.tokens import layer_lines, matrix_figure, vector_bars
+from vitviz.figures.tokens import layer_lines, vector_bars
 from vitviz.inputs.samples import BY_KEY as SAMPLES
+from vitviz.stages import vectors
+from vitviz.views import vectors as views
 
-bundle, a, chosen = widgets.open_stage("vectors", "Vectors: from patch to token")
+ctx = open_stage("vectors")
+a, index = ctx.analysis, ctx.patch
 P, D = a.patch_size, a.embed_dim
 
 st.header("1 · Show the math for one patch")
 left, right = st.columns([2, 3], gap="large")
 with left:
-    index = interact.patch_picker(a.num_patches, a.grid, key="vectors_picker")
-    interact.clickable_chart(patch_grid_figure(a.image, P, a.grid, selected=index, show_indices=False,
-                                               height=380, title="Click a patch"), key="vectors_pick_chart")
-check = vectors.show_the_math(a, bundle.model, index)
+    clickable_chart(ctx.figure(views.pick, index), key="vectors_pick_chart")
+check = vectors.show_the_math(ctx.bundle, a, index)
 with right:
     n_in = check.inputs.size  # C·P·P
     st.latex(r"\underbrace{z}_{%d} = \underbrace{W}_{%d \times %d}\;\underbrace{x}_{%d} + \underbrace{b}_{%d}"
@@ -34,31 +34,23 @@ with right:
     st.metric("Max |W·x + b − model's patch vector|", f"{check.max_abs_diff:.2e}",
               help="Computed here in float64 from the weights, compared with the vector the model produced in "
                    "its forward pass (float32).")
-    interact.chart(vector_bars(check.computed, f"Patch {index} as a {D}-number vector (bars: W·x+b; "
-                                "crosses: the model's own)", compare=check.recorded,
-                                names=("W·x + b", "model")), key="vectors_bars")
+    chart(vector_bars(check.computed, f"Patch {index} as a {D}-number vector (bars: W·x+b; crosses: the model's own)",
+                      compare=check.recorded, names=("W·x + b", "model")), key="vectors_bars")
 
-interact.chart(matrix_figure(a.patch_embeddings, f"All {a.num_patches} patch vectors (rows) × {D} dimensions",
-                              selected_row=index), key="vectors_matrix")
+chart(ctx.figure(views.all_vectors, index), key="vectors_matrix")
 
 st.header("2 · What the projection looks for")
 st.markdown("The rows of W are filters over a patch. Their first principal components, shown as colour "
             "tiles, are the patterns the projection is most sensitive to (ViT paper, Figure 7 left)." + (
                 " Only the filters' red, green and blue parts are shown; this model's fixed extra channel is "
                 "left out." if len(a.input_channels) > 3 else ""))
-interact.chart(interact.figure(("vectors_filters", bundle.spec.key), lambda: tiles_figure(
-    vectors.filter_components(bundle.model, 28), columns=14, height=260,
-    title=f"First 28 principal components of the {D} projection filters of {bundle.spec.title}")),
-    key="vectors_filters")
+chart(ctx.figure(views.filters), key="vectors_filters")
 
 st.header("3 · Are vectors always unique?")
 twin = vectors.twin_patches(a)
 c1, c2 = st.columns([2, 3], gap="large")
 with c1:
-    marks = np.zeros(a.grid)
-    marks.flat[[twin.first, twin.second]] = 1
-    interact.chart(heatmap_overlay(a.image, marks, P, opacity=0.55, title=f"The two most alike patches: "
-                                    f"{twin.first} and {twin.second}", height=380), key="vectors_twins")
+    chart(ctx.figure(views.twins), key="vectors_twins")
 with c2:
     st.markdown(f"Pixel difference (RMS, normalised): **{twin.pixel_distance:.4f}**")
     st.dataframe([
@@ -72,34 +64,27 @@ with c2:
                 "added next, which depends only on where the patch sits.")
 
 st.header("4 · The CLS token")
-ref_sample = SAMPLES["cat" if chosen.name != SAMPLES["cat"].title else "coffee"]
+ref_sample = SAMPLES["cat" if ctx.image.name != SAMPLES["cat"].title else "coffee"]
 st.markdown(f"The CLS token is a **learned vector of {D} numbers**, part of the model's weights. It is not "
             "created from your image: before block 1 it is the same for every image. Only attention, block "
             "after block, mixes information from the patches into it; the last layer's CLS is what the "
             "classifier reads.")
 with st.spinner("Analysing a second image for comparison…"):
-    ref = loaders.get_analysis(bundle, *loaders.sample_image(ref_sample.key))
-cls_compare = vectors.cls_input_difference(a, ref)
+    ref = ctx.sample_analysis(ref_sample.key)
 st.metric(f"Max difference between the CLS entering block 1 for your image and for “{ref_sample.title}”",
-          f"{cls_compare:.1e}")
+          f"{vectors.cls_input_difference(a, ref):.1e}")
 sims = vectors.cls_similarity_by_layer(a)  # [L+1, N]
-interact.chart(grid_heatmap(sims, "Cosine similarity of the CLS token with each patch token, layer by layer",
-                             colorscale=DIVERGING, zmid=0, x_title="patch", y_title="layer (0 = input)",
-                             height=300), key="vectors_cls_layers")
-interact.chart(layer_lines(np.stack([sims.mean(1), sims.max(1)]), "CLS vs patches: mean and max cosine per layer",
-                            y_title="cosine similarity", names=["mean", "max"]), key="vectors_cls_lines")
+chart(grid_heatmap(sims, "Cosine similarity of the CLS token with each patch token, layer by layer",
+                   colorscale=DIVERGING, zmid=0, x_title="patch", y_title="layer (0 = input)", height=300),
+      key="vectors_cls_layers")
+chart(layer_lines(np.stack([sims.mean(1), sims.max(1)]), "CLS vs patches: mean and max cosine per layer",
+                  y_title="cosine similarity", names=["mean", "max"]), key="vectors_cls_lines")
 
 st.header("5 · What the tokens have become")
 layer = st.slider("Layer (0 = input to block 1)", 0, a.depth, a.depth, key="vectors_layer")
 t1, t2 = st.columns(2, gap="large")
 with t1:
-    rgb = vectors.token_pca_rgb(a, layer)
-    interact.chart(image_figure((np.kron(rgb, np.ones((P, P, 1))) * 255).astype(np.uint8),
-                                 f"Patch tokens at layer {layer}, 3 principal components as RGB", height=420),
-                    key="vectors_pca")
+    chart(ctx.figure(views.token_pca, layer), key="vectors_pca")
 with t2:
-    interact.clickable_chart(heatmap_overlay(
-        a.image, vectors.cosine_map(a, layer, index), P, opacity=0.75, selected=index, colorscale=DIVERGING,
-        zmin=-1, zmax=1, title=f"Cosine similarity to patch {index} at layer {layer} (click another)",
-        height=420), key="vectors_cos_map")
-page_nav("vectors")
+    clickable_chart(ctx.figure(views.similarity_to_patch, layer, index), key="vectors_cos_map")
+close_stage("vectors")

@@ -22,8 +22,9 @@ os.environ.setdefault("VITVIZ_THREADS", "1")
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from ui import loaders  # noqa: E402
+from ui import caches  # noqa: E402
 from vitviz.model.loading import load_model  # noqa: E402
+from vitviz.walkthrough import BY_KEY  # noqa: E402
 
 
 def main() -> None:
@@ -31,20 +32,20 @@ def main() -> None:
     p.add_argument("--model", default="vit_s16")
     p.add_argument("--repeats", type=int, default=5)
     a = p.parse_args()
-    loaders.BUNDLES.put(a.model, load_model(a.model, device="cpu", pretrained=a.model == "shapes"))
+    caches.MODELS.put(load_model(a.model, device="cpu", pretrained=a.model == "shapes"))
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=300)
     at.session_state["vitviz_model"] = a.model
     at.run()
-    at.selectbox(key="vitviz_sample_widget").select("cat").run()
-    at.switch_page("app_pages/3_Attention.py").run()
+    at.selectbox(key="vitviz_sample").select("cat").run()
+    at.switch_page(BY_KEY["attention"].page).run()
     at.selectbox(key="grad_class").select(0).run()  # the on-demand backward pass, once
-    calls = loaders.cached_bundle(a.model).forward_calls
-    depth = len(loaders.cached_bundle(a.model).model.blocks)
+    calls = caches.MODELS.peek(a.model).forward_calls
+    depth = len(caches.MODELS.peek(a.model).model.blocks)
     changes = {
         "layer slider": lambda i: at.slider(key="attn_layer").set_value(1 + i % depth),
         "head select": lambda i: at.selectbox(key="attn_head").select_index(i % 3),
         "opacity slider": lambda i: at.slider(key="attn_opacity").set_value(0.3 + 0.1 * (i % 5)),
-        "selected patch": lambda i: at.number_input(key="attn_picker").set_value(10 + i),
+        "selected patch": lambda i: at.number_input(key="vitviz_patch").set_value(10 + i),
         "rollout fusion": lambda i: at.radio(key="rollout_fusion").set_value(("mean", "max", "min")[i % 3]),
     }
     print(f"Attention page, {a.model}, {a.repeats} changes per control (server script time, AppTest)")
@@ -57,7 +58,7 @@ def main() -> None:
             times.append(time.perf_counter() - start)
         assert not at.exception, at.exception
         print(f"  {name:16s} median {1000 * statistics.median(times):7.1f} ms   (target <= 150 ms)")
-    print(f"  model forward passes during the changes: {loaders.cached_bundle(a.model).forward_calls - calls}")
+    print(f"  model forward passes during the changes: {caches.MODELS.peek(a.model).forward_calls - calls}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
-"""Session-state keys and accessors: what one visitor has chosen, carried across pages.
+"""What one visitor has chosen, by session-state key. Each choice has exactly one home:
 
-Widget values are copied into plain keys (``K_*``) by callbacks: Streamlit forgets a widget's
-state on pages that do not draw it, and the image and model must survive page changes.
+- the model, presenter mode and the selected patch are the values of widgets the frame draws once
+  per run in the sidebar (keyed widgets, no copies): drawn on every page, their state survives page
+  changes, and a click on a chart sets the patch by writing the same key;
+- the chosen image is not a widget value: it is what the last upload, camera shot or sample
+  *decoded to*, so a refused file never replaces it.
 """
 
 from __future__ import annotations
@@ -12,13 +15,12 @@ import streamlit as st
 from PIL import Image
 
 from vitviz.model.analysis import image_hash
-from vitviz.model.zoo import DEFAULT_KEY, ZOO
 
-K_MODEL = "vitviz_model"  # str: the requested zoo key
+K_MODEL = "vitviz_model"  # str: the requested zoo key (the sidebar's model picker)
+K_PRESENTER = "vitviz_presenter"  # bool: presenter mode (the sidebar's toggle)
+K_PATCH = "vitviz_patch"  # int: the selected patch, 0-based raster order (the sidebar's number input)
 K_IMAGE = "vitviz_image"  # ChosenImage | None
-K_IMAGE_ERROR = "vitviz_image_error"  # str | None: the last refused input, shown once
-K_PATCH = "vitviz_patch"  # int: the selected patch index (0-based, raster order), shared by pages
-K_PRESENTER = "vitviz_presenter"  # bool: presenter mode (large type for a projector)
+K_IMAGE_ERROR = "vitviz_image_error"  # str | None: the last refused input, shown until a good one arrives
 
 
 @dataclass(frozen=True)
@@ -26,16 +28,7 @@ class ChosenImage:
     image: Image.Image  # RGB
     name: str  # file name or sample title
     origin: str  # "upload", "camera" or "sample"
-    digest: str
-
-
-def model_key() -> str:
-    key = st.session_state.get(K_MODEL, DEFAULT_KEY)
-    return key if key in {s.key for s in ZOO} else DEFAULT_KEY
-
-
-def set_model_key(key: str) -> None:
-    st.session_state[K_MODEL] = key
+    digest: str  # image_hash(image): the image's part of every cache key
 
 
 def chosen_image() -> ChosenImage | None:
@@ -47,18 +40,18 @@ def set_image(image: Image.Image, name: str, origin: str) -> None:
     st.session_state[K_IMAGE_ERROR] = None
 
 
-def selected_patch(num_patches: int) -> int:
-    """The selected patch, clamped to this model's grid (the centre patch by default)."""
-    p = st.session_state.get(K_PATCH)
-    if not isinstance(p, int) or not 0 <= p < num_patches:
-        side = int(round(num_patches ** 0.5))
-        p = (side // 2) * side + side // 2 if side * side == num_patches else num_patches // 2
-    return p
-
-
-def set_selected_patch(index: int) -> None:
-    st.session_state[K_PATCH] = int(index)
+def refuse_image(message: str) -> None:
+    st.session_state[K_IMAGE_ERROR] = message
 
 
 def presenter() -> bool:
     return bool(st.session_state.get(K_PRESENTER, False))
+
+
+def centre_patch(num_patches: int, grid: tuple[int, int]) -> int:
+    return (grid[0] // 2) * grid[1] + grid[1] // 2 if grid[0] * grid[1] == num_patches else num_patches // 2
+
+
+def select_patch(index: int) -> None:
+    """Select a patch for every page (chart clicks call this from their callback, before the rerun)."""
+    st.session_state[K_PATCH] = int(index)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from vitviz.model.zoo import ZOO, get_spec
+from vitviz.model.zoo import DEFAULT_KEY, ZOO, get_spec
 
 
 def _progress_printer(title: str):
@@ -108,12 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     f.set_defaults(func=cmd_fetch)
     a = sub.add_parser("analyze", help="analyse one image and print what was captured")
     a.add_argument("image", type=Path)
-    a.add_argument("--model", default="vit_s16", choices=[s.key for s in ZOO])
+    a.add_argument("--model", default=DEFAULT_KEY, choices=[s.key for s in ZOO])
     a.set_defaults(func=cmd_analyze)
     r = sub.add_parser("report", help="write a self-contained HTML handout of the walk-through")
     r.add_argument("image", type=Path)
     r.add_argument("-o", "--output", type=Path, default=Path("handout.html"))
-    r.add_argument("--model", default="vit_s16", choices=[s.key for s in ZOO])
+    r.add_argument("--model", default=DEFAULT_KEY, choices=[s.key for s in ZOO])
     r.set_defaults(func=cmd_report)
     args = p.parse_args(argv)
     return args.func(args)

@@ -1,4 +1,5 @@
-"""The beginner article's claims that are wrong or half-true, the true statement, and where it is shown live."""
+"""The beginner article's claims that are wrong or half-true, the true statement, and the stage whose page
+shows it live (by key: ``vitviz.walkthrough`` is the one place that says what a stage is)."""
 
 from __future__ import annotations
 
@@ -9,39 +10,39 @@ from dataclasses import dataclass
 class Claim:
     said: str
     truth: str
-    page: str
+    stage: str  # the key of the stage (vitviz.walkthrough) whose page demonstrates it
     where: str  # the section of the page that demonstrates it
 
 
 CLAIMS: tuple[Claim, ...] = (
     Claim("Pixels are like sub-tokens: the model falls back on them for things it does not know.",
           "The token is a whole patch; the model has no pixel-level fallback, every image gets the same grid.",
-          "app_pages/1_Patches.py", "section 2, the patch grid and token sequence"),
+          "patches", "section 2, the patch grid and token sequence"),
     Claim("The patch size is fixed during training and does not depend on the image.",
           "It is trained at one size, but the same weights can be resampled to other patch sizes (FlexiViT).",
-          "app_pages/1_Patches.py", "section 4, patch size on a real model"),
+          "patches", "section 4, patch size on a real model"),
     Claim("More patches means more accuracy.",
           "More patches means more tokens and quadratically more attention; accuracy depends on the model.",
-          "app_pages/1_Patches.py", "section 4, and “Will it fit?” on Bits & memory"),
+          "patches", "section 4, and “Will it fit?” on Bits & memory"),
     Claim("Every patch vector is unique.",
           "Identical patches get identical vectors; only the added position embedding tells them apart.",
-          "app_pages/2_Vectors.py", "section 3, “Are vectors always unique?”"),
+          "vectors", "section 3, “Are vectors always unique?”"),
     Claim("The CLS token is created from your image and stores which patch contains what.",
           "The CLS token is a learned vector, the same for every image, until attention mixes the image in.",
-          "app_pages/2_Vectors.py", "section 4, the CLS token"),
+          "vectors", "section 4, the CLS token"),
     Claim("Patches with a small difference of vector number are considered related.",
           "Relatedness is learned attention (query·key softmax), not closeness of raw vectors.",
-          "app_pages/3_Attention.py", "sections 1–2"),
+          "attention", "sections 1–2"),
     Claim("Positions are encoded with sin and cos.",
           "In ViT (and every model here) position embeddings are learned; sin/cos is one alternative.",
-          "app_pages/4_Positions.py", "sections 1–2"),
+          "positions", "sections 1–2"),
     Claim("Position information is not in the patch vectors; positional encoding detects it automatically.",
           "A position vector is added to each patch vector; without it, shuffling the patches changes nothing.",
-          "app_pages/4_Positions.py", "section 4, the shuffle experiment"),
+          "positions", "section 4, the shuffle experiment"),
     Claim("Vectors are converted into binary at the end, and that is why AI needs memory.",
           "Every number is stored in binary from the start; memory is count × bytes per number.",
-          "app_pages/5_Bits_and_Memory.py", "sections 1–4"),
+          "bits", "sections 1–4"),
     Claim("A GPU executes the program temporarily.",
           "A GPU runs the same multiply-adds as the CPU, thousands in parallel.",
-          "app_pages/5_Bits_and_Memory.py", "section 5, compute"),
+          "bits", "section 5, compute"),
 )

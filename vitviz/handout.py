@@ -1,33 +1,28 @@
 """A self-contained HTML handout of the whole walk-through for one image and model.
 
-plotly.js is inlined once, so the file opens with no network (a classroom, a USB stick).
-Everything comes from the cached analysis and the model's weights: no extra forward pass.
+Composed from the same pieces as the app: the stages in tour order with their questions and answers
+(``vitviz.walkthrough``), the figures from the same builders the pages draw (``vitviz.views``), and
+the article's claims. plotly.js is inlined once, so the file opens with no network (a classroom, a
+USB stick). Everything comes from the analysis and the model's weights: no extra forward pass.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import html
+from collections.abc import Callable
 
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from vitviz.stages import attention
-
-from vitviz.stages import memory
-
-from vitviz.stages import numbers
-
-from vitviz.stages import positions
-
-from vitviz.stages import vectors
+from vitviz.claims import CLAIMS
+from vitviz.figures.prediction import short_label
 from vitviz.model.analysis import Analysis
-from vitviz.figures.bits import bit_fields
-from vitviz.figures.images import heatmap_overlay, image_figure, patch_grid_figure, tiles_figure
-from vitviz.figures.maps import distance_figure, similarity_grid_figure, small_multiples
-from vitviz.figures.prediction import short_label, top_k_bar
-from vitviz.figures.tokens import matrix_figure, token_strip
 from vitviz.model.loading import Bundle
+from vitviz.stages import memory, positions, vectors
+from vitviz.views import attention as attention_views, bits as bits_views, home as home_views
+from vitviz.views import patches as patches_views, positions as positions_views, vectors as vectors_views
+from vitviz.walkthrough import BY_KEY, STAGES
 
 CSS = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
@@ -47,74 +42,78 @@ def _table(rows: list[dict]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def handout_html(bundle: Bundle, analysis: Analysis, image_name: str = "image") -> str:
-    """The walk-through as one HTML page: image → patches → vectors → attention → positions → bits → prediction."""
-    a, model, spec = analysis, bundle.model, bundle.spec
-    P = a.patch_size
-    parts: list[str] = []
-    add = parts.append
-    add(f"<h1>How {html.escape(spec.title)} reads “{html.escape(image_name)}”</h1>")
-    add(f"<p>Model <code>{html.escape(spec.timm_name)}</code> ({spec.params:,} parameters; {html.escape(spec.note)}) "
-        f"· weights: {html.escape(bundle.source)} · made {_dt.date.today().isoformat()} with vitviz.</p>")
+def _md(text: str) -> str:
+    """The stage texts use **bold** only: escape, then turn it into <b>."""
+    parts = html.escape(text).split("**")
+    return "".join(f"<b>{p}</b>" if i % 2 else p for i, p in enumerate(parts))
 
-    add("<h2>1 · The image the model sees, and its prediction</h2>")
-    add(_fig(image_figure(a.image, f"{a.image.shape[1]}×{a.image.shape[0]} px after the model's resize and crop",
-                          height=380)))
-    if a.top_labels:
-        add(_fig(top_k_bar(a.top_labels, a.top_probs, "Top-5 prediction")))
-    else:
-        add("<p>This model is self-supervised: it has no classifier.</p>")
 
-    add("<h2>2 · Patches</h2>")
-    add(f"<p class='q'>Is a pixel like a sub-token? No: the token is a whole {P}×{P} patch.</p>"
-        f"<p>{a.grid[0]}×{a.grid[1]} = {a.num_patches} patches, {a.num_tokens} tokens with CLS, "
-        f"{a.num_tokens ** 2:,} attention scores per head per layer.</p>")
-    add(_fig(patch_grid_figure(a.image, P, a.grid, height=520, title="The patch grid, raster order")))
-    add(_fig(token_strip(a.image, P, a.grid, title="The token sequence: CLS, then the patches row by row")))
+def _patches(b: Bundle, a: Analysis) -> list[str]:
+    return [f"<p>{a.grid[0]}×{a.grid[1]} = {a.num_patches} patches of {a.patch_size}×{a.patch_size} px, "
+            f"{a.num_tokens} tokens with CLS, {a.num_tokens ** 2:,} attention scores per head per layer.</p>",
+            _fig(patches_views.grid(b, a, height=520)), _fig(patches_views.sequence(b, a))]
 
-    add("<h2>3 · Vectors</h2>")
-    check = vectors.show_the_math(a, model, a.num_patches // 2)
+
+def _vectors(b: Bundle, a: Analysis) -> list[str]:
+    check = vectors.show_the_math(b, a, a.num_patches // 2)
     twin = vectors.twin_patches(a)
     n_in = check.inputs.size  # C·P·P: the normalised pixels (and any fixed extra channel)
-    add(f"<p>Each patch's {n_in} input values ({', '.join(a.input_channels)}) times one {a.embed_dim}×{n_in} matrix, plus a bias, "
-        f"is its vector (checked here: max difference {check.max_abs_diff:.1e}). The two most alike patches "
-        f"({twin.first}, {twin.second}) have cosine {twin.before_cosine:.4f} before positions and "
-        f"{twin.after_cosine:.4f} after: vectors are not unique by themselves. The CLS token is a learned vector, "
-        "the same for every image before block 1.</p>")
-    add(_fig(matrix_figure(a.patch_embeddings, f"All {a.num_patches} patch vectors × {a.embed_dim} dimensions")))
-    add(_fig(tiles_figure(vectors.filter_components(model, 28), columns=14,
-                          title="Principal components of the projection filters", height=260)))
+    return [f"<p>Each patch's {n_in} input values ({', '.join(a.input_channels)}) times one {a.embed_dim}×{n_in} "
+            f"matrix, plus a bias, is its vector (checked here on patch {a.num_patches // 2}: max difference "
+            f"{check.max_abs_diff:.1e}). The two most alike patches ({twin.first}, {twin.second}) have cosine "
+            f"{twin.before_cosine:.4f} before positions and {twin.after_cosine:.4f} after.</p>",
+            _fig(vectors_views.all_vectors(b, a)), _fig(vectors_views.filters(b, a)), _fig(vectors_views.twins(b, a))]
 
-    add("<h2>4 · Attention</h2>")
-    add(_fig(small_multiples(a.image, [attention.cls_attention(a, i) for i in range(a.depth)],
-                             [f"block {i + 1}" for i in range(a.depth)], columns=min(6, a.depth),
-                             title="CLS attention, mean over heads, every block")))
-    add(_fig(heatmap_overlay(a.image, attention.rollout_map(a), P, 0.6, height=420,
-                             title="Attention rollout (0.5·A + 0.5·I, rows renormalised, layers multiplied)")))
-    add(_fig(distance_figure(attention.mean_attention_distance(a.attentions, a.grid, P, a.num_prefix),
-                             attention.uniform_attention_distance(a.grid, P), "Mean attention distance")))
 
-    add("<h2>5 · Positions</h2>")
-    pos = positions.patch_positions_embed(a)
-    s = positions.structure(pos, a.grid)
-    add(f"<p>The position embeddings are learned (not sin/cos) and added to the patch vectors. Mean cosine with the 4 "
-        f"neighbours {s.neighbour_cosine:.3f}, with positions ≥ 3 apart {s.far_cosine:.3f}.</p>")
-    add(_fig(similarity_grid_figure(positions.tile_grid(positions.similarity_grid(pos, a.grid)), a.grid,
-                                    "Cosine similarity of each position with every other")))
+def _attention(b: Bundle, a: Analysis) -> list[str]:
+    return [_fig(attention_views.layers(b, a)), _fig(attention_views.rollout(b, a)),
+            _fig(attention_views.distances(b, a))]
 
-    add("<h2>6 · Bits and memory</h2>")
-    add("<p>Numbers are not converted into binary at the end: they are binary floating-point numbers all along.</p>")
-    add(_fig(bit_fields([numbers.encode_float(0.1, f) for f in numbers.FLOAT_FORMATS], "0.1 in five formats")))
-    add(_table([{"dtype": r.dtype, "weights (MB)": f"{r.total / 1e6:,.2f}",
-                 "training with Adam (MB)": f"{r.training_adam / 1e6:,.2f}" if r.training_adam else "not trainable"}
-                for r in memory.weight_memory(model)]))
-    shape = memory.Shape.of(model)
-    add(f"<p>{memory.macs(shape) / 1e9:.3f} GMACs per image including the attention matmuls.</p>")
 
-    add("<h2>7 · The prediction</h2>")
+def _positions(b: Bundle, a: Analysis) -> list[str]:
+    s = positions.structure(positions.patch_positions_embed(a), a.grid)
+    return [f"<p>Mean cosine of a position embedding with its 4 neighbours {s.neighbour_cosine:.3f}, with "
+            f"positions ≥ 3 apart {s.far_cosine:.3f}.</p>",
+            _fig(positions_views.learned_similarity(b, a)), _fig(positions_views.sincos_similarity(b, a, "2d"))]
+
+
+def _bits(b: Bundle, a: Analysis) -> list[str]:
+    shape = memory.Shape.of(b.model)
+    return [_fig(bits_views.one_number(b, a, 0.1)),
+            _table([{"dtype": r.dtype, "weights (MB)": f"{r.total / 1e6:,.2f}",
+                     "training with Adam (MB)": f"{r.training_adam / 1e6:,.2f}" if r.training_adam else "not trainable"}
+                    for r in memory.weight_memory(b.model)]),
+            f"<p>{memory.macs(shape) / 1e9:.3f} GMACs per image including the attention matmuls.</p>",
+            _fig(bits_views.patch_size_cost(b, a))]
+
+
+SECTIONS: dict[str, Callable[[Bundle, Analysis], list[str]]] = {
+    "patches": _patches, "vectors": _vectors, "attention": _attention, "positions": _positions, "bits": _bits}
+
+
+def handout_html(bundle: Bundle, analysis: Analysis, image_name: str = "image") -> str:
+    """The walk-through as one HTML page: the image and prediction, every stage in tour order, the claims."""
+    a, spec = analysis, bundle.spec
+    parts = [f"<h1>How {html.escape(spec.title)} reads “{html.escape(image_name)}”</h1>",
+             f"<p>Model <code>{html.escape(spec.timm_name)}</code> ({spec.params:,} parameters; "
+             f"{html.escape(spec.note)}) · weights: {html.escape(bundle.source)} · made "
+             f"{_dt.date.today().isoformat()} with vitviz.</p>",
+             "<h2>The image the model sees, and its prediction</h2>",
+             _fig(home_views.seen_image(bundle, a, height=380))]
     if a.top_labels:
-        add("<p>" + ", ".join(f"{html.escape(short_label(label))}: {p:.1%}"
-                              for label, p in zip(a.top_labels, a.top_probs)) + "</p>")
+        parts.append(_fig(home_views.prediction(bundle, a)))
+    else:
+        parts.append("<p>This model is self-supervised: it has no classifier.</p>")
+    for number, stage in enumerate(STAGES, 1):
+        parts += [f"<h2>{number} · {html.escape(stage.title)}</h2>",
+                  f"<p class='q'>{html.escape(stage.question)}</p><p>{_md(stage.answer)}</p>",
+                  *SECTIONS.get(stage.key, lambda _b, _a: [])(bundle, a)]
+    parts.append("<h2>What the beginner's article gets wrong</h2>")
+    parts.append(_table([{"the article": c.said, "what is true": c.truth,
+                          "shown on": f"{BY_KEY[c.stage].title}, {c.where}"} for c in CLAIMS]))
+    if a.top_labels:
+        parts += ["<h2>The prediction</h2>", "<p>" + ", ".join(
+            f"{html.escape(short_label(label))}: {p:.1%}" for label, p in zip(a.top_labels, a.top_probs)) + "</p>"]
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>vitviz handout</title><style>{CSS}</style>"
             f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>{''.join(parts)}</body></html>")
 
@@ -122,4 +121,3 @@ def handout_html(bundle: Bundle, analysis: Analysis, image_name: str = "image") 
 def figure_count(page_html: str) -> int:
     """How many plotly figures a handout holds (for checks)."""
     return page_html.count('class="plotly-graph-div"')
-

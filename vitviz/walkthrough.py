@@ -1,32 +1,91 @@
-"""The stages of the walk-through, in order, with the page that shows each."""
+"""The walk-through, as data: the one place that says what each stage is — its page, title, icon, the
+learner's question and short answer that open it, and its one-line summary. Claims, the home page,
+the tour links, the handout and the tests refer to stages by ``key``; the order here is the tour's.
+
+Adding a page: one file in ``app_pages/`` and one ``Stage`` below (plus its core module and tests).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import streamlit as st
-
 
 @dataclass(frozen=True)
 class Stage:
-    key: str
+    key: str  # also the page's URL path (/patches)
     title: str
-    page: str  # path relative to the app root, for st.page_link
     icon: str
-    summary: str
+    headline: str  # the page's H1
+    summary: str  # one line for the home page's pipeline
+    question: str  # the learner's question that opens the page
+    answer: str  # a short true answer
+    depth: str  # "in depth": what the article gets wrong, and the caveats
+
+    @property
+    def page(self) -> str:
+        """The page file, relative to the app root (``st.Page`` / ``st.page_link`` take it)."""
+        return f"app_pages/{self.key}.py"
 
 
-HOME = "home.py"  # the home page: image, model, prediction, the pipeline, the claims
-
-
-def home_page() -> st.Page:
-    """The home page as a navigation entry and link target (the default page is linked by its Page object)."""
-    return st.Page(HOME, title="Home", icon="🏠", default=True)
+HOME_PAGE = "home.py"  # image, model, prediction, the pipeline at a glance, the article's claims
 
 STAGES: tuple[Stage, ...] = (
-    Stage("patches", "Patches", "app_pages/1_Patches.py", "🧩", "The image is cut into fixed-size squares."),
-    Stage("vectors", "Vectors", "app_pages/2_Vectors.py", "➡️", "Each patch becomes a vector; a CLS token joins them."),
-    Stage("attention", "Attention", "app_pages/3_Attention.py", "👀", "Every token looks at every other token."),
-    Stage("positions", "Positions", "app_pages/4_Positions.py", "📍", "Position embeddings say where each patch sits."),
-    Stage("bits", "Bits & memory", "app_pages/5_Bits_and_Memory.py", "💾", "Every number is stored in binary, all along."),
+    Stage(
+        "patches", "Patches", "🧩", "Patches: cutting the image into squares",
+        "The image is cut into fixed-size squares.",
+        "Is a pixel like a sub-token?",
+        "Not quite. The token of a Vision Transformer is a whole square **patch** of pixels (16×16 for most "
+        "models here), not a pixel: the model never looks at single pixels on their own. Patches are the image's "
+        "words; there is no smaller unit the model falls back on.",
+        "A text model splits a rare word into sub-tokens it knows. A ViT has no such fallback: every image, "
+        "familiar or not, is cut into the same grid of patches, and each patch is turned into a vector by one "
+        "linear projection. What helps with unseen things is what the later layers learned about textures, "
+        "shapes and parts, which the Attention page shows."),
+    Stage(
+        "vectors", "Vectors", "➡️", "Vectors: from patch to token",
+        "Each patch becomes a vector; a CLS token joins them.",
+        "How does a patch become a vector, and is every vector unique?",
+        "Each patch's pixels are multiplied by one learned matrix (plus a bias): that is the whole “linear "
+        "projection”. Two patches with the same pixels get the **same** vector; only after the position embeddings "
+        "are added do they differ. The CLS token is a learned vector, identical for every image, until attention "
+        "mixes the image into it.",
+        "The article says vectors are always unique and encode position with sin and cos. Both are checked live "
+        "below: identical patches give identical vectors, and the position information is a separate, added "
+        "vector (learned in these models; sin/cos in some others, see Positions)."),
+    Stage(
+        "attention", "Attention", "👀", "Attention: every token looks at every other",
+        "Every token looks at every other token.",
+        "How does the model relate patches to each other?",
+        "In every block, each token computes a softmax-weighted average of all tokens' values: the weights are "
+        "the **attention** probabilities shown here, one map per head. The CLS token reads the image only this "
+        "way, so its attention shows where the model gathers evidence.",
+        "Attention weights are not a full explanation: values and MLPs matter too. Rollout and gradient rollout "
+        "combine the layers; mean attention distance shows heads that look near and heads that look far."),
+    Stage(
+        "positions", "Positions", "📍", "Positions: where is each patch?",
+        "Position embeddings say where each patch sits.",
+        "How does the model know where a patch is?",
+        "A position embedding, one vector per grid position, is **added** to each patch vector before the first "
+        "block. In ViT-B and the other models here these vectors are learned from data, not computed with sin "
+        "and cos — yet they learn rows and columns on their own.",
+        "Sin/cos position encodings exist (the original Transformer, MAE) and are compared side by side. Without "
+        "positions a transformer cannot tell order at all: shuffle the patch tokens and the output does not change."),
+    Stage(
+        "bits", "Bits & memory", "💾", "Bits and memory",
+        "Every number is stored in binary, all along.",
+        "Why does AI need so much memory?",
+        "Because it stores many numbers, not because they are “converted into binary” at the end: every weight "
+        "and activation is a binary floating-point number (fp32: 4 bytes) from the start. Memory is count × "
+        "bytes per number — weights, activations, attention matrices, and for training gradients and optimiser "
+        "state.",
+        "A GPU does not “execute temporarily”: it does many multiply-adds in parallel. This page counts the "
+        "numbers and the multiply-adds for the loaded model, and measures them."),
 )
+
+BY_KEY: dict[str, Stage] = {s.key: s for s in STAGES}
+
+
+def neighbours(key: str) -> tuple[Stage | None, Stage | None]:
+    """The stages before and after ``key`` in tour order (None at either end)."""
+    i = [s.key for s in STAGES].index(key)
+    return (STAGES[i - 1] if i > 0 else None), (STAGES[i + 1] if i + 1 < len(STAGES) else None)

@@ -8,20 +8,21 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import png_bytes
-from ui import loaders
+from ui import caches
 from vitviz.model.loading import load_model
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = ["app_pages/1_Patches.py", "app_pages/2_Vectors.py", "app_pages/3_Attention.py", "app_pages/4_Positions.py",
-         "app_pages/5_Bits_and_Memory.py"]
+from vitviz.walkthrough import BY_KEY, STAGES
+
+PAGES = [s.page for s in STAGES]
 RANDOM_MODELS = ["vit_ti16", "dino_s16", "vit_b32"]  # real architectures, random weights (no download in tests)
 
 
 @pytest.fixture(scope="module", autouse=True)
 def random_weight_models():
     for key in RANDOM_MODELS:
-        if loaders.cached_bundle(key) is None:
-            loaders.BUNDLES.put(key, load_model(key, device="cpu", pretrained=False))
+        if caches.MODELS.peek(key) is None:
+            caches.MODELS.put(load_model(key, device="cpu", pretrained=False))
 
 
 def start(model: str = "shapes") -> AppTest:
@@ -37,7 +38,7 @@ def ok(at: AppTest) -> AppTest:
 
 
 def choose_sample(at: AppTest, key: str) -> AppTest:
-    return at.selectbox(key="vitviz_sample_widget").select(key).run()
+    return at.selectbox(key="vitviz_sample").select(key).run()
 
 
 def upload(at: AppTest, name: str, data: bytes) -> AppTest:
@@ -49,7 +50,7 @@ def plotly_count(at: AppTest) -> int:
 
 
 def calls(model: str) -> int:
-    return loaders.cached_bundle(model).forward_calls
+    return caches.MODELS.peek(model).forward_calls
 
 
 def test_home_with_a_sample():
@@ -75,7 +76,7 @@ def test_home_with_an_upload_then_a_bad_file_keeps_the_image():
 
 def test_stage_page_before_any_image_offers_samples():
     at = start()
-    at.switch_page("app_pages/3_Attention.py").run()
+    at.switch_page(BY_KEY["attention"].page).run()
     assert not at.exception
     assert any("No image chosen yet" in i.value for i in at.info)
     choose_sample(at, "shape_heart")
@@ -86,7 +87,21 @@ def test_stage_page_before_any_image_offers_samples():
 def test_hub_model_without_network_falls_back_with_a_notice():
     at = ok(choose_sample(start("vit_s16"), "cat"))
     assert any("not on this computer" in w.value for w in at.warning)
-    assert loaders.cached_bundle("vit_s16").spec.key == "shapes"
+    assert caches.MODELS.peek("vit_s16").spec.key == "shapes"
+    assert any("offline mode is on" in w.value for w in at.warning)  # HF_HUB_OFFLINE: the hub is not asked
+
+
+def test_fallback_and_the_bundled_model_share_one_model():
+    """Asking for a hub model offline, then for the bundled one, loads one model and one analysis."""
+    at = ok(choose_sample(start("vit_b16"), "shape_star"))
+    fallback = caches.MODELS.peek("vit_b16")
+    assert fallback.fell_back and fallback.spec.key == "shapes"
+    n_models, n_analyses = len(caches.MODELS), len(caches.ANALYSES)
+    at.selectbox(key="vitviz_model").select("shapes").run()
+    ok(at)
+    assert caches.MODELS.peek("shapes").model is fallback.model
+    assert (len(caches.MODELS), len(caches.ANALYSES)) == (n_models, n_analyses)
+    assert not any("not on this computer" in w.value for w in at.warning)
 
 
 @pytest.mark.parametrize("model", ["shapes"] + RANDOM_MODELS)
@@ -102,23 +117,25 @@ def test_every_page_works_for_the_model(model):
 def test_controls_redraw_without_running_the_model_again():
     at = ok(choose_sample(start(), "shape_cross"))
     n = calls("shapes")
-    at.switch_page("app_pages/3_Attention.py").run()
+    at.switch_page(BY_KEY["attention"].page).run()
     at.slider(key="attn_layer").set_value(2).run()
     at.selectbox(key="attn_head").select("head 1").run()
     at.slider(key="attn_opacity").set_value(0.3).run()
     at.radio(key="rollout_fusion").set_value("max").run()
     at.slider(key="rollout_discard").set_value(0.5).run()
     at.slider(key="dino_fraction").set_value(0.8).run()
-    at.number_input(key="attn_picker").set_value(40).run()
+    at.number_input(key="vitviz_patch").set_value(40).run()
     ok(at)
     assert at.session_state["vitviz_patch"] == 40
-    at.switch_page("app_pages/2_Vectors.py").run()
-    assert at.number_input(key="vectors_picker").value == 40  # the selected patch travels between pages
+    assert any("Where patch 40 looks" in str(c.proto.spec) for c in at.get("plotly_chart"))
+    at.switch_page(BY_KEY["vectors"].page).run()
+    assert at.number_input(key="vitviz_patch").value == 40  # the selected patch travels between pages
+    assert any("Patch 40 as a" in str(c.proto.spec) for c in at.get("plotly_chart"))
     at.slider(key="vectors_layer").set_value(1).run()
-    at.switch_page("app_pages/1_Patches.py").run()
-    at.switch_page("app_pages/4_Positions.py").run()
+    at.switch_page(BY_KEY["patches"].page).run()
+    at.switch_page(BY_KEY["positions"].page).run()
     at.multiselect(key="pos_dims").set_value([0, 5]).run()
-    at.switch_page("app_pages/5_Bits_and_Memory.py").run()
+    at.switch_page(BY_KEY["bits"].page).run()
     at.selectbox(key="bits_source").select("Type your own").run()
     at.number_input(key="bits_custom").set_value(1000.0).run()
     at.select_slider(key="act_batch").set_value(32).run()
@@ -128,9 +145,9 @@ def test_controls_redraw_without_running_the_model_again():
     ok(at)
     # the other pages' on-demand experiments ran once each when first drawn; nothing re-ran the analysis
     n_after = calls("shapes")
-    at.switch_page("app_pages/3_Attention.py").run()
+    at.switch_page(BY_KEY["attention"].page).run()
     at.slider(key="attn_layer").set_value(3).run()
-    at.switch_page("app_pages/4_Positions.py").run()
+    at.switch_page(BY_KEY["positions"].page).run()
     ok(at)
     assert calls("shapes") == n_after
     assert n_after - n <= 8  # 1 grad-rollout + 1 resolution + 1 shuffle + CLS reference + timing ...
@@ -138,35 +155,35 @@ def test_controls_redraw_without_running_the_model_again():
 
 def test_experiment_controls():
     at = ok(choose_sample(start(), "shape_arrow"))
-    at.switch_page("app_pages/1_Patches.py").run()
+    at.switch_page(BY_KEY["patches"].page).run()
     at.multiselect(key="patch_sizes").set_value([7, 14, 28]).run()
     at.button(key="run_patch_sizes").click().run()
     ok(at)
     table = at.dataframe[-1].value
     assert list(table["patch (px)"]) == [7, 14, 28] and list(table["tokens"]) == [257, 65, 17]
-    at.switch_page("app_pages/4_Positions.py").run()
+    at.switch_page(BY_KEY["positions"].page).run()
     at.select_slider(key="pos_resolution").set_value(168).run()
     at.number_input(key="shuffle_seed").set_value(3).run()
     ok(at)
     assert any(m.label == "Tokens" and m.value == "145" for m in at.metric)
-    at.switch_page("app_pages/3_Attention.py").run()
+    at.switch_page(BY_KEY["attention"].page).run()
     at.selectbox(key="grad_class").select(1).run()
     ok(at)
-    at.switch_page("app_pages/5_Bits_and_Memory.py").run()
+    at.switch_page(BY_KEY["bits"].page).run()
     at.button(key="act_measure").click().run()
     ok(at)
     assert any("measured" in m.value for m in at.markdown)
 
 
 def test_claims_link_to_their_demonstrations():
-    from ui.claims import CLAIMS
+    from vitviz.claims import CLAIMS
 
     at = ok(start())
     links = [(link.proto.label, link.proto.page) for link in at.get("page_link") if link.proto.label.startswith("See it")]
     assert len(links) == len(CLAIMS) >= 8
     for claim, (label, page) in zip(CLAIMS, links):
         assert claim.where in label
-        assert page == claim.page.split("/")[-1].removesuffix(".py").split("_", 1)[1]  # "app_pages/1_Patches.py" -> "Patches"
+        assert page == claim.stage  # the page's URL path is its stage key
 
 
 def test_downloads_offered_after_an_analysis():
@@ -177,12 +194,12 @@ def test_downloads_offered_after_an_analysis():
 
 def test_presenter_mode_carries_across_pages():
     at = ok(choose_sample(start(), "shape_star"))
-    at.toggle(key="vitviz_presenter_widget").set_value(True).run()
+    at.toggle(key="vitviz_presenter").set_value(True).run()
     ok(at)
     assert at.session_state["vitviz_presenter"] is True
-    at.switch_page("app_pages/3_Attention.py").run()
+    at.switch_page(BY_KEY["attention"].page).run()
     ok(at)
-    assert at.toggle(key="vitviz_presenter_widget").value is True
+    assert at.toggle(key="vitviz_presenter").value is True
     assert any("font-size: 22px" in h.proto.body for h in at.get("html"))
 
 
@@ -196,12 +213,22 @@ def test_dead_hub_in_the_app_falls_back_within_10_s(monkeypatch):
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(hub, "_offline_reason", None)
+    monkeypatch.setattr(hub, "_failure", None)
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{free_port()}")
-    loaders.BUNDLES._items.pop("deit_s16", None)
+    caches.MODELS.retry_now()
     started = _time.monotonic()
     at = choose_sample(start("deit_s16"), "cat")
     assert _time.monotonic() - started <= 10
     ok(at)
-    assert any("could not be reached" in w.value for w in at.warning)
-    loaders.BUNDLES._items.pop("deit_s16", None)
+    assert any("could not be reached" in w.value and "asks the hub again" in w.value for w in at.warning)
+    probes = []
+    real_probe = hub.probe
+    monkeypatch.setattr(hub, "probe", lambda *args, **kw: probes.append(1) or real_probe(*args, **kw))
+    at.switch_page(BY_KEY["patches"].page).run()  # within the window: the failure is remembered, no new probe
+    ok(at)
+    assert probes == []
+    at.button(key="vitviz_retry_hub").click().run()  # "try again": the hub is asked at once
+    ok(at)
+    assert len(probes) == 1
+    assert any("could not be reached" in w.value for w in at.warning)  # still dead: still the bundled model
+    caches.MODELS.retry_now()

@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SHOTS = ROOT / "docs" / "screenshots"
+# Screenshots go to a temporary folder, so the tests leave the tree as they found it; the README's
+# pictures are refreshed on purpose by `python scripts/refresh_screenshots.py` (it sets this variable).
+SHOTS_ENV = "VITVIZ_SCREENSHOTS"
 
 
 def _free_port() -> int:
@@ -68,6 +70,14 @@ def browser():
         b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield b
         b.close()
+
+
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory) -> Path:
+    """Where screenshots go: $VITVIZ_SCREENSHOTS when set (the refresh script), else a temporary folder."""
+    folder = Path(os.environ[SHOTS_ENV]) if os.environ.get(SHOTS_ENV) else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import pytest
 from PIL import Image
 
 from tests.conftest import png_bytes
-from tests.e2e.conftest import SHOTS
 
 PAGES = [("Patches", "patches"), ("Vectors", "vectors"), ("Attention", "attention"), ("Positions", "positions"),
          ("Bits & memory", "bits")]
@@ -51,13 +50,13 @@ def go(page, title: str) -> None:
     wait_idle(page)
 
 
-def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"))
+def shot(page, folder, name: str) -> None:
+    page.screenshot(path=str(folder / f"{name}.png"))
 
 
 def picker_value(page) -> str:
-    return page.locator('[data-testid="stNumberInput"] input').first.input_value()
+    """The selected patch: the sidebar's number input, its one home."""
+    return page.locator('[data-testid="stSidebar"] [data-testid="stNumberInput"] input').first.input_value()
 
 
 def click_patch(page, chart_index: int, fx: float, fy: float) -> None:
@@ -79,7 +78,7 @@ def open_home_with(page, server: str, sample: str, width: int, height: int) -> N
     wait_charts(page, 1)
 
 
-@pytest.mark.parametrize("path, title", [("Patches", "Patches"), ("Bits_and_Memory", "Bits")])
+@pytest.mark.parametrize("path, title", [("patches", "Patches"), ("bits", "Bits")])
 def test_a_direct_link_to_a_stage_opens_it_under_the_apps_own_navigation(server, page, path, title):
     page.goto(f"{server}/{path}")
     page.wait_for_selector("h1", timeout=60_000)
@@ -90,10 +89,10 @@ def test_a_direct_link_to_a_stage_opens_it_under_the_apps_own_navigation(server,
     assert_clean(page)
 
 
-def test_every_page_in_a_real_browser(server, page):
+def test_every_page_in_a_real_browser(server, page, shots):
     open_home_with(page, server, "A star", 1400, 1000)
     assert_clean(page)
-    shot(page, "home")
+    shot(page, shots, "home")
 
     # upload a photo
     rng = np.random.default_rng(0)
@@ -130,7 +129,7 @@ def test_every_page_in_a_real_browser(server, page):
                 f"[...document.querySelectorAll('.js-plotly-plot .gtitle')].some(t => t.textContent.startsWith({dependent!r}))",
                 timeout=30_000)
             assert_clean(page)
-        shot(page, name)
+        shot(page, shots, name)
 
 
 def test_handout_opens_offline_with_every_figure(browser, tmp_path, shapes_bundle):
@@ -156,19 +155,19 @@ def test_handout_opens_offline_with_every_figure(browser, tmp_path, shapes_bundl
     context.close()
 
 
-def test_presenter_mode_at_projector_size(server, page):
+def test_presenter_mode_at_projector_size(server, page, shots):
     open_home_with(page, server, "A heart", 1280, 720)
     page.locator('[data-testid="stSidebar"]').get_by_text("Presenter mode").click()
     wait_idle(page)
     size = page.evaluate("""parseFloat(getComputedStyle(
         document.querySelector('[data-testid=stMarkdownContainer] p')).fontSize)""")
     assert size >= 24  # readable from the back of a room
-    shot(page, "presenter_home")
+    shot(page, shots, "presenter_home")
     go(page, "Attention")
     wait_charts(page, 2)
     assert page.locator('[data-testid="stExpander"]').first.is_hidden()
     assert_clean(page)
-    shot(page, "presenter_attention")
+    shot(page, shots, "presenter_attention")
 
 
 def test_several_users_at_once_on_one_server(server, browser, shapes_bundle):

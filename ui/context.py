@@ -1,0 +1,85 @@
+"""The context a page reads: what is shown (model actually loaded, image, analysis, selected patch)
+and the caches keyed by its identity. The frame (``streamlit_app.py``) builds it once per run; pages
+read it top to bottom and never build a cache key or run the model themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from vitviz.model.analysis import Analysis
+from vitviz.model.loading import Bundle
+from vitviz.model.store import FallbackState
+
+from . import caches, session
+from .session import ChosenImage
+
+T = TypeVar("T")
+_STATE_KEY = "_vitviz_context"
+
+
+@dataclass(frozen=True)
+class Context:
+    requested: str  # the zoo key the visitor picked
+    bundle: Bundle  # the model actually loaded (the bundled one after a fallback)
+    fallback: FallbackState | None  # why the requested model is not the one shown, and when the hub is tried again
+    image: ChosenImage | None
+    analysis: Analysis | None  # None until an image is chosen
+
+    @property
+    def patch(self) -> int:
+        """The selected patch (0-based, raster order), valid for this model's grid."""
+        a = self.analysis
+        if a is None:
+            return 0
+        p = st.session_state.get(session.K_PATCH)
+        return p if isinstance(p, int) and 0 <= p < a.num_patches else session.centre_patch(a.num_patches, a.grid)
+
+    @property
+    def file_stem(self) -> str:
+        """A file name for downloads of what is shown: model actually loaded and image hash."""
+        return f"{self.bundle.identity.key}_{self.image.digest if self.image else 'no_image'}"
+
+    def key(self, *parts: Hashable) -> tuple:
+        """A cache key for something computed from what is shown: the model actually loaded (with its
+        device and precision), the image, and the parts (the experiment's name and settings)."""
+        return (self.bundle.identity, self.image.digest if self.image else None, *parts)
+
+    def figure(self, view: Callable[..., go.Figure], *settings: Hashable) -> go.Figure:
+        """``view(bundle, analysis, *settings)`` (a figure builder from ``vitviz.views``), built once per
+        (identity, view, settings) and shared by sessions: a widget change reruns the page, but figures
+        whose inputs did not change are not rebuilt."""
+        key = self.key("figure", view.__module__, view.__qualname__, *settings)
+        return caches.FIGURES.get_or_compute(key, lambda: view(self.bundle, self.analysis, *settings))
+
+    def experiment(self, name: str, *params: Hashable, run: Callable[[], T], label: str) -> T:
+        """An on-demand experiment (another forward pass) run once per (identity, name, params), with a spinner."""
+        key = self.key("experiment", name, *params)
+        hit = caches.EXPERIMENTS.get(key)
+        if hit is not None:
+            return hit
+        with st.spinner(label):
+            return caches.EXPERIMENTS.get_or_compute(key, run)
+
+    def sample_analysis(self, sample_key: str) -> Analysis:
+        """The analysis of a gallery sample by the same model (pages compare the visitor's image with it)."""
+        image, digest = caches.sample_image(sample_key)
+        return caches.analysis_of(self.bundle, image, digest)
+
+
+def publish(ctx: Context) -> None:
+    """The frame hands the context to the page it is about to run."""
+    st.session_state[_STATE_KEY] = ctx
+
+
+def current() -> Context:
+    """The context the frame built for this run."""
+    ctx = st.session_state.get(_STATE_KEY)
+    if ctx is None:
+        raise RuntimeError("pages run inside the frame: start the app with `streamlit run streamlit_app.py`")
+    return ctx

@@ -1,0 +1,111 @@
+"""The frame around every page, drawn once per run by ``streamlit_app.py``: the navigation, the shared
+sidebar (presenter switch, model picker, the chosen image, the selected patch, the device and weights
+actually used), the model and the analysis. It hands the page one ``Context``.
+
+The sidebar's widgets are plain keyed widgets (``ui.session``): drawn on every run, they keep their
+values across pages without being copied anywhere, as Streamlit recommends for ``st.navigation``.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from vitviz.model import hub
+from vitviz.model.loading import Bundle
+from vitviz.model.zoo import BY_KEY as SPECS, DEFAULT_KEY, ZOO
+
+from . import caches, charts, session, widgets
+from .context import Context, publish
+from vitviz.walkthrough import HOME_PAGE, STAGES
+
+
+def navigation() -> st.navigation:
+    return st.navigation([st.Page(HOME_PAGE, title="Home", icon="🏠", default=True)]
+                         + [st.Page(s.page, title=s.title, icon=s.icon, url_path=s.key) for s in STAGES])
+
+
+def _model_picker() -> str:
+    keys = [s.key for s in ZOO]
+    if st.session_state.get(session.K_MODEL) not in keys:
+        st.session_state[session.K_MODEL] = DEFAULT_KEY
+    key = st.selectbox("Model", keys, key=session.K_MODEL, format_func=widgets.model_label,
+                       help="Every model here is a real Vision Transformer; the bundled one works offline.")
+    st.caption(SPECS[key].note)
+    return key
+
+
+def _load(key: str) -> Bundle:
+    """The model for ``key``; a first load (or download) shows its progress in the main area, where people look."""
+    ready = caches.MODELS.peek(key)
+    if ready is not None:
+        return ready
+    spec = SPECS[key]
+    bar = st.progress(0.0, text=f"Loading {spec.title}…")
+
+    def progress(done: int, total: int) -> None:
+        if total:
+            bar.progress(min(done / total, 1.0), text=f"Downloading {spec.title}: {done / 1e6:.0f} / {total / 1e6:.0f} MB")
+
+    with st.spinner(f"Loading {spec.title}…"):
+        bundle = caches.MODELS.get(key, progress)
+    bar.empty()
+    return bundle
+
+
+def _patch_picker(num_patches: int, grid: tuple[int, int]) -> None:
+    """The selected patch's one home: a number input (chart clicks write the same key)."""
+    current = st.session_state.get(session.K_PATCH)
+    if not isinstance(current, int) or not 0 <= current < num_patches:  # a new model with a smaller grid
+        st.session_state[session.K_PATCH] = session.centre_patch(num_patches, grid)
+    index = st.number_input(f"Selected patch (0 … {num_patches - 1}; or click one on a map)", min_value=0,
+                            max_value=num_patches - 1, step=1, key=session.K_PATCH)
+    r, c = divmod(int(index), grid[1])
+    st.caption(f"Patch {index}: row {r}, column {c} (counting from 0 at the top left)")
+
+
+def _fallback_notice(ctx: Context) -> None:
+    f = ctx.fallback
+    if f is None:
+        return
+    if hub.hub_offline():
+        when = "offline mode is on (HF_HUB_OFFLINE), so the hub is not asked"
+    elif f.retry_in_s > 0:
+        when = f"vitviz asks the hub again in about {f.retry_in_s:.0f} s, or now with the sidebar's button"
+    else:
+        when = "vitviz asks the hub again on the next change"
+    st.warning(f"{ctx.bundle.fallback_reason}. Showing the bundled **{ctx.bundle.spec.title}** instead: it is a "
+               f"real ViT trained on shapes, so pick one of its shape samples for the clearest pictures. ({when}.)",
+               icon="📡")
+
+
+def run() -> None:
+    """Draw the frame and run the chosen page."""
+    st.set_page_config(page_icon="🔬", layout="wide")
+    page = navigation()
+    with st.sidebar:
+        st.toggle("Presenter mode", key=session.K_PRESENTER,
+                  help="Large type and figures for a projector; details folded away.")
+        requested = _model_picker()
+        chosen = session.chosen_image()
+        if chosen is not None:
+            st.image(chosen.image, caption=f"{chosen.name} ({chosen.image.width}×{chosen.image.height})",
+                     width="stretch")
+        status = st.container()
+    charts.presenter_css()
+    bundle = _load(requested)
+    analysis = None
+    if chosen is not None:
+        with st.spinner("Running the model once on this image…"):
+            analysis = caches.analysis_of(bundle, chosen.image, chosen.digest)
+    ctx = Context(requested, bundle, caches.MODELS.fallback_state(requested) if bundle.fell_back else None,
+                  chosen, analysis)
+    with status:
+        if analysis is not None:
+            _patch_picker(analysis.num_patches, analysis.grid)
+        st.caption(f"Running on **{bundle.device.type.upper()}** · weights: {bundle.source}")
+        if ctx.fallback is not None and not hub.hub_offline():
+            st.button("Try the model hub again", key="vitviz_retry_hub", on_click=caches.MODELS.retry_now,
+                      help="Forget the failed attempt and ask the hub again now (a dead network costs ~4 s).")
+    _fallback_notice(ctx)
+    publish(ctx)
+    page.run()

@@ -1,0 +1,71 @@
+"""Figures of the Attention stage."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from vitviz.figures.images import heatmap_overlay
+from vitviz.figures.maps import distance_figure, small_multiples
+from vitviz.model.analysis import Analysis
+from vitviz.model.loading import Bundle
+from vitviz.stages import attention
+
+SMALL_OPACITY = 0.6  # small multiples keep one blend; the page's opacity control is for the large maps
+
+
+def _head_name(head: int | None) -> str:
+    return "mean of heads" if head is None else f"head {head}"
+
+
+def cls_map(_bundle: Bundle, a: Analysis, layer: int, head: int | None, opacity: float, selected: int) -> go.Figure:
+    """Where the CLS token looks in block ``layer`` (0-based)."""
+    return heatmap_overlay(a.image, attention.cls_attention(a, layer, head), a.patch_size, opacity, selected=selected,
+                           height=460, colorbar_title="attention",
+                           title=f"CLS → patches, block {layer + 1}, {_head_name(head)}")
+
+
+def query_map(_bundle: Bundle, a: Analysis, layer: int, head: int | None, opacity: float, index: int) -> go.Figure:
+    return heatmap_overlay(a.image, attention.query_attention(a, layer, head, index), a.patch_size, opacity,
+                           selected=index, height=400, colorbar_title="attention",
+                           title=f"Where patch {index} looks (its query row), block {layer + 1}")
+
+
+def heads(_bundle: Bundle, a: Analysis, layer: int) -> go.Figure:
+    return small_multiples(a.image, [attention.cls_attention(a, layer, h) for h in range(a.heads)],
+                           [f"head {h}" for h in range(a.heads)], SMALL_OPACITY, columns=min(6, a.heads),
+                           title=f"All {a.heads} heads of block {layer + 1}: CLS attention (each map scaled on its own)")
+
+
+def layers(_bundle: Bundle, a: Analysis) -> go.Figure:
+    return small_multiples(a.image, [attention.cls_attention(a, i) for i in range(a.depth)],
+                           [f"block {i + 1}" for i in range(a.depth)], SMALL_OPACITY, columns=min(6, a.depth),
+                           title="Mean over heads, every block: how CLS attention changes with depth")
+
+
+def rollout(_bundle: Bundle, a: Analysis, fusion: str = "mean", discard: float = 0.0,
+            opacity: float = 0.6) -> go.Figure:
+    return heatmap_overlay(a.image, attention.rollout_map(a, fusion, discard), a.patch_size, opacity, height=440,
+                           colorbar_title="relevance", title=f"Rollout ({fusion}, discard {discard:.2f})")
+
+
+def relevance(_bundle: Bundle, a: Analysis, relevance_map: np.ndarray, label: str, opacity: float) -> go.Figure:
+    """A class-specific relevance map (gradient rollout, computed by an experiment) over the image."""
+    return heatmap_overlay(a.image, relevance_map, a.patch_size, opacity, height=400, colorbar_title="relevance",
+                           title=f"Evidence for “{label}”")
+
+
+def distances(_bundle: Bundle, a: Analysis) -> go.Figure:
+    return distance_figure(
+        attention.mean_attention_distance(a.attentions, a.grid, a.patch_size, a.num_prefix),
+        attention.uniform_attention_distance(a.grid, a.patch_size),
+        f"Mean attention distance per head and block, on this image ({a.grid[0]}×{a.grid[1]} patches of "
+        f"{a.patch_size} px)")
+
+
+def dino_masks(_bundle: Bundle, a: Analysis, fraction: float) -> go.Figure:
+    masks = [attention.dino_mask(attention.cls_attention(a, a.depth - 1, h), fraction).astype(float)
+             for h in range(a.heads)]
+    return small_multiples(a.image, masks, [f"head {h}: {int(m.sum())} patches" for h, m in enumerate(masks)],
+                           SMALL_OPACITY, columns=min(6, a.heads),
+                           title=f"Last block, per head: the fewest patches holding {fraction:.0%} of the CLS attention")

@@ -1,0 +1,46 @@
+"""Figures of the Bits & memory stage."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from vitviz.figures.bits import bit_fields, memory_bars, scaling_figure
+from vitviz.model.analysis import Analysis
+from vitviz.model.loading import Bundle
+from vitviz.stages import memory, numbers
+from vitviz.stages.patches import patch_size_options
+
+MB = 1e6
+BATCHES = (1, 2, 4, 8, 16, 32, 64)
+
+
+def one_number(_bundle: Bundle, _a: Analysis, value: float) -> go.Figure:
+    return bit_fields([numbers.encode_float(value, f) for f in numbers.FLOAT_FORMATS],
+                      f"{value!r} stored in five float formats")
+
+
+def activations(bundle: Bundle, _a: Analysis, batch: int, resolution: int) -> go.Figure:
+    s = memory.Shape.of(bundle.model, height=resolution)
+    values = [memory.training_activation_numbers(s, batch) * 4, memory.attention_matrix_numbers(s, batch) * 4,
+              memory.inference_activation_numbers(s, batch) * 4]
+    return memory_bars(["training: saved activations", "… of which attention matrices", "inference: peak working set"],
+                       [v / MB for v in values], f"Batch {batch}, {resolution}×{resolution} px, {s.tokens} tokens")
+
+
+def activations_by_batch(bundle: Bundle, _a: Analysis, resolution: int) -> go.Figure:
+    s = memory.Shape.of(bundle.model, height=resolution)
+    return scaling_figure(list(BATCHES), {
+        "training activations (MB)": [memory.training_activation_numbers(s, b) * 4 / MB for b in BATCHES],
+        "inference peak (MB)": [memory.inference_activation_numbers(s, b) * 4 / MB for b in BATCHES]},
+        "batch size", f"At {resolution} px: activations grow linearly with the batch")
+
+
+def patch_size_cost(bundle: Bundle, _a: Analysis) -> go.Figure:
+    shape = memory.Shape.of(bundle.model)
+    sizes = patch_size_options(shape.patch, shape.height, max_tokens=5000)
+    shapes = [memory.Shape.of(bundle.model, patch=p) for p in sizes]
+    return scaling_figure(sizes, {
+        "tokens": [s.tokens for s in shapes],
+        "attention memory, batch 1 (MB)": [memory.attention_matrix_numbers(s, 1) * 4 / MB for s in shapes],
+        "GMACs / image": [memory.macs(s) / 1e9 for s in shapes]},
+        "patch size (px)", "“More patches” has a price: smaller patches → more tokens → quadratically more attention")
