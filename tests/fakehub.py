@@ -112,3 +112,17 @@ class FakeHub:
         else:
             self._server.shutdown()
             self._server.server_close()
+
+
+def count_probes(monkeypatch) -> list[str]:
+    """Record every probe of the hub, by repo id (the real probe still runs)."""
+    from vitviz.model import hub
+
+    seen: list[str] = []
+    real = hub.probe
+
+    def counting(repo_id, *args, **kwargs):
+        seen.append(repo_id)
+        return real(repo_id, *args, **kwargs)
+    monkeypatch.setattr(hub, "probe", counting)
+    return seen

@@ -208,7 +208,7 @@ def test_dead_hub_in_the_app_falls_back_within_10_s(monkeypatch):
 
     from huggingface_hub import constants
 
-    from tests.fakehub import free_port
+    from tests.fakehub import count_probes, free_port
     from vitviz.model import hub
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
@@ -221,9 +221,7 @@ def test_dead_hub_in_the_app_falls_back_within_10_s(monkeypatch):
     assert _time.monotonic() - started <= 10
     ok(at)
     assert any("could not be reached" in w.value and "asks the hub again" in w.value for w in at.warning)
-    probes = []
-    real_probe = hub.probe
-    monkeypatch.setattr(hub, "probe", lambda *args, **kw: probes.append(1) or real_probe(*args, **kw))
+    probes = count_probes(monkeypatch)
     at.switch_page(BY_KEY["patches"].page).run()  # within the window: the failure is remembered, no new probe
     ok(at)
     assert probes == []

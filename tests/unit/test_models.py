@@ -11,7 +11,7 @@ import torch
 from huggingface_hub import constants
 from safetensors.torch import save, save_file
 
-from tests.fakehub import COMMIT, FakeHub, free_port
+from tests.fakehub import COMMIT, FakeHub, count_probes, free_port
 from vitviz.model import hub
 from vitviz.model.loading import ModelIdentity, choose_device, cpu_threads, load_model
 from vitviz.model.zoo import ZOO, get_spec
@@ -117,20 +117,9 @@ def _assert_fallback(start, bundle, words):
     assert words in bundle.fallback_reason
 
 
-def _count_probes(monkeypatch) -> list[str]:
-    probes: list[str] = []
-    real = hub.probe
-
-    def counting(repo_id, *args, **kwargs):
-        probes.append(repo_id)
-        return real(repo_id, *args, **kwargs)
-    monkeypatch.setattr(hub, "probe", counting)
-    return probes
-
-
 def test_dead_port_falls_back_fast(online, monkeypatch):
     online(f"http://127.0.0.1:{free_port()}")
-    probes = _count_probes(monkeypatch)
+    probes = count_probes(monkeypatch)
     start = time.monotonic()
     b = load_model("vit_ti16")
     _assert_fallback(start, b, "could not be reached")
@@ -146,7 +135,7 @@ def test_dead_port_falls_back_fast(online, monkeypatch):
 
 def test_forget_failure_probes_at_once(online, monkeypatch):
     online(f"http://127.0.0.1:{free_port()}")
-    probes = _count_probes(monkeypatch)
+    probes = count_probes(monkeypatch)
     load_model("vit_ti16")
     hub.forget_failure(older_than=hub.recent_failure().at - 1)  # an older failure only: this one stays
     load_model("vit_ti16")
@@ -158,7 +147,7 @@ def test_forget_failure_probes_at_once(online, monkeypatch):
 
 
 def test_environment_offline_mode_wins(monkeypatch):
-    probes = _count_probes(monkeypatch)  # tests run with HF_HUB_OFFLINE=1
+    probes = count_probes(monkeypatch)  # tests run with HF_HUB_OFFLINE=1
     hub.forget_failure()
     with pytest.raises(hub.HubUnavailable, match="offline mode"):
         hub.download(TI.hub_repo)

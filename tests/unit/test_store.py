@@ -10,7 +10,7 @@ import torch
 from huggingface_hub import constants
 from safetensors.torch import save
 
-from tests.fakehub import FakeHub, free_port
+from tests.fakehub import FakeHub, count_probes, free_port
 from vitviz.model import hub, store as store_module
 from vitviz.model.loading import load_model
 from vitviz.model.store import ModelStore
@@ -42,14 +42,7 @@ def online(monkeypatch):
 @pytest.fixture
 def probes(monkeypatch):
     """Every probe of the hub, by repo (the real probe still runs)."""
-    seen: list[str] = []
-    real = hub.probe
-
-    def counting(repo_id, *args, **kwargs):
-        seen.append(repo_id)
-        return real(repo_id, *args, **kwargs)
-    monkeypatch.setattr(hub, "probe", counting)
-    return seen
+    return count_probes(monkeypatch)
 
 
 @pytest.fixture
