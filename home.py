@@ -6,7 +6,7 @@ from ui.charts import chart
 from vitviz.claims import CLAIMS
 from ui.context import current
 from vitviz.walkthrough import BY_KEY, STAGES
-from ui.widgets import image_sources
+from ui.widgets import fallback_notice, image_sources
 from vitviz.export import to_npz
 from vitviz.handout import handout_html
 from vitviz.views import home as views
@@ -14,6 +14,7 @@ from vitviz.views import home as views
 ctx = current()
 bundle, a = ctx.bundle, ctx.analysis
 
+fallback_notice(ctx)  # at the top: which model is shown, and why
 st.title("vitviz — watch a Vision Transformer read your image")
 st.markdown(
     "Upload a photo (or pick a sample) and follow a **real pretrained Vision Transformer** through every step: "

@@ -63,21 +63,6 @@ def _patch_picker(num_patches: int, grid: tuple[int, int]) -> None:
     st.caption(f"Patch {index}: row {r}, column {c} (counting from 0 at the top left)")
 
 
-def _fallback_notice(ctx: Context) -> None:
-    f = ctx.fallback
-    if f is None:
-        return
-    if hub.hub_offline():
-        when = "offline mode is on (HF_HUB_OFFLINE), so the hub is not asked"
-    elif f.retry_in_s > 0:
-        when = f"vitviz asks the hub again in about {f.retry_in_s:.0f} s, or now with the sidebar's button"
-    else:
-        when = "vitviz asks the hub again on the next change"
-    st.warning(f"{ctx.bundle.fallback_reason}. Showing the bundled **{ctx.bundle.spec.title}** instead: it is a "
-               f"real ViT trained on shapes, so pick one of its shape samples for the clearest pictures. ({when}.)",
-               icon="📡")
-
-
 def run() -> None:
     """Draw the frame and run the chosen page."""
     st.set_page_config(page_icon="🔬", layout="wide")
@@ -106,6 +91,5 @@ def run() -> None:
         if ctx.fallback is not None and not hub.hub_offline():
             st.button("Try the model hub again", key="vitviz_retry_hub", on_click=caches.MODELS.retry_now,
                       help="Forget the failed attempt and ask the hub again now (a dead network costs ~4 s).")
-    _fallback_notice(ctx)
     publish(ctx)
     page.run()

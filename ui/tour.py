@@ -27,6 +27,7 @@ def open_stage(key: str) -> Context:
     st.markdown(stage.answer)
     with st.expander("In depth"):
         st.markdown(stage.depth)
+    widgets.fallback_notice(ctx)
     if ctx.analysis is None:
         st.info("No image chosen yet. Pick a sample below (or upload one on the home page) and this page "
                 "will show what the model does with it.", icon="🖼️")

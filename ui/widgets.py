@@ -6,9 +6,11 @@ import streamlit as st
 
 from vitviz.inputs.decode import MAX_BYTES, ImageError, load_image
 from vitviz.inputs.samples import BY_KEY as SAMPLES, gallery
+from vitviz.model import hub
 from vitviz.model.zoo import BY_KEY as SPECS
 
 from . import session
+from .context import Context
 
 SAMPLE_WIDGET = "vitviz_sample"
 
@@ -68,3 +70,19 @@ def image_sources(shapes_first: bool) -> None:
     error = st.session_state.get(session.K_IMAGE_ERROR)
     if error:
         st.error(error, icon="🚫")
+
+
+def fallback_notice(ctx: Context) -> None:
+    """Which model is shown instead of the one picked, why, and when the hub is asked again."""
+    f = ctx.fallback
+    if f is None:
+        return
+    if hub.hub_offline():
+        when = ""  # the reason already says offline mode is on: the hub is not asked
+    elif f.retry_in_s > 0:
+        when = f" vitviz asks the hub again in about {f.retry_in_s:.0f} s, or now with the sidebar's button."
+    else:
+        when = " vitviz asks the hub again on the next change."
+    st.warning(f"{ctx.bundle.fallback_reason}. Showing the bundled **{ctx.bundle.spec.title}** instead: it is a "
+               f"real ViT trained on shapes, so pick one of its shape samples for the clearest pictures.{when}",
+               icon="📡")

@@ -23,6 +23,8 @@ def test_preprocessing_steps_follow_the_data_config(analysed):
     assert [s.name for s in steps] == ["Your image", "Resize", "CenterCrop", "Normalize"]
     assert steps[2].image.shape == (224, 224, 3)
     np.testing.assert_array_equal(steps[2].image, a.image)  # what the model saw, before normalising
+    mean = ", ".join(f"{m:g}" for m in a.mean)
+    assert f"mean ({mean})" in steps[3].detail and "tensor" not in steps[3].detail  # numbers a person reads
 
 
 def test_patch_pixels_and_flattening_order(analysed):

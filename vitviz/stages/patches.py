@@ -42,7 +42,7 @@ def preprocessing_steps(bundle: Bundle, image: Image.Image) -> list[PreprocessSt
                 detail = f"centre {x.width}×{x.height} px kept"
             steps.append(PreprocessStep(name, detail, np.asarray(x)))
         elif name == "Normalize":
-            mean, std = tuple(np.round(t.mean, 3)), tuple(np.round(t.std, 3))
+            mean, std = (tuple(round(float(v), 3) for v in t.mean), tuple(round(float(v), 3) for v in t.std))
             arr = x.numpy()  # [3, H, W]
             shown = np.clip((arr - arr.min()) / max(arr.max() - arr.min(), 1e-8) * 255, 0, 255)
             steps.append(PreprocessStep(

@@ -18,8 +18,7 @@ def learned_similarity(_bundle: Bundle, a: Analysis, height: int | None = None) 
     """ViT paper, Figure 7 centre: each position's cosine similarity with every other, tile by tile."""
     sim = positions.similarity_grid(positions.patch_positions_embed(a), a.grid)
     return similarity_grid_figure(positions.tile_grid(sim), a.grid, height=height,
-                                  title="Tile (row, col): cosine similarity of that position's embedding with every "
-                                        "position (click one)")
+                                  title="Tile (row, col): that position's cosine similarity with all (click one)")
 
 
 def one_position(_bundle: Bundle, a: Analysis, index: int) -> go.Figure:
