@@ -7,10 +7,13 @@ from ui.charts import chart, clickable_chart
 from ui.tour import close_stage, open_stage
 from vitviz.figures.prediction import short_label
 from vitviz.stages import attention
+from vitviz.offline.vit import ATTENTION_NOTE
 from vitviz.views import attention as views
 
 ctx = open_stage("attention")
 a, index = ctx.analysis, ctx.patch
+if ctx.bundle.spec.bundled:
+    st.info(ATTENTION_NOTE, icon="🎓")  # an info box, not a caption: it stays visible in presenter mode
 
 c1, c2, c3 = st.columns(3)
 layer = c1.slider("Block (layer)", 1, a.depth, a.depth, key="attn_layer") - 1
@@ -30,6 +33,17 @@ st.caption("Each map is one row of a softmax: its values sum to 1 over all token
 chart(ctx.figure(views.heads, layer), key="attn_heads")
 chart(ctx.figure(views.layers), key="attn_layers")
 
+st.subheader("Related means close vectors?")
+st.markdown("The article says patches “which has less difference of vector number are considered as highly "
+            "related”. Left: how close each patch's vector (before positions) is to the selected patch's, by cosine "
+            "similarity (1: same direction). Right: where that patch actually looks in this block. Attention "
+            "compares a learned **query** of one token with learned **keys** of the others (query·key), so it can "
+            "differ from plain closeness.")
+chart(ctx.figure(views.relatedness, layer, head, index), key="attn_related")
+rel = attention.relatedness(a, layer, head, index)
+st.markdown(f"On this image, block {layer + 1}, {head_choice}: the correlation between closeness and attention over "
+            f"the other patches is **r = {rel.correlation:.2f}** (1 would mean attention simply follows closeness).")
+
 st.header("2 · Attention rollout (Abnar & Zuidema, 2020)")
 st.latex(r"\hat A_l = \mathrm{rownorm}\!\left(0.5\,\mathrm{fuse}_h(A_l) + 0.5\,I\right),\qquad "
          r"R = \hat A_L \cdots \hat A_2\,\hat A_1,\qquad \text{map} = R[\mathrm{CLS},\ \text{patches}]")
@@ -38,29 +52,36 @@ st.markdown("The 0.5·I term accounts for the residual connection; each row is d
 r1, r2 = st.columns(2)
 fusion = r1.radio("Head fusion", attention.HEAD_FUSIONS, horizontal=True, key="rollout_fusion")
 discard = r2.slider("Discard ratio (weakest links per row)", 0.0, 0.95, 0.0, 0.05, key="rollout_discard")
+chart(ctx.figure(views.rollout, fusion, discard, opacity), key="attn_rollout")
+st.markdown("Rollout is the same for every class: it shows where information flows to the CLS token, not "
+            "the evidence for one answer.")
 
 st.header("3 · Class-specific map: gradient-weighted rollout (Chefer et al., 2021)")
 st.latex(r"R = I;\quad R \mathrel{+}= \mathrm{mean}_h\big((\nabla A_l \odot A_l)^{+}\big)\,R\ \ "
          r"\text{for } l = 1 \ldots L;\quad \text{map} = R[\mathrm{CLS},\ \text{patches}]")
-g1, g2 = st.columns(2, gap="large")
-with g1:
-    chart(ctx.figure(views.rollout, fusion, discard, opacity), key="attn_rollout")
-with g2:
-    if a.top_labels:
+if a.top_labels:
+    g1, g2 = st.columns([1, 2], gap="large")
+    with g1:
         cls_pick = st.selectbox("Explain class", list(range(len(a.top_labels))), key="grad_class",
                                 format_func=lambda i: f"{short_label(a.top_labels[i])} ({a.top_probs[i]:.1%})")
-        target = a.top_indices[cls_pick]
-        grad_map = ctx.experiment("grad_rollout", target, run=lambda: attention.gradient_rollout(ctx.bundle, a, target),
-                                  label="One backward pass for this class…")
+        st.markdown("∇A is the **gradient**: how much the chosen class's score would change if an attention "
+                    "weight changed. Only the positive part of gradient × attention is kept.")
+    target = a.top_indices[cls_pick]
+    grad_map = ctx.experiment("grad_rollout", target, run=lambda: attention.gradient_rollout(ctx.bundle, a, target),
+                              label="One backward pass for this class…")
+    with g2:
         chart(views.relevance(ctx.bundle, a, grad_map, short_label(a.top_labels[cls_pick]), opacity), key="attn_grad")
-    else:
-        st.info("This model has no classifier, so there is no class to explain; rollout on the left still shows "
-                "where the CLS token gathers information.", icon="ℹ️")
+else:
+    st.info("This model has no classifier, so there is no class to explain; the rollout above still shows "
+            "where the CLS token gathers information.", icon="ℹ️")
 
 st.header("4 · How far do heads look? Mean attention distance")
 chart(ctx.figure(views.distances), key="attn_distance")
 st.caption("Σⱼ Aᵢⱼ·‖pᵢ − pⱼ‖ in pixels (patch-to-patch attention renormalised), averaged over all query "
-           "patches (ViT paper, Figure 7 right). Early blocks mix near and far heads; later ones mostly look far.")
+           "patches (ViT paper, Figure 7 right).")
+st.markdown(attention.distance_verdict(attention.mean_attention_distance(a.attentions, a.grid, a.patch_size,
+                                                                         a.num_prefix),
+                                       attention.uniform_attention_distance(a.grid, a.patch_size)))
 
 st.header("5 · DINO-style masks")
 fraction = st.slider("Keep the patches that hold this share of the head's CLS attention", 0.1, 0.95, 0.6, 0.05,

@@ -5,15 +5,17 @@ import streamlit as st
 from ui.charts import chart, clickable_chart
 from ui.tour import close_stage, open_stage
 from vitviz.figures.tokens import patch_size_figure
-from vitviz.stages import patches
+from vitviz.stages import patches, trained_patch_sizes
 from vitviz.views import home as home_views, patches as views
 
 ctx = open_stage("patches")
 a, index = ctx.analysis, ctx.patch
 
 st.header("1 · What the model does to your image first")
-st.markdown("These steps come from the model's own timm data config: the same resize, crop and normalisation "
-            "it was trained with.")
+st.markdown("These steps are the model's own **evaluation** transform (timm's data config, `create_transform("
+            "is_training=False)`): the resize, crop and normalisation it is tested with. Training added random "
+            "crops, flips and colour changes on top. The pixels stay 8-bit integers (0–255) until the last step "
+            "turns them into floating-point numbers.")
 steps = ctx.experiment("preprocessing", run=lambda: patches.preprocessing_steps(ctx.bundle, ctx.image.image),
                        label="Preprocessing…")
 for col, step in zip(st.columns(len(steps)), steps):
@@ -50,13 +52,36 @@ chart(ctx.figure(views.flattened, index), key="patches_flat")
 for name in extra:
     chart(ctx.figure(views.extra_channel, name), key=f"patches_extra_{name}")
 
-st.header("4 · Is the patch size fixed? Does a smaller patch mean more accuracy?")
+st.header("4 · Does a smaller patch mean more accuracy?")
 st.markdown(
-    "The article says patch size is fixed during training, and that more patches means more accuracy. A model "
-    "is *trained* at one patch size, but timm can resample its patch projection to another size (FlexiViT's "
-    "`resample_patch_embed`) and its position embeddings to the new grid (`resample_abs_pos_embed`). Run the "
-    "model at several patch sizes on your image and see what more patches really buy: many more tokens, "
-    "quadratically more attention, more time — and not automatically a better answer.")
+    "The article says “high patches means high accuracy”. Two different questions hide in it. **Models trained** "
+    "with smaller patches see more tokens; in the published results for the pairs below they are also the more "
+    "accurate ones, at a steep price in attention. **One trained model run at other patch sizes** is another "
+    "experiment: it meets a patch size it was not trained for.")
+st.subheader("Models trained at different patch sizes")
+st.markdown("Pairs from the model zoo, each trained at its own patch size. Tokens, attention scores and "
+            "multiply-adds (MACs) are counted from the architectures; accuracy is what was published.")
+if st.button("Count and time the trained pairs on this computer", key="run_trained_pairs"):
+    st.session_state["trained_pairs_run"] = True
+if st.session_state.get("trained_pairs_run"):
+    costs = ctx.experiment("trained_pairs", run=trained_patch_sizes.pair_costs,
+                           label="Building each architecture and timing one image…")
+    st.dataframe([{"model": c.spec.title, "patch (px)": c.spec.patch_size, "tokens": c.tokens,
+                   "attention scores per image": f"{c.attention_scores:,}", "GMACs per image": round(c.gmacs, 2),
+                   "time here (ms)": round(1000 * c.seconds, 1), "published top-1 (%)": c.published.top1,
+                   "what was measured": c.published.metric, "source": c.published.source} for c in costs],
+                 hide_index=True)
+    st.caption("Time: one image through each architecture on this computer, now, with random weights and a random "
+               "input (the arithmetic costs the same whatever the weights). A GMAC is a billion "
+               "multiply-accumulate operations.")
+    st.markdown(trained_patch_sizes.verdict(costs))
+st.subheader("One trained model at other patch sizes")
+st.markdown(
+    "A model is *trained* at one patch size (the article is right that it does not depend on the image). "
+    "timm can still resample its patch projection to another size (FlexiViT's `resample_patch_embed`) and its "
+    "position embeddings to the new grid (`resample_abs_pos_embed`). Run this model at several patch sizes on "
+    "your image: the token count and the attention cost change as above, and the answer changes because the "
+    "model meets inputs it never saw in training, not because more patches are better or worse.")
 options = patches.patch_size_options(a.patch_size, a.image.shape[0])
 default = [p for p in options if a.patch_size // 2 <= p <= a.patch_size * 2][:5]
 sizes = st.multiselect("Patch sizes to try (px)", options, default=default, key="patch_sizes")
@@ -74,7 +99,7 @@ if ran:
                    "time (ms)": round(1000 * r.seconds, 1), "top-1": r.top_label.split(",")[0],
                    "probability": round(r.top_prob, 4)} for r in results], hide_index=True)
     st.caption("Time is one forward pass on this computer, measured now. The model was trained at "
-               f"{a.patch_size} px: far from it, predictions usually get worse, whatever the token count.")
+               f"{a.patch_size} px: at other sizes it meets inputs it was not trained for.")
 
 with st.expander("In depth: the image as the model sees it"):
     chart(ctx.figure(home_views.seen_image), key="patches_seen")

@@ -8,6 +8,7 @@ from ui.tour import close_stage, open_stage
 from vitviz.figures.prediction import short_label
 from vitviz.stages import positions
 from vitviz.views import positions as views
+from vitviz.wording import difference
 
 ctx = open_stage("positions")
 a, index, bundle = ctx.analysis, ctx.patch, ctx.bundle
@@ -20,9 +21,7 @@ with left:
 with right:
     chart(ctx.figure(views.one_position, index), key="pos_one")
 s = positions.structure(positions.patch_positions_embed(a), a.grid)
-st.markdown(f"Mean cosine with the 4 neighbours: **{s.neighbour_cosine:.3f}**; with positions ≥ 3 patches away: "
-            f"**{s.far_cosine:.3f}**. Nobody told the model about rows and columns: these vectors were learned "
-            "from data, and the row/column structure emerged (ViT paper, Figure 7 centre).")
+st.markdown(positions.structure_verdict(s))
 chart(ctx.figure(views.by_offset), key="pos_offsets")
 
 st.header("2 · Sin and cos: where the article is right")
@@ -70,13 +69,11 @@ with e1:
 with e2:
     unit = "probability" if bundle.labels else "output"
     st.metric(f"With position embeddings: max |Δ {unit}| original vs shuffled", f"{shuf.with_pos_diff:.4f}")
-    st.metric(f"Without position embeddings: max |Δ {unit}|", f"{shuf.without_pos_diff:.1e}")
+    st.metric(f"Without position embeddings: max |Δ {unit}|", difference(shuf.without_pos_diff))
     if bundle.labels:
         top = [bundle.labels[int(np.argmax(v))] for v in (*shuf.with_pos, *shuf.without_pos)]
         st.dataframe([{"": "with positions", "original": short_label(top[0]), "shuffled": short_label(top[1])},
                       {"": "positions removed", "original": short_label(top[2]), "shuffled": short_label(top[3])}],
                      hide_index=True)
-    st.markdown("Without positions, attention treats the tokens as a **set**: shuffling them changes nothing "
-                "the CLS token can see, so the output is the same up to rounding. Positions are the only place "
-                "where order enters.")
+    st.markdown(positions.shuffle_verdict(shuf))
 close_stage("positions")

@@ -11,6 +11,7 @@ from vitviz.figures.tokens import layer_lines, vector_bars
 from vitviz.inputs.samples import BY_KEY as SAMPLES
 from vitviz.stages import vectors
 from vitviz.views import vectors as views
+from vitviz.wording import difference
 
 ctx = open_stage("vectors")
 a, index = ctx.analysis, ctx.patch
@@ -31,7 +32,7 @@ with right:
                                                     if extra else "") +
                 f"); `W` and `b`: the model's patch embedding (a {P}×{P} convolution with stride {P}, "
                 "which is exactly this matrix product).")
-    st.metric("Max |W·x + b − model's patch vector|", f"{check.max_abs_diff:.2e}",
+    st.metric("W·x + b vs the model's own patch vector", difference(check.max_abs_diff),
               help="Computed here in float64 from the weights, compared with the vector the model produced in "
                    "its forward pass (float32).")
     chart(vector_bars(check.computed, f"Patch {index} as a {D}-number vector (bars: W·x+b; crosses: the model's own)",
@@ -40,8 +41,10 @@ with right:
 chart(ctx.figure(views.all_vectors, index), key="vectors_matrix")
 
 st.header("2 · What the projection looks for")
-st.markdown("The rows of W are filters over a patch. Their first principal components, shown as colour "
-            "tiles, are the patterns the projection is most sensitive to (ViT paper, Figure 7 left)." + (
+st.markdown("The rows of W are filters over a patch. Their first principal components (**PCA**: the directions "
+            "in which the filters vary most), shown as colour tiles, summarise the patterns the filters are made "
+            "of; the ViT paper (Figure 7 left) reads them as plausible basis functions for the fine structure "
+            "within a patch." + (
                 " Only the filters' red, green and blue parts are shown; this model's fixed extra channel is "
                 "left out." if len(a.input_channels) > 3 else ""))
 chart(ctx.figure(views.filters), key="vectors_filters")
@@ -72,7 +75,7 @@ st.markdown(f"The CLS token is a **learned vector of {D} numbers**, part of the 
 with st.spinner("Analysing a second image for comparison…"):
     ref = ctx.sample_analysis(ref_sample.key)
 st.metric(f"Max difference between the CLS entering block 1 for your image and for “{ref_sample.title}”",
-          f"{vectors.cls_input_difference(a, ref):.1e}")
+          difference(vectors.cls_input_difference(a, ref)))
 sims = vectors.cls_similarity_by_layer(a)  # [L+1, N]
 chart(grid_heatmap(sims, "Cosine similarity of the CLS token with each patch token, layer by layer",
                    colorscale=DIVERGING, zmid=0, x_title="patch", y_title="layer (0 = input)", height=300),

@@ -28,10 +28,8 @@ def _model_picker() -> str:
     keys = [s.key for s in ZOO]
     if st.session_state.get(session.K_MODEL) not in keys:
         st.session_state[session.K_MODEL] = DEFAULT_KEY
-    key = st.selectbox("Model", keys, key=session.K_MODEL, format_func=widgets.model_label,
-                       help="Every model here is a real Vision Transformer; the bundled one works offline.")
-    st.caption(SPECS[key].note)
-    return key
+    return st.selectbox("Model", keys, key=session.K_MODEL, format_func=widgets.model_label,
+                        help="Every model here is a real Vision Transformer; the bundled one works offline.")
 
 
 def _load(key: str) -> Bundle:
@@ -71,6 +69,7 @@ def run() -> None:
         st.toggle("Presenter mode", key=session.K_PRESENTER,
                   help="Large type and figures for a projector; details folded away.")
         requested = _model_picker()
+        running = st.container()  # what actually runs, filled in once the model is loaded
         chosen = session.chosen_image()
         if chosen is not None:
             st.image(chosen.image, caption=f"{chosen.name} ({chosen.image.width}×{chosen.image.height})",
@@ -84,6 +83,10 @@ def run() -> None:
             analysis = caches.analysis_of(bundle, chosen.image, chosen.digest)
     ctx = Context(requested, bundle, caches.MODELS.fallback_state(requested) if bundle.fell_back else None,
                   chosen, analysis)
+    with running:
+        if bundle.fell_back:
+            st.markdown(f"Running instead: **{bundle.spec.title}**")
+        st.caption(bundle.spec.note)
     with status:
         if analysis is not None:
             _patch_picker(analysis.num_patches, analysis.grid)

@@ -46,8 +46,9 @@ STAGES: tuple[Stage, ...] = (
         "Each patch becomes a vector; a CLS token joins them.",
         "How does a patch become a vector, and is every vector unique?",
         "Each patch's pixels are multiplied by one learned matrix (plus a bias): that is the whole “linear "
-        "projection”. Two patches with the same pixels get the **same** vector; only after the position embeddings "
-        "are added do they differ. The CLS token is a learned vector, identical for every image, until attention "
+        "projection”. Two patches with the same input get the **same** vector (for the bundled model the input also "
+        "holds a colour-edge channel computed across patch borders); only after the position embeddings are added "
+        "do they differ. The CLS token is a learned vector, identical for every image, until attention "
         "mixes the image into it.",
         "The article says vectors are always unique and encode position with sin and cos. Both are checked live "
         "below: identical patches give identical vectors, and the position information is a separate, added "
@@ -66,8 +67,8 @@ STAGES: tuple[Stage, ...] = (
         "Position embeddings say where each patch sits.",
         "How does the model know where a patch is?",
         "A position embedding, one vector per grid position, is **added** to each patch vector before the first "
-        "block. In ViT-B and the other models here these vectors are learned from data, not computed with sin "
-        "and cos — yet they learn rows and columns on their own.",
+        "block. In ViT and every model here these vectors are learned parameters, not computed with sin and cos; "
+        "trained ViTs learn rows and columns on their own (measured on the model you picked below).",
         "Sin/cos position encodings exist (the original Transformer, MAE) and are compared side by side. Without "
         "positions a transformer cannot tell order at all: shuffle the patch tokens and the output does not change."),
     Stage(

@@ -26,6 +26,10 @@ from vitviz.offline.shapes import IMAGE_SIZE, SHAPE_CLASSES
 ASSETS = Path(__file__).parents[1] / "assets"  # vitviz/assets
 WEIGHTS_FILE = ASSETS / "shapes_vit.safetensors"
 MODEL_NAME = "vitviz_shapes_vit"
+ATTENTION_NOTE = (
+    "This model's attention was **partly taught**: in its last 1,000 training steps a loss rewarded patches on the "
+    "shape for attending to other patches on the shape (the CLS token's attention was never trained directly; see "
+    "its model card). Its maps are cleaner than attention that only emerged from learning to classify.")
 EDGE_GAIN = 2.0  # colour_edges = tanh(EDGE_GAIN · gradient magnitude of the normalised pixels)
 
 

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -17,6 +19,7 @@ from vitviz.model.analysis import Analysis
 from vitviz.model.capture import recording
 from vitviz.model.forward import as_input
 from vitviz.model.loading import Bundle
+from vitviz.stages.vectors import cosine_rows
 
 HEAD_FUSIONS = ("mean", "max", "min")
 
@@ -147,3 +150,47 @@ def focus_ratio(values: np.ndarray, object_patches: np.ndarray) -> float:
     if not m.any():
         return float("nan")
     return float((v[m].sum() / max(v.sum(), 1e-12)) / m.mean())
+
+
+def distance_verdict(dist: np.ndarray, uniform: float) -> str:
+    """What the mean attention distances [L, H] of the loaded model show, in one sentence, next to what
+    the ViT paper found on its trained models (Figure 7 right: early blocks mix near and far heads,
+    later blocks mostly look far). The pattern is called present when the first block's heads span at
+    least a quarter of the uniform distance and the last block's median head looks at least 0.8 × as
+    far as uniform attention would."""
+    first, last = dist[0], dist[-1]
+    spread = float(first.max() - first.min())
+    late = float(np.median(last))
+    said = (f"On this model, block 1's heads look {first.min():.0f}–{first.max():.0f} px far and block "
+            f"{dist.shape[0]}'s {last.min():.0f}–{last.max():.0f} px (uniform attention: {uniform:.0f} px). ")
+    if spread >= 0.25 * uniform and late >= 0.8 * uniform:
+        return said + "That is the pattern the ViT paper found on its models: a wide mix early, mostly far late."
+    return said + ("That is not the pattern the ViT paper found on its trained models (a wide mix of near and "
+                   "far heads early, mostly far late): " +
+                   ("its early heads do not mix near and far." if spread < 0.25 * uniform
+                    else "its last block's heads do not mostly look far."))
+
+
+def distance_pattern_shown(dist: np.ndarray, uniform: float) -> bool:
+    """The test behind ``distance_verdict``'s wording (for tests)."""
+    return float(dist[0].max() - dist[0].min()) >= 0.25 * uniform and float(np.median(dist[-1])) >= 0.8 * uniform
+
+
+@dataclass(frozen=True)
+class Relatedness:
+    """Raw closeness of patch vectors next to learned attention, for one query patch."""
+
+    cosine: np.ndarray  # [rows, cols]: cosine of the query's patch vector (before positions) with every patch's
+    attention: np.ndarray  # [rows, cols]: the query's attention row over the patches (layer, head)
+    correlation: float  # Pearson correlation of the two over the other patches (the query itself left out)
+
+
+def relatedness(analysis: Analysis, layer: int, head: int | None, index: int) -> Relatedness:
+    """The article says patches whose vectors differ little are "related". Put the raw vectors' cosine
+    next to what attention actually does from the same query: relatedness is learned (query·key)."""
+    cos = cosine_rows(analysis.patch_embeddings[index:index + 1], analysis.patch_embeddings)[0]  # [N]
+    att = query_attention(analysis, layer, head, index).ravel()  # [N]
+    others = np.arange(cos.size) != index
+    x, y = cos[others].astype(np.float64), att[others].astype(np.float64)
+    r = float(np.corrcoef(x, y)[0, 1]) if x.std() > 0 and y.std() > 0 else float("nan")
+    return Relatedness(cos.reshape(analysis.grid), att.reshape(analysis.grid), r)

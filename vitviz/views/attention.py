@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from vitviz.figures.images import heatmap_overlay
 from vitviz.figures.maps import distance_figure, small_multiples
+from vitviz.figures.style import DIVERGING, SEQUENTIAL, base_layout
 from vitviz.model.analysis import Analysis
 from vitviz.model.loading import Bundle
 from vitviz.stages import attention
@@ -69,3 +71,17 @@ def dino_masks(_bundle: Bundle, a: Analysis, fraction: float) -> go.Figure:
     return small_multiples(a.image, masks, [f"head {h}: {int(m.sum())} patches" for h, m in enumerate(masks)],
                            SMALL_OPACITY, columns=min(6, a.heads),
                            title=f"Last block, per head: the fewest patches holding {fraction:.0%} of the CLS attention")
+
+
+def relatedness(_bundle: Bundle, a: Analysis, layer: int, head: int | None, index: int) -> go.Figure:
+    """The raw patch vectors' cosine with the query next to its attention row: closeness is not relatedness."""
+    rel = attention.relatedness(a, layer, head, index)
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12, subplot_titles=(
+        f"cosine of patch vectors with patch {index}", f"attention from patch {index}, block {layer + 1}"))
+    fig.add_trace(go.Heatmap(z=rel.cosine, colorscale=DIVERGING, zmin=-1, zmax=1, colorbar=dict(x=0.44, title="cos"),
+                             hovertemplate="cosine %{z:.3f}<extra></extra>"), 1, 1)
+    fig.add_trace(go.Heatmap(z=rel.attention, colorscale=SEQUENTIAL, colorbar=dict(title="attention"),
+                             hovertemplate="attention %{z:.4f}<extra></extra>"), 1, 2)
+    fig.update_yaxes(autorange="reversed", scaleanchor=None)
+    return base_layout(fig, f"Close vectors or learned relation? Correlation over the other patches: r = "
+                            f"{rel.correlation:.2f}", height=380)

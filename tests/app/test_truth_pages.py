@@ -1,0 +1,63 @@
+"""What the pages say about the model on screen, through AppTest: measured verdicts, caveats that stay visible."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ui import caches
+from vitviz.model.loading import load_model
+from vitviz.offline.vit import ATTENTION_NOTE
+from vitviz.walkthrough import BY_KEY
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def random_vit():
+    if caches.MODELS.peek("vit_ti16") is None:
+        caches.MODELS.put(load_model("vit_ti16", device="cpu", pretrained=False))
+
+
+def open_page(model: str, sample: str, stage: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=300)
+    at.session_state["vitviz_model"] = model
+    at.run()
+    at.selectbox(key="vitviz_sample").select(sample).run()
+    at.switch_page(BY_KEY[stage].page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_bundled_models_taught_attention_is_said_in_an_info_box():
+    shapes = open_page("shapes", "shape_star", "attention")
+    assert any(i.value == ATTENTION_NOTE for i in shapes.info)  # info boxes stay visible in presenter mode
+    vit = open_page("vit_ti16", "cat", "attention")
+    assert not any(i.value == ATTENTION_NOTE for i in vit.info)
+    assert any("That is not the pattern the ViT paper found" in m.value for m in vit.markdown)  # random weights
+
+
+def test_positions_say_what_this_model_shows():
+    vit = open_page("vit_ti16", "cat", "positions")
+    assert any("no row/column structure" in m.value for m in vit.markdown)
+    assert any(m.value.startswith("equal up to rounding") or m.value == "identical (0)" for m in vit.metric)
+    shapes = open_page("shapes", "shape_star", "positions")
+    assert any("On this model, a position's embedding" in m.value for m in shapes.markdown)
+    assert any("treats the tokens as a **set**" in m.value for m in shapes.markdown)
+
+
+def test_trained_pairs_show_published_accuracy_with_sources():
+    at = open_page("shapes", "shape_heart", "patches")
+    at.button(key="run_trained_pairs").click().run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["model"]) == ["ViT-B/16", "ViT-B/32", "DINO ViT-S/8", "DINO ViT-S/16"]
+    assert all(table["source"].str.len() > 0)
+    assert any("the tokens" in m.value and "published top-1" in m.value for m in at.markdown)
+
+
+def test_sidebar_names_the_model_actually_running_after_a_fallback():
+    at = open_page("vit_b16", "shape_star", "vectors")
+    sidebar = [m.value for m in at.sidebar.markdown]
+    assert any("Running instead: **Offline shapes ViT (bundled)**" in v for v in sidebar)
+    assert any("equal up to rounding" in m.value or "identical" in m.value for m in at.metric)

@@ -1,0 +1,34 @@
+"""Models trained at different patch sizes: counts from the architectures, published accuracy with a source."""
+
+import pytest
+
+from vitviz.model.zoo import get_spec
+from vitviz.stages import trained_patch_sizes as tps
+
+
+@pytest.fixture(scope="module")
+def costs():
+    return tps.pair_costs()
+
+
+def test_counts_follow_the_architectures(costs):
+    by_key = {c.spec.key: c for c in costs}
+    assert [c.spec.key for c in costs] == [k for pair in tps.PAIRS for k in pair]
+    for c in costs:
+        spec = get_spec(c.spec.key)
+        assert c.tokens == spec.tokens  # (224 / P)² + 1
+        assert c.seconds > 0
+    assert by_key["vit_b16"].gmacs == pytest.approx(17.564, abs=1e-3)  # timm's benchmark tables (READING.md)
+    assert by_key["dino_s16"].gmacs == pytest.approx(4.599, abs=1e-3)
+    assert by_key["vit_b16"].attention_scores == 12 * 12 * 197 ** 2
+
+
+def test_every_published_number_has_a_source_and_the_verdict_quotes_the_numbers(costs):
+    for key in {k for pair in tps.PAIRS for k in pair}:
+        assert tps.PUBLISHED[key].source and tps.PUBLISHED[key].metric
+    said = tps.verdict(costs)
+    by_key = {c.spec.key: c for c in costs}
+    for small, large in tps.PAIRS:
+        s, b = by_key[small], by_key[large]
+        assert f"{s.tokens / b.tokens:.1f}× the tokens" in said
+        assert f"{s.published.top1:.1f}% vs {b.published.top1:.1f}%" in said

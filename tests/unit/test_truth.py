@@ -1,0 +1,82 @@
+"""Every sentence a page prints about the model on screen is measured on it: run each one on every zoo
+architecture the tests can build (random weights) and on the bundled model, and check that the words
+agree with the numbers."""
+
+import numpy as np
+import pytest
+import torch
+
+from vitviz.inputs.decode import load_image
+from vitviz.inputs.samples import BY_KEY as SAMPLES
+from vitviz.model.analysis import analyze
+from vitviz.model.loading import load_model
+from vitviz.model.zoo import ZOO
+from vitviz.stages import attention, positions, vectors
+from vitviz.wording import difference
+
+RANDOM = [s.key for s in ZOO if not s.bundled]
+
+
+@pytest.fixture(scope="module", params=["shapes", *RANDOM])
+def shown(request):
+    """(bundle, analysis) as a page sees them: the bundled model on a shape, random-weight ViTs on a photo."""
+    key = request.param
+    torch.manual_seed(0)
+    bundle = load_model(key, device="cpu", pretrained=key == "shapes")
+    image = load_image(SAMPLES["shape_star" if key == "shapes" else "cat"].data())
+    return bundle, analyze(bundle, image)
+
+
+def test_shuffle_sentence_holds(shown):
+    bundle, a = shown
+    result = positions.shuffle_experiment(bundle, a, seed=3)
+    assert result.without_pos_diff <= 1e-4  # the page says: equal up to rounding
+    assert "equal up to rounding" in positions.shuffle_verdict(result)
+    if bundle.spec.bundled:  # a trained model does notice the order when positions are there
+        assert result.with_pos_diff > 0.01
+
+
+def test_position_structure_sentence_matches_the_numbers(shown):
+    bundle, a = shown
+    s = positions.structure(positions.patch_positions_embed(a), a.grid)
+    said = positions.structure_verdict(s)
+    assert f"{s.neighbour_cosine:.3f}" in said and f"{s.far_cosine:.3f}" in said
+    structured = s.neighbour_cosine - s.far_cosine >= positions.STRUCTURE_MARGIN
+    assert ("rows and columns are in these vectors" in said) == structured
+    assert ("no row/column structure" in said) == (not structured)
+    if not bundle.spec.bundled:
+        assert not structured  # random initialisation has no 2D structure: the page must not claim one
+
+
+def test_attention_distance_sentence_matches_the_numbers(shown):
+    _, a = shown
+    dist = attention.mean_attention_distance(a.attentions, a.grid, a.patch_size, a.num_prefix)
+    uniform = attention.uniform_attention_distance(a.grid, a.patch_size)
+    said = attention.distance_verdict(dist, uniform)
+    assert f"{dist[0].min():.0f}–{dist[0].max():.0f} px" in said and f"{uniform:.0f} px" in said
+    assert ("That is the pattern" in said) == attention.distance_pattern_shown(dist, uniform)
+
+
+def test_relatedness_correlation_is_measured(shown):
+    _, a = shown
+    index = a.num_patches // 2
+    rel = attention.relatedness(a, a.depth - 1, None, index)
+    others = np.arange(a.num_patches) != index
+    expected = np.corrcoef(rel.cosine.ravel()[others], rel.attention.ravel()[others])[0, 1]
+    assert rel.correlation == pytest.approx(expected, abs=1e-6)
+    np.testing.assert_allclose(rel.attention.sum() + a.attentions[-1].astype(np.float32).mean(0)[1 + index, 0],
+                               1.0, atol=5e-3)  # the attention row over patches plus CLS sums to 1
+
+
+def test_projection_and_cls_sentences(shown):
+    bundle, a = shown
+    check = vectors.show_the_math(bundle, a, a.num_patches // 3)
+    assert difference(check.max_abs_diff).startswith(("identical", "equal up to rounding"))
+    other = analyze(bundle, load_image(SAMPLES["coffee"].data()))
+    assert difference(vectors.cls_input_difference(a, other)) == "identical (0)"  # CLS ignores the image
+
+
+def test_difference_wording():
+    assert difference(0.0) == "identical (0)"
+    assert difference(3.81e-6) == "equal up to rounding (3.8e-06)"
+    assert difference(0.5) == "0.500"
