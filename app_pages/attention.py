@@ -15,19 +15,25 @@ a, index = ctx.analysis, ctx.patch
 if ctx.bundle.spec.bundled:
     st.info(ATTENTION_NOTE, icon="🎓")  # an info box, not a caption: it stays visible in presenter mode
 
+st.header("1 · Where the CLS token looks")
+pictures = st.container()  # the picture first, its controls below it
 c1, c2, c3 = st.columns(3)
-layer = c1.slider("Block (layer)", 1, a.depth, a.depth, key="attn_layer") - 1
-head_choice = c2.selectbox("Head", ["mean of heads"] + [f"head {h}" for h in range(a.heads)], key="attn_head")
+layer = c1.slider("Block (layer)", 1, a.depth, a.depth, key="attn_layer",
+                  help="A block is one round of attention followed by the MLP; the model has "
+                       f"{a.depth} of them, one after the other.") - 1
+head_choice = c2.selectbox("Head", ["mean of heads"] + [f"head {h}" for h in range(a.heads)], key="attn_head",
+                           help=f"Each block runs {a.heads} attention heads side by side, each with its own learned "
+                                "query, key and value projections.")
 opacity = c3.slider("Heatmap opacity (large maps)", 0.0, 1.0, 0.6, 0.05, key="attn_opacity")
 head = None if head_choice == "mean of heads" else int(head_choice.split()[1])
-
-st.header("1 · Where the CLS token looks")
-left, right = st.columns(2, gap="large")
+with pictures:
+    left, right = st.columns(2, gap="large")
 with left:
     clickable_chart(ctx.figure(views.cls_map, layer, head, opacity, index), key="attn_cls")
 with right:
     chart(ctx.figure(views.query_map, layer, head, opacity, index), key="attn_query")
-st.caption("Each map is one row of a softmax: its values sum to 1 over all tokens (the CLS column is left out "
+st.caption("Each map is one row of a softmax (it turns scores into positive weights that sum to 1): its values "
+           "sum to 1 over all tokens (the CLS column is left out "
            "of the picture). Click a patch on the left map (or choose one in the sidebar) to choose the query on "
            "the right.")
 chart(ctx.figure(views.heads, layer), key="attn_heads")
@@ -47,7 +53,9 @@ st.markdown(f"On this image, block {layer + 1}, {head_choice}: the correlation b
 st.header("2 · Attention rollout (Abnar & Zuidema, 2020)")
 st.latex(r"\hat A_l = \mathrm{rownorm}\!\left(0.5\,\mathrm{fuse}_h(A_l) + 0.5\,I\right),\qquad "
          r"R = \hat A_L \cdots \hat A_2\,\hat A_1,\qquad \text{map} = R[\mathrm{CLS},\ \text{patches}]")
-st.markdown("The 0.5·I term accounts for the residual connection; each row is divided by its own sum. "
+st.markdown("Rollout multiplies the attention of all blocks together to estimate how much each patch reaches the "
+            "CLS token by the end. The 0.5·I term accounts for the residual connection (each block adds its result "
+            "to its input); each row is divided by its own sum. "
             "Optionally, the weakest links in each row are discarded first (the CLS column is kept).")
 r1, r2 = st.columns(2)
 fusion = r1.radio("Head fusion", attention.HEAD_FUSIONS, horizontal=True, key="rollout_fusion")

@@ -33,6 +33,7 @@ m4.metric("Attention scores (N+1)² per head per layer", f"{counts.scores_per_he
 left, right = st.columns([3, 2], gap="large")
 with left:
     clickable_chart(ctx.figure(views.grid, index, "Click a patch (indices in raster order)"), key="patches_grid")
+    st.caption("Raster order: row by row from the top left, left to right, the way text is read.")
 with right:
     r, c = divmod(index, a.grid[1])
     st.markdown(f"**Patch {index}**: row {r}, column {c}. Choose another in the sidebar or click the grid.")
@@ -71,7 +72,7 @@ if st.session_state.get("trained_pairs_run"):
                    "time here (ms)": round(1000 * c.seconds, 1), "published top-1 (%)": c.published.top1,
                    "what was measured": c.published.metric, "source": c.published.source} for c in costs],
                  hide_index=True)
-    st.caption("Time: one image through each architecture on this computer, now, with random weights and a random "
+    st.markdown("Time: one image through each architecture on this computer, now, with random weights and a random "
                "input (the arithmetic costs the same whatever the weights). A GMAC is a billion "
                "multiply-accumulate operations.")
     st.markdown(trained_patch_sizes.verdict(costs))
@@ -98,7 +99,7 @@ if ran:
     st.dataframe([{"patch (px)": r.patch, "tokens": r.tokens, "attention scores": r.attention_scores,
                    "time (ms)": round(1000 * r.seconds, 1), "top-1": r.top_label.split(",")[0],
                    "probability": round(r.top_prob, 4)} for r in results], hide_index=True)
-    st.caption("Time is one forward pass on this computer, measured now. The model was trained at "
+    st.markdown("Time is one forward pass on this computer, measured now. The model was trained at "
                f"{a.patch_size} px: at other sizes it meets inputs it was not trained for.")
 
 with st.expander("In depth: the image as the model sees it"):

@@ -15,6 +15,8 @@ a, index, bundle = ctx.analysis, ctx.patch, ctx.bundle
 D = a.embed_dim
 
 st.header(f"1 · {bundle.spec.title}'s learned position embeddings")
+st.markdown("Each small map compares one position's embedding with every other position's by cosine similarity "
+            "(1: the same direction, 0: unrelated, −1: opposite).")
 left, right = st.columns([3, 2], gap="large")
 with left:
     clickable_chart(ctx.figure(views.learned_similarity), key="pos_grid")

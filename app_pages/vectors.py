@@ -55,7 +55,8 @@ c1, c2 = st.columns([2, 3], gap="large")
 with c1:
     chart(ctx.figure(views.twins), key="vectors_twins")
 with c2:
-    st.markdown(f"Pixel difference (RMS, normalised): **{twin.pixel_distance:.4f}**")
+    st.markdown(f"Pixel difference (RMS, normalised): **{twin.pixel_distance:.4f}**. Cosine similarity compares "
+                "directions: 1 when two vectors point the same way, 0 when unrelated, −1 when opposite.")
     st.dataframe([
         {"": "patch vectors (before positions)", "cosine similarity": round(twin.before_cosine, 6),
          "distance": round(twin.before_distance, 4)},

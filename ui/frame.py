@@ -90,7 +90,9 @@ def run() -> None:
     with status:
         if analysis is not None:
             _patch_picker(analysis.num_patches, analysis.grid)
-        st.caption(f"Running on **{bundle.device.type.upper()}** · weights: {bundle.source}")
+        st.caption(f"Running on **{bundle.device.type.upper()}** · weights: {bundle.source}",
+                   help="CPU: the computer's main processor. CUDA: an NVIDIA graphics card (GPU), used when "
+                        "present, which runs the same multiply-adds many at a time.")
         if ctx.fallback is not None and not hub.hub_offline():
             st.button("Try the model hub again", key="vitviz_retry_hub", on_click=caches.MODELS.retry_now,
                       help="Forget the failed attempt and ask the hub again now (a dead network costs ~4 s).")
