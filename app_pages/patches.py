@@ -81,8 +81,8 @@ st.markdown(
     "A model is *trained* at one patch size (the article is right that it does not depend on the image). "
     "timm can still resample its patch projection to another size (FlexiViT's `resample_patch_embed`) and its "
     "position embeddings to the new grid (`resample_abs_pos_embed`). Run this model at several patch sizes on "
-    "your image: the token count and the attention cost change as above, and the answer changes because the "
-    "model meets inputs it never saw in training, not because more patches are better or worse.")
+    "your image: the token count and the attention cost change as above, and when the answer changes, it is "
+    "because the model meets inputs it never saw in training, not because more patches are better or worse.")
 options = patches.patch_size_options(a.patch_size, a.image.shape[0])
 default = [p for p in options if a.patch_size // 2 <= p <= a.patch_size * 2][:5]
 sizes = st.multiselect("Patch sizes to try (px)", options, default=default, key="patch_sizes")

@@ -14,7 +14,7 @@ ctx = open_stage("positions")
 a, index, bundle = ctx.analysis, ctx.patch, ctx.bundle
 D = a.embed_dim
 
-st.header(f"1 · {bundle.spec.title}'s learned position embeddings")
+st.header(f"1 · {bundle.spec.title}'s position embeddings")
 st.markdown("Each small map compares one position's embedding with every other position's by cosine similarity "
             "(1: the same direction, 0: unrelated, −1: opposite).")
 left, right = st.columns([3, 2], gap="large")

@@ -76,12 +76,13 @@ def dino_masks(_bundle: Bundle, a: Analysis, fraction: float) -> go.Figure:
 def relatedness(_bundle: Bundle, a: Analysis, layer: int, head: int | None, index: int) -> go.Figure:
     """The raw patch vectors' cosine with the query next to its attention row: closeness is not relatedness."""
     rel = attention.relatedness(a, layer, head, index)
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12, subplot_titles=(
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.2, subplot_titles=(
         f"cosine of patch vectors with patch {index}", f"attention from patch {index}, block {layer + 1}"))
-    fig.add_trace(go.Heatmap(z=rel.cosine, colorscale=DIVERGING, zmin=-1, zmax=1, colorbar=dict(x=0.44, title="cos"),
+    fig.add_trace(go.Heatmap(z=rel.cosine, colorscale=DIVERGING, zmin=-1, zmax=1, colorbar=dict(x=0.4, thickness=12, title="cos"),
                              hovertemplate="cosine %{z:.3f}<extra></extra>"), 1, 1)
-    fig.add_trace(go.Heatmap(z=rel.attention, colorscale=SEQUENTIAL, colorbar=dict(title="attention"),
+    fig.add_trace(go.Heatmap(z=rel.attention, colorscale=SEQUENTIAL, colorbar=dict(thickness=12, title="attention"),
                              hovertemplate="attention %{z:.4f}<extra></extra>"), 1, 2)
     fig.update_yaxes(autorange="reversed", scaleanchor=None)
-    return base_layout(fig, f"Close vectors or learned relation? Correlation over the other patches: r = "
-                            f"{rel.correlation:.2f}", height=380)
+    fig = base_layout(fig, f"Close vectors or learned relation? Correlation over the other patches: r = "
+                           f"{rel.correlation:.2f}", height=420)
+    return fig.update_layout(margin=dict(t=90))
