@@ -14,103 +14,263 @@ shape = memory.Shape.of(model)
 MB = 1e6
 
 st.info("**What the article gets wrong, and what is true.** Nothing is “converted into binary” at the end. "
-        "Every pixel, weight and vector is stored in binary from the start, as a floating-point number (fp32 here: "
-        "32 bits = 4 bytes each). Memory is simply *how many numbers* × *bytes per number*; smaller formats "
-        "(fp16, bf16, fp8, int8, int4) save memory by keeping fewer bits, at the price of rounding error.",
-        icon="💡")
+        "Every pixel, weight and vector is stored in binary from the start, as a floating-point number (**fp32** "
+        "here: a 32-bit floating-point number, 4 bytes each). Memory is simply *how many numbers* × *bytes per "
+        "number*; smaller formats (fp16, bf16, fp8, int8, int4) save memory by keeping fewer bits, at the price of "
+        "rounding error.", icon="💡")
 
 st.header("1 · One number, in bits")
+st.markdown("A floating-point number is three fields of bits: the **sign**, the **exponent** (the power of two that "
+            "sets how large the number is) and the **mantissa** (the binary digits after the leading 1, which set how "
+            "precise it is). fp32 has 1 + 8 + 23 bits, fp16 1 + 5 + 10, bf16 1 + 8 + 7, the fp8 formats 1 + 4 + 3 "
+            "(e4m3) and 1 + 5 + 2 (e5m2).")
 index = ctx.patch
+FMT = {f.name: f for f in numbers.FLOAT_FORMATS}
+tiny = f"A tiny number, {numbers.SUBNORMAL_EXAMPLE:g} (a subnormal in fp16 and fp8 e5m2)"
 sources = {**ctx.experiment("values", index, run=lambda: memory.values_to_inspect(bundle, a, index),
                             label="Reading the model…"),
-           "Type your own": None}
-pick = st.selectbox("Which number?", list(sources), key="bits_source")
+           tiny: numbers.SUBNORMAL_EXAMPLE, "Type your own": None}
+pick = st.selectbox("Which number?", list(sources), key="bits_source",
+                    help="Real numbers read from the model on screen, a tiny number, or your own. A subnormal is a number "
+                         "below a format's smallest normal one, stored with a leading 0 instead of 1.")
 value = sources[pick]
 if value is None:
     value = st.number_input("Your number", value=0.1, format="%.10g", key="bits_custom")
 encoded = [numbers.encode_float(value, f) for f in numbers.FLOAT_FORMATS]
+decoded = [numbers.decode(e, f) for e, f in zip(encoded, numbers.FLOAT_FORMATS)]
 chart(ctx.figure(views.one_number, float(value)), key="bits_fields")
-st.dataframe([{"format": e.format, "bits": e.bits, "stored value": repr(e.stored),
-               "rounding error": f"{e.error:+.3e}", "note": e.note} for e in encoded], hide_index=True)
+st.dataframe([{"format": e.format, "bits": e.bits, "kind": d.kind, "read back: sign × 2^power × significand": d.formula,
+               "stored value": repr(e.stored), "rounding error": f"{e.error:+.3e}", "note": e.note}
+              for e, d in zip(encoded, decoded)], hide_index=True)
+sub = numbers.encode_float(numbers.SUBNORMAL_EXAMPLE, FMT["fp16"])
+sub_read = numbers.decode(sub, FMT["fp16"])
+smallest = FMT["fp16"].finfo.smallest_normal
+st.markdown(f"**Reading the bits back.** A *normal* number is (−1)^sign × 2^(exponent − bias) × 1.mantissa₂, with "
+            f"bias = 2^(E−1) − 1 for E exponent bits (127 in fp32 and bf16, 15 in fp16 and e5m2, 7 in e4m3). That "
+            f"formula covers normal numbers only. When the exponent field is all 0s the number is **subnormal** (smaller "
+            f"than the smallest normal number): the leading 1 becomes 0, (−1)^sign × 2^(1 − bias) × 0.mantissa₂, which "
+            f"reaches closer to zero at the cost of precision. Example: {numbers.SUBNORMAL_EXAMPLE:g} in fp16 is stored as "
+            f"`{sub.bits}` = {sub_read.formula} = {sub.stored!r} (the smallest normal fp16 number is 2^-14 = "
+            f"{smallest:.4g}).")
+st.markdown("**At the top of each range**, torch's casts round to the nearest value first, so a number a little above "
+            "the largest one is *rounded* to it; only from max + ½ step on does it overflow to inf (fp8 e4m3 has no "
+            "inf: torch's cast saturates at ±448, even for inf). torch casts a typed number to fp16, bf16 and fp8 through "
+            "fp32, so it is rounded to fp32 first: 65,519.999 becomes 65,520 there, and then inf in fp16.")
+st.dataframe([{"format": r.format, "value": r.value, "stored by torch": repr(r.stored), "note": r.note}
+              for r in numbers.range_edges()], hide_index=True)
 lo, hi = memory.projection_weight_range(bundle)
 qrows = [numbers.quantize(value, lo, hi, b) for b in (8, 4)]
+st.markdown("**Quantisation** stores each number as a small integer times one shared **scale**: value ≈ scale × "
+            "(integer − zero point), where the **zero point** is the integer that stands for the real value 0.")
 st.dataframe([{"format": q.format, "scale": f"{q.scale:.3e}", "zero point": q.zero_point, "stored integer": q.integer,
                "value back": f"{q.stored:.6g}", "quantisation error": f"{q.error:+.3e}"} for q in qrows],
              hide_index=True)
-st.caption(f"Float formats: value = (−1)^sign × 2^(exponent − bias) × 1.mantissa, rounded by torch's own casts "
-           f"(e4m3 has no infinity and saturates at ±448; e5m2 overflows to inf above 57344). Integer formats use one "
-           f"scale and zero point for a whole tensor: here the range of the patch projection's weights "
-           f"[{lo:.4f}, {hi:.4f}], via torch.fake_quantize_per_tensor_affine.")
+st.caption(f"Float formats are rounded by torch's own casts (`Tensor.to`). Integer formats here use one scale and zero "
+           f"point for a whole tensor: the range of the patch projection's weights [{lo:.4f}, {hi:.4f}], via "
+           f"torch.fake_quantize_per_tensor_affine.")
 
 st.header("2 · Text and pixels are bytes too")
-text = st.text_input("Text", "What is Botpress?", key="bits_text")
+text = st.text_input("Text", "What is Botpress?", key="bits_text",
+                     help="Any text: each character becomes 1 to 4 bytes in UTF-8, the usual way to store text.")
 rows = numbers.utf8_bits(text)
 st.dataframe([{"character": c, "UTF-8 bytes": h, "bits": b} for c, h, b in rows], hide_index=True, height=220)
 total_bytes = len(text.encode("utf-8"))
-st.markdown(f"“{text}” is **{total_bytes} bytes = {8 * total_bytes} bits** as text. The image as the model sees it "
-            f"is {a.image.shape[0]}×{a.image.shape[1]}×3 = **{a.image.size:,} bytes** of 8-bit pixels. Its "
-            f"{a.num_patches} patch vectors are {a.num_patches}×{a.embed_dim} = {a.patch_embeddings.size:,} numbers of "
-            f"4 bytes = **{4 * a.patch_embeddings.size:,} bytes**, already binary.")
+tokens = numbers.byte_level_tokens(text)
+D, N = a.embed_dim, a.num_patches
+t1, t2, t3 = st.columns(3)
+t1.metric("Text: UTF-8 bytes", f"{total_bytes:,}", help="8 bits each: the text as stored.")
+t2.metric("Text: byte-level tokens → vectors", f"{len(tokens):,} × {D}",
+          help="One token per UTF-8 byte, where byte-level BPE (GPT-2's tokenizer) starts before it merges frequent "
+               "byte pairs. Not a real tokenizer: a real one gives fewer tokens. Each token becomes one vector; "
+               f"{D} is this model's width, for comparison.")
+t3.metric("Image: patch vectors", f"{N:,} × {D}", help="One vector per patch, from the analysis of your image.")
+st.markdown(f"“{text}” is **{total_bytes} bytes = {8 * total_bytes} bits** as text. The article shows one list of 240 "
+            "numbers and says “this is the vector presentation of \"What is Botpress?\"”. A transformer does not make "
+            "one vector for a sentence: it makes **one vector per token**, as this ViT makes one per patch. Split "
+            f"honestly at the byte level (one token per UTF-8 byte), this text is **{len(tokens)} tokens**; at a width "
+            f"of {D} that is {len(tokens)}×{D} = {len(tokens) * D:,} numbers. A real tokenizer merges bytes into fewer, "
+            "longer tokens. (One vector for a whole sentence is a *sentence embedding*, which some models compute at "
+            f"their end by pooling the token vectors.) The image as the model sees it is {a.image.shape[0]}×"
+            f"{a.image.shape[1]}×3 = **{a.image.size:,} bytes** of 8-bit pixels. Its {N} patch vectors are "
+            f"{N}×{D} = {a.patch_embeddings.size:,} numbers of 4 bytes = **{4 * a.patch_embeddings.size:,} bytes**, "
+            "already binary.")
 
 st.header("3 · The model's memory")
 rows = memory.weight_memory(model)
 params = memory.parameter_count(model)
 name, layer_bytes = memory.largest_layer(model)
 m1, m2, m3 = st.columns(3)
-m1.metric("Parameters (counted in the model)", f"{params:,}")
-m2.metric("fp32 size", f"{memory.model_bytes(model) / MB:,.2f} MB")
+m1.metric("Parameters (counted in the model)", f"{params:,}",
+          help="The learned numbers: weights and biases of every layer, embeddings, the CLS token.")
+m2.metric("fp32 size", f"{memory.model_bytes(model) / MB:,.2f} MB", help="Parameters × 4 bytes (and any buffers).")
 m3.metric("Largest layer", f"{name}", f"{layer_bytes / MB:.2f} MB", delta_color="off")
 st.dataframe([{"dtype": r.dtype, "weights (MB)": round(r.total / MB, 3), "largest layer (MB)": round(r.largest_layer / MB, 3),
-               "training with Adam (MB)": f"{r.training_adam / MB:,.3f}" if r.training_adam else "not trainable"}
+               "accelerate's training figure: its largest single stage (MB)":
+                   round(r.training_adam / MB, 3) if r.training_adam else None}
               for r in rows], hide_index=True)
-st.caption("Same rule and numbers as Hugging Face accelerate's `estimate-memory`: training with Adam in fp32 = 4 × "
-           "the fp32 size (weights + gradients + two Adam moments); fp16/bf16 mixed precision = 2 × the fp32 size; "
-           "int8/int4 are not trainable. Simplified: it leaves out activations (below), the CUDA context and "
-           "fragmentation.")
+st.caption("Same rule and numbers as Hugging Face accelerate's `estimate-memory`, byte for byte. Its training figure is "
+           "the largest of the four stages it lists (model, gradients, optimizer, step), not their sum; it is empty "
+           "for int8/int4.")
+states = [memory.training_memory(model, f) for f in ("fp32", "bf16")]
+st.subheader("Training with Adam: what sits in memory at once")
+st.markdown("Training computes **gradients** (how the error changes with each weight: one number per weight) and "
+            "hands them to **Adam**, the usual optimiser, which keeps two running averages per weight: **m** (of the "
+            "gradients) and **v** (of their squares). **Mixed precision** computes in fp16/bf16 and keeps an fp32 "
+            "**master copy** of the weights for the updates, so that small updates are not rounded away.")
+s32, smx = states
+table = [{"part": p, "fp32 (bytes / parameter)": s32.components[p] / s32.params,
+          "fp16/bf16 mixed (bytes / parameter)": smx.components[p] / smx.params,
+          "fp32 (MB)": round(s32.components[p] / MB, 3), "fp16/bf16 mixed (MB)": round(smx.components[p] / MB, 3)}
+         for p in s32.components]
+table.append({"part": "sum", "fp32 (bytes / parameter)": s32.bytes_per_param,
+              "fp16/bf16 mixed (bytes / parameter)": smx.bytes_per_param,
+              "fp32 (MB)": round(s32.total / MB, 3), "fp16/bf16 mixed (MB)": round(smx.total / MB, 3)})
+st.dataframe(table, hide_index=True)
+s1, s2, s3 = st.columns(3)
+s1.metric("fp32 training: the sum", f"{states[0].total / MB:,.2f} MB", f"{states[0].bytes_per_param:g} B / parameter",
+          delta_color="off", help="weights 4 + gradients 4 + Adam m 4 + Adam v 4 bytes per parameter")
+s2.metric("Mixed-precision training: the sum", f"{states[1].total / MB:,.2f} MB",
+          f"{states[1].bytes_per_param:g} B / parameter", delta_color="off",
+          help="fp16/bf16 weights 2 + fp16/bf16 gradients 2 + fp32 master copy 4 + Adam m 4 + Adam v 4 bytes per parameter")
+s3.metric("accelerate estimate-memory, mixed precision", f"{states[1].accelerate_peak / MB:,.2f} MB",
+          "its largest single stage, not the sum", delta_color="off",
+          help="accelerate lists four stages (model, gradients, optimizer, step) and prints the largest.")
+st.markdown(f"Mixed precision keeps **{states[1].bytes_per_param:g} bytes per parameter**, the same as fp32 "
+            f"({states[0].bytes_per_param:g}): it saves activation memory and time, not optimizer state (Micikevicius et "
+            "al. 2018; ZeRO, Rajbhandari et al. 2020, §3). PyTorch's `torch.autocast` keeps fp32 weights and gradients "
+            "instead and makes fp16/bf16 copies on the fly: 4 + 4 + 4 + 4 = 16 bytes as well. accelerate's "
+            f"`estimate-memory` prints {states[1].accelerate_peak / MB:,.2f} MB for mixed precision: the largest of its "
+            f"stages (the optimizer), half of what sits in memory. For fp32 its figure ({states[0].accelerate_peak / MB:,.2f} "
+            "MB, its step stage) equals the sum. Neither counts activations (the numbers computed on the way through "
+            "the model: section 4). int8/int4 are **not trained "
+            "directly here**; training with fewer bits exists: 8-bit optimisers store Adam's m and v in 8 bits "
+            "(Dettmers et al. 2022), and QLoRA trains small added adapter matrices on top of frozen 4-bit weights "
+            "(Dettmers et al. 2023).")
 
 st.header("4 · Activations: the memory that grows with the batch and the tokens")
+st.markdown("**Activations** are the numbers a forward pass computes on the way: the token vectors after each step, "
+            "the attention matrices, the MLP's hidden values. Training keeps many of them for the backward pass; "
+            "inference can drop each one once it is used.")
 st.latex(r"\text{saved for backward (fp32)} = L\,(16sbh + a s^2 b + 4sb) + 3HWb + 2sbh + 2sb \;(+\,L\,sbh \text{ if } b=1)")
+td_numbers, attn_numbers = memory.layer_numbers(shape)
 st.markdown(f"L = {shape.layers} blocks, h = {shape.width}, a = {shape.heads} heads, s = T = {shape.tokens} tokens, "
-            f"b = batch. The **a·s²·b** term is the attention matrices: heads·T² numbers per layer, quadratic in "
-            "the tokens.")
+            f"b = batch. Per layer and image the token vectors are T·D = {shape.tokens}×{shape.width} = "
+            f"{td_numbers:,} numbers, and the attention matrices add H·T² = {shape.heads}×{shape.tokens}² = "
+            f"{attn_numbers:,} more: the **a·s²·b** term, quadratic in the tokens.")
 c1, c2 = st.columns(2)
-batch = c1.select_slider("Batch size", [1, 2, 4, 8, 16, 32, 64, 128], value=8, key="act_batch")
+batch = c1.select_slider("Batch size", [1, 2, 4, 8, 16, 32, 64, 128], value=8, key="act_batch",
+                         help="How many images go through the model at once.")
 res_options = sorted({shape.patch * k for k in range(4, 33) if shape.patch * k <= 2 * shape.height} | {shape.height})
-res = c2.select_slider("Resolution (px)", res_options, value=shape.height, key="act_res")
+res = c2.select_slider("Resolution (px)", res_options, value=shape.height, key="act_res",
+                       help="Image side in pixels: more pixels → more patches → more tokens.")
 s_res = memory.Shape.of(model, height=res)
 chart(ctx.figure(views.activations, batch, res), key="act_bars")
 chart(ctx.figure(views.activations_by_batch, res), key="act_scaling")
-if st.button("Measure it now on this device", key="act_measure"):
+chart(ctx.figure(views.training_stack, batch, res), key="train_stack")
+st.markdown(f"Everything training with Adam holds at once, batch {batch} at {res} px: the training state above plus "
+            f"the saved activations (fp32: 4 bytes per number; mixed precision: about 2, since autocast keeps a few in "
+            "fp32). The diamonds are accelerate's figure, its largest single stage, for comparison.")
+if st.button("Measure it now on this device", key="act_measure",
+             help="Runs one training forward pass and adds up what autograd keeps for the backward pass."):
     st.session_state["act_measured"] = True
 if st.session_state.get("act_measured"):
     for b in (1, batch):
         measured = ctx.experiment("act_measure", b, res, run=lambda b=b: memory.measure_saved_activations(model, b, res),
                                   label=f"Measuring batch {b}…")
         formula = memory.training_activation_numbers(s_res, b) * 4
-        st.markdown(f"Batch {b}: measured **{measured / MB:,.2f} MB** (sum of the unique storages autograd saved, "
+        st.markdown(f"Batch {b}: measured **{measured / MB:,.2f} MB** on a random input of {b}×3×{res}×{res} "
+                    f"(the saved sizes do not depend on the pixel values; sum of the unique storages autograd saved, "
                     f"via `torch.autograd.graph.saved_tensors_hooks`); formula **{formula / MB:,.2f} MB** "
                     f"({100 * (formula / measured - 1):+.2f}%).")
 
 st.header("5 · Compute: multiply-adds, not “temporary execution”")
+st.markdown("The article says “GPU is used to execute the program temperorly”. It is the other way round: the **CPU** "
+            "(the computer's main processor) runs the program, here Python, torch and this app. A **GPU** is a "
+            "parallel arithmetic co-processor: the CPU hands it the big matrix products and it does thousands of "
+            "multiply-adds at once. **CUDA** is NVIDIA's way of running computations on its GPUs; torch uses one when "
+            "`torch.cuda.is_available()`. A **MAC** (multiply-accumulate) is one a × b + c; a **FLOP** is one "
+            "floating-point operation, so 1 MAC = 2 FLOPs.")
 macs_no = memory.macs(shape, attention_matmuls=False)
 macs_all = memory.macs(shape)
-sec = ctx.experiment("time_forward", run=lambda: memory.time_forward(model), label="Timing the model…")
+gpu_name = memory.cuda_name()
+sec_cpu = ctx.experiment("time_forward", "cpu", run=lambda: memory.time_forward(model, device="cpu"),
+                         label="Timing the model on the CPU…")
+sec_gpu = (ctx.experiment("time_forward", "cuda", run=lambda: memory.time_forward(model, device="cuda"),
+                          label="Timing the model on the GPU…") if gpu_name else None)
 k1, k2, k3, k4 = st.columns(4)
-k1.metric("GMACs / image without attention matmuls (timm model cards)", f"{macs_no / 1e9:.3f}")
+k1.metric("GMACs / image without attention matmuls (timm model cards)", f"{macs_no / 1e9:.3f}",
+          help="Billions of multiply-accumulates for one image, counted from the layer sizes.")
 k2.metric("GMACs / image with Q·Kᵀ and A·V (timm benchmark tables)", f"{macs_all / 1e9:.3f}")
-k3.metric(f"Measured time / image on {bundle.device.type.upper()}", f"{1000 * sec:.1f} ms")
-k4.metric("Achieved", f"{2 * macs_all / sec / 1e9:.1f} GFLOP/s", help="2 FLOPs per multiply-accumulate")
-st.markdown("A GPU does not run a program “temporarily”: it runs these same multiply-adds, thousands at a time "
-            "in parallel, which is why it is fast at them. The memory it needs is the counts above × bytes.")
+k3.metric("Measured time / image on the CPU", f"{1000 * sec_cpu:.1f} ms", f"{2 * macs_all / sec_cpu / 1e9:.1f} GFLOP/s",
+          delta_color="off", help="GFLOP/s = 2 FLOPs per MAC × MACs / seconds")
+if sec_gpu is not None:
+    k4.metric(f"Measured time / image on CUDA ({gpu_name})", f"{1000 * sec_gpu:.2f} ms",
+              f"{2 * macs_all / sec_gpu / 1e9:.1f} GFLOP/s", delta_color="off")
+else:
+    k4.metric("Measured time / image on CUDA", "no CUDA GPU",
+              help="torch.cuda.is_available() is False on this machine.")
+_, _, H, W = memory.timing_input(model)
+st.markdown(f"Timed on a **random input** of the model's size (1×3×{H}×{W}, `torch.randn`), median of 5 runs after a "
+            "warm-up: the multiply-adds are the same for every image of that size. "
+            + (f"On this machine the CPU runs the program and hands the matrix products to the GPU ({gpu_name})."
+               if gpu_name else
+               "On this machine `torch.cuda.is_available()` is False: there is no CUDA GPU, so the CPU does the "
+               "multiply-adds itself.")
+            + " The memory any of them needs is the counts above × bytes per number.")
 
-st.header("6 · Will it fit?")
+st.header("6 · A prediction needs the weights and the image, not the training data")
+data = memory.training_data(bundle)
+n_tensors, held = memory.state_dict_bytes(model)
+file_bytes = memory.weights_file_bytes(bundle)
+w1, w2, w3 = st.columns(3)
+w1.metric("Everything the model holds", f"{held / MB:,.2f} MB", f"{n_tensors} tensors", delta_color="off",
+          help="Its state_dict: the parameters (and buffers), nothing else.")
+w2.metric("Weights file", f"{file_bytes / MB:,.3f} MB",
+          help="The bundled model ships in fp16 (2 bytes per parameter); hub models as fp32 safetensors "
+               "(4 bytes per parameter).")
+random_weights = memory.has_random_weights(bundle)
+if data is not None:
+    w3.metric("Images the published checkpoint was trained on" if random_weights else "Images it was trained on",
+              data.count, help=("Literature: " if data.literature else "Recorded in ") + data.source)
+    cite = f", as reported in the literature ({data.source})" if data.literature else f" ({data.source})"
+quote = "The article says “user input data is compared with the pretrin data”. It is not. "
+if random_weights:
+    st.markdown(quote + f"These weights are **random**: trained on nothing at all, and the model still makes a "
+                f"prediction (a poor one), because a prediction is the image multiplied through {params:,} weights "
+                f"({held / MB:,.2f} MB), with nothing else loaded."
+                + (f" The published checkpoint `{bundle.spec.timm_name}` was trained on {data.what}: {data.count} "
+                   f"images{cite}." if data else ""))
+elif data is not None:
+    st.markdown(quote + f"The prediction on the home page was computed from the image's {a.image.size:,} pixel bytes "
+                f"and these {params:,} weights ({held / MB:,.2f} MB), with nothing else loaded. The model was trained "
+                f"on {data.what}: {data.count} images{cite}; none of them is loaded to predict. The weights could not "
+                f"even hold them: {held:,} bytes ÷ {data.count} images {'≈' if data.approximate else '='} "
+                f"**{held / data.images:.2f} bytes per training image**, while one image of {a.image.shape[0]}×{a.image.shape[1]} pixels is "
+                f"{a.image.size:,} bytes. Training changed the weights; a prediction only runs the image through them.")
+
+st.header("7 · Will it fit?")
 g1, g2 = st.columns(2)
-gpu = g1.selectbox("GPU", list(memory.GPUS), index=1, key="fit_gpu")
-dtype = g2.selectbox("Format", ["fp32", "fp16", "bf16", "int8", "int4"], key="fit_dtype")
-fit = memory.largest_batch(shape, memory.model_bytes(model), memory.GPUS[gpu], dtype)
+gpu = g1.selectbox("GPU", list(memory.GPUS), index=1, key="fit_gpu", help="Its usable memory in GiB (2^30 bytes).")
+dtype = g2.selectbox("Format", ["fp32", "fp16", "bf16", "int8", "int4"], key="fit_dtype",
+                     help="fp16/bf16: mixed precision for training; int8/int4: weights only, for inference.")
+fit = memory.largest_batch(shape, model, memory.GPUS[gpu], dtype)
 f1, f2 = st.columns(2)
-f1.metric("Largest inference batch", f"{fit.inference_batch:,}")
-f2.metric("Largest training batch (Adam)", f"{fit.training_batch:,}" if fit.training_batch is not None else "not trainable")
+f1.metric("Largest inference batch", f"{fit.inference_batch:,}", help="weights + inference activations × batch")
+f2.metric("Largest training batch (Adam)",
+          f"{fit.training_batch:,}" if fit.training_batch is not None else memory.INTEGER_TRAINING_NOTE,
+          help="weights + gradients + optimizer state + saved activations × batch")
+GB = 2**30
+if fit.training is not None:
+    st.markdown(f"Training counts weights + gradients + optimizer state (Adam m and v"
+                f"{', fp32 master copy' if dtype != 'fp32' else ''}) = **{fit.training.total / MB:,.1f} MB** "
+                f"({fit.training.bytes_per_param:g} B per parameter), plus **{fit.training_per_image / MB:,.2f} MB** of "
+                f"saved activations per image: batch {fit.training_batch:,} → {fit.training_bytes / GB:,.2f} GiB of the "
+                f"{fit.free / GB:,.2f} GiB available. Inference: {fit.weights / MB:,.1f} MB of weights plus "
+                f"{fit.inference_per_image / MB:,.2f} MB of activations per image.")
+else:
+    st.markdown(f"{dtype} is used here for inference only (training: {memory.INTEGER_TRAINING_NOTE}): "
+                f"{fit.weights / MB:,.1f} MB of weights plus {fit.inference_per_image / MB:,.2f} MB of fp16 activations "
+                f"per image, of the {fit.free / GB:,.2f} GiB available.")
 st.caption(f"{memory.CONTEXT_RESERVE_GIB:g} GiB kept for the CUDA context; activations in the format's bytes "
            "(int formats: fp16 activations). An estimate from the formulas above, not a guarantee.")
 chart(ctx.figure(views.patch_size_cost), key="fit_patches")

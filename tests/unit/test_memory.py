@@ -1,5 +1,9 @@
-"""Number formats bit by bit, memory equal to accelerate's estimate to the byte, activations vs measurement."""
+"""Number formats bit by bit (and what torch's casts do), memory equal to accelerate's estimate to the byte,
+the Adam training state summed, activations vs measurement."""
 
+import math
+
+import numpy as np
 import pytest
 import timm
 import torch
@@ -88,12 +92,134 @@ def test_training_activation_formula_matches_measurement(name, batch):
 def test_fit_shrinks_with_resolution_and_dtype():
     model = timm.create_model("vit_small_patch16_224", pretrained=False)
     s224, s448 = memory.Shape.of(model), memory.Shape.of(model, height=448)
-    size = memory.model_bytes(model)
-    assert memory.largest_batch(s224, size, 16, "fp32").inference_batch > \
-        memory.largest_batch(s448, size, 16, "fp32").inference_batch > 0
-    assert memory.largest_batch(s224, size, 16, "fp16").training_batch > \
-        memory.largest_batch(s224, size, 16, "fp32").training_batch
-    assert memory.largest_batch(s224, size, 16, "int8").training_batch is None
+    assert memory.largest_batch(s224, model, 16, "fp32").inference_batch > \
+        memory.largest_batch(s448, model, 16, "fp32").inference_batch > 0
+    assert memory.largest_batch(s224, model, 16, "fp16").training_batch > \
+        memory.largest_batch(s224, model, 16, "fp32").training_batch
+    assert memory.largest_batch(s224, model, 16, "int8").training_batch is None
+
+
+@pytest.mark.parametrize("name", ["vit_tiny_patch16_224", "vit_small_patch16_224", "vitviz_shapes_vit"])
+def test_adam_training_state_is_16_bytes_per_parameter_in_fp32_and_mixed_precision(name):
+    import vitviz.offline.vit  # noqa: F401
+    model = timm.create_model(name, pretrained=False)
+    p = memory.parameter_count(model)
+    total, _ = calculate_maximum_sizes(model)
+    fp32 = memory.training_memory(model, "fp32")
+    assert fp32.total == 16 * p and fp32.bytes_per_param == 16
+    assert {k: v / p for k, v in fp32.components.items()} == {
+        "weights": 4, "gradients": 4, "fp32 master copy": 0, "Adam m": 4, "Adam v": 4}
+    assert fp32.accelerate_peak == max(estimate_training_usage(total, "float32").values()) == fp32.total
+    for dtype, acc_name in (("fp16", "float16"), ("bf16", "bfloat16")):
+        mixed = memory.training_memory(model, dtype)
+        assert mixed.total == 16 * p and mixed.bytes_per_param == 16  # Micikevicius et al. 2018; ZeRO §3
+        assert {k: v / p for k, v in mixed.components.items()} == {
+            "weights": 2, "gradients": 2, "fp32 master copy": 4, "Adam m": 4, "Adam v": 4}
+        # accelerate prints its largest single stage (the optimizer), half of what sits in memory
+        assert mixed.accelerate_peak == max(estimate_training_usage(total, acc_name).values()) == mixed.total / 2
+    for dtype in ("int8", "int4"):
+        with pytest.raises(ValueError, match="not trained directly here"):
+            memory.training_memory(model, dtype)
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "fp16", "bf16", "int8"])
+def test_will_it_fit_counts_weights_gradients_optimizer_and_activations(dtype):
+    model = timm.create_model("vit_small_patch16_224", pretrained=False)
+    s = memory.Shape.of(model)
+    fit = memory.largest_batch(s, model, 16, dtype)
+    free = 15 * 2**30  # 16 GiB less the 1 GiB CUDA reserve
+    act = memory.ACTIVATION_BYTES[dtype]
+    assert fit.free == free
+    assert fit.weights == memory.model_bytes(model) / memory.DTYPE_DIVISORS[dtype]
+    per_inf = memory.inference_activation_numbers(s, 1) * act
+    assert fit.weights + fit.inference_batch * per_inf <= free < fit.weights + (fit.inference_batch + 1) * per_inf
+    if dtype.startswith("int"):
+        assert fit.training is None and fit.training_batch is None
+        return
+    state = fit.training
+    assert state.total == state.weights + state.gradients + state.master + state.adam_m + state.adam_v
+    assert state.total == 16 * memory.parameter_count(model)  # not accelerate's per-stage peak
+    per_image = memory.training_activation_numbers(s, 2) / 2 * act
+    assert fit.training_per_image == per_image
+    assert fit.training_bytes == state.total + fit.training_batch * per_image <= free
+    assert state.total + (fit.training_batch + 1) * per_image > free
+
+
+def test_what_torch_casts_do_at_the_top_of_each_range():
+    e5m2, fp16, e4m3 = torch.float8_e5m2, torch.float16, torch.float8_e4m3fn
+    assert float(torch.tensor(61439.).to(e5m2)) == 57344 and torch.isinf(torch.tensor(61440.).to(e5m2))
+    assert float(torch.tensor(65519.).to(fp16)) == 65504 and torch.isinf(torch.tensor(65520.).to(fp16))
+    assert float(torch.tensor(1e6).to(e4m3)) == 448 and float(torch.tensor(float("inf")).to(e4m3)) == 448
+    assert numbers.overflow_threshold(FMT["fp8 e5m2"]) == 61440 and numbers.overflow_threshold(FMT["fp16"]) == 65520
+    for name in ("fp32", "fp16", "bf16", "fp8 e5m2"):  # below the threshold: rounded to max; from it on: inf
+        fmt = FMT[name]
+        limit = numbers.overflow_threshold(fmt)
+        below = float(np.nextafter(limit, 0)) if name == "fp32" else float(np.nextafter(np.float32(limit), np.float32(0)))
+        below = numbers.encode_float(below, fmt)
+        assert below.stored == fmt.finfo.max and below.note.startswith("rounded to") and "not overflow" in below.note
+        at = numbers.encode_float(limit, fmt)
+        assert math.isinf(at.stored) and at.note.startswith("overflow → inf")
+    # torch casts a Python float (fp64) to fp16 through fp32: 65,519.999 is 65,520 in fp32, hence inf
+    assert torch.isinf(torch.tensor(65519.999, dtype=torch.float64).to(fp16))
+    assert numbers.as_cast_sees_it(65519.999, FMT["fp16"]) == 65520
+    assert numbers.encode_float(65519.999, FMT["fp16"]).note.startswith("overflow → inf")
+    assert numbers.encode_float(65519.99, FMT["fp16"]).stored == 65504
+    rounded = numbers.encode_float(65519.0, FMT["fp16"])
+    assert rounded.stored == 65504 and "saturat" not in rounded.note and "65,520" in rounded.note
+    assert "61,440" in numbers.encode_float(61439.0, FMT["fp8 e5m2"]).note
+    assert "saturated at ±448" in numbers.encode_float(1e6, FMT["fp8 e4m3"]).note
+    assert [(e.format, e.value, e.stored) for e in numbers.range_edges()] == [
+        ("fp16", 65519, 65504), ("fp16", 65520, math.inf), ("fp8 e5m2", 61439, 57344), ("fp8 e5m2", 61440, math.inf),
+        ("fp8 e4m3", 450, 448), ("fp8 e4m3", 1e6, 448)]
+
+
+def test_reading_the_bits_back_by_the_formula_gives_torchs_value():
+    rng = np.random.default_rng(0)
+    values = list(rng.normal(0, 1, 200) * 10.0 ** rng.integers(-12, 6, 200)) + [
+        0.0, -0.0, 1.0, 0.1, numbers.SUBNORMAL_EXAMPLE, 1e-40, 65504.0, 1e6, -1e40, 448.0, 0.01]
+    kinds = set()
+    for fmt in numbers.FLOAT_FORMATS:
+        for v in values:
+            e = numbers.encode_float(float(v), fmt)
+            d = numbers.decode(e, fmt)
+            kinds.add(d.kind)
+            assert d.value == e.stored or (math.isnan(d.value) and math.isnan(e.stored)), (fmt.name, v)
+            assert (d.kind == "subnormal") == ("subnormal" in e.note) or e.note.startswith("rounded")
+    assert {"normal", "subnormal", "zero", "inf"} <= kinds
+    sub = numbers.encode_float(numbers.SUBNORMAL_EXAMPLE, FMT["fp16"])
+    assert sub.exponent == "00000" and numbers.decode(sub, FMT["fp16"]).kind == "subnormal"
+    assert numbers.decode(sub, FMT["fp16"]).formula.startswith("+2^-14 × 0.")
+    assert numbers.decode(numbers.encode_float(1e-40, FMT["fp32"]), FMT["fp32"]).kind == "subnormal"
+
+
+def test_byte_level_tokens_are_the_utf8_bytes():
+    assert numbers.byte_level_tokens("What is Botpress?") == list(b"What is Botpress?")
+    assert len(numbers.byte_level_tokens("héllo")) == 6  # é is two bytes
+
+
+def test_every_zoo_checkpoint_says_what_it_was_trained_on():
+    import json
+
+    from vitviz.model.zoo import ZOO
+    from vitviz.offline.vit import ASSETS
+
+    for spec in ZOO:
+        data = memory.TRAINING_DATA[spec.timm_name.split(".", 1)[1]]
+        assert data.images > 0 and data.source
+        assert data.literature == (not spec.bundled)
+    log = json.loads((ASSETS / "shapes_vit.log.json").read_text())
+    steps = tuple(max(r["step"] for r in log if r["stage"] == stage) for stage in (1, 2))
+    assert steps == memory.SHAPES_TRAINING_STEPS
+    assert memory.TRAINING_DATA["shapes"].images == 17_000 * 64
+
+
+def test_a_vit_holds_only_its_weights():
+    model = timm.create_model("vit_small_patch16_224", pretrained=False)
+    n, held = memory.state_dict_bytes(model)
+    assert held == memory.model_bytes(model) == 4 * memory.parameter_count(model)
+    assert n == len(list(model.parameters()))
+    assert memory.timing_input(model) == (1, 3, 224, 224)
+    assert memory.time_forward(model, repeats=1, device="cpu") > 0  # runs on random input of that size
 
 
 def test_values_to_inspect_and_projection_range_read_the_bundle(tiny_bundle, photo):

@@ -42,6 +42,30 @@ def memory_bars(names: list[str], values_gb: list[float], title: str | None = No
     return base_layout(fig, title, height=340)
 
 
+STACK_COLOURS = ("#0072B2", "#E69F00", "#56B4E9", "#009E73", "#CC79A7", "#D55E00")  # Okabe-Ito
+
+
+def stacked_bars(categories: list[str], stacks: dict[str, list[float]], markers: dict[str, list[float]] | None = None,
+                 title: str | None = None, unit: str = "MB") -> go.Figure:
+    """One stacked bar per category (the parts in ``stacks``, bottom to top) with its sum written on top;
+    ``markers``: other figures for the same categories, drawn as labelled black diamonds on the bars."""
+    fig = go.Figure()
+    for (name, values), colour in zip(stacks.items(), STACK_COLOURS * 2):
+        fig.add_trace(go.Bar(x=categories, y=values, name=name, marker_color=colour,
+                             hovertemplate=f"{name}: %{{y:,.2f}} {unit}<extra></extra>"))
+    sums = [sum(parts) for parts in zip(*stacks.values())]
+    fig.add_trace(go.Scatter(x=categories, y=sums, mode="text", text=[f"sum {v:,.1f} {unit}" for v in sums],
+                             textposition="top center", showlegend=False, hoverinfo="skip"))
+    for name, values in (markers or {}).items():
+        fig.add_trace(go.Scatter(x=categories, y=values, mode="markers+text", name=name,
+                                 marker=dict(symbol="diamond", size=14, color="black"),
+                                 text=[f"{v:,.1f} {unit}" for v in values], textposition="middle right",
+                                 hovertemplate=f"{name}: %{{y:,.2f}} {unit}<extra></extra>"))
+    fig.update_layout(barmode="stack", legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0))
+    fig.update_yaxes(title=unit, range=[0, 1.15 * max(sums + [v for vs in (markers or {}).values() for v in vs])])
+    return base_layout(fig, title, height=460)
+
+
 def scaling_figure(x: list[int], series: dict[str, list[float]], x_title: str, title: str | None = None,
                    log_y: bool = True) -> go.Figure:
     """Several quantities against one axis, one panel each."""

@@ -1,10 +1,14 @@
-"""What a ViT costs: parameters and bytes (Hugging Face accelerate's rule), activations, multiply-adds.
+"""What a ViT costs: parameters and bytes (Hugging Face accelerate's rule), training state, activations,
+multiply-adds, and what a prediction needs.
 
 - Weights: Σ numel · element_size over parameters and buffers; fp16/bf16 = /2, int8 = /4, int4 = /8
   of the fp32 size; the largest layer is the biggest leaf module (accelerate ``estimate-memory``).
-- Training peak with Adam (accelerate's rule): fp32 = 4 × fp32 size (weights, gradients, two Adam
-  states); fp16/bf16 mixed precision = 2 × fp32 size; int8/int4 are not trainable. Activations
-  are not part of that rule: they are counted separately below.
+- accelerate's "training" figure is the LARGEST of four stages it lists (model, gradients, optimizer,
+  step), not their sum: fp32 = 4 × fp32 size (its step), fp16/bf16 = 2 × fp32 size (its optimizer).
+- What sits in memory during Adam training, per parameter (``training_memory``): fp32 = weights 4 B +
+  gradients 4 B + Adam m 4 B + Adam v 4 B = 16 B; fp16/bf16 mixed precision = half weights 2 B + half
+  gradients 2 B + fp32 master weights 4 B + Adam m, v 8 B = 16 B (Micikevicius et al. 2018; ZeRO,
+  Rajbhandari et al. 2020, §3). Mixed precision saves activation memory and time, not optimizer state.
 - Activations saved for the backward pass, fp32, eager timm ViT (counted storage by storage):
   L·(16·s·b·h + a·s²·b + 4·s·b) + C·H·W·b + 2·s·b·h + 2·s·b numbers, plus L·s·b·h when b = 1
   (then k and v stay views of the qkv output instead of being copied for the batched matmul);
@@ -15,6 +19,8 @@
 
 from __future__ import annotations
 
+import copy
+import os
 import time
 from dataclasses import dataclass
 
@@ -25,7 +31,9 @@ from vitviz.model.loading import Bundle
 from vitviz.stages.patches import patch_input_vector
 
 DTYPE_DIVISORS = {"fp32": 1, "fp16": 2, "bf16": 2, "int8": 4, "int4": 8}
-TRAINING_MULTIPLIER = {"fp32": 4, "fp16": 2, "bf16": 2}  # × fp32 size; int8/int4: not trainable
+ACCELERATE_PEAK_MULTIPLIER = {"fp32": 4, "fp16": 2, "bf16": 2}  # accelerate's largest stage, × fp32 size
+ACTIVATION_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 2, "int4": 2}  # int formats: fp16 activations
+INTEGER_TRAINING_NOTE = "not trained directly here"  # 8-bit optimisers and QLoRA exist: see the page
 
 
 def values_to_inspect(bundle: Bundle, analysis: Analysis, index: int) -> dict[str, float]:
@@ -84,12 +92,20 @@ def largest_layer(model: torch.nn.Module) -> tuple[str, int]:
     return best, best_size
 
 
+def state_dict_bytes(model: torch.nn.Module) -> tuple[int, int]:
+    """(tensors, bytes) of everything the model object holds (its state_dict): a prediction needs only
+    these and the image."""
+    tensors = model.state_dict().values()
+    return len(tensors), sum(t.numel() * t.element_size() for t in tensors)
+
+
 @dataclass(frozen=True)
 class WeightMemory:
     dtype: str
     total: float  # bytes
     largest_layer: float  # bytes
-    training_adam: float | None  # bytes, None: not trainable in this format
+    training_adam: float | None  # bytes: accelerate's training figure, its LARGEST single stage (not the
+    # sum of what sits in memory: see ``training_memory``); None for int8/int4 (not trained directly here)
 
 
 def weight_memory(model: torch.nn.Module) -> list[WeightMemory]:
@@ -98,9 +114,49 @@ def weight_memory(model: torch.nn.Module) -> list[WeightMemory]:
     _, layer = largest_layer(model)
     rows = []
     for dtype, div in DTYPE_DIVISORS.items():
-        mult = TRAINING_MULTIPLIER.get(dtype)
+        mult = ACCELERATE_PEAK_MULTIPLIER.get(dtype)
         rows.append(WeightMemory(dtype, total / div, layer / div, total * mult if mult else None))
     return rows
+
+
+@dataclass(frozen=True)
+class TrainingMemory:
+    """What sits in memory at once while training with Adam, in bytes, before activations."""
+
+    regime: str  # "fp32" or "fp16 mixed precision" / "bf16 mixed precision"
+    params: int
+    weights: float  # the weights the forward pass uses (fp32, or the fp16/bf16 copy)
+    gradients: float  # one per parameter, in the same format as the weights
+    master: float  # fp32 master copy of the weights (mixed precision only): the optimiser updates it
+    adam_m: float  # Adam's running mean of the gradients, fp32
+    adam_v: float  # Adam's running mean of the squared gradients, fp32
+    accelerate_peak: float  # accelerate estimate-memory's figure: its largest single stage
+
+    @property
+    def components(self) -> dict[str, float]:
+        return {"weights": self.weights, "gradients": self.gradients, "fp32 master copy": self.master,
+                "Adam m": self.adam_m, "Adam v": self.adam_v}
+
+    @property
+    def total(self) -> float:
+        """weights + gradients + optimizer state (master copy, Adam m, v): the sum, not a stage."""
+        return sum(self.components.values())
+
+    @property
+    def bytes_per_param(self) -> float:
+        return self.total / self.params
+
+
+def training_memory(model: torch.nn.Module, dtype: str) -> TrainingMemory:
+    """Adam training state of ``model`` in fp32 or fp16/bf16 mixed precision: 16 B per parameter in both
+    (mixed: 2 + 2 + 4 + 4 + 4; Micikevicius et al. 2018, ZeRO §3). int8/int4: ValueError."""
+    if dtype not in ACCELERATE_PEAK_MULTIPLIER:
+        raise ValueError(f"{dtype}: {INTEGER_TRAINING_NOTE} (only fp32 and fp16/bf16 mixed precision)")
+    p, total = parameter_count(model), model_bytes(model)
+    peak = total * ACCELERATE_PEAK_MULTIPLIER[dtype]
+    if dtype == "fp32":
+        return TrainingMemory("fp32", p, total, 4 * p, 0, 4 * p, 4 * p, peak)
+    return TrainingMemory(f"{dtype} mixed precision", p, total / 2, 2 * p, 4 * p, 4 * p, 4 * p, peak)
 
 
 @dataclass(frozen=True)
@@ -143,6 +199,11 @@ def training_activation_numbers(s: Shape, batch: int) -> int:
     mlp_extra = int(round(2 * (s.mlp_ratio - 4) * t * b * h))  # the formula's 16 assumes mlp ratio 4
     per_layer = 16 * t * b * h + mlp_extra + a * t * t * b + 4 * t * b + (t * b * h if b == 1 else 0)
     return s.layers * per_layer + s.channels * s.height * s.width_px * b + 2 * t * b * h + 2 * t * b
+
+
+def layer_numbers(s: Shape) -> tuple[int, int]:
+    """Per layer and image: (T·D numbers of the token vectors, H·T² numbers of the attention matrices)."""
+    return s.tokens * s.width, s.heads * s.tokens ** 2
 
 
 def attention_matrix_numbers(s: Shape, batch: int) -> int:
@@ -191,11 +252,27 @@ def macs(s: Shape, attention_matmuls: bool = True) -> int:
     return s.patches * h * s.channels * s.patch ** 2 + s.layers * per_block + h * s.classes
 
 
-def time_forward(model: torch.nn.Module, batch: int = 1, repeats: int = 5) -> float:
-    """Median seconds per image of a plain forward pass on the model's device."""
-    device = next(model.parameters()).device
-    size = model.patch_embed.img_size[0]
-    x = torch.randn(batch, 3, size, size, device=device)
+def timing_input(model: torch.nn.Module, batch: int = 1) -> tuple[int, ...]:
+    """Shape of the random input ``time_forward`` times: the model's own input size."""
+    size = model.patch_embed.img_size
+    return (batch, 3, size[0], size[1])
+
+
+def cuda_name() -> str | None:
+    """The CUDA GPU torch can use, or None (``torch.cuda.is_available()`` is False)."""
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+
+
+def time_forward(model: torch.nn.Module, batch: int = 1, repeats: int = 5,
+                 device: torch.device | str | None = None) -> float:
+    """Median seconds per image of a plain forward pass on ``device`` (default: the model's own), on a
+    random input of the model's size (``timing_input``): the multiply-adds do not depend on the pixel
+    values. On another device it times a copy of the model there."""
+    own = next(model.parameters()).device
+    device = torch.device(device) if device is not None else own
+    if device.type != own.type:
+        model = copy.deepcopy(model).to(device)
+    x = torch.randn(*timing_input(model, batch), device=device)
     times = []
     with torch.inference_mode():
         model(x)  # warm-up
@@ -210,6 +287,57 @@ def time_forward(model: torch.nn.Module, batch: int = 1, repeats: int = 5) -> fl
     return sorted(times)[len(times) // 2]
 
 
+@dataclass(frozen=True)
+class TrainingData:
+    """What a checkpoint was trained on (for the comparison with its weights' size)."""
+
+    what: str
+    images: int
+    approximate: bool  # a round figure
+    source: str  # the papers (literature) or the document that records it
+    literature: bool  # True: a figure reported by papers, not measured here
+
+    @property
+    def count(self) -> str:
+        return f"about {self.images / 1e6:,.0f} million" if self.approximate else f"{self.images:,}"
+
+
+SHAPES_TRAINING_STEPS = (16_000, 1_000)  # vitviz/assets/MODEL_CARD.md: stage 1 and stage 2
+SHAPES_BATCH = 64  # a fresh batch of generated images at every step
+IMAGENET_1K = 1_281_167  # the ILSVRC-2012 training set (Russakovsky et al. 2015)
+IMAGENET_21K = TrainingData("ImageNet-21k, then fine-tuned on ImageNet-1k", 14_000_000, True,
+                            "Deng et al. 2009, ImageNet; Steiner et al. 2022, “How to train your ViT?”, AugReg", True)
+TRAINING_DATA: dict[str, TrainingData] = {  # by the pretrained tag of the timm name
+    "augreg_in21k_ft_in1k": IMAGENET_21K,
+    "augreg2_in21k_ft_in1k": IMAGENET_21K,
+    "fb_in1k": TrainingData("the ImageNet-1k training set", IMAGENET_1K, False,
+                            "Russakovsky et al. 2015, ILSVRC-2012; Touvron et al. 2021, DeiT", True),
+    "dino": TrainingData("the ImageNet-1k training set, without its labels", IMAGENET_1K, False,
+                         "Russakovsky et al. 2015, ILSVRC-2012; Caron et al. 2021, DINO", True),
+    "shapes": TrainingData("generated shape images, a fresh batch at every step",
+                           sum(SHAPES_TRAINING_STEPS) * SHAPES_BATCH, False,
+                           "vitviz/assets/MODEL_CARD.md: 16,000 + 1,000 steps of 64 images", False),
+}
+
+
+def training_data(bundle: Bundle) -> TrainingData | None:
+    """What the checkpoint of the model on screen was trained on (None: tag unknown)."""
+    return TRAINING_DATA.get(bundle.spec.timm_name.split(".", 1)[-1])
+
+
+def has_random_weights(bundle: Bundle) -> bool:
+    return bundle.source.startswith("random")
+
+
+def weights_file_bytes(bundle: Bundle) -> int:
+    """Size of the weights file: the bundled file as shipped (fp16), else the hub's fp32 file
+    (``spec.download_mb``: 4 bytes per parameter)."""
+    if bundle.spec.bundled:
+        from vitviz.offline.vit import WEIGHTS_FILE
+        return os.path.getsize(WEIGHTS_FILE)
+    return int(round(bundle.spec.download_mb * 1e6))
+
+
 GPUS: dict[str, float] = {  # usable memory in GiB
     "Laptop GPU, 8 GB": 8, "NVIDIA T4, 16 GB": 16, "NVIDIA L4 / RTX 4090, 24 GB": 24,
     "NVIDIA A100, 40 GB": 40, "NVIDIA A100 / H100, 80 GB": 80,
@@ -219,21 +347,34 @@ CONTEXT_RESERVE_GIB = 1.0  # CUDA context and library workspaces, roughly; not p
 
 @dataclass(frozen=True)
 class Fit:
+    free: float  # bytes left for the model after the CUDA reserve
+    weights: float  # inference: the weights in the format
+    inference_per_image: float  # bytes of inference activations per image
     inference_batch: int
-    training_batch: int | None  # None: not trainable in this format
+    training: TrainingMemory | None  # weights + gradients + optimizer state; None: not trained directly here
+    training_per_image: float | None  # bytes of saved activations per image
+    training_batch: int | None
+
+    @property
+    def training_bytes(self) -> float | None:
+        """weights + gradients + optimizer + activations of the largest training batch."""
+        if self.training is None:
+            return None
+        return self.training.total + self.training_batch * self.training_per_image
 
 
-def largest_batch(s: Shape, model_fp32_bytes: int, gpu_gib: float, dtype: str) -> Fit:
-    """The largest batch that fits for inference and for training with Adam (activations in the dtype's bytes)."""
+def largest_batch(s: Shape, model: torch.nn.Module, gpu_gib: float, dtype: str) -> Fit:
+    """The largest batch that fits for inference (weights + activations) and for training with Adam
+    (weights + gradients + optimizer state, 16 B per parameter in fp32 and in mixed precision, +
+    activations in the format's bytes)."""
     free = gpu_gib * 2**30 - CONTEXT_RESERVE_GIB * 2**30
-    bytes_per = 4 / DTYPE_DIVISORS[dtype] if dtype in ("fp32", "fp16", "bf16") else 2  # int: fp16 activations
-    weights = model_fp32_bytes / DTYPE_DIVISORS[dtype]
-    per_inf = inference_activation_numbers(s, 1) * bytes_per
+    act = ACTIVATION_BYTES[dtype]
+    weights = model_bytes(model) / DTYPE_DIVISORS[dtype]
+    per_inf = inference_activation_numbers(s, 1) * act
     inf = max(0, int((free - weights) // per_inf)) if free > weights else 0
-    mult = TRAINING_MULTIPLIER.get(dtype)
-    if mult is None:
-        return Fit(inf, None)
-    state = model_fp32_bytes * mult
-    per_train = training_activation_numbers(s, 2) / 2 * bytes_per
-    train = max(0, int((free - state) // per_train)) if free > state else 0
-    return Fit(inf, train)
+    if dtype not in ACCELERATE_PEAK_MULTIPLIER:
+        return Fit(free, weights, per_inf, inf, None, None, None)
+    state = training_memory(model, dtype)
+    per_train = training_activation_numbers(s, 2) / 2 * act  # per image, for batches ≥ 2
+    train = max(0, int((free - state.total) // per_train)) if free > state.total else 0
+    return Fit(free, weights, per_inf, inf, state, per_train, train)

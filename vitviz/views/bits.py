@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from vitviz.figures.bits import bit_fields, memory_bars, scaling_figure
+from vitviz.figures.bits import bit_fields, memory_bars, scaling_figure, stacked_bars
 from vitviz.model.analysis import Analysis
 from vitviz.model.loading import Bundle
 from vitviz.stages import memory, numbers
@@ -25,6 +25,22 @@ def activations(bundle: Bundle, _a: Analysis, batch: int, resolution: int) -> go
               memory.inference_activation_numbers(s, batch) * 4]
     return memory_bars(["training: saved activations", "… of which attention matrices", "inference: peak working set"],
                        [v / MB for v in values], f"Batch {batch}, {resolution}×{resolution} px, {s.tokens} tokens")
+
+
+TRAINING_FORMATS = ("fp32", "bf16")  # bf16 and fp16 mixed precision hold the same bytes
+
+
+def training_stack(bundle: Bundle, _a: Analysis, batch: int, resolution: int) -> go.Figure:
+    """What sits in memory while training with Adam, part by part, in fp32 and in mixed precision, with
+    accelerate estimate-memory's figure (its largest single stage) beside each bar."""
+    s = memory.Shape.of(bundle.model, height=resolution)
+    states = [memory.training_memory(bundle.model, f) for f in TRAINING_FORMATS]
+    acts = [memory.training_activation_numbers(s, batch) * memory.ACTIVATION_BYTES[f] for f in TRAINING_FORMATS]
+    stacks = {name: [t.components[name] / MB for t in states] for name in states[0].components}
+    stacks[f"activations (batch {batch}, {resolution} px)"] = [v / MB for v in acts]
+    return stacked_bars(["fp32 training", "fp16/bf16 mixed-precision training"], stacks,
+                        {"accelerate estimate-memory: its largest single stage": [t.accelerate_peak / MB for t in states]},
+                        f"Training with Adam: everything in memory at once, batch {batch}")
 
 
 def activations_by_batch(bundle: Bundle, _a: Analysis, resolution: int) -> go.Figure:

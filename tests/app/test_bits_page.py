@@ -1,0 +1,150 @@
+"""The Bits & memory page through AppTest: the training memory it states, what it says about torch's casts, the
+CPU and the GPU, tokens, the training data, plain words for its terms, and tables pyarrow can hold."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from ui import caches
+from vitviz.model.loading import load_model
+from vitviz.stages import memory
+from vitviz.walkthrough import BY_KEY
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def random_vit():
+    if caches.MODELS.peek("vit_ti16") is None:
+        caches.MODELS.put(load_model("vit_ti16", device="cpu", pretrained=False))
+
+
+def bits_page(model: str, sample: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=300)
+    at.session_state["vitviz_model"] = model
+    at.run()
+    at.selectbox(key="vitviz_sample").select(sample).run()
+    at.switch_page(BY_KEY["bits"].page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def text_of(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [i.value for i in at.info] + [c.value for c in at.caption]
+    parts += [f"{m.label} {m.value} {m.proto.help}" for m in at.metric]
+    parts += [str(getattr(w.proto, "help", "")) for w in (*at.selectbox, *at.select_slider, *at.button, *at.text_input)]
+    return "\n".join(parts)
+
+
+def metric(at: AppTest, label: str):
+    return next(m for m in at.metric if m.label == label)
+
+
+@pytest.mark.parametrize("model,sample", [("shapes", "shape_star"), ("vit_ti16", "cat")])
+def test_bits_page_states_training_memory_torch_casts_cpu_gpu_tokens_and_training_data(model, sample):
+    at = bits_page(model, sample)
+    bundle = caches.MODELS.peek(model)
+    net = bundle.model
+    text = text_of(at)
+    MB = 1e6
+
+    # mixed-precision training: the sum of what sits in memory (16 B / parameter), accelerate's figure labelled
+    fp32, mixed = memory.training_memory(net, "fp32"), memory.training_memory(net, "bf16")
+    assert metric(at, "fp32 training: the sum").value == f"{fp32.total / MB:,.2f} MB"
+    assert metric(at, "Mixed-precision training: the sum").value == f"{mixed.total / MB:,.2f} MB"
+    acc = metric(at, "accelerate estimate-memory, mixed precision")
+    assert acc.value == f"{mixed.accelerate_peak / MB:,.2f} MB" and "largest single stage" in acc.delta
+    assert "Mixed precision keeps **16 bytes per parameter**, the same as fp32 (16)" in text
+    assert any("accelerate's training figure: its largest single stage (MB)" in d.value.columns for d in at.dataframe)
+    parts = next(d.value for d in at.dataframe if "part" in d.value.columns)
+    assert list(parts["part"]) == ["weights", "gradients", "fp32 master copy", "Adam m", "Adam v", "sum"]
+    assert list(parts["fp16/bf16 mixed (bytes / parameter)"]) == [2, 2, 4, 4, 4, 16]
+    assert list(parts["fp32 (bytes / parameter)"]) == [4, 4, 0, 4, 4, 16]
+    assert "not trained directly here" in text and "QLoRA" in text and "8-bit optimisers" in text
+    stack = next(c for c in at.get("plotly_chart") if "everything in memory at once" in str(c.proto.spec))
+    assert "accelerate estimate-memory: its largest single stage" in str(stack.proto.spec)
+
+    # 'Will it fit?' counts weights + gradients + optimizer + activations
+    fit = memory.largest_batch(memory.Shape.of(net), net, memory.GPUS["NVIDIA T4, 16 GB"], "fp32")
+    assert metric(at, "Largest training batch (Adam)").value == f"{fit.training_batch:,}"
+    assert f"weights + gradients + optimizer state (Adam m and v) = **{fit.training.total / MB:,.1f} MB**" in text
+    at.selectbox(key="fit_dtype").select("int8").run()
+    assert metric(at, "Largest training batch (Adam)").value == "not trained directly here"
+    at.selectbox(key="fit_dtype").select("fp16").run()
+    assert "fp32 master copy) = " in text_of(at)
+
+    # torch's casts: normal numbers only in the formula, a subnormal shown, rounding vs overflow vs saturation
+    assert "That formula covers normal numbers only" in text and "**subnormal**" in text
+    edges = next(d.value for d in at.dataframe if "stored by torch" in d.value.columns)
+    assert list(edges["stored by torch"]) == ["65504.0", "inf", "57344.0", "inf", "448.0", "448.0"]
+    at.selectbox(key="bits_source").select(next(o for o in at.selectbox(key="bits_source").options
+                                                if o.startswith("A tiny number"))).run()
+    formats = at.dataframe[0].value
+    assert dict(zip(formats["format"], formats["kind"]))["fp16"] == "subnormal"
+
+    # the CPU runs the program; time on CPU (and CUDA when present) on a random input, next to the MACs
+    assert "“GPU is used to execute the program temperorly”" in text
+    assert "the **CPU** (the computer's main processor) runs the program" in text
+    assert metric(at, "Measured time / image on the CPU").value.endswith(" ms")
+    if not torch.cuda.is_available():
+        assert metric(at, "Measured time / image on CUDA").value == "no CUDA GPU"
+        assert "`torch.cuda.is_available()` is False: there is no CUDA GPU" in text
+    assert "Timed on a **random input** of the model's size" in text
+    assert any(m.label.startswith("GMACs / image") for m in at.metric)
+
+    # text: one vector per token (honest byte-level split) next to the image's patch vectors
+    D = net.embed_dim
+    assert metric(at, "Text: UTF-8 bytes").value == "17"
+    assert metric(at, "Text: byte-level tokens → vectors").value == f"17 × {D}"
+    patches = memory.Shape.of(net).patches
+    assert metric(at, "Image: patch vectors").value == f"{patches:,} × {D}"
+    assert "one token per UTF-8 byte" in text and "A real tokenizer merges bytes into fewer" in text
+
+    # a prediction needs the weights and the image, not the training data
+    _, held = memory.state_dict_bytes(net)
+    assert metric(at, "Everything the model holds").value == f"{held / MB:,.2f} MB"
+    data = memory.training_data(bundle)
+    if model == "shapes":
+        assert metric(at, "Images it was trained on").value == "1,088,000"
+        assert "none of them is loaded to predict" in text and "MODEL_CARD.md" in text
+        assert metric(at, "Weights file").value == f"{memory.weights_file_bytes(bundle) / MB:,.3f} MB"
+    else:
+        assert metric(at, "Images the published checkpoint was trained on").value == "about 14 million"
+        assert "These weights are **random**" in text and "as reported in the literature" in text
+        assert metric(at, "Weights file").value == f"{bundle.spec.download_mb:,.3f} MB"
+    assert data is not None
+
+    # every technical term gets a plain explanation where it first appears
+    for term in ("**fp32**", "**exponent** (", "**mantissa** (", "**subnormal** (", "**MAC** (", "**FLOP** is",
+                 "**Activations** are", "**Adam**, the usual optimiser", "**CUDA** is", "**Quantisation** stores",
+                 "**zero point** is"):
+        assert term in text, term
+
+    # pyarrow: every table column holds one type
+    for frame in at.dataframe:
+        for column in frame.value.columns:
+            kinds = {type(v).__name__ for v in frame.value[column] if not pd.isna(v)}
+            kinds = {"number" if k in ("int", "float", "int64", "float64") else k for k in kinds}
+            assert len(kinds) <= 1, (column, kinds)
+
+
+def test_bits_page_quotes_are_verbatim_and_the_article_list_has_240_numbers():
+    import re
+
+    article_file = ROOT / "docs" / "seed_article.md"
+    if not article_file.exists():
+        pytest.skip("docs/seed_article.md (the article's verbatim copy) is not in this checkout")
+    article = re.sub(r"\s+", " ", article_file.read_text(encoding="utf-8"))
+    at = bits_page("shapes", "shape_heart")
+    text = text_of(at)
+    for quote in ("GPU is used to execute the program temperorly",
+                  'this is the vector presentation of "What is Botpress?"',
+                  "user input data is compared with the pretrin data"):
+        assert f"“{quote}”" in text and quote in article, quote
+    start = article.index("[0.45, -0.12")
+    assert len(re.findall(r"-?\d+\.\d+", article[start:article.index("]", start)])) == 240
+    assert "one list of 240 numbers" in text
