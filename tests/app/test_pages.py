@@ -176,14 +176,24 @@ def test_experiment_controls():
 
 
 def test_claims_link_to_their_demonstrations():
+    """Every claim shows its demonstration: a "See it" link to the page that shows it, or its card on home."""
     from vitviz.claims import CLAIMS
 
-    at = ok(start())
+    at = ok(choose_sample(start(), "shape_star"))
     links = [(link.proto.label, link.proto.page) for link in at.get("page_link") if link.proto.label.startswith("See it")]
-    assert len(links) == len(CLAIMS) >= 8
-    for claim, (label, page) in zip(CLAIMS, links):
+    on_pages = [c for c in CLAIMS if not c.on_home]
+    assert len(links) == len(on_pages) >= 8
+    for claim, (label, page) in zip(on_pages, links):
         assert claim.where in label
         assert page == claim.stage  # the page's URL path is its stage key
+        assert claim.stage in BY_KEY
+    cards = {e.label: e for e in at.expander}
+    for claim in (c for c in CLAIMS if c.on_home):
+        card = next(e for label, e in cards.items() if claim.where in label)
+        assert [m for m in card.markdown if m.value.strip()], claim.where  # the card shows something measured
+    quotes = [m.value for m in at.markdown if "“" in m.value and "·" in m.value]
+    for claim in CLAIMS:
+        assert any(claim.quote in q for q in quotes)  # the table's quote, as written, is what the page shows
 
 
 def test_downloads_offered_after_an_analysis():
@@ -230,3 +240,51 @@ def test_dead_hub_in_the_app_falls_back_within_10_s(monkeypatch):
     assert len(probes) == 1
     assert any("could not be reached" in w.value for w in at.warning)  # still dead: still the bundled model
     caches.MODELS.retry_now()
+
+
+@pytest.mark.parametrize("model", ["shapes", "vit_ti16", "dino_s16"])
+def test_home_cards_show_what_is_measured_on_the_model_on_screen(model):
+    """The claims' cards on home print the core's measurement on this model and image, numbers and all."""
+    from vitviz.claims import CARD_CLASSES, CARD_CONV, CARD_VLM
+    from vitviz.stages import article
+
+    at = ok(choose_sample(start(model), "shape_star" if model == "shapes" else "retina"))
+    chosen = at.session_state["vitviz_image"]
+    bundle = caches.MODELS.peek(model)
+    a = caches.analysis_of(bundle, chosen.image, chosen.digest)
+    cards = {e.label: [m.value for m in e.markdown] for e in at.expander}
+    text = {title: "\n".join(next(v for label, v in cards.items() if title in label))
+            for title in (CARD_VLM, CARD_CONV, CARD_CLASSES)}
+
+    t = article.token_arithmetic(bundle, a)
+    assert f"**{a.num_patches} patch tokens** of **{a.embed_dim} numbers**" in text[CARD_VLM]
+    assert "576 image tokens" in text[CARD_VLM] and "Improved Baselines with Visual Instruction Tuning" in text[CARD_VLM]
+    assert article.vlm_sentence(t) in text[CARD_VLM]
+
+    check = article.conv_check(bundle, a)
+    assert check.max_abs_diff <= 1e-4 and check.windows == a.num_patches
+    for sentence in article.conv_sentences(check):
+        assert sentence in text[CARD_CONV]
+    assert "equal up to rounding" in text[CARD_CONV] or "identical (0)" in text[CARD_CONV]
+
+    closed = article.closed_set(bundle, a)
+    if bundle.labels:
+        assert f"**{len(bundle.labels):,} classes**" in text[CARD_CLASSES]
+        assert f"{closed.entropy_bits:.2f} bits" in text[CARD_CLASSES]
+        assert any("All" in str(c.proto.spec) and "answers it can give" in str(c.proto.spec)
+                   for c in at.get("plotly_chart"))
+    else:
+        assert closed is None and "has no classifier" in text[CARD_CLASSES]
+
+
+def test_home_says_where_its_numbers_come_from_and_explains_its_words():
+    at = ok(choose_sample(start("vit_s16"), "cat"))  # offline: the bundled model is shown instead
+    intro = " ".join(m.value for m in at.markdown)
+    assert "model actually shown" in intro and "bundled offline shapes model" in intro
+    assert "random input of the model's size" in intro  # the timing and activation measurements
+    assert any("not on this computer" in w.value for w in at.warning)
+    for term in ("Vision Transformer** (ViT:", "**patches** (", "**vector** (", "**CLS token** (",
+                 "**position embeddings** (", "**self-attention** (", "**block** after block (a block:"):
+        assert term in intro, term
+    helps = [c.proto.help for c in at.caption if c.proto.help]
+    assert any("Head:" in h for h in helps) and any("fp32:" in h for h in helps) and any("Device:" in h for h in helps)
