@@ -106,7 +106,7 @@ m2.metric("fp32 size", f"{memory.model_bytes(model) / MB:,.2f} MB", help="Parame
 m3.metric("Largest layer", f"{name}", f"{layer_bytes / MB:.2f} MB", delta_color="off")
 st.dataframe([{"dtype": r.dtype, "weights (MB)": round(r.total / MB, 3), "largest layer (MB)": round(r.largest_layer / MB, 3),
                "accelerate's training figure: its largest single stage (MB)":
-                   round(r.training_adam / MB, 3) if r.training_adam else None}
+                   f"{r.training_adam / MB:,.3f}" if r.training_adam else memory.INTEGER_TRAINING_NOTE}
               for r in rows], hide_index=True)
 st.caption("Same rule and numbers as Hugging Face accelerate's `estimate-memory`, byte for byte. Its training figure is "
            "the largest of the four stages it lists (model, gradients, optimizer, step), not their sum; it is empty "
