@@ -66,6 +66,7 @@ if a is not None:
     facts = {
         "patches": f"{a.grid[0]}×{a.grid[1]} = {a.num_patches} patches of {a.patch_size}×{a.patch_size} px",
         "vectors": f"{a.num_patches} vectors of {a.embed_dim} numbers, + 1 CLS, + positions",
+        "block": f"{a.num_tokens} × {a.embed_dim} in, {a.heads} heads of {a.embed_dim // a.heads}, the same size out",
         "attention": f"{a.depth} blocks × {a.heads} heads, {a.num_tokens}² = {a.num_tokens ** 2:,} scores each",
         "positions": f"{a.pos_embed.shape[0]} learned position vectors",
         "bits": f"{a.num_tokens * a.embed_dim:,} token numbers + {a.heads * a.num_tokens ** 2:,} attention "

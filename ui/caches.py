@@ -27,8 +27,26 @@ ANALYSIS_CACHE_MB = int(os.environ.get("VITVIZ_ANALYSIS_CACHE_MB", "400"))
 
 MODELS = ModelStore(MODEL_CACHE_MB * 2**20)
 ANALYSES: BoundedCache[Analysis] = BoundedCache(ANALYSIS_CACHE_MB * 2**20, lambda a: a.nbytes)
-EXPERIMENTS: BoundedCache = BoundedCache(64 * 2**20, lambda _v: 2**20)  # small results; ~64 kept
+EXPERIMENTS: BoundedCache = BoundedCache(64 * 2**20, lambda v: max(nbytes(v), 2**10))  # bounded by the arrays held
 FIGURES: BoundedCache = BoundedCache(300, lambda _v: 1)  # built figures, ~300 kept (a few hundred kB each)
+
+
+def nbytes(value: object, depth: int = 4) -> int:
+    """The bytes of the numpy arrays (and torch tensors) an experiment's result holds, looked for a few levels
+    deep in dataclasses, lists, tuples and dicts (what the experiments return)."""
+    if hasattr(value, "nbytes") and isinstance(getattr(value, "nbytes"), int):
+        return int(value.nbytes)
+    if hasattr(value, "element_size") and hasattr(value, "numel"):
+        return int(value.element_size() * value.numel())
+    if depth == 0:
+        return 0
+    if isinstance(value, dict):
+        return sum(nbytes(v, depth - 1) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(nbytes(v, depth - 1) for v in value)
+    if hasattr(value, "__dataclass_fields__"):
+        return sum(nbytes(getattr(value, f), depth - 1) for f in value.__dataclass_fields__)
+    return 0
 
 
 def analysis_of(bundle: Bundle, image: Image.Image, digest: str | None = None) -> Analysis:

@@ -100,7 +100,7 @@ CLAIMS: tuple[Claim, ...] = (
           "The feed-forward layer (the MLP) is a small two-layer network applied to each token on its own, with the "
           "same weights for every token; it does not read the CLS token. Only attention moves information between "
           "tokens.",
-          "attention", "section 1, where attention mixes the tokens"),
+          "block", "section 3, only attention mixes tokens"),
     Claim("The patches which has less difference of vector number are considered as highly related to each other",
           WRONG,
           "Relatedness is learned: attention compares a learned query with learned keys (query·key, then softmax), "

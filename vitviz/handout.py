@@ -3,7 +3,8 @@
 Composed from the same pieces as the app: the stages in tour order with their questions and answers
 (``vitviz.walkthrough``), the figures from the same builders the pages draw (``vitviz.views``), and
 the article's claims. plotly.js is inlined once, so the file opens with no network (a classroom, a
-USB stick). Everything comes from the analysis and the model's weights: no extra forward pass.
+USB stick). Everything comes from the analysis and the model's weights: no extra forward pass (the
+Inside-a-block section recomputes the blocks in float32 from block 1's captured input).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from vitviz.claims import CLAIMS
 from vitviz.figures.prediction import short_label
 from vitviz.model.analysis import Analysis
 from vitviz.model.loading import Bundle
-from vitviz.stages import memory, positions, vectors
-from vitviz.views import attention as attention_views, bits as bits_views, home as home_views
+from vitviz.stages import block, memory, positions, vectors
+from vitviz.views import attention as attention_views, bits as bits_views, block as block_views
+from vitviz.views import home as home_views
 from vitviz.views import patches as patches_views, positions as positions_views, vectors as vectors_views
 from vitviz.walkthrough import BY_KEY, STAGES
 
@@ -65,6 +67,28 @@ def _vectors(b: Bundle, a: Analysis) -> list[str]:
             _fig(vectors_views.all_vectors(b, a)), _fig(vectors_views.filters(b, a)), _fig(vectors_views.twins(b, a))]
 
 
+def _block(b: Bundle, a: Analysis) -> list[str]:
+    if block.unsupported(b.model):
+        return []
+    stream = block.residual_stream(b, a)  # float32, from block 1's captured input: no forward pass from pixels
+    last = block.trace(b, a, a.depth - 1, stream)
+    lens = block.logit_lens(stream, a)
+    token = block.token_index(a, a.num_patches // 2)
+    mix = block.mixing_what_ifs(b, last, token)
+    said = (f"<p>Recomputed in float32 with the model's own layers, block {a.depth}'s output equals the model's "
+            f"(max difference {last.check.output_vs_block:.1e}) and its attention the captured one (float16, max "
+            f"difference {last.check.attention_vs_captured:.1e}). Noise in {block.token_name(a, mix.other)}'s MLP "
+            f"input moves {block.token_name(a, token)}'s MLP output by {mix.mlp_alone:.1e}; noise in its block input "
+            f"moves {block.token_name(a, token)}'s attention output by {mix.attention_moved:.1%}: only attention "
+            "mixes tokens.")
+    if lens.has_classifier:
+        said += (f" The logit lens at the last block equals the model's logits (max difference "
+                 f"{lens.last_vs_logits:.1e}).")
+    return [said + "</p>", _fig(block_views.diagram(b, a, "attn")),
+            _fig(block_views.row_on_image(b, a, last, 0, 0)), _fig(block_views.lens(b, a, stream)),
+            _fig(block_views.updates(b, a, stream, token))]
+
+
 def _attention(b: Bundle, a: Analysis) -> list[str]:
     return [_fig(attention_views.layers(b, a)), _fig(attention_views.rollout(b, a)),
             _fig(attention_views.distances(b, a))]
@@ -81,14 +105,26 @@ def _bits(b: Bundle, a: Analysis) -> list[str]:
     shape = memory.Shape.of(b.model)
     return [_fig(bits_views.one_number(b, a, 0.1)),
             _table([{"dtype": r.dtype, "weights (MB)": f"{r.total / 1e6:,.2f}",
-                     "training with Adam (MB)": f"{r.training_adam / 1e6:,.2f}" if r.training_adam else "not trainable"}
+                     "training with Adam, all held at once (MB)": _training_sum(b, r.dtype),
+                     "accelerate estimate-memory, its largest single stage (MB)":
+                         f"{r.training_adam / 1e6:,.2f}" if r.training_adam else ""}
                     for r in memory.weight_memory(b.model)]),
+            "<p>Training with Adam holds weights, gradients, Adam's m and v (and, in mixed precision, an fp32 "
+            "master copy) at once: 16 bytes per parameter in fp32 and in fp16/bf16 mixed precision alike "
+            "(Micikevicius et al. 2018; ZeRO, Rajbhandari et al. 2020, §3), before activations.</p>",
             f"<p>{memory.macs(shape) / 1e9:.3f} GMACs per image including the attention matmuls.</p>",
             _fig(bits_views.patch_size_cost(b, a))]
 
 
+def _training_sum(b: Bundle, dtype: str) -> str:
+    if dtype not in ("fp32", "fp16", "bf16"):
+        return memory.INTEGER_TRAINING_NOTE
+    return f"{sum(memory.training_memory(b.model, dtype).components.values()) / 1e6:,.2f}"
+
+
 SECTIONS: dict[str, Callable[[Bundle, Analysis], list[str]]] = {
-    "patches": _patches, "vectors": _vectors, "attention": _attention, "positions": _positions, "bits": _bits}
+    "patches": _patches, "vectors": _vectors, "block": _block, "attention": _attention, "positions": _positions,
+    "bits": _bits}
 
 
 def handout_html(bundle: Bundle, analysis: Analysis, image_name: str = "image") -> str:
@@ -108,9 +144,11 @@ def handout_html(bundle: Bundle, analysis: Analysis, image_name: str = "image") 
         parts += [f"<h2>{number} · {html.escape(stage.title)}</h2>",
                   f"<p class='q'>{html.escape(stage.question)}</p><p>{_md(stage.answer)}</p>",
                   *SECTIONS.get(stage.key, lambda _b, _a: [])(bundle, a)]
-    parts.append("<h2>What the beginner's article gets wrong</h2>")
-    parts.append(_table([{"the article": c.said, "what is true": c.truth,
-                          "shown on": f"{BY_KEY[c.stage].title}, {c.where}"} for c in CLAIMS]))
+    parts.append("<h2>What the beginner's article says, checked</h2>")
+    parts.append("<p>The article's own words, spelling and all ([sic] marks its spelling, … a cut).</p>")
+    parts.append(_table([{"the article says": f"“{c.quote}”", "verdict": c.verdict_label, "what is true": c.truth,
+                          "shown on": f"Home, the card {c.where}" if c.on_home else f"{BY_KEY[c.stage].title}, {c.where}"}
+                         for c in CLAIMS]))
     if a.top_labels:
         parts += ["<h2>The prediction</h2>", "<p>" + ", ".join(
             f"{html.escape(short_label(label))}: {p:.1%}" for label, p in zip(a.top_labels, a.top_probs)) + "</p>"]

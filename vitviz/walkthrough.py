@@ -54,6 +54,20 @@ STAGES: tuple[Stage, ...] = (
         "below: identical patches give identical vectors, and the position information is a separate, added "
         "vector (learned in these models; sin/cos in some others, see Positions)."),
     Stage(
+        "block", "Inside a block", "🔧", "Inside a block: attention and the MLP, on real numbers",
+        "Each block: attention mixes the tokens, then an MLP works on each token alone.",
+        "What happens inside one transformer block?",
+        "Two steps, each **added** to the token rather than replacing it: **attention**, where every token takes a "
+        "weighted average of all tokens' values (the only place tokens meet), then an **MLP**, two matrices with a "
+        "GELU between them that work on each token on its own. A LayerNorm comes before each. Below, one token goes "
+        "through every step with the model's own numbers, recomputed and checked against the model.",
+        "The article says the “feed- forward layer helps self attention layer to have deep research according to the "
+        "information stored in CLS token”. The feed-forward layer (the MLP) never reads the CLS token while it works "
+        "on another token: section 3 replaces other tokens by noise and measures what moves. The article's “less "
+        "difference of vector number” as relatedness is section 4. The logit lens (nostalgebraist 2020, for GPT-2) "
+        "reads the tokens between blocks with the final norm and classifier; they were never trained to be read "
+        "that way, so early readings are a rough guide."),
+    Stage(
         "attention", "Attention", "👀", "Attention: every token looks at every other",
         "Every token looks at every other token.",
         "How does the model relate patches to each other?",

@@ -8,8 +8,8 @@ from PIL import Image
 
 from tests.conftest import png_bytes
 
-PAGES = [("Patches", "patches"), ("Vectors", "vectors"), ("Attention", "attention"), ("Positions", "positions"),
-         ("Bits & memory", "bits")]
+PAGES = [("Patches", "patches"), ("Vectors", "vectors"), ("Inside a block", "block"), ("Attention", "attention"),
+         ("Positions", "positions"), ("Bits & memory", "bits")]
 
 
 def wait_charts(page, count: int, timeout_ms: int = 120_000) -> None:
@@ -66,6 +66,27 @@ def click_patch(page, chart_index: int, fx: float, fy: float) -> None:
     box = area.bounding_box()
     page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
     wait_idle(page)
+
+
+def click_chart(page, title_start: str, fx: float, fy: float) -> None:
+    """Click the chart whose title starts with ``title_start`` at fractions (fx, fy) of its plotting area."""
+    plot = page.locator(".js-plotly-plot").filter(has=page.locator(".gtitle", has_text=title_start)).first
+    area = plot.locator(".nsewdrag").first
+    area.scroll_into_view_if_needed()
+    box = area.bounding_box()
+    page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+    wait_idle(page)
+
+
+def step_header(page) -> str:
+    """The heading of the step the block page shows ("2 · MLP (step 5 of 6): …")."""
+    return page.locator("h2").filter(has_text="2 · ").first.inner_text()
+
+
+def wait_step(page, start: str) -> None:
+    """Wait until the block page shows the step whose heading starts with "2 · " + ``start``."""
+    page.wait_for_function(f"[...document.querySelectorAll('h2')].some(h => h.textContent.startsWith('2 · {start}'))",
+                           timeout=30_000)
 
 
 def open_home_with(page, server: str, sample: str, width: int, height: int) -> None:
@@ -130,6 +151,36 @@ def test_every_page_in_a_real_browser(server, page, shots):
                 timeout=30_000)
             assert_clean(page)
         shot(page, shots, name)
+
+
+def test_block_page_clicks_on_the_diagram_and_on_the_image(server, page, shots):
+    open_home_with(page, server, "A star", 1400, 1000)
+    go(page, "Inside a block")
+    wait_charts(page, 5)
+    assert_clean(page)
+    assert "Multi-head attention" in step_header(page)  # the page opens on attention
+    # the diagram: 8 boxes at x = 0 … 7 over [-0.55, 7.45], their centres at y = 0 over [-0.6, 1.2]
+    at = lambda box: ((box + 0.55) / 8, 1.2 / 1.8)  # noqa: E731
+    click_chart(page, "One block of", *at(5))  # the MLP box
+    wait_step(page, "MLP (step 5")
+    assert page.locator(".gtitle", has_text="The MLP on patch").count() == 1
+    assert_clean(page)
+    click_chart(page, "One block of", *at(1))  # the first LayerNorm
+    wait_step(page, "LayerNorm (step 1")
+    click_chart(page, "One block of", *at(2))  # back to attention
+    wait_step(page, "Multi-head attention (step 2")
+    wait_charts(page, 5)
+    shot(page, shots, "block_attention")
+    before = picker_value(page)
+    click_chart(page, "softmax:", 0.45, 0.15)  # a patch near the top of the image (the image is centred, square)
+    after = picker_value(page)
+    assert after != before, "clicking a patch on the image did not select it"
+    page.wait_for_function(  # the query's figures were redrawn for the new patch
+        f"[...document.querySelectorAll('.js-plotly-plot .gtitle')].some(t => t.textContent.startsWith("
+        f"'softmax: the attention row, patch {after},'))",
+        timeout=30_000)
+    assert_clean(page)
+    shot(page, shots, "block_clicked")
 
 
 def test_handout_opens_offline_with_every_figure(browser, tmp_path, shapes_bundle):
@@ -197,7 +248,9 @@ def test_several_users_at_once_on_one_server(server, browser, shapes_bundle):
         wait_charts(p, 1)
         assert_clean(p)
         alone = analyze(shapes_bundle, load_image(BY_KEY[key].data()))
-        labels = p.eval_on_selector_all(".js-plotly-plot .ytick text", "els => els.map(e => e.textContent)")
+        labels = p.evaluate("""[...document.querySelectorAll('.js-plotly-plot')]
+            .filter(d => (d.querySelector('.gtitle') || {}).textContent?.startsWith('Top '))
+            .flatMap(d => [...d.querySelectorAll('.ytick text')].map(e => e.textContent))""")  # the top-5 chart only
         # categories run bottom to top: the best class is the last tick
         assert labels and labels[-1] == short_label(alone.top_labels[0]), (title, labels, alone.top_labels)
     for ctx in contexts:
