@@ -47,7 +47,7 @@ with right:
         st.info("Choose an image on the left to see the prediction.", icon="👈")
     else:
         st.image(a.image, caption=f"What the model sees: {a.image.shape[1]}×{a.image.shape[0]} "
-                                  "pixels after its own resize and crop", width=300)
+                                  "pixels after its own resize (and crop, if any)", width=300)
         if a.top_labels:
             chart(ctx.figure(views.prediction), key="home_topk")
         else:
@@ -68,7 +68,7 @@ if a is not None:
         "vectors": f"{a.num_patches} vectors of {a.embed_dim} numbers, + 1 CLS, + positions",
         "block": f"{a.num_tokens} × {a.embed_dim} in, {a.heads} heads of {a.embed_dim // a.heads}, the same size out",
         "attention": f"{a.depth} blocks × {a.heads} heads, {a.num_tokens}² = {a.num_tokens ** 2:,} scores each",
-        "positions": f"{a.pos_embed.shape[0]} learned position vectors",
+        "positions": f"{a.num_patches} position vectors, one per patch (+ 1 for the CLS token)",
         "bits": f"{a.num_tokens * a.embed_dim:,} token numbers + {a.heads * a.num_tokens ** 2:,} attention "
                 f"weights per layer, 4 bytes each in fp32",
     }
@@ -80,7 +80,7 @@ terms = {
     "positions": "Learned: the position vectors are numbers found in training, like the other weights.",
     "block": "MLP: two matrix multiplications with a GELU (a smooth cut-off of negative numbers) between them, "
              "applied to each token on its own.",
-    "bits": "fp32: a 32-bit floating-point number, 4 bytes; every number in the model is stored like this.",
+    "bits": "fp32: a 32-bit floating-point number, 4 bytes; the model computes with numbers like this.",
 }
 for col, stage in zip(st.columns(len(STAGES)), STAGES):
     with col:

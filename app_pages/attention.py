@@ -97,5 +97,5 @@ fraction = st.slider("Keep the patches that hold this share of the head's CLS at
 chart(ctx.figure(views.dino_masks, fraction), key="attn_dino")
 mean_kept = float(np.mean([attention.dino_mask(attention.cls_attention(a, a.depth - 1, h), fraction).mean()
                            for h in range(a.heads)]))
-st.caption(f"On average a head needs {mean_kept:.0%} of the patches to hold {fraction:.0%} of its attention.")
+st.caption(f"On average a head needs {mean_kept:.0%} of the patches to hold {fraction:.0%} of its attention on patches.")
 close_stage("attention")

@@ -14,8 +14,8 @@ shape = memory.Shape.of(model)
 MB = 1e6
 
 st.info("**What the article gets wrong, and what is true.** Nothing is “converted into binary” at the end. "
-        "Every pixel, weight and vector is stored in binary from the start, as a floating-point number (**fp32** "
-        "here: a 32-bit floating-point number, 4 bytes each). Memory is simply *how many numbers* × *bytes per "
+        "Every pixel is stored in binary from the start as an 8-bit integer, and every weight and vector as a "
+        "floating-point number (**fp32** here: a 32-bit floating-point number, 4 bytes each). Memory is simply *how many numbers* × *bytes per "
         "number*; smaller formats (fp16, bf16, fp8, int8, int4) save memory by keeping fewer bits, at the price of "
         "rounding error.", icon="💡")
 
@@ -108,7 +108,7 @@ st.dataframe([{"dtype": r.dtype, "weights (MB)": round(r.total / MB, 3), "larges
                "accelerate's training figure: its largest single stage (MB)":
                    f"{r.training_adam / MB:,.3f}" if r.training_adam else memory.INTEGER_TRAINING_NOTE}
               for r in rows], hide_index=True)
-st.caption("Same rule and numbers as Hugging Face accelerate's `estimate-memory`, byte for byte. Its training figure is "
+st.caption("Same rule and numbers as `estimate-memory` of Hugging Face accelerate (a library for running models), byte for byte (bf16 added: the same as fp16). Its training figure is "
            "the largest of the four stages it lists (model, gradients, optimizer, step), not their sum; it is empty "
            "for int8/int4.")
 states = [memory.training_memory(model, f) for f in ("fp32", "bf16")]
@@ -151,12 +151,16 @@ st.header("4 · Activations: the memory that grows with the batch and the tokens
 st.markdown("**Activations** are the numbers a forward pass computes on the way: the token vectors after each step, "
             "the attention matrices, the MLP's hidden values. Training keeps many of them for the backward pass; "
             "inference can drop each one once it is used.")
-st.latex(r"\text{saved for backward (fp32)} = L\,(16sbh + a s^2 b + 4sb) + 3HWb + 2sbh + 2sb \;(+\,L\,sbh \text{ if } b=1)")
+mlp_term = int(round(8 + 2 * shape.mlp_ratio))  # 16 for the usual MLP ratio 4 (Korthikanti et al.'s 16sbh)
+st.latex(r"\text{saved for backward (fp32)} = L\,(%d\,sbh + a s^2 b + 4sb) + %d\,H_{px}W_{px}b + 2sbh + 2sb"
+         r"\;(+\,L\,sbh \text{ if } b=1)" % (mlp_term, shape.channels))
 td_numbers, attn_numbers = memory.layer_numbers(shape)
-st.markdown(f"L = {shape.layers} blocks, h = {shape.width}, a = {shape.heads} heads, s = T = {shape.tokens} tokens, "
-            f"b = batch. Per layer and image the token vectors are T·D = {shape.tokens}×{shape.width} = "
-            f"{td_numbers:,} numbers, and the attention matrices add H·T² = {shape.heads}×{shape.tokens}² = "
-            f"{attn_numbers:,} more: the **a·s²·b** term, quadratic in the tokens.")
+st.markdown(f"L = {shape.layers} blocks, h = {shape.width} numbers per token, a = {shape.heads} heads, s = "
+            f"{shape.tokens} tokens, b = batch, H_px × W_px = {shape.height}×{shape.width_px} pixels of "
+            f"{shape.channels} input channels; {mlp_term} = 8 + 2 × the MLP ratio ({shape.mlp_ratio:g}). Per layer "
+            f"and image the token vectors are s·h = {shape.tokens}×{shape.width} = {td_numbers:,} numbers, and the "
+            f"attention matrices add a·s² = {shape.heads}×{shape.tokens}² = {attn_numbers:,} more: the "
+            "**a·s²·b** term, quadratic in the tokens.")
 c1, c2 = st.columns(2)
 batch = c1.select_slider("Batch size", [1, 2, 4, 8, 16, 32, 64, 128], value=8, key="act_batch",
                          help="How many images go through the model at once.")
@@ -183,7 +187,7 @@ if st.session_state.get("act_measured"):
                     f"via `torch.autograd.graph.saved_tensors_hooks`); formula **{formula / MB:,.2f} MB** "
                     f"({100 * (formula / measured - 1):+.2f}%).")
 
-st.header("5 · Compute: multiply-adds, not “temporary execution”")
+st.header("5 · Compute: the CPU runs the program, the GPU multiplies")
 st.markdown("The article says “GPU is used to execute the program temperorly”. It is the other way round: the **CPU** "
             "(the computer's main processor) runs the program, here Python, torch and this app. A **GPU** is a "
             "parallel arithmetic co-processor: the CPU hands it the big matrix products and it does thousands of "

@@ -13,9 +13,12 @@ a, index = ctx.analysis, ctx.patch
 
 st.header("1 · What the model does to your image first")
 st.markdown("These steps are the model's own **evaluation** transform (timm's data config, `create_transform("
-            "is_training=False)`): the resize, crop and normalisation it is tested with. Training added random "
-            "crops, flips and colour changes on top. The pixels stay 8-bit integers (0–255) until the last step "
-            "turns them into floating-point numbers.")
+            "is_training=False)`): the resize, crop and **normalisation** (shifting and scaling each colour so the "
+            "numbers sit around 0) it is tested with. " + (
+                "This model was trained on freshly generated images, with no random crops or flips. "
+                if ctx.bundle.spec.bundled else
+                "Its training recipe added random crops, flips and more on top, to make it robust. ") +
+            "The pixels stay 8-bit integers (0–255) until the last step turns them into floating-point numbers.")
 steps = ctx.experiment("preprocessing", run=lambda: patches.preprocessing_steps(ctx.bundle, ctx.image.image),
                        label="Preprocessing…")
 for col, step in zip(st.columns(len(steps)), steps):

@@ -63,16 +63,15 @@ with c2:
         {"": "after adding position embeddings", "cosine similarity": round(twin.after_cosine, 6),
          "distance": round(twin.after_distance, 4)},
     ], hide_index=True)
-    st.markdown("The projection is a fixed function of the pixels: patches that look alike get (nearly) the "
-                "same vector — not unique. What makes two such tokens different is the **position embedding** "
-                "added next, which depends only on where the patch sits.")
+    st.markdown(vectors.twin_verdict(twin))
 
 st.header("4 · The CLS token")
 ref_sample = SAMPLES["cat" if ctx.image.name != SAMPLES["cat"].title else "coffee"]
 st.markdown(f"The CLS token is a **learned vector of {D} numbers**, part of the model's weights. It is not "
             "created from your image: before block 1 it is the same for every image. Only attention, block "
             "after block, mixes information from the patches into it; the last layer's CLS is what the "
-            "classifier reads.")
+            "classifier reads" + (" (this self-supervised model has no classifier: its last CLS is its image "
+                                  "summary)." if not ctx.bundle.labels else "."))
 with st.spinner("Analysing a second image for comparison…"):
     ref = ctx.sample_analysis(ref_sample.key)
 st.metric(f"Max difference between the CLS entering block 1 for your image and for “{ref_sample.title}”",

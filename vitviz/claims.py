@@ -48,9 +48,10 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("The LLMs which can understand text and image both are called Multimodal LLMs or Vision Transformers "
           "(ViTs) … And the model which can only understand image are called VLM.",
           WRONG,
-          "The names are mixed up. A ViT reads images only: it is an image encoder, here with a classifier head. A "
-          "vision-language model (VLM), also called a multimodal LLM, reads images and text: a language model takes "
-          "a ViT's patch vectors, passed through a small projector, as extra tokens.",
+          "The names are mixed up. A ViT reads images only: it is an image encoder, usually with a classifier head "
+          "(the self-supervised DINO models here have none). A vision-language model (VLM), also called a multimodal "
+          "LLM, reads images and text: in LLaVA-style VLMs a language model takes a ViT's patch vectors, passed "
+          "through a small projector, as extra tokens.",
           HOME, CARD_VLM),
     Claim("algorithmns [sic] like Convolutional neutral [sic] network (CNN), Transformer or Multi- layer perceptrons "
           "(MLPs) mixer divide that image patches",
@@ -87,7 +88,8 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("all the vector numbers are unique because every patch contain different color with different shape and "
           "size",
           WRONG,
-          "Identical patches get identical vectors; only the position embedding added afterwards tells them apart.",
+          "Identical patch inputs get identical vectors; only the position embedding added afterwards tells them apart "
+          "(the bundled model's edge channel also sees neighbouring pixels, so there the whole input must match).",
           "vectors", "section 3, are vectors always unique?"),
     Claim("CLS token is created where all the information of the image or patches has been stored in vector form "
           "like which patch contain which shapes or color etc.",
@@ -117,7 +119,7 @@ CLAIMS: tuple[Claim, ...] = (
           HALF,
           "Right that each token carries its position: a learned position vector is added"
           " to each patch vector before block 1. Nothing is detected automatically: without that "
-          "added vector, shuffling the patches changes nothing.",
+          "added vector, shuffling the patch tokens changes nothing.",
           "positions", "section 4, the shuffle experiment"),
     Claim("now the vector numbers are converted into binary number where numbers are represented in 0 and 1 form.",
           WRONG,

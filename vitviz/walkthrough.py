@@ -39,8 +39,8 @@ STAGES: tuple[Stage, ...] = (
         "words; there is no smaller unit the model falls back on.",
         "A text model splits a rare word into sub-tokens it knows. A ViT has no such fallback: every image, "
         "familiar or not, is cut into the same grid of patches, and each patch is turned into a vector by one "
-        "linear projection. What helps with unseen things is what the later layers learned about textures, "
-        "shapes and parts, which the Attention page shows."),
+        "linear projection. Studies of trained ViTs find that what helps with unseen things is what the later "
+        "layers learned about textures, shapes and parts."),
     Stage(
         "vectors", "Vectors", "➡️", "Vectors: from patch to token",
         "Each patch becomes a vector; a CLS token joins them.",
@@ -73,9 +73,10 @@ STAGES: tuple[Stage, ...] = (
         "How does the model relate patches to each other?",
         "In every block, each token computes a softmax-weighted average of all tokens' values: the weights are "
         "the **attention** probabilities shown here, one map per head. The CLS token reads the image only this "
-        "way, so its attention shows where the model gathers evidence.",
+        "way, so its attention shows where it takes information from; whether that is the evidence for the answer "
+        "needs the checks below.",
         "Attention weights are not a full explanation: values and MLPs matter too. Rollout and gradient rollout "
-        "combine the layers; mean attention distance shows heads that look near and heads that look far."),
+        "combine the layers; mean attention distance measures how far each head looks."),
     Stage(
         "positions", "Positions", "📍", "Positions: where is each patch?",
         "Position embeddings say where each patch sits.",
@@ -93,7 +94,7 @@ STAGES: tuple[Stage, ...] = (
         "and activation is a binary floating-point number (fp32: 4 bytes) from the start. Memory is count × "
         "bytes per number — weights, activations, attention matrices, and for training gradients and optimiser "
         "state.",
-        "A GPU does not “execute temporarily”: it does many multiply-adds in parallel. This page counts the "
+        "A GPU does not “execute the program temperorly” [sic]: it does many multiply-adds in parallel. This page counts the "
         "numbers and the multiply-adds for the loaded model, and measures them."),
 )
 

@@ -51,7 +51,7 @@ ZOO: tuple[ModelSpec, ...] = (
     ModelSpec("vit_b16", "ViT-B/16", "vit_base_patch16_224.augreg2_in21k_ft_in1k", 16, 224, 86_567_656,
               "Supervised: ImageNet-21k, fine-tuned on ImageNet-1k (AugReg, second fine-tune recipe)."),
     ModelSpec("vit_b32", "ViT-B/32", "vit_base_patch32_224.augreg_in21k_ft_in1k", 32, 224, 88_224_232,
-              "Supervised: ImageNet-21k, then ImageNet-1k (AugReg); 32-px patches, only 49 tokens."),
+              "Supervised: ImageNet-21k, then ImageNet-1k (AugReg); 32-px patches: 49 patches, 50 tokens with CLS."),
     ModelSpec("deit_s16", "DeiT-S/16", "deit_small_patch16_224.fb_in1k", 16, 224, 22_050_664,
               "Supervised on ImageNet-1k only, with heavy augmentation and regularisation (DeiT)."),
     ModelSpec("dino_s16", "DINO ViT-S/16", "vit_small_patch16_224.dino", 16, 224, 21_665_664,

@@ -28,8 +28,10 @@ WEIGHTS_FILE = ASSETS / "shapes_vit.safetensors"
 MODEL_NAME = "vitviz_shapes_vit"
 ATTENTION_NOTE = (
     "This model's attention was **partly taught**: in its last 1,000 training steps a loss rewarded patches on the "
-    "shape for attending to other patches on the shape (the CLS token's attention was never trained directly; see "
-    "its model card). Its maps are cleaner than attention that only emerged from learning to classify.")
+    "shape for attending to other patches on the shape, and earlier training already scored every patch for the "
+    "shape it covers (the CLS token's attention was never trained directly). Its model card measured the share of "
+    "CLS attention on the shape at 3.79× the shape's share of patches (3.24× before that last stage; rollout 2.71× "
+    "vs 1.96×).")
 EDGE_GAIN = 2.0  # colour_edges = tanh(EDGE_GAIN · gradient magnitude of the normalised pixels)
 
 

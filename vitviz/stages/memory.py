@@ -314,9 +314,13 @@ TRAINING_DATA: dict[str, TrainingData] = {  # by the pretrained tag of the timm 
                             "Russakovsky et al. 2015, ILSVRC-2012; Touvron et al. 2021, DeiT", True),
     "dino": TrainingData("the ImageNet-1k training set, without its labels", IMAGENET_1K, False,
                          "Russakovsky et al. 2015, ILSVRC-2012; Caron et al. 2021, DINO", True),
-    "shapes": TrainingData("generated shape images, a fresh batch at every step",
-                           sum(SHAPES_TRAINING_STEPS) * SHAPES_BATCH, False,
-                           "vitviz/assets/MODEL_CARD.md: 16,000 + 1,000 steps of 64 images", False),
+    # stage 2 ran with the same seed, so its 1,000 batches are stage 1's first 1,000 (vitviz/offline/train.py
+    # generates batch ``step`` from seed·1000003 + step): 16,000 × 64 distinct images, 17,000 × 64 shown
+    "shapes": TrainingData("distinct generated shape images (1,088,000 were shown in training: its last 1,000 "
+                           "batches repeated the first 1,000)",
+                           SHAPES_TRAINING_STEPS[0] * SHAPES_BATCH, False,
+                           "vitviz/assets/MODEL_CARD.md and vitviz/offline/train.py: 16,000 distinct batches of 64 "
+                           "(stage 2 repeated the first 1,000)", False),
 }
 
 

@@ -176,7 +176,7 @@ def shuffle_verdict(result: ShuffleResult, tolerance: float = 1e-4) -> str:
     """What the shuffle experiment measured, in one sentence."""
     if result.without_pos_diff <= tolerance:
         return ("Without positions, attention treats the tokens as a **set**: shuffling them changed nothing "
-                "the CLS token can see — the outputs are equal up to rounding. Positions are the only place where "
-                "order enters.")
+                "the CLS token can see — the outputs are equal up to rounding. Once the patch tokens exist, the position "
+                "embeddings are the only place where their order enters.")
     return (f"Without positions the outputs still differ by {result.without_pos_diff:.2e}: this model does not "
             "treat its tokens as a set (something besides the position embeddings depends on order).")

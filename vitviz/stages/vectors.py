@@ -126,3 +126,16 @@ def token_pca_rgb(analysis: Analysis, layer: int | None = None) -> np.ndarray:
     lo, hi = proj.min(0), proj.max(0)
     rgb = (proj - lo) / np.maximum(hi - lo, 1e-12)
     return rgb.reshape(*analysis.grid, 3)
+
+
+def twin_verdict(twin: TwinPatches) -> str:
+    """What the twin patches show, from the measured numbers: the projection is a fixed function of its input,
+    so alike inputs get alike vectors; the position embeddings then move them apart (or barely)."""
+    said = (f"The projection is a fixed function of its input: the two most alike patches (input difference "
+            f"{twin.pixel_distance:.4f}) get vectors with cosine similarity **{twin.before_cosine:.4f}** — identical "
+            "inputs would give identical vectors, so vectors are not unique by themselves. ")
+    if twin.after_cosine < twin.before_cosine - 1e-3:
+        return said + (f"Adding the position embeddings, which depend only on where each patch sits, brings that "
+                       f"down to **{twin.after_cosine:.4f}**: position is what tells such tokens apart.")
+    return said + (f"Adding the position embeddings changes it only to **{twin.after_cosine:.4f}** here: in this "
+                   "model the position vectors are small next to these patch vectors.")

@@ -59,4 +59,4 @@ def patch_size_cost(bundle: Bundle, _a: Analysis) -> go.Figure:
         "tokens": [s.tokens for s in shapes],
         "attention memory, batch 1 (MB)": [memory.attention_matrix_numbers(s, 1) * 4 / MB for s in shapes],
         "GMACs / image": [memory.macs(s) / 1e9 for s in shapes]},
-        "patch size (px)", "“More patches” has a price: smaller patches → more tokens → quadratically more attention")
+        "patch size (px)", "“more patches” has a price: smaller patches → more tokens → quadratically more attention")

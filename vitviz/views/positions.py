@@ -30,7 +30,7 @@ def one_position(_bundle: Bundle, a: Analysis, index: int) -> go.Figure:
 
 def by_offset(_bundle: Bundle, a: Analysis) -> go.Figure:
     s = positions.structure(positions.patch_positions_embed(a), a.grid)
-    return layer_lines(np.stack([s.by_row_offset, s.by_col_offset]), "Similarity falls with distance",
+    return layer_lines(np.stack([s.by_row_offset, s.by_col_offset]), "Cosine similarity by row and column offset",
                        y_title="mean cosine", x_title="offset (patches)", names=["along a column", "along a row"])
 
 
