@@ -238,3 +238,8 @@ def test_values_to_inspect_and_projection_range_read_the_bundle(tiny_bundle, pho
     assert values["A weight: patch projection W[0, 0]"] == float(w.flatten()[0])
     assert values["A value of patch 7's vector (dimension 0)"] == float(a.patch_embeddings[7, 0])
     assert memory.projection_weight_range(tiny_bundle) == (float(w.min()), float(w.max()))
+
+
+def test_gpu_sizes_are_the_boxes_gb_in_gib():
+    assert memory.GPUS["NVIDIA T4, 16 GB"] == pytest.approx(14.901, abs=1e-3)  # 16 × 10^9 bytes = 14.9 GiB
+    assert all(memory.GPUS[k] < gb for k, gb in memory.GPU_GB.items())

@@ -342,10 +342,11 @@ def weights_file_bytes(bundle: Bundle) -> int:
     return int(round(bundle.spec.download_mb * 1e6))
 
 
-GPUS: dict[str, float] = {  # usable memory in GiB
+GPU_GB: dict[str, float] = {  # the memory printed on the box, in GB (10^9 bytes)
     "Laptop GPU, 8 GB": 8, "NVIDIA T4, 16 GB": 16, "NVIDIA L4 / RTX 4090, 24 GB": 24,
     "NVIDIA A100, 40 GB": 40, "NVIDIA A100 / H100, 80 GB": 80,
 }
+GPUS: dict[str, float] = {name: gb * 1e9 / 2**30 for name, gb in GPU_GB.items()}  # the same, in GiB (2^30 bytes)
 CONTEXT_RESERVE_GIB = 1.0  # CUDA context and library workspaces, roughly; not part of any formula above
 
 
