@@ -54,12 +54,17 @@ st.header("2 · Attention rollout (Abnar & Zuidema, 2020)")
 st.latex(r"\hat A_l = \mathrm{rownorm}\!\left(0.5\,\mathrm{fuse}_h(A_l) + 0.5\,I\right),\qquad "
          r"R = \hat A_L \cdots \hat A_2\,\hat A_1,\qquad \text{map} = R[\mathrm{CLS},\ \text{patches}]")
 st.markdown("Rollout multiplies the attention of all blocks together to estimate how much each patch reaches the "
-            "CLS token by the end. The 0.5·I term accounts for the residual connection (each block adds its result "
-            "to its input); each row is divided by its own sum. "
-            "Optionally, the weakest links in each row are discarded first (the CLS column is kept).")
+            "CLS token by the end. In the formula, fuse combines a block's heads into one matrix (their mean, max or "
+            "min), and the 0.5·I term accounts for the residual connection (each block adds its result "
+            "to its input); rownorm divides each row by its own sum. "
+            "Optionally, the weakest links in each row are discarded first (the CLS column is kept). The maps' "
+            "colour, **relevance**, is how much each patch counts toward the CLS token: higher means more.")
 r1, r2 = st.columns(2)
-fusion = r1.radio("Head fusion", attention.HEAD_FUSIONS, horizontal=True, key="rollout_fusion")
-discard = r2.slider("Discard ratio (weakest links per row)", 0.0, 0.95, 0.0, 0.05, key="rollout_discard")
+fusion = r1.radio("Head fusion", attention.HEAD_FUSIONS, horizontal=True, key="rollout_fusion",
+                  help="How a block's heads are combined into one attention matrix: their mean, max or min.")
+discard = r2.slider("Discard ratio (weakest links per row)", 0.0, 0.95, 0.0, 0.05, key="rollout_discard",
+                    help="The share of each row's smallest attention weights set to zero before rollout "
+                         "(the CLS column is always kept).")
 chart(ctx.figure(views.rollout, fusion, discard, opacity), key="attn_rollout")
 st.markdown("Rollout is the same for every class: it shows where information flows to the CLS token, not "
             "the evidence for one answer.")
@@ -91,7 +96,8 @@ st.markdown(attention.distance_verdict(attention.mean_attention_distance(a.atten
                                                                          a.num_prefix),
                                        attention.uniform_attention_distance(a.grid, a.patch_size)))
 
-st.header("5 · DINO-style masks")
+st.header("5 · DINO-style masks", help="DINO: a self-supervised training method for ViTs, with no labels "
+                                       "(Caron et al. 2021); its paper showed masks like these.")
 fraction = st.slider("Keep the patches that hold this share of the head's CLS attention", 0.1, 0.95, 0.6, 0.05,
                      key="dino_fraction")
 chart(ctx.figure(views.dino_masks, fraction), key="attn_dino")

@@ -53,8 +53,10 @@ st.markdown(f"**Reading the bits back.** A *normal* number is (−1)^sign × 2^(
             f"`{sub.bits}` = {sub_read.formula} = {sub.stored!r} (the smallest normal fp16 number is 2^-14 = "
             f"{smallest:.4g}).")
 st.markdown("**At the top of each range**, torch's casts round to the nearest value first, so a number a little above "
-            "the largest one is *rounded* to it; only from max + ½ step on does it overflow to inf (fp8 e4m3 has no "
-            "inf: torch's cast saturates at ±448, even for inf). torch casts a typed number to fp16, bf16 and fp8 through "
+            "the largest one is *rounded* to it; only from max + ½ step (half the gap between the two "
+            "largest values) on does it overflow to inf (infinity: the format's overflow value; fp8 e4m3 has no "
+            "inf: torch's cast saturates, clamping to the largest value instead of overflowing, at ±448, even for "
+            "inf). torch casts a typed number to fp16, bf16 and fp8 through "
             "fp32, so it is rounded to fp32 first: 65,519.999 becomes 65,520 there, and then inf in fp16.")
 st.dataframe([{"format": r.format, "value": r.value, "stored by torch": repr(r.stored), "note": r.note}
               for r in numbers.range_edges()], hide_index=True)
@@ -80,8 +82,8 @@ D, N = a.embed_dim, a.num_patches
 t1, t2, t3 = st.columns(3)
 t1.metric("Text: UTF-8 bytes", f"{total_bytes:,}", help="8 bits each: the text as stored.")
 t2.metric("Text: byte-level tokens → vectors", f"{len(tokens):,} × {D}",
-          help="One token per UTF-8 byte, where byte-level BPE (GPT-2's tokenizer) starts before it merges frequent "
-               "byte pairs. Not a real tokenizer: a real one gives fewer tokens. Each token becomes one vector; "
+          help="One token per UTF-8 byte, where byte-level BPE (byte-pair encoding; GPT-2's tokenizer) starts "
+               "before it merges frequent byte pairs. Not a real tokenizer: a real one gives fewer tokens. Each token becomes one vector; "
                f"{D} is this model's width, for comparison.")
 t3.metric("Image: patch vectors", f"{N:,} × {D}", help="One vector per patch, from the analysis of your image.")
 st.markdown(f"“{text}” is **{total_bytes} bytes = {8 * total_bytes} bits** as text. The article shows one list of 240 "
@@ -175,7 +177,8 @@ st.markdown(f"Everything training with Adam holds at once, batch {batch} at {res
             f"the saved activations (fp32: 4 bytes per number; mixed precision: about 2, since autocast keeps a few in "
             "fp32). The diamonds are accelerate's figure, its largest single stage, for comparison.")
 if st.button("Measure it now on this device", key="act_measure",
-             help="Runs one training forward pass and adds up what autograd keeps for the backward pass."):
+             help="Runs one training forward pass and adds up what autograd (PyTorch's automatic gradient "
+                  "machinery) keeps for the backward pass."):
     st.session_state["act_measured"] = True
 if st.session_state.get("act_measured"):
     for b in (1, batch):
@@ -183,8 +186,10 @@ if st.session_state.get("act_measured"):
                                   label=f"Measuring batch {b}…")
         formula = memory.training_activation_numbers(s_res, b) * 4
         st.markdown(f"Batch {b}: measured **{measured / MB:,.2f} MB** on a random input of {b}×3×{res}×{res} "
-                    f"(the saved sizes do not depend on the pixel values; sum of the unique storages autograd saved, "
-                    f"via `torch.autograd.graph.saved_tensors_hooks`); formula **{formula / MB:,.2f} MB** "
+                    f"(the saved sizes do not depend on the pixel values): the sum of the unique storages autograd "
+                    f"saved (a storage is the memory block behind a tensor, shared by its views), found with "
+                    f"`torch.autograd.graph.saved_tensors_hooks` (a hook that sees each tensor saved for the backward "
+                    f"pass); formula **{formula / MB:,.2f} MB** "
                     f"({100 * (formula / measured - 1):+.2f}%).")
 
 st.header("5 · Compute: the CPU runs the program, the GPU multiplies")
@@ -275,7 +280,8 @@ else:
     st.markdown(f"{dtype} is used here for inference only (training: {memory.INTEGER_TRAINING_NOTE}): "
                 f"{fit.weights / MB:,.1f} MB of weights plus {fit.inference_per_image / MB:,.2f} MB of fp16 activations "
                 f"per image, of the {fit.free / GB:,.2f} GiB available.")
-st.caption(f"{memory.CONTEXT_RESERVE_GIB:g} GiB kept for the CUDA context; activations in the format's bytes "
+st.caption(f"{memory.CONTEXT_RESERVE_GIB:g} GiB kept for the CUDA context (memory the GPU driver and "
+           "libraries take before any model is loaded); activations in the format's bytes "
            "(int formats: fp16 activations). An estimate from the formulas above, not a guarantee.")
 chart(ctx.figure(views.patch_size_cost), key="fit_patches")
 close_stage("bits")

@@ -50,7 +50,7 @@ layer = c1.slider("Block (layer)", 1, a.depth, a.depth, key=K_LAYER,
                   help=f"The model has {a.depth} blocks; each reads the previous one's output.") - 1
 head = c2.selectbox("Head", range(a.heads), key=K_HEAD, format_func=lambda h: f"head {h}",
                     help=f"The {a.heads} heads of a block attend side by side, each with its own query, key and value "
-                         "projections.")
+                         "projections (explained at step 2, Multi-head attention).")
 patch = ctx.patch
 query = c3.radio("Follow", ("patch", "cls"), key=K_QUERY, horizontal=True,
                  format_func=lambda q: f"patch {patch}" if q == "patch" else "the CLS token",
@@ -88,9 +88,10 @@ elif step == "attn":
     st.latex(r"q = W_q\hat x + b_q,\quad k_j = W_k\hat x_j + b_k,\quad v_j = W_v\hat x_j + b_v\qquad "
              r"a = \mathrm{softmax}\!\left(\frac{q\cdot k_j}{\sqrt{%d}}\right)_{j=1\ldots%d},\quad "
              r"\text{out} = \sum_j a_j v_j" % (d, a.num_tokens))
-    st.markdown(f"One {a.embed_dim}→{3 * a.heads * d} matrix (`qkv`) gives every token a **query**, a **key** and a "
-                f"**value** for each of the {a.heads} heads ({d} numbers each). The query of {name} is compared with "
-                f"every token's key: a dot product, divided by √{d}.")
+    st.markdown(f"One {a.embed_dim}→{3 * a.heads * d} matrix (`qkv`) gives every token a **query** (what this token "
+                f"looks for), a **key** (what it offers to be found by) and a **value** (what it passes on when "
+                f"attended to) for each of the {a.heads} heads ({d} numbers each). The query of {name} is compared "
+                f"with every token's key: a dot product, divided by √{d}.")
     left, right = st.columns(2, gap="large")
     with left:
         chart(ctx.figure(views.query_keys, trace, head, token), key="block_qk")
@@ -108,7 +109,9 @@ elif step == "attn":
         s = block.query_step(trace, a, head, token, temperature)
         real, what_if = block.effective_tokens(s.row), block.effective_tokens(s.row_t)
         st.metric("Tokens the row spreads over (exp of its entropy)", f"{what_if:.1f}",
-                  None if temperature == 1.0 else f"{what_if - real:+.1f} vs temperature 1", delta_color="off")
+                  None if temperature == 1.0 else f"{what_if - real:+.1f} vs temperature 1", delta_color="off",
+                  help="Entropy: how spread out the row's weights are (0 when all the weight is on one token, in "
+                       f"natural-log units); its exp: 1 means one token, {a.num_tokens} means all tokens alike.")
         st.metric("Largest weight", f"{s.row_t.max():.3f}",
                   None if temperature == 1.0 else f"{s.row_t.max() - s.row.max():+.3f}", delta_color="off")
         st.metric(f"Change of head {head}'s output", "0 (the model)" if temperature == 1.0 else
@@ -179,8 +182,9 @@ if lens.has_classifier:
     final = short_label(bundle.labels[lens.final_class])
     first = block.settled_depth(lens)
     reads = block.head_reads(bundle.model)
-    st.markdown(f"{reads[0].upper() + reads[1:]} after each block, read through the model's final norm and classifier "
-                f"(nostalgebraist's “logit lens”, 2020, for GPT-2). At the last depth this is the model's output "
+    st.markdown(f"{reads[0].upper() + reads[1:]} after each block, read through the model's final norm and "
+                f"classifier as if the model stopped there (nostalgebraist's “logit lens”, 2020, for GPT-2; **logits** are the "
+                f"raw scores before softmax, one per class). At the last depth this is the model's output "
                 f"itself: max difference from its logits **{difference(lens.last_vs_logits, 1e-5)}**. On this image "
                 f"“{final}” is the top class from " + ("the input on" if first == 0 else f"block {first} on") +
                 f"; its probability goes from {lens.final_prob[0]:.1%} before block 1 to "

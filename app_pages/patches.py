@@ -64,7 +64,12 @@ st.markdown(
     "experiment: it meets a patch size it was not trained for.")
 st.subheader("Models trained at different patch sizes")
 st.markdown("Pairs from the model zoo, each trained at its own patch size. Tokens, attention scores and "
-            "multiply-adds (MACs) are counted from the architectures; accuracy is what was published.")
+            "multiply-adds (MACs) are counted from the architectures; accuracy is what was published, as **top-1** "
+            "(the share of ImageNet validation images whose most probable class is the right one). A **fine-tuned "
+            "classifier** is the whole model trained further on labelled ImageNet images; a **linear probe on frozen "
+            "features** is a single linear classifier trained on top of the unchanged model, the usual test for "
+            "self-supervised models like DINO (trained without labels). The two DINO rows are measured by linear "
+            "probe and the two ViT-B rows are fine-tuned classifiers, so compare within a pair, not across pairs.")
 if st.button("Count and time the trained pairs on this computer", key="run_trained_pairs"):
     st.session_state["trained_pairs_run"] = True
 if st.session_state.get("trained_pairs_run"):
@@ -82,8 +87,10 @@ if st.session_state.get("trained_pairs_run"):
 st.subheader("One trained model at other patch sizes")
 st.markdown(
     "A model is *trained* at one patch size (the article is right that it does not depend on the image). "
-    "timm can still resample its patch projection to another size (FlexiViT's `resample_patch_embed`) and its "
-    "position embeddings to the new grid (`resample_abs_pos_embed`). Run this model at several patch sizes on "
+    "timm can still resample its patch projection to another size (`resample_patch_embed`, from FlexiViT, a ViT "
+    "trained to work at many patch sizes) and its **position embeddings** (the learned vectors that say where each "
+    "patch sits) to the new grid (`resample_abs_pos_embed`, which resamples the grid of position vectors to the "
+    "new size). Run this model at several patch sizes on "
     "your image: the token count and the attention cost change as above, and when the answer changes, it is "
     "because the model meets inputs it never saw in training, not because more patches are better or worse.")
 options = patches.patch_size_options(a.patch_size, a.image.shape[0])

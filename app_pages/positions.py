@@ -28,7 +28,8 @@ chart(ctx.figure(views.by_offset), key="pos_offsets")
 
 st.header("2 · Sin and cos: where the article is right")
 st.markdown("The article says positions are encoded with sin and cos. That is true of the original Transformer "
-            "(1D) and of some vision models such as MAE (2D). The models here learn theirs instead. Compare, at "
+            "(1D) and of some vision models such as MAE (2D; Masked Autoencoders, He et al. 2022, a self-supervised "
+            "ViT that uses fixed 2D sin-cos positions). The models here learn theirs instead. Compare, at "
             f"the same size ({a.num_patches} positions × {D} dimensions):")
 k1, k2 = st.columns(2, gap="large")
 with k1:
@@ -58,7 +59,8 @@ with q2:
         st.metric("Top-1", f"{short_label(pred.label)}", delta=f"{pred.prob:.1%} (was {a.top_probs[0]:.1%})",
                   delta_color="off")
     st.caption(f"Position embeddings resampled from {a.grid[0]}×{a.grid[1]} to "
-               f"{size // a.patch_size}×{size // a.patch_size} with timm's resample_abs_pos_embed (bicubic).")
+               f"{size // a.patch_size}×{size // a.patch_size} with timm's resample_abs_pos_embed (bicubic: a smooth "
+               "interpolation).")
 
 st.header("4 · Shuffle the patch tokens")
 st.markdown("Take the patch vectors the projection made (before positions), put them in a random order, and run "
