@@ -174,7 +174,7 @@ def conv_sentences(c: ConvCheck) -> tuple[str, str]:
     patch = (f"The model's `patch_embed.proj` is a **convolution** (a small window of weights slid over the image, "
              f"multiplying and adding at each place): `Conv2d({c.in_channels}, {c.out_channels}, kernel_size="
              f"{k[0]}×{k[1]}, stride={s[0]}×{s[1]})`. "
-             + (f"Window (kernel) = step (stride) = the patch size, so the windows never overlap and each value of "
+             + ("Window (kernel) = step (stride) = the patch size, so the windows never overlap and each value of "
                 "its input is read exactly once: that is cutting into patches. "
                 if same and c.reads_per_pixel == 1 else
                 f"Its windows overlap (each pixel read up to {c.reads_per_pixel} times). ")
