@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from ui import caches
 from vitviz.model.loading import load_model
 from vitviz.stages import memory
-from vitviz.walkthrough import BY_KEY
+from tests.app.pages import ok, open_page
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,14 +23,7 @@ def random_vit():
 
 
 def bits_page(model: str, sample: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=300)
-    at.session_state["vitviz_model"] = model
-    at.run()
-    at.selectbox(key="vitviz_sample").select(sample).run()
-    at.switch_page(BY_KEY["bits"].page).run()
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-    return at
+    return ok(open_page(model, sample, "bits"))
 
 
 def text_of(at: AppTest) -> str:

@@ -1,6 +1,5 @@
 """The Inside-a-block page through AppTest: every step and control, measured sentences, no model re-runs."""
 
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -9,9 +8,9 @@ from ui import caches
 from vitviz.model.loading import load_model
 from vitviz.stages import block
 from vitviz.stages.block import STEP_KEYS
-from vitviz.walkthrough import BY_KEY, neighbours
+from tests.app.pages import ok, open_page
+from vitviz.walkthrough import neighbours
 
-ROOT = Path(__file__).resolve().parents[2]
 RANDOM_MODELS = ["vit_ti16", "dino_s16"]  # a classifier and none; real architectures, random weights
 
 
@@ -36,19 +35,8 @@ def streams(monkeypatch) -> list[int]:
     return runs
 
 
-def ok(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-    return at
-
-
 def open_block(model: str, sample: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=300)
-    at.session_state["vitviz_model"] = model
-    at.run()
-    at.selectbox(key="vitviz_sample").select(sample).run()
-    at.switch_page(BY_KEY["block"].page).run()
-    return ok(at)
+    return ok(open_page(model, sample, "block"))
 
 
 def markdown(at: AppTest) -> str:

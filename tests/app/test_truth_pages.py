@@ -1,6 +1,5 @@
 """What the pages say about the model on screen, through AppTest: measured verdicts, caveats that stay visible."""
 
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -8,9 +7,8 @@ from streamlit.testing.v1 import AppTest
 from ui import caches
 from vitviz.model.loading import load_model
 from vitviz.offline.vit import ATTENTION_NOTE
-from vitviz.walkthrough import BY_KEY
+from tests.app.pages import open_page as open_pages
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -20,11 +18,7 @@ def random_vit():
 
 
 def open_page(model: str, sample: str, stage: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=300)
-    at.session_state["vitviz_model"] = model
-    at.run()
-    at.selectbox(key="vitviz_sample").select(sample).run()
-    at.switch_page(BY_KEY[stage].page).run()
+    at = open_pages(model, sample, stage)
     assert not at.exception, [e.value for e in at.exception]
     return at
 
