@@ -191,8 +191,8 @@ if lens.has_classifier:
                 f"{lens.final_prob[-1]:.1%} at the end.")
     st.markdown(("Before block 1 the CLS token is the same learned vector for every image, so the first reading is "
                  "the same for every image. " if reads == "the CLS token" else "") +
-                "The tokens between blocks were never trained to be read this way: early readings are a rough guide, "
-                "not what the model “thinks”.")  # a caveat that changes what the figure means: not a caption
+                f"The final norm and head were trained on {reads} after the last block only, not between blocks: "
+                "early readings are a rough guide, not what the model “thinks”.")  # a caveat that changes what the figure means: not a caption
     st.dataframe([{"depth": "input" if d == 0 else f"block {d}",
                    **{f"top {k + 1}": f"{short_label(bundle.labels[c])} ({p:.1%})" for k, (c, p) in enumerate(row)}}
                   for d, row in enumerate(lens.top)], hide_index=True)
