@@ -72,7 +72,11 @@ st.markdown("Rollout is the same for every class: it shows where information flo
 st.header("3 · Class-specific map: gradient-weighted rollout (Chefer et al., 2021)")
 st.latex(r"R = I;\quad R \mathrel{+}= \mathrm{mean}_h\big((\nabla A_l \odot A_l)^{+}\big)\,R\ \ "
          r"\text{for } l = 1 \ldots L;\quad \text{map} = R[\mathrm{CLS},\ \text{patches}]")
-if a.top_labels:
+no_gradient = attention.gradient_unavailable(ctx.bundle)
+if a.top_labels and no_gradient:
+    st.info(f"Not in {ctx.precision}: {no_gradient}. Switch the number format to fp32, bf16, fp16 or int4 to see "
+            "this map.", icon="ℹ️")
+elif a.top_labels:
     g1, g2 = st.columns([1, 2], gap="large")
     with g1:
         cls_pick = st.selectbox("Explain class", list(range(len(a.top_labels))), key="grad_class",

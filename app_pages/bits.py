@@ -3,21 +3,25 @@
 import streamlit as st
 
 from ui.charts import chart
+from ui.precision import precision_section
 from ui.tour import close_stage, open_stage
 from vitviz.stages import memory, numbers
 from vitviz.views import bits as views
 
 ctx = open_stage("bits")
-a, bundle = ctx.analysis, ctx.bundle
-model = bundle.model  # handed to memory's formulas, which work on any torch module (checked against accelerate)
+a, bundle = ctx.analysis, ctx.bundle  # the model on screen, in the sidebar's number format
+model = ctx.fp32.model  # as loaded, in fp32: memory's formulas (checked against accelerate) give every format from it
 shape = memory.Shape.of(model)
 MB = 1e6
+running = ("" if ctx.precision == "fp32" else
+           f" The model on screen now runs in **{ctx.precision}** (the sidebar's number format): section 2 measures "
+           "what that saves and what it changes.")
 
 st.info("**What the article gets wrong, and what is true.** Nothing is “converted into binary” at the end. "
         "Every pixel is stored in binary from the start as an 8-bit integer, and every weight and vector as a "
         "floating-point number (**fp32** here: a 32-bit floating-point number, 4 bytes each). Memory is simply *how many numbers* × *bytes per "
         "number*; smaller formats (fp16, bf16, fp8, int8, int4) save memory by keeping fewer bits, at the price of "
-        "rounding error.", icon="💡")
+        "rounding error." + running, icon="💡")
 
 st.header("1 · One number, in bits")
 st.markdown("A floating-point number is three fields of bits: the **sign**, the **exponent** (the power of two that "
@@ -27,11 +31,11 @@ st.markdown("A floating-point number is three fields of bits: the **sign**, the 
 index = ctx.patch
 FMT = {f.name: f for f in numbers.FLOAT_FORMATS}
 tiny = f"A tiny number, {numbers.SUBNORMAL_EXAMPLE:g} (a subnormal in fp16 and fp8 e5m2)"
-sources = {**ctx.experiment("values", index, run=lambda: memory.values_to_inspect(bundle, a, index),
+sources = {**ctx.experiment("values", index, run=lambda: memory.values_to_inspect(ctx.fp32, ctx.reference, index),
                             label="Reading the model…"),
            tiny: numbers.SUBNORMAL_EXAMPLE, "Type your own": None}
 pick = st.selectbox("Which number?", list(sources), key="bits_source",
-                    help="Real numbers read from the model on screen, a tiny number, or your own. A subnormal is a number "
+                    help="Real numbers read from the model on screen as loaded (fp32), a tiny number, or your own. A subnormal is a number "
                          "below a format's smallest normal one, stored with a leading 0 instead of 1.")
 value = sources[pick]
 if value is None:
@@ -60,7 +64,7 @@ st.markdown("**At the top of each range**, torch's casts round to the nearest va
             "fp32, so it is rounded to fp32 first: 65,519.999 becomes 65,520 there, and then inf in fp16.")
 st.dataframe([{"format": r.format, "value": r.value, "stored by torch": repr(r.stored), "note": r.note}
               for r in numbers.range_edges()], hide_index=True)
-lo, hi = memory.projection_weight_range(bundle)
+lo, hi = memory.projection_weight_range(ctx.fp32)
 qrows = [numbers.quantize(value, lo, hi, b) for b in (8, 4)]
 st.markdown("**Quantisation** stores each number as a small integer times one shared **scale**: value ≈ scale × "
             "(integer − zero point), where the **zero point** is the integer that stands for the real value 0.")
@@ -71,7 +75,9 @@ st.caption(f"Float formats are rounded by torch's own casts (`Tensor.to`). Integ
            f"point for a whole tensor: the range of the patch projection's weights [{lo:.4f}, {hi:.4f}], via "
            f"torch.fake_quantize_per_tensor_affine.")
 
-st.header("2 · Text and pixels are bytes too")
+precision_section(ctx)
+
+st.header("3 · Text and pixels are bytes too")
 text = st.text_input("Text", "What is Botpress?", key="bits_text",
                      help="Any text: each character becomes 1 to 4 bytes in UTF-8, the usual way to store text.")
 rows = numbers.utf8_bits(text)
@@ -97,7 +103,7 @@ st.markdown(f"“{text}” is **{total_bytes} bytes = {8 * total_bytes} bits** a
             f"{N}×{D} = {a.patch_embeddings.size:,} numbers of 4 bytes = **{4 * a.patch_embeddings.size:,} bytes**, "
             "already binary.")
 
-st.header("3 · The model's memory")
+st.header("4 · The model's memory")
 rows = memory.weight_memory(model)
 params = memory.parameter_count(model)
 name, layer_bytes = memory.largest_layer(model)
@@ -144,12 +150,12 @@ st.markdown(f"Mixed precision keeps **{states[1].bytes_per_param:g} bytes per pa
             f"`estimate-memory` prints {states[1].accelerate_peak / MB:,.2f} MB for mixed precision: the largest of its "
             f"stages (the optimizer), half of what sits in memory. For fp32 its figure ({states[0].accelerate_peak / MB:,.2f} "
             "MB, its step stage) equals the sum. Neither counts activations (the numbers computed on the way through "
-            "the model: section 4). int8/int4 are **not trained "
+            "the model: section 5). int8/int4 are **not trained "
             "directly here**; training with fewer bits exists: 8-bit optimisers store Adam's m and v in 8 bits "
             "(Dettmers et al. 2022), and QLoRA trains small added adapter matrices on top of frozen 4-bit weights "
             "(Dettmers et al. 2023).")
 
-st.header("4 · Activations: the memory that grows with the batch and the tokens")
+st.header("5 · Activations: the memory that grows with the batch and the tokens")
 st.markdown("**Activations** are the numbers a forward pass computes on the way: the token vectors after each step, "
             "the attention matrices, the MLP's hidden values. Training keeps many of them for the backward pass; "
             "inference can drop each one once it is used.")
@@ -192,7 +198,7 @@ if st.session_state.get("act_measured"):
                     f"pass); formula **{formula / MB:,.2f} MB** "
                     f"({100 * (formula / measured - 1):+.2f}%).")
 
-st.header("5 · Compute: the CPU runs the program, the GPU multiplies")
+st.header("6 · Compute: the CPU runs the program, the GPU multiplies")
 st.markdown("The article says “GPU is used to execute the program temperorly”. It is the other way round: the **CPU** "
             "(the computer's main processor) runs the program, here Python, torch and this app. A **GPU** is a "
             "parallel arithmetic co-processor: the CPU hands it the big matrix products and it does thousands of "
@@ -202,18 +208,18 @@ st.markdown("The article says “GPU is used to execute the program temperorly�
 macs_no = memory.macs(shape, attention_matmuls=False)
 macs_all = memory.macs(shape)
 gpu_name = memory.cuda_name()
-sec_cpu = ctx.experiment("time_forward", "cpu", run=lambda: memory.time_forward(model, device="cpu"),
+sec_cpu = ctx.experiment("time_forward", "cpu", run=lambda: memory.time_forward(bundle.model, device="cpu"),
                          label="Timing the model on the CPU…")
-sec_gpu = (ctx.experiment("time_forward", "cuda", run=lambda: memory.time_forward(model, device="cuda"),
+sec_gpu = (ctx.experiment("time_forward", "cuda", run=lambda: memory.time_forward(bundle.model, device="cuda"),
                           label="Timing the model on the GPU…") if gpu_name else None)
 k1, k2, k3, k4 = st.columns(4)
 k1.metric("GMACs / image without attention matmuls (timm model cards)", f"{macs_no / 1e9:.3f}",
           help="Billions of multiply-accumulates for one image, counted from the layer sizes.")
 k2.metric("GMACs / image with Q·Kᵀ and A·V (timm benchmark tables)", f"{macs_all / 1e9:.3f}")
-k3.metric("Measured time / image on the CPU", f"{1000 * sec_cpu:.1f} ms", f"{2 * macs_all / sec_cpu / 1e9:.1f} GFLOP/s",
+k3.metric(f"Measured time / image on the CPU ({ctx.precision})", f"{1000 * sec_cpu:.1f} ms", f"{2 * macs_all / sec_cpu / 1e9:.1f} GFLOP/s",
           delta_color="off", help="GFLOP/s = 2 FLOPs per MAC × MACs / seconds")
 if sec_gpu is not None:
-    k4.metric(f"Measured time / image on CUDA ({gpu_name})", f"{1000 * sec_gpu:.2f} ms",
+    k4.metric(f"Measured time / image on CUDA ({gpu_name}, {ctx.precision})", f"{1000 * sec_gpu:.2f} ms",
               f"{2 * macs_all / sec_gpu / 1e9:.1f} GFLOP/s", delta_color="off")
 else:
     k4.metric("Measured time / image on CUDA", "no CUDA GPU",
@@ -227,9 +233,9 @@ st.markdown(f"Timed on a **random input** of the model's size (1×3×{H}×{W}, `
                "multiply-adds itself.")
             + " The memory any of them needs is the counts above × bytes per number.")
 
-st.header("6 · A prediction needs the weights and the image, not the training data")
+st.header("7 · A prediction needs the weights and the image, not the training data")
 data = memory.training_data(bundle)
-n_tensors, held = memory.state_dict_bytes(model)
+n_tensors, held = memory.state_dict_bytes(bundle.model)  # as stored in the number format on screen
 file_bytes = memory.weights_file_bytes(bundle)
 w1, w2, w3 = st.columns(3)
 w1.metric("Everything the model holds", f"{held / MB:,.2f} MB", f"{n_tensors} tensors", delta_color="off",
@@ -257,7 +263,7 @@ elif data is not None:
                 f"**{held / data.images:.2f} bytes per training image**, while one image of {a.image.shape[0]}×{a.image.shape[1]} pixels is "
                 f"{a.image.size:,} bytes. Training changed the weights; a prediction only runs the image through them.")
 
-st.header("7 · Will it fit?")
+st.header("8 · Will it fit?")
 g1, g2 = st.columns(2)
 gpu = g1.selectbox("GPU", list(memory.GPUS), index=1, key="fit_gpu", help="Its usable memory in GiB (2^30 bytes).")
 dtype = g2.selectbox("Format", ["fp32", "fp16", "bf16", "int8", "int4"], key="fit_dtype",

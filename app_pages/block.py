@@ -61,6 +61,16 @@ step = st.radio("Step", block.STEP_KEYS, key=K_STEP, horizontal=True,
 token = block.token_index(a, None if query == "cls" else patch)
 name = block.token_name(a, token)
 
+PRECISION_NOTE = {  # the sidebar's number format, when it is not fp32
+    "bf16": " The model runs in {p}: here its {p} weights are widened to float32 (exactly), so the recomputation "
+            "differs from its own {p} forward pass by the rounding of {p} arithmetic: the attention difference above.",
+    "int8": " The model runs in {p}: its Linear layers are the quantised ones, used here as they are (inputs rounded "
+            "to int8 on the fly, integer products, scaled back); everything between them is float32.",
+}
+PRECISION_NOTE["fp16"] = PRECISION_NOTE["bf16"]
+PRECISION_NOTE["int4"] = (" The model runs in {p}: its Linear layers are the quantised ones, used here as they are "
+                          "(4-bit weight codes turned back into numbers before each product); everything else is float32.")
+
 stream = ctx.experiment("block_stream", run=lambda: block.residual_stream(bundle, a),
                         label="Recomputing the blocks in float32 from block 1's input…")
 trace = ctx.experiment("block_trace", layer, run=lambda: block.trace(bundle, a, layer, stream),
@@ -70,7 +80,7 @@ st.markdown(f"Every number below is recomputed in float32 from block {layer + 1}
             f"layers. Its output against the model's own block run on the same input: "
             f"**{difference(check.output_vs_block)}**; its attention against the attention the model produced in its "
             f"forward pass (kept in float16): **{difference(check.attention_vs_captured, FP16)}** at most, over all "
-            f"{a.heads} heads and {a.num_tokens} rows.")
+            f"{a.heads} heads and {a.num_tokens} rows." + PRECISION_NOTE.get(ctx.precision, "").format(p=ctx.precision))
 
 st.header(f"2 · {block.BY_STEP[step].title} (step {block.STEP_KEYS.index(step) + 1} of {len(block.STEPS)}): "
           f"{name}, block {layer + 1}")

@@ -30,6 +30,18 @@ class Context:
     fallback: FallbackState | None  # why the requested model is not the one shown, and when the hub is tried again
     image: ChosenImage | None
     analysis: Analysis | None  # None until an image is chosen
+    fp32: Bundle | None = None  # the same model as loaded, in fp32 (``bundle`` itself when it runs in fp32)
+
+    @property
+    def precision(self) -> str:
+        return self.bundle.precision
+
+    @property
+    def reference(self) -> Analysis | None:
+        """The fp32 analysis of the same image by the same model (the analysis itself when running in fp32)."""
+        if self.analysis is None or self.fp32 is None or self.fp32 is self.bundle:
+            return self.analysis
+        return caches.analysis_of(self.fp32, self.image.image, self.image.digest)
 
     @property
     def patch(self) -> int:

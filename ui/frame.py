@@ -1,5 +1,5 @@
 """The frame around every page, drawn once per run by ``streamlit_app.py``: the navigation, the shared
-sidebar (presenter switch, model picker, the chosen image, the selected patch, the device and weights
+sidebar (presenter switch, model picker, number format, the chosen image, the selected patch, the device and weights
 actually used), the model and the analysis. It hands the page one ``Context``.
 
 The sidebar's widgets are plain keyed widgets (``ui.session``): drawn on every run, they keep their
@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from vitviz.model import hub
+from vitviz.model import hub, precision
 from vitviz.model.loading import Bundle
 from vitviz.model.zoo import BY_KEY as SPECS, DEFAULT_KEY, ZOO
 
 from . import caches, charts, session, widgets
 from .context import Context, publish
+from .precision import precision_line
 from vitviz.walkthrough import HOME_PAGE, STAGES
 
 
@@ -32,9 +33,27 @@ def _model_picker() -> str:
                         help="Every model here is a real Vision Transformer; the bundled one works offline.")
 
 
-def _load(key: str) -> Bundle:
-    """The model for ``key``; a first load (or download) shows its progress in the main area, where people look."""
-    ready = caches.MODELS.peek(key)
+def _precision_picker() -> str:
+    """The number format the model runs in; formats this machine cannot run are listed with the reason."""
+    reasons = precision.offered(caches.MODELS.device)
+    keys = [k for k, why in reasons.items() if why is None]
+    if st.session_state.get(session.K_PRECISION) not in keys:
+        st.session_state[session.K_PRECISION] = precision.DEFAULT
+    chosen = st.selectbox("Number format", keys, key=session.K_PRECISION,
+                          format_func=lambda k: precision.PRECISIONS[k].title,
+                          help="Store and run the same model in fewer bits; every page then shows it in that format, "
+                               "and Bits & memory compares it with fp32. " + " ".join(
+                                   f"{p.key}: {p.what}" for p in precision.PRECISIONS.values() if p.key in keys))
+    missing = {k: why for k, why in reasons.items() if why is not None}
+    if missing:
+        st.caption("Not offered here: " + "; ".join(f"{k} ({why})" for k, why in missing.items()))
+    return chosen
+
+
+def _load(key: str, number_format: str = precision.DEFAULT) -> Bundle:
+    """The model for ``key`` in ``number_format``; a first load (or download) shows its progress in the main area,
+    where people look."""
+    ready = caches.MODELS.peek(key, number_format)
     if ready is not None:
         return ready
     spec = SPECS[key]
@@ -46,6 +65,9 @@ def _load(key: str) -> Bundle:
 
     with st.spinner(f"Loading {spec.title}…"):
         bundle = caches.MODELS.get(key, progress)
+    if number_format != precision.DEFAULT:
+        with st.spinner(f"Converting {bundle.spec.title} to {number_format}…"):
+            bundle = caches.MODELS.get(key, precision=number_format)
     bar.empty()
     return bundle
 
@@ -69,6 +91,7 @@ def run() -> None:
         st.toggle("Presenter mode", key=session.K_PRESENTER,
                   help="Large type and figures for a projector; details folded away.")
         requested = _model_picker()
+        number_format = _precision_picker()
         running = st.container()  # what actually runs, filled in once the model is loaded
         chosen = session.chosen_image()
         if chosen is not None:
@@ -76,16 +99,20 @@ def run() -> None:
                      width="stretch")
         status = st.container()
     charts.presenter_css()
-    bundle = _load(requested)
+    fp32 = _load(requested)
+    refused = precision.unavailable(number_format, fp32.device, fp32.model)
+    bundle = fp32 if refused else _load(requested, number_format)
     analysis = None
     if chosen is not None:
         with st.spinner("Running the model once on this image…"):
             analysis = caches.analysis_of(bundle, chosen.image, chosen.digest)
     ctx = Context(requested, bundle, caches.MODELS.fallback_state(requested) if bundle.fell_back else None,
-                  chosen, analysis)
+                  chosen, analysis, fp32)
     with running:
         if bundle.fell_back:
             st.markdown(f"Running instead: **{bundle.spec.title}**")
+        if refused:
+            st.warning(f"{number_format} cannot run {bundle.spec.title} here: {refused}. Running fp32.")
         st.caption(bundle.spec.note)
     with status:
         if analysis is not None:
@@ -96,5 +123,7 @@ def run() -> None:
         if ctx.fallback is not None and not hub.hub_offline():
             st.button("Try the model hub again", key="vitviz_retry_hub", on_click=caches.MODELS.retry_now,
                       help="Forget the failed attempt and ask the hub again now (a dead network costs ~4 s).")
+    if ctx.precision != precision.DEFAULT and analysis is not None:
+        precision_line(ctx)
     publish(ctx)
     page.run()

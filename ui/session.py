@@ -1,6 +1,6 @@
 """What one visitor has chosen, by session-state key. Each choice has exactly one home:
 
-- the model, presenter mode and the selected patch are the values of widgets the frame draws once
+- the model, its number format, presenter mode and the selected patch are the values of widgets the frame draws once
   per run in the sidebar (keyed widgets, no copies): drawn on every page, their state survives page
   changes, and a click on a chart sets the patch by writing the same key;
 - the chosen image is not a widget value: it is what the last upload, camera shot or sample
@@ -18,6 +18,7 @@ from vitviz.model.analysis import image_hash
 
 K_MODEL = "vitviz_model"  # str: the requested zoo key (the sidebar's model picker)
 K_PRESENTER = "vitviz_presenter"  # bool: presenter mode (the sidebar's toggle)
+K_PRECISION = "vitviz_precision"  # str: the number format the model runs in (the sidebar's picker)
 K_PATCH = "vitviz_patch"  # int: the selected patch, 0-based raster order (the sidebar's number input)
 K_IMAGE = "vitviz_image"  # ChosenImage | None
 K_IMAGE_ERROR = "vitviz_image_error"  # str | None: the last refused input, shown until a good one arrives

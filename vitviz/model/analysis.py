@@ -79,6 +79,12 @@ def image_hash(image: Image.Image) -> str:
     return h.hexdigest()
 
 
+def input_dtype(model: torch.nn.Module) -> torch.dtype:
+    """The format the model takes its input in: that of its weights (bf16/fp16 after a cast; fp32 when quantised,
+    whose weights report the format they stand for)."""
+    return next(model.parameters()).dtype
+
+
 def position_embeddings(model: torch.nn.Module) -> np.ndarray:
     """[T, D] position embeddings for every token (a zero row for prefix tokens without one)."""
     pos = model.pos_embed[0].detach().float().cpu()  # [T or N, D]
@@ -104,10 +110,10 @@ def analyze(bundle: Bundle, image: Image.Image, digest: str | None = None) -> An
     """Run the model once on ``image`` and return everything the pages need (``digest``: its image_hash)."""
     model = bundle.model
     rgb = image if image.mode == "RGB" else image.convert("RGB")
-    x = bundle.transform(rgb).unsqueeze(0).to(bundle.device)  # [1, 3, H, W]
+    x = bundle.transform(rgb).unsqueeze(0).to(bundle.device)  # [1, 3, H, W] float32
     bundle.count_call()
     with torch.inference_mode(), recording(model, compact=True) as rec:
-        logits = model(x)  # [1, C] (or [1, D] pooled features without a classifier)
+        logits = model(x.to(input_dtype(model)))  # [1, C] (or [1, D] pooled features without a classifier)
     mean = tuple(float(m) for m in bundle.data_config["mean"])
     std = tuple(float(s) for s in bundle.data_config["std"])
     pixels = x[0].float().cpu().numpy()  # [3, H, W]
@@ -150,5 +156,6 @@ def _embed_input(model: torch.nn.Module, x: torch.Tensor, pixels: np.ndarray) ->
     if not extra:
         return pixels, ("R", "G", "B")
     with torch.inference_mode():
+        x = x.to(input_dtype(model))  # the edge channel as the model computes it, in its own format
         return model.patch_embed.projection_input(x)[0].float().cpu().numpy(), ("R", "G", "B", *extra)
 

@@ -8,12 +8,16 @@ and then for "shapes" holds one model, not two.
 A fallback is remembered per requested key with its reason and time; ``RETRY_AFTER_S`` seconds later
 the next ``get`` tries again, so a network that comes back is used without restarting the server.
 ``retry_now()`` forgets every fallback (and the hub's remembered failure) for an immediate try.
+A model in another number format (``precision``) is a converted copy of the fp32 one, cached under its
+own identity and counted in the same byte budget; a fallback in that format is a view of the converted
+bundled model.
 No Streamlit here: the app keeps one store as module state (``ui/caches.py``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import replace
 import threading
 import time
 from dataclasses import dataclass
@@ -23,14 +27,16 @@ import torch
 from vitviz.cache import BoundedCache
 from vitviz.model import hub
 from vitviz.model.loading import Bundle, ModelIdentity, choose_device, load_model
+from vitviz.model.precision import stored_bytes, to_precision
 from vitviz.model.zoo import OFFLINE_KEY, get_spec
 
 RETRY_AFTER_S = 60.0  # a fallback stands this long; then the next get tries the real weights again
 
 
 def model_bytes(bundle: Bundle) -> int:
-    """Bytes of the model's parameters (what the store's bound counts)."""
-    return sum(p.numel() * p.element_size() for p in bundle.model.parameters())
+    """Bytes of the model's parameters and buffers as stored (what the store's bound counts; a quantised
+    copy counts its codes and scales)."""
+    return stored_bytes(bundle.model).total
 
 
 @dataclass(frozen=True)
@@ -81,8 +87,15 @@ class ModelStore:
         with self._lock:
             return self._loaded.get(key) or ModelIdentity(key, str(self.device))
 
-    def peek(self, key: str) -> Bundle | None:
-        """What ``get(key)`` would return, if it would not load or retry anything; else None."""
+    def peek(self, key: str, precision: str = "fp32") -> Bundle | None:
+        """What ``get(key, precision=precision)`` would return, if it would not load, convert or retry anything."""
+        base = self._peek_fp32(key)
+        if base is None or precision == "fp32":
+            return base
+        hit = self._cache.get(replace(base.identity, precision=precision))
+        return None if hit is None else self._as_view_of(base, hit)
+
+    def _peek_fp32(self, key: str) -> Bundle | None:
         with self._lock:
             fb = self._fallbacks.get(key)
         if fb is None:
@@ -92,19 +105,37 @@ class ModelStore:
         offline = self._cache.get(self._identity(OFFLINE_KEY))
         return self._view(key, fb, offline) if offline is not None else None
 
-    def get(self, key: str, progress: hub.Progress | None = None) -> Bundle:
-        """The bundle for the zoo key ``key``, loaded once (also under concurrent calls).
+    def get(self, key: str, progress: hub.Progress | None = None, precision: str = "fp32") -> Bundle:
+        """The bundle for the zoo key ``key`` in the number format ``precision``, loaded (and converted)
+        once, also under concurrent calls.
 
         When its weights are unreachable or damaged, a view of the one cached offline bundle, with
         ``requested`` and ``fallback_reason`` set; after ``RETRY_AFTER_S`` the next call tries again.
+        Raises ValueError for a precision that cannot run here (``precision.unavailable`` says why).
         """
-        hit = self.peek(key)
+        base = self._get_fp32(key, progress)
+        if precision == "fp32":
+            return base
+        real = replace(base, requested=None, fallback_reason=None)  # the loaded fp32 model itself, not a view
+        converted = self._cache.get_or_compute(replace(real.identity, precision=precision),
+                                               lambda: to_precision(real, precision))
+        return self._as_view_of(base, converted)
+
+    @staticmethod
+    def _as_view_of(base: Bundle, converted: Bundle) -> Bundle:
+        """``converted``, or a fallback view of it when ``base`` is one."""
+        if not base.fell_back:
+            return converted
+        return replace(converted, requested=base.requested, fallback_reason=base.fallback_reason)
+
+    def _get_fp32(self, key: str, progress: hub.Progress | None) -> Bundle:
+        hit = self._peek_fp32(key)
         if hit is not None:
             return hit
         with self._lock:
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:
-            hit = self.peek(key)
+            hit = self._peek_fp32(key)
             if hit is not None:
                 return hit
             with self._lock:

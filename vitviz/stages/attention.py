@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vitviz.model.analysis import Analysis
+from vitviz.model.analysis import Analysis, input_dtype
 from vitviz.model.capture import recording
 from vitviz.model.forward import as_input
 from vitviz.model.loading import Bundle
@@ -97,16 +97,30 @@ def gradient_rollout_from(attn: list[torch.Tensor] | np.ndarray, grads: list[tor
     return r
 
 
+NO_GRADIENT_INT8 = ("in int8 the activations are rounded to integers on the fly before every Linear layer, a "
+                    "step with no gradient, so the class score has no gradient with respect to the attention")
+
+
+def gradient_unavailable(bundle: Bundle) -> str | None:
+    """Why gradient rollout cannot run on ``bundle``, or None (int8 rounds activations: no gradient flows)."""
+    return NO_GRADIENT_INT8 if bundle.precision == "int8" else None
+
+
 def gradient_rollout(bundle: Bundle, analysis: Analysis, class_index: int) -> np.ndarray:
-    """[rows, cols]: class-specific relevance of each patch for ``class_index`` (one backward pass)."""
+    """[rows, cols]: class-specific relevance of each patch for ``class_index`` (one backward pass).
+
+    Raises ValueError when the model's number format has no gradient (``gradient_unavailable``)."""
+    reason = gradient_unavailable(bundle)
+    if reason:
+        raise ValueError(f"gradient rollout needs gradients: {reason}")
     model = bundle.model
-    x = as_input(analysis.pixels[None], bundle.device)  # [1, 3, H, W]
+    x = as_input(analysis.pixels[None], bundle.device, input_dtype(model))  # [1, 3, H, W]
     bundle.count_call()
     with torch.enable_grad(), recording(model) as rec:
         logits = model(x)  # [1, C]
         attn = rec.attn  # per layer [1, H, T, T], in forward order
         grads = torch.autograd.grad(logits[0, class_index], attn)
-    r = gradient_rollout_from([a[0].detach().cpu() for a in attn], [g[0].cpu() for g in grads])
+    r = gradient_rollout_from([a[0].detach().float().cpu() for a in attn], [g[0].float().cpu() for g in grads])
     n0 = analysis.num_prefix
     return r[0, n0:].reshape(analysis.grid)
 

@@ -26,8 +26,9 @@ from dataclasses import dataclass
 
 import torch
 
-from vitviz.model.analysis import Analysis
+from vitviz.model.analysis import Analysis, input_dtype
 from vitviz.model.loading import Bundle
+from vitviz.model.precision import tensor_bytes
 from vitviz.stages.patches import patch_input_vector
 
 DTYPE_DIVISORS = {"fp32": 1, "fp16": 2, "bf16": 2, "int8": 4, "int4": 8}
@@ -96,7 +97,7 @@ def state_dict_bytes(model: torch.nn.Module) -> tuple[int, int]:
     """(tensors, bytes) of everything the model object holds (its state_dict): a prediction needs only
     these and the image."""
     tensors = model.state_dict().values()
-    return len(tensors), sum(t.numel() * t.element_size() for t in tensors)
+    return len(tensors), sum(tensor_bytes(t) for t in tensors)  # a quantised weight: its codes, scales, zero points
 
 
 @dataclass(frozen=True)
@@ -272,7 +273,7 @@ def time_forward(model: torch.nn.Module, batch: int = 1, repeats: int = 5,
     device = torch.device(device) if device is not None else own
     if device.type != own.type:
         model = copy.deepcopy(model).to(device)
-    x = torch.randn(*timing_input(model, batch), device=device)
+    x = torch.randn(*timing_input(model, batch), device=device, dtype=input_dtype(model))
     times = []
     with torch.inference_mode():
         model(x)  # warm-up
