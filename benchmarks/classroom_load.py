@@ -1,0 +1,699 @@
+"""A whole class at once: simulated learners walk the app through the real server, speaking Streamlit's
+own websocket protocol (``/_stcore/stream``, protobuf BackMsg/ForwardMsg), with no browser.
+
+Each learner loads the home page, uploads its own image (or picks a sample), opens every stage page
+in order and moves the Attention page's layer slider, thinking about 1 s between steps. It keeps the
+client side of Streamlit's message cache as a browser does (cached message hashes go back with each
+rerun, so a repeated large element costs a reference) and fetches the media files (``st.image``)
+a page refers to.
+
+One run: start the server (or the proxied set, ``--proxied P``, via ``deploy/serve.sh``), warm it up
+(model loaded, one analysis), then 1 learner alone, then N learners together (each with an image no
+one else has). It prints per step p50/p95/max of the time to the script's end and of the time to the
+first visible change, errors learners saw, model forward passes, bytes per page view, server CPU per
+learner, cores used and peak RSS, with the class/alone ratio. Bounded: at most 200 learners, every
+step times out, the whole run stops at ``--deadline``; it talks only to 127.0.0.1.
+
+Random weights: a random timm state_dict of ``--model`` is written with safetensors to a temporary
+folder given to the server as ``VITVIZ_WEIGHTS_DIR`` (the bundled ``shapes`` model needs none).
+Forward passes are counted by a ``sitecustomize`` module put on the server's ``PYTHONPATH`` for this
+run only: a global torch forward hook that writes one line per call of a whole model (a module with
+``patch_embed`` and ``blocks``) on pixels.
+
+    python benchmarks/classroom_load.py --learners 3            # while developing
+    python benchmarks/classroom_load.py                         # 30 learners, ViT-S/16
+    python benchmarks/classroom_load.py --model shapes          # the bundled model
+    python benchmarks/classroom_load.py --proxied 2             # nginx + 2 app processes (deploy/serve.sh)
+    python benchmarks/classroom_load.py --url http://127.0.0.1:8080 --pids 123,456   # a set already running
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.cookiejar
+import io
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+import websockets
+from PIL import Image, ImageEnhance, ImageOps
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from vitviz.inputs.samples import PHOTOS  # noqa: E402
+from vitviz.walkthrough import STAGES  # noqa: E402
+
+from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
+from streamlit.proto.ClientState_pb2 import ClientState  # noqa: E402
+from streamlit.proto.Common_pb2 import FileURLsRequest, FileUploaderState, UploadedFileInfo  # noqa: E402
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
+from streamlit.proto.Common_pb2 import DoubleArray  # noqa: E402
+from streamlit.proto.WidgetStates_pb2 import WidgetState, WidgetStates  # noqa: E402
+
+PORTS = range(8700, 8800)  # this project's benchmark ports
+MAX_LEARNERS = 200
+COUNT_ENV = "VITVIZ_BENCH_FORWARDS"
+SITECUSTOMIZE = f'''"""Written by benchmarks/classroom_load.py for one run: counts whole-model forward passes."""
+import os
+_path = os.environ.get("{COUNT_ENV}")
+if _path:
+    import torch
+
+    def _count(module, args, output):
+        if hasattr(module, "patch_embed") and hasattr(module, "blocks"):
+            with open(_path, "a") as f:
+                f.write(type(module).__name__ + "\\n")
+
+    torch.nn.modules.module.register_module_forward_hook(_count)
+'''
+
+
+# --- the server side ---------------------------------------------------------------------------------
+
+def free_port() -> int:
+    for port in PORTS:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
+
+
+def write_random_weights(key: str, folder: Path) -> None:
+    """A random state_dict of the zoo model ``key`` as ``folder/<key>.safetensors`` (the bundled model needs none)."""
+    import timm
+    import torch
+    from safetensors.torch import save_file
+
+    from vitviz.model.zoo import get_spec
+
+    spec = get_spec(key)
+    if spec.bundled:
+        return
+    torch.manual_seed(0)
+    model = timm.create_model(spec.timm_name, pretrained=False)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(folder / f"{key}.safetensors"))
+
+
+def wait_healthy(url: str, proc: subprocess.Popen | None, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"{url} did not become healthy in {seconds:.0f} s")
+
+
+@dataclass
+class Servers:
+    """What the benchmark started (or was pointed at): the URL learners use, the app processes' PIDs, the
+    URLs of each app process (for warming each up), and how to stop it all."""
+
+    url: str
+    pids: list[int]
+    backends: list[str]
+    procs: list[subprocess.Popen] = field(default_factory=list)
+    log: Path | None = None
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)  # its own PID: exec'd streamlit, or serve.sh
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+
+
+def server_env(work: Path, model: str) -> dict[str, str]:
+    hook = work / "hook"
+    hook.mkdir(exist_ok=True)
+    (hook / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    weights = work / "weights"
+    weights.mkdir(exist_ok=True)
+    write_random_weights(model, weights)
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "VITVIZ_THREADS": "1", "VITVIZ_WEIGHTS_DIR": str(weights),
+            "PYTHONPATH": os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+            COUNT_ENV: str(work / "forwards.log")}
+
+
+def start_single(work: Path, model: str) -> Servers:
+    port = free_port()
+    env = server_env(work, model)
+    log = work / "server.log"
+    cmd = (f"exec {sys.executable} -m streamlit run streamlit_app.py --server.port {port} "
+           f"--server.address 127.0.0.1 --server.headless true --browser.gatherUsageStats false "
+           f"--server.fileWatcherType none")
+    proc = subprocess.Popen(cmd, shell=True, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    servers = Servers(url, [proc.pid], [url], [proc], log)
+    try:
+        wait_healthy(url, proc)
+    except BaseException:
+        servers.stop()
+        raise
+    return servers
+
+
+def start_proxied(work: Path, model: str, processes: int) -> Servers:
+    """``deploy/serve.sh``: P app processes and nginx in front; PIDs and ports from its run folder."""
+    port = free_port()
+    env = server_env(work, model)
+    run_dir = work / "run"
+    env.update(VITVIZ_RUN_DIR=str(run_dir), VITVIZ_PORT_BASE=str(port + 1), PYTHON=sys.executable)
+    log = work / "server.log"
+    proc = subprocess.Popen(["bash", str(ROOT / "deploy" / "serve.sh"), str(processes), str(port)], cwd=ROOT, env=env,
+                            stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    servers = Servers(url, [], [], [proc], log)
+    try:
+        wait_healthy(url, proc)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            apps = (run_dir / "apps").read_text().split() if (run_dir / "apps").exists() else []
+            if len(apps) == 2 * processes:
+                break
+            time.sleep(0.3)
+        pairs = list(zip(apps[::2], apps[1::2]))  # pid port, one line per app process
+        servers.pids = [int(pid) for pid, _ in pairs]
+        servers.backends = [f"http://127.0.0.1:{p}" for _, p in pairs]
+        for b in servers.backends:
+            wait_healthy(b, None)
+    except BaseException:
+        servers.stop()
+        raise
+    return servers
+
+
+class Monitor:
+    """CPU seconds and peak RSS of the app processes, sampled in a thread."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.procs = [psutil.Process(p) for p in pids]
+        self.peak_rss = 0  # the largest sum over processes
+        self.peak_each = 0  # the largest single process
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def cpu(self) -> float:
+        total = 0.0
+        for p in self.procs:
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                pass
+        return total
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.2):
+            rss = []
+            for p in self.procs:
+                try:
+                    rss.append(p.memory_info().rss)
+                except psutil.Error:
+                    pass
+            if rss:
+                self.peak_rss = max(self.peak_rss, sum(rss))
+                self.peak_each = max(self.peak_each, max(rss))
+
+    def __enter__(self) -> Monitor:
+        if self.procs:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+
+
+def forward_count(work: Path) -> int:
+    path = work / "forwards.log"
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+# --- a learner ---------------------------------------------------------------------------------------
+
+def learner_image(i: int) -> tuple[str, bytes]:
+    """Learner ``i``'s own photo: a sample photo, cropped, turned and tinted its own way (a JPEG no one else has)."""
+    rng = random.Random(i)
+    photo = PHOTOS[i % len(PHOTOS)]
+    im = ImageOps.exif_transpose(Image.open(io.BytesIO(photo.data()))).convert("RGB")
+    w, h = im.size
+    s = rng.uniform(0.6, 0.95)
+    x0, y0 = rng.randint(0, int(w * (1 - s))), rng.randint(0, int(h * (1 - s)))
+    im = im.crop((x0, y0, x0 + int(w * s), y0 + int(h * s))).rotate(rng.uniform(-15, 15), expand=False)
+    im = ImageEnhance.Color(im).enhance(rng.uniform(0.6, 1.4))
+    if rng.random() < 0.5:
+        im = ImageOps.mirror(im)
+    im.thumbnail((512, 512))
+    buf = io.BytesIO()
+    im.save(buf, format="JPEG", quality=85)
+    return f"learner_{i:03d}.jpg", buf.getvalue()
+
+
+@dataclass
+class Step:
+    name: str
+    seconds: float = float("nan")  # request sent -> script finished
+    first_delta: float = float("nan")  # request sent -> first visible element
+    ws_bytes: int = 0  # websocket payload received for this step
+    media_bytes: int = 0  # media files (st.image) fetched for it
+    forwards: int = 0  # whole-model forward passes during it (counted when the learner is alone)
+    errors: list[str] = field(default_factory=list)
+
+
+class Learner:
+    """One simulated browser tab."""
+
+    def __init__(self, base: str, index: int, think_s: float, step_timeout: float, source: str,
+                 model: str | None) -> None:
+        self.base = base
+        self.index = index
+        self.think_s = think_s
+        self.step_timeout = step_timeout
+        self.source = source
+        self.model = model
+        self.rng = random.Random(1000 + index)
+        self.steps: list[Step] = []
+        self.jar = http.cookiejar.CookieJar()
+        self.http = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        self.session_id = ""
+        self.pages: dict[str, str] = {}  # url path -> page_script_hash
+        self.widgets: dict[str, object] = {}  # user key -> last element proto seen (its id, bounds)
+        self.cache: dict[str, tuple[int, ForwardMsg]] = {}  # message hash -> (run it was last used, message)
+        self.max_age = 2
+        self.run_no = 0
+        self.states: dict[str, WidgetState] = {}  # what this tab sends back with every rerun
+        self.page = ""  # the page on screen (url path; "" is home)
+        self._step: Step | None = None
+        self._t0 = 0.0
+        self._finished: asyncio.Event | None = None
+        self._file_urls: asyncio.Future | None = None
+        self._media: list[str] = []
+        self._seen_ids: set[str] = set()
+        self.count_forwards: Callable[[], int] | None = None  # set when this learner is alone on the server
+        self._forwards0 = 0
+
+    # -- transport --
+
+    def _cookie(self, name: str) -> str | None:
+        return next((c.value for c in self.jar if c.name == name), None)
+
+    def _get(self, path: str) -> bytes:
+        with self.http.open(self.base + path, timeout=self.step_timeout) as r:
+            return r.read()
+
+    async def _fetch_media(self, urls: list[str]) -> int:
+        loop = asyncio.get_running_loop()
+        sizes = await asyncio.gather(*(loop.run_in_executor(None, self._get, u if u.startswith("/") else "/" + u)
+                                       for u in urls))
+        return sum(len(s) for s in sizes)
+
+    async def _reader(self, ws) -> None:
+        async for data in ws:
+            msg = ForwardMsg()
+            msg.ParseFromString(data)
+            self._on_message(msg, len(data))
+
+    def _on_message(self, msg: ForwardMsg, size: int) -> None:
+        kind = msg.WhichOneof("type")
+        step = self._step
+        if step is not None:
+            step.ws_bytes += size
+        if kind == "ref_hash":
+            cached = self.cache.get(msg.ref_hash)
+            if cached is None:
+                if step is not None:
+                    step.errors.append(f"reference to an uncached message {msg.ref_hash}")
+                return
+            self.cache[msg.ref_hash] = (self.run_no, cached[1])
+            msg, kind = cached[1], "delta"
+        elif msg.metadata.cacheable and msg.hash:
+            self.cache[msg.hash] = (self.run_no, msg)
+        if kind == "new_session":
+            init = msg.new_session.initialize
+            if init.session_id:
+                self.session_id = init.session_id
+            self.max_age = msg.new_session.config.max_cached_message_age or self.max_age
+            for p in msg.new_session.app_pages:
+                self.pages[p.url_pathname] = p.page_script_hash
+        elif kind == "navigation":
+            for p in msg.navigation.app_pages:
+                self.pages[p.url_pathname] = p.page_script_hash
+        elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
+            el = msg.delta.new_element
+            etype = el.WhichOneof("type")
+            if step is not None and step.first_delta != step.first_delta and etype not in ("empty", "skeleton"):
+                step.first_delta = time.perf_counter() - self._t0
+            if etype == "exception" and step is not None:
+                step.errors.append(f"exception: {el.exception.type}: {el.exception.message[:200]}")
+            elif etype == "alert" and el.alert.format == 1 and step is not None:  # st.error
+                step.errors.append(f"error box: {el.alert.body[:200]}")
+            elif etype == "imgs":
+                self._media += [i.url for i in el.imgs.imgs if i.url.startswith(("/", "media"))]
+            inner = getattr(el, etype) if etype else None
+            wid = getattr(inner, "id", "") if inner is not None else ""
+            if wid:
+                self._seen_ids.add(wid)
+                key = wid.rsplit("-", 1)[-1]
+                self.widgets[key] = inner
+        elif kind == "file_urls_response":
+            if self._file_urls is not None and not self._file_urls.done():
+                self._file_urls.set_result(msg.file_urls_response)
+        elif kind == "script_finished":
+            status = msg.script_finished
+            if status == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                return  # the run this step asked for comes next
+            if status == ForwardMsg.FINISHED_WITH_COMPILE_ERROR and step is not None:
+                step.errors.append("the script failed to compile")
+            self.run_no += 1
+            self.cache = {h: v for h, v in self.cache.items() if self.run_no - v[0] <= self.max_age}
+            self.states = {k: s for k, s in self.states.items() if s.id in self._seen_ids}  # unmounted widgets go
+            if step is not None and step.seconds != step.seconds:
+                step.seconds = time.perf_counter() - self._t0
+            if self._finished is not None:
+                self._finished.set()
+
+    async def _rerun(self, ws, name: str, page: str | None = None) -> Step:
+        """Send a rerun as the browser does and wait for the script to finish (and the page's media)."""
+        step = Step(name)
+        self.steps.append(step)
+        self._begin(step)
+        await ws.send(BackMsg(rerun_script=self._client_state(page)).SerializeToString())
+        await self._await_finish(step)
+        return step
+
+    def _begin(self, step: Step) -> None:
+        self._step, self._t0, self._finished, self._media, self._seen_ids = (step, time.perf_counter(), asyncio.Event(),
+                                                                            [], set())
+        self._forwards0 = self.count_forwards() if self.count_forwards else 0
+
+    def _client_state(self, page: str | None = None) -> ClientState:
+        """What the browser sends with a rerun: the page on screen (or the one clicked), the widget values, the
+        hashes of the large messages it holds."""
+        if page is not None:
+            self.page = page
+        state = ClientState(query_string="", widget_states=WidgetStates(widgets=list(self.states.values())),
+                            cached_message_hashes=sorted(self.cache))
+        state.page_script_hash = self.pages.get(self.page, "")
+        if not state.page_script_hash:
+            state.page_name = self.page
+        state.context_info.timezone = "Europe/Berlin"
+        state.context_info.locale = "en-GB"
+        state.context_info.url = f"{self.base}/{self.page}"
+        return state
+
+    async def _await_finish(self, step: Step) -> None:
+        try:
+            await asyncio.wait_for(self._finished.wait(), self.step_timeout)
+        except asyncio.TimeoutError:
+            step.errors.append(f"no script end within {self.step_timeout:.0f} s")
+        if self._media:
+            try:
+                step.media_bytes = await self._fetch_media(sorted(set(self._media)))
+            except OSError as exc:
+                step.errors.append(f"media: {exc}")
+        if self.count_forwards:
+            step.forwards = self.count_forwards() - self._forwards0
+
+    async def _upload(self, ws) -> Step:
+        name, data = learner_image(self.index)
+        uploader = self.widgets.get("vitviz_upload")
+        step = Step("image")
+        self.steps.append(step)
+        if uploader is None:
+            step.errors.append("no upload widget on the home page")
+            return step
+        self._begin(step)
+        self._file_urls = asyncio.get_running_loop().create_future()
+        await ws.send(BackMsg(file_urls_request=FileURLsRequest(request_id=uuid.uuid4().hex, file_names=[name],
+                                                                session_id=self.session_id)).SerializeToString())
+        urls = (await asyncio.wait_for(self._file_urls, self.step_timeout)).file_urls[0]
+        boundary = uuid.uuid4().hex
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
+                f"Content-Type: image/jpeg\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        upload_url = urls.upload_url if urls.upload_url.startswith("http") else self.base + urls.upload_url
+        req = urllib.request.Request(upload_url, data=body, method="PUT", headers={
+            "Content-Type": f"multipart/form-data; boundary={boundary}", "X-Xsrftoken": self._cookie("_streamlit_xsrf") or "",
+            "Origin": self.base})
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, lambda: self.http.open(req, timeout=self.step_timeout).read())
+        self.states["upload"] = WidgetState(id=uploader.id, file_uploader_state_value=FileUploaderState(
+            uploaded_file_info=[UploadedFileInfo(name=name, size=len(data), file_id=urls.file_id, file_urls=urls)]))
+        await ws.send(BackMsg(rerun_script=self._client_state()).SerializeToString())
+        await self._await_finish(step)
+        return step
+
+    def _set(self, key: str, **value) -> str | None:
+        el = self.widgets.get(key)
+        if el is None:
+            return None
+        self.states[key] = WidgetState(id=el.id, **value)
+        return el.id
+
+    async def _think(self) -> None:
+        await asyncio.sleep(self.think_s * self.rng.uniform(0.8, 1.2))
+
+    async def walk(self, deadline: float) -> None:
+        """home -> (model) -> image -> every stage page -> the Attention layer slider."""
+        loop = asyncio.get_running_loop()
+        for path in ("/", "/_stcore/health", "/_stcore/host-config"):  # what the page load fetches first
+            await loop.run_in_executor(None, self._get, path)
+        headers = {"Origin": self.base, "Cookie": "; ".join(f"{c.name}={c.value}" for c in self.jar)}
+        ws_url = self.base.replace("http", "ws", 1) + "/_stcore/stream"
+        async with websockets.connect(ws_url, subprotocols=["streamlit"], additional_headers=headers, max_size=None,
+                                      open_timeout=self.step_timeout) as ws:
+            reader = asyncio.create_task(self._reader(ws))
+            try:
+                await self._rerun(ws, "home", page="")
+                if self.model is not None and self.model != "vit_s16":
+                    await self._think()
+                    from ui.widgets import model_label  # noqa: PLC0415 (only for a non-default model)
+                    self._set("vitviz_model", string_value=model_label(self.model))
+                    await self._rerun(ws, "model")
+                await self._think()
+                if self.source == "upload":
+                    await self._upload(ws)
+                else:
+                    sample = PHOTOS[self.index % len(PHOTOS)]
+                    self._set("vitviz_sample", string_value=sample.title)
+                    await self._rerun(ws, "image")
+                for stage in STAGES:
+                    if time.monotonic() > deadline:
+                        self.steps.append(Step(stage.key, errors=["deadline reached"]))
+                        return
+                    await self._think()
+                    await self._rerun(ws, stage.key, page=stage.key)
+                await self._think()
+                slider = self.widgets.get("attn_layer")
+                if slider is None:
+                    self.steps.append(Step("attention slider", errors=["no layer slider on the Attention page"]))
+                else:
+                    top = int(slider.max)
+                    self._set("attn_layer", double_array_value=DoubleArray(data=[float(max(top - 1, 1))]))
+                    await self._rerun(ws, "attention slider")
+            finally:
+                reader.cancel()
+
+
+async def run_learners(url: str, count: int, first_index: int, args: argparse.Namespace,
+                       deadline: float, count_forwards: Callable[[], int] | None = None) -> list[Learner]:
+    learners = [Learner(url, first_index + i, args.think, args.step_timeout, args.source, args.model)
+                for i in range(count)]
+    for lrn in learners:
+        lrn.count_forwards = count_forwards
+    rng = random.Random(count)
+
+    async def one(learner: Learner) -> None:
+        await asyncio.sleep(rng.uniform(0, args.ramp) if count > 1 else 0)
+        try:
+            await learner.walk(deadline)
+        except Exception as exc:  # a learner that fails is reported, the others go on
+            learner.steps.append(Step("connection", errors=[f"{type(exc).__name__}: {exc}"]))
+
+    await asyncio.wait_for(asyncio.gather(*(one(lrn) for lrn in learners)), max(deadline - time.monotonic(), 1))
+    return learners
+
+
+# --- report ------------------------------------------------------------------------------------------
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(v for v in values if v == v)
+    if not values:
+        return float("nan")
+    k = min(len(values) - 1, max(0, round(q * (len(values) - 1))))
+    return values[k]
+
+
+@dataclass
+class Phase:
+    learners: int
+    steps: dict[str, list[Step]]
+    cpu_s: float
+    wall_s: float
+    forwards: int
+    errors: list[str]
+
+    def row(self, name: str) -> dict:
+        s = self.steps.get(name, [])
+        secs = [x.seconds for x in s]
+        first = [x.first_delta for x in s]
+        return {"n": len(s), "p50": pct(secs, 0.5), "p95": pct(secs, 0.95), "max": pct(secs, 1.0),
+                "first_p50": pct(first, 0.5), "first_p95": pct(first, 0.95), "first_max": pct(first, 1.0),
+                "kb": statistics.median([x.ws_bytes / 1e3 for x in s]) if s else float("nan"),
+                "media_kb": statistics.median([x.media_bytes / 1e3 for x in s]) if s else float("nan")}
+
+
+def collect(learners: list[Learner], cpu_s: float, wall_s: float, forwards: int) -> Phase:
+    steps: dict[str, list[Step]] = {}
+    errors = []
+    for lrn in learners:
+        for s in lrn.steps:
+            steps.setdefault(s.name, []).append(s)
+            errors += [f"learner {lrn.index} {s.name}: {e}" for e in s.errors]
+    return Phase(len(learners), steps, cpu_s, wall_s, forwards, errors)
+
+
+def report(solo: Phase, group: Phase, monitor: Monitor, servers: Servers, args: argparse.Namespace,
+           log_tracebacks: int) -> dict:
+    order = [n for n in ["home", "model", "image"] + [s.key for s in STAGES] + ["attention slider", "connection"]
+             if n in solo.steps or n in group.steps]
+    print(f"\nmodel {args.model} | {'proxied x%d' % args.proxied if args.proxied else 'single process'} | "
+          f"source {args.source} | think {args.think:.1f} s | ramp {args.ramp:.0f} s")
+    head = (f"{'step':18s} {'1: p50':>7s} | {f'{group.learners}: p50':>8s} {'p95':>6s} {'max':>6s} "
+            f"{'ratio':>6s} | {'1st Δ p50':>9s} {'p95':>6s} {'max':>6s} | {'kB/view':>8s} {'media kB':>8s}")
+    print(head)
+    print("-" * len(head))
+    rows = {}
+    for name in order:
+        a, b = solo.row(name), group.row(name)
+        ratio = b["p50"] / a["p50"] if a["p50"] and a["p50"] == a["p50"] else float("nan")
+        rows[name] = {"solo": a, "group": b}
+        print(f"{name:18s} {a['p50']:6.2f}s | {b['p50']:7.2f}s {b['p95']:5.2f}s {b['max']:5.2f}s {ratio:5.1f}× | "
+              f"{b['first_p50']:8.2f}s {b['first_p95']:5.2f}s {b['first_max']:5.2f}s | {b['kb']:8.0f} {b['media_kb']:8.0f}")
+    page_steps = [s for n in order if n not in ("home", "model", "image", "connection") for s in group.steps.get(n, [])]
+    solo_pages = [s for n in order if n not in ("home", "model", "image", "connection") for s in solo.steps.get(n, [])]
+    summary = {
+        "page_step_p50": pct([s.seconds for s in page_steps], 0.5),
+        "page_step_p95": pct([s.seconds for s in page_steps], 0.95),
+        "first_delta_p95": pct([s.first_delta for s in page_steps + group.steps.get("image", [])], 0.95),
+        "solo_page_step_p50": pct([s.seconds for s in solo_pages], 0.5),
+    }
+    cores = max(1, len(servers.pids))
+    print(f"\npage steps (analysis exists): 1 learner p50 {summary['solo_page_step_p50']:.2f} s | "
+          f"{group.learners} learners p50 {summary['page_step_p50']:.2f} s, p95 {summary['page_step_p95']:.2f} s; "
+          f"first visible change p95 (pages and image) {summary['first_delta_p95']:.2f} s")
+    for ph, label in ((solo, "1 learner"), (group, f"{group.learners} learners")):
+        print(f"{label:12s}: server CPU {ph.cpu_s:6.1f} s = {ph.cpu_s / ph.learners:4.1f} s per learner walk | "
+              f"cores used {ph.cpu_s / ph.wall_s:4.2f} of {psutil.cpu_count()} (over {ph.wall_s:.0f} s, "
+              f"{cores} app process{'es' if cores > 1 else ''}) | forward passes {ph.forwards} "
+              f"(distinct images {ph.learners}) | errors {len(ph.errors)}")
+    print(f"peak RSS: {monitor.peak_rss / 2**30:.2f} GB over all app processes, {monitor.peak_each / 2**30:.2f} GB the "
+          f"largest one | tracebacks in the server log: {log_tracebacks}")
+    per_step = {n: sum(s.forwards for s in solo.steps.get(n, [])) for n in order}
+    print("forward passes per step, 1 learner: " + ", ".join(f"{n} {c}" for n, c in per_step.items() if c))
+    for e in (solo.errors + group.errors)[:12]:
+        print("  error:", e)
+    return {"rows": rows, "summary": summary, "cpu_per_learner": [solo.cpu_s / solo.learners, group.cpu_s / group.learners],
+            "cores_used": [solo.cpu_s / solo.wall_s, group.cpu_s / group.wall_s],
+            "forwards": [solo.forwards, group.forwards], "errors": [len(solo.errors), len(group.errors)],
+            "peak_rss_gb": monitor.peak_rss / 2**30, "peak_rss_each_gb": monitor.peak_each / 2**30,
+            "tracebacks": log_tracebacks, "forwards_per_step_solo": per_step}
+
+
+# --- main --------------------------------------------------------------------------------------------
+
+async def phase(url: str, count: int, first: int, args, deadline: float, monitor: Monitor, work: Path | None) -> Phase:
+    f0, c0, t0 = forward_count(work) if work else 0, monitor.cpu(), time.perf_counter()
+    learners = await run_learners(url, count, first, args, deadline,
+                                  (lambda: forward_count(work)) if work and count == 1 else None)
+    wall = time.perf_counter() - t0
+    return collect(learners, monitor.cpu() - c0, wall, (forward_count(work) - f0) if work else -1)
+
+
+async def main_async(args: argparse.Namespace, servers: Servers, work: Path | None) -> dict:
+    deadline = time.monotonic() + args.deadline
+    with Monitor(servers.pids) as monitor:
+        # warm-up, not measured: each app process loads the model and runs one analysis
+        warm = await asyncio.gather(*(run_learners(b, 1, 10_000 + i, argparse.Namespace(**{**vars(args), "ramp": 0}),
+                                                   deadline) for i, b in enumerate(servers.backends)))
+        for w in warm:
+            for s in w[0].steps[:3]:
+                print(f"warm-up {s.name}: {s.seconds:.2f} s {'; '.join(s.errors)}")
+        solo = await phase(servers.url, 1, 0, args, deadline, monitor, work)
+        group = await phase(servers.url, args.learners, 1, args, deadline, monitor, work)
+    tracebacks = servers.log.read_text(errors="replace").count("Traceback") if servers.log else -1
+    return report(solo, group, monitor, servers, args, tracebacks)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--learners", type=int, default=30)
+    p.add_argument("--model", default="vit_s16", help="zoo key (random weights; 'shapes' is the bundled model)")
+    p.add_argument("--source", choices=["upload", "sample"], default="upload",
+                   help="upload: each learner its own photo (default); sample: the gallery, shared by several")
+    p.add_argument("--think", type=float, default=1.0, help="seconds between steps (±20 %%)")
+    p.add_argument("--ramp", type=float, default=5.0, help="learners start within this many seconds")
+    p.add_argument("--step-timeout", type=float, default=120.0)
+    p.add_argument("--deadline", type=float, default=600.0, help="the whole run stops after this many seconds")
+    p.add_argument("--proxied", type=int, default=0, metavar="P", help="P app processes behind nginx (deploy/serve.sh)")
+    p.add_argument("--url", help="a server or proxied set already running (only 127.0.0.1)")
+    p.add_argument("--pids", default="", help="with --url: the app processes' PIDs, comma-separated (CPU, RSS)")
+    p.add_argument("--json", type=Path, help="also write the numbers here")
+    args = p.parse_args()
+    if not 1 <= args.learners <= MAX_LEARNERS:
+        p.error(f"--learners must be 1-{MAX_LEARNERS}")
+    work = Path(tempfile.mkdtemp(prefix="vitviz_load_"))
+    try:
+        if args.url:
+            host = urllib.parse.urlparse(args.url).hostname
+            if host != "127.0.0.1":
+                p.error("--url must be on 127.0.0.1")
+            pids = [int(x) for x in args.pids.split(",") if x]
+            servers, counted = Servers(args.url.rstrip("/"), pids, [args.url.rstrip("/")]), None
+        elif args.proxied:
+            servers, counted = start_proxied(work, args.model, args.proxied), work
+        else:
+            servers, counted = start_single(work, args.model), work
+        try:
+            result = asyncio.run(main_async(args, servers, counted))
+        finally:
+            servers.stop()
+        result["args"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=1, default=str))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# vitviz on every core: P app processes on local ports behind nginx on one port.
+#
+#   deploy/serve.sh [PROCESSES (default: number of cores)] [PORT (default 8080)]
+#
+# Each app process is a plain `streamlit run` with the file watcher off, on 127.0.0.1:PORT+1..PORT+P;
+# nginx (Debian's package: apt-get install nginx) listens on $VITVIZ_LISTEN:PORT (default 127.0.0.1;
+# 0.0.0.0 for a classroom) and keeps each browser on one process (deploy/nginx.conf.template).
+# Weights are read, never written, by every process from the same place: fetch them once first
+# (`python -m vitviz fetch vit_s16`, into the Hugging Face cache) or point $VITVIZ_WEIGHTS_DIR at a
+# folder of <key>.safetensors files. Stopping this script (Ctrl-C, SIGTERM) stops them all; so does
+# any one of them exiting.
+#
+# Environment: VITVIZ_LISTEN, VITVIZ_PORT_BASE (first app port, default PORT+1), VITVIZ_RUN_DIR (the
+# generated nginx.conf, logs and the "pid port" list of the app processes in `apps`; default a new
+# temporary folder), PYTHON (default python3), NGINX (default: nginx on PATH or /usr/sbin/nginx).
+# Scaling past one machine: more app processes (here or on other hosts) as more `server` lines in
+# the same upstream, with the same cookie.
+set -euo pipefail
+
+P=${1:-$(nproc)}
+PORT=${2:-8080}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+RUN=${VITVIZ_RUN_DIR:-$(mktemp -d -t vitviz_serve_XXXXXX)}
+BASE=${VITVIZ_PORT_BASE:-$((PORT + 1))}
+LISTEN=${VITVIZ_LISTEN:-127.0.0.1}
+PYTHON=${PYTHON:-python3}
+NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
+mkdir -p "$RUN"
+
+pids=()
+stopping=0
+stop_all() {
+    [ "$stopping" = 1 ] && return
+    stopping=1
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    wait || true
+}
+trap stop_all EXIT
+trap 'exit 0' INT TERM
+
+: > "$RUN/apps"
+upstreams=""
+for i in $(seq 0 $((P - 1))); do
+    port=$((BASE + i))
+    (cd "$ROOT" && exec "$PYTHON" -m streamlit run streamlit_app.py --server.port "$port" \
+        --server.address 127.0.0.1 --server.headless true --server.fileWatcherType none \
+        --browser.gatherUsageStats false) &
+    pids+=("$!")
+    echo "$! $port" >> "$RUN/apps"
+    upstreams+="        server 127.0.0.1:$port max_fails=0;"$'\n'
+done
+
+sed -e "s|@RUN@|$RUN|g" -e "s|@PORT@|$PORT|g" -e "s|@LISTEN@|$LISTEN|g" -e "s|@PROCESSES@|$P|g" \
+    "$ROOT/deploy/nginx.conf.template" | awk -v ups="$upstreams" '{ if ($0 == "@UPSTREAMS@") printf "%s", ups; else print }' \
+    > "$RUN/nginx.conf"
+"$NGINX" -t -q -e "$RUN/nginx_error.log" -c "$RUN/nginx.conf" -p "$RUN"
+"$NGINX" -e "$RUN/nginx_error.log" -c "$RUN/nginx.conf" -p "$RUN" &
+pids+=("$!")
+echo "vitviz: $P app processes behind http://$LISTEN:$PORT (run folder $RUN)"
+
+wait -n  # the first one to end (or a signal) ends the set
