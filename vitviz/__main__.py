@@ -1,4 +1,4 @@
-"""Command line: ``python -m vitviz fetch|analyze|models``."""
+"""Command line: ``python -m vitviz models|fetch|analyze|report|precision``."""
 
 from __future__ import annotations
 
@@ -98,6 +98,171 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_precision(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    from vitviz.stages.precision import compare_formats
+
+    from vitviz.inputs.decode import ImageError, load_image
+    from vitviz.model.loading import load_model
+
+    try:
+        image = load_image(Path(args.image).read_bytes())
+    except (OSError, ImageError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    bundle = load_model(args.model, progress=_progress_printer(get_spec(args.model).title))
+    if bundle.fell_back:
+        print(f"note: {bundle.fallback_reason}; using {bundle.spec.title} instead.", file=sys.stderr)
+    reports, skipped = compare_formats(bundle, image, args.formats or None)
+    if args.json:
+        print(json.dumps({"model": bundle.spec.key, "device": str(bundle.device), "image": str(args.image),
+                          "formats": [dataclasses.asdict(r) for r in reports], "not_offered": skipped}, indent=2))
+        return 0
+    print(f"model: {bundle.spec.title} on {bundle.device} · image: {args.image}")
+    print(f"{'format':7s} {'top-1':28s} {'prob':>7s} {'max|dp|':>9s} {'attn JS':>9s} {'weights':>11s} {'ratio':>6s} "
+          f"{'ms/img':>8s} {'×fp32':>6s}")
+    for r in reports:
+        top = (r.top1 or "(no classifier)")[:28]
+        prob = f"{r.top1_probability:7.2%}" if r.top1_probability is not None else f"{'-':>7s}"
+        dp = f"{r.max_abs_dprob:9.2e}" if r.max_abs_dprob is not None else f"{'-':>9s}"
+        print(f"{r.precision:7s} {top:28s} {prob} {dp} {r.mean_attention_js:9.2e} {r.weight_bytes / 1e6:8.2f} MB "
+              f"{r.weight_ratio:6.3f} {1000 * r.seconds_per_image:8.1f} {r.time_ratio:6.2f}")
+    for k, why in skipped.items():
+        print(f"{k:7s} not offered here: {why}")
+    return 0
+
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+
+
+def _faithfulness_of(bundle, name: str, data: bytes, rank: int, group: int | None) -> dict | None:
+    """One image's faithfulness numbers as a JSON-ready dict, or None after printing why the image was skipped."""
+    from vitviz.inputs.decode import ImageError, load_image
+    from vitviz.model.analysis import analyze
+    from vitviz.stages import faithfulness as faith
+
+    try:
+        image = load_image(data)
+    except ImageError as exc:
+        print(f"error: {name}: {exc}", file=sys.stderr)
+        return None
+    a = analyze(bundle, image)
+    try:
+        report = faith.evaluate(bundle, a, rank, group)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    c, t = report.curves, report.curves.target
+    words = {1: "better", 0: "tie", -1: "worse"}
+    methods = {}
+    for m in c.deletion:
+        area, (d, i) = c.area(m), faith.judgement(c, m)
+        methods[m] = {"name": faith.METHODS[m], "deletion": area.deletion, "insertion": area.insertion,
+                      "vs_random": {"deletion": words[d], "insertion": words[i]}}
+    r = c.area(faith.RANDOM)
+    return {
+        "image": name,
+        "predicted": ({"label": a.top_labels[0], "probability": a.top_probs[0]} if a.top_labels else None),
+        "target": {"kind": "class probability" if t.has_class else "cosine similarity to the whole image's output",
+                   "class_index": t.class_index, "label": t.label, "score_unmasked": report.occlusion.base},
+        "grid": list(a.grid), "group": report.occlusion.group,
+        "methods": methods,
+        "random": {"orders": len(c.random_deletion), "deletion": r.deletion, "insertion": r.insertion,
+                   "deletion_range": [float(v) for v in (c.random_areas("deletion").min(), c.random_areas("deletion").max())],
+                   "insertion_range": [float(v) for v in (c.random_areas("insertion").min(),
+                                                          c.random_areas("insertion").max())]},
+        "verdict": faith.verdict(c),
+        "masked_inputs": report.occlusion.passes + c.passes,
+    }
+
+
+def _summary(results: list[dict]) -> dict:
+    """Mean and spread (population std) of each method's areas, and of its difference from random order."""
+    import numpy as np
+
+    out: dict = {}
+    for m in results[0]["methods"]:
+        rows = [r for r in results if m in r["methods"]]
+        entry = {"name": rows[0]["methods"][m]["name"], "images": len(rows)}
+        for kind in ("deletion", "insertion"):
+            v = np.array([r["methods"][m][kind] for r in rows])
+            d = v - np.array([r["random"][kind] for r in rows])
+            entry[kind] = {"mean": float(v.mean()), "std": float(v.std())}
+            entry[f"{kind}_minus_random"] = {"mean": float(d.mean()), "std": float(d.std())}
+        out[m] = entry
+    rand = {k: np.array([r["random"][k] for r in results]) for k in ("deletion", "insertion")}
+    out["random"] = {"name": "random order", "images": len(results),
+                     **{k: {"mean": float(v.mean()), "std": float(v.std())} for k, v in rand.items()}}
+    return out
+
+
+def cmd_faithfulness(args: argparse.Namespace) -> int:
+    import json
+
+    from vitviz.inputs.samples import PHOTOS, SHAPES
+    from vitviz.model.loading import load_model
+
+    if sum(x is not None and x is not False for x in (args.image, args.images, args.gallery or None)) != 1:
+        print("give one image, or --images DIR, or --gallery", file=sys.stderr)
+        return 2
+    if args.image is not None:
+        if not args.image.is_file():
+            print(f"error: no such file: {args.image}", file=sys.stderr)
+            return 2
+        items = [(args.image.name, args.image.read_bytes)]
+    elif args.images is not None:
+        if not args.images.is_dir():
+            print(f"error: not a folder: {args.images}", file=sys.stderr)
+            return 2
+        files = sorted(p for p in args.images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            print(f"error: no images ({', '.join(IMAGE_SUFFIXES)}) in {args.images}", file=sys.stderr)
+            return 2
+        items = [(p.name, p.read_bytes) for p in files]
+    else:
+        items = [(s.key, s.data) for s in PHOTOS + SHAPES]
+    bundle = load_model(args.model, progress=None if args.random_weights else _progress_printer(get_spec(args.model).title),
+                        pretrained=not args.random_weights)
+    if bundle.fell_back:
+        print(f"note: {bundle.fallback_reason}; using {bundle.spec.title} instead.", file=sys.stderr)
+    results = [r for name, data in items if (r := _faithfulness_of(bundle, name, data(), args.rank, args.group))]
+    if not results:
+        return 2
+    head = {"model": bundle.spec.key, "title": bundle.spec.title, "weights": bundle.source}
+    single = args.image is not None
+    if args.json:
+        doc = {**head, **results[0]} if single else {**head, "images": results, "summary": _summary(results)}
+        print(json.dumps(doc, indent=2))
+        return 0
+    print(f"model:   {bundle.spec.title} ({bundle.source})")
+    if single:
+        r = results[0]
+        print(f"image:   {r['image']} ({r['grid'][0]}x{r['grid'][1]} patches, occlusion hides {r['group']}x{r['group']})")
+        if r["predicted"]:
+            print(f"predicted: {r['predicted']['label']} ({r['predicted']['probability']:.1%})")
+        print(f"score:   {r['target']['kind']}" + (f" of “{r['target']['label']}”" if r["target"]["label"] else ""))
+        print(f"{'map':30s} {'deletion':>9s} {'insertion':>9s}  vs random (deletion, insertion)")
+        for m in r["methods"].values():
+            print(f"{m['name']:30s} {m['deletion']:9.4f} {m['insertion']:9.4f}  {m['vs_random']['deletion']}, "
+                  f"{m['vs_random']['insertion']}")
+        print(f"{'random order (mean)':30s} {r['random']['deletion']:9.4f} {r['random']['insertion']:9.4f}")
+        print(r["verdict"])
+        return 0
+    print(f"images:  {len(results)}; areas, mean ± std over the images (and minus random order's, per image)")
+    print(f"{'map':30s} {'deletion':>17s} {'del − random':>17s} {'insertion':>17s} {'ins − random':>17s}")
+    for m in _summary(results).values():
+        cells = [f"{m[k]['mean']:.4f} ± {m[k]['std']:.4f}" for k in ("deletion",)]
+        cells.append(f"{m['deletion_minus_random']['mean']:+.4f} ± {m['deletion_minus_random']['std']:.4f}"
+                     if "deletion_minus_random" in m else "")
+        cells.append(f"{m['insertion']['mean']:.4f} ± {m['insertion']['std']:.4f}")
+        cells.append(f"{m['insertion_minus_random']['mean']:+.4f} ± {m['insertion_minus_random']['std']:.4f}"
+                     if "insertion_minus_random" in m else "")
+        print(f"{m['name']:30s} " + " ".join(f"{c:>17s}" for c in cells))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m vitviz", description="vitviz: see a Vision Transformer work.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -115,6 +280,23 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("-o", "--output", type=Path, default=Path("handout.html"))
     r.add_argument("--model", default=DEFAULT_KEY, choices=[s.key for s in ZOO])
     r.set_defaults(func=cmd_report)
+    q = sub.add_parser("precision", help="run one image in every number format offered here, against fp32")
+    q.add_argument("image", type=Path)
+    q.add_argument("--model", default=DEFAULT_KEY, choices=[s.key for s in ZOO])
+    q.add_argument("--formats", nargs="*", help="only these formats (default: all offered here)")
+    q.add_argument("--json", action="store_true", help="print JSON")
+    q.set_defaults(func=cmd_precision)
+    fa = sub.add_parser("faithfulness", help="occlusion and deletion/insertion areas of each map, for one image, "
+                                              "a folder (--images) or the sample gallery (--gallery)")
+    fa.add_argument("image", type=Path, nargs="?")
+    fa.add_argument("--images", type=Path, help="a folder of images: mean and spread over them")
+    fa.add_argument("--gallery", action="store_true", help="the sample gallery: photos and shapes")
+    fa.add_argument("--model", default=DEFAULT_KEY, choices=[s.key for s in ZOO])
+    fa.add_argument("--random-weights", action="store_true", help="the model's architecture with random weights")
+    fa.add_argument("--rank", type=int, default=0, help="explain the class ranked this (0: the prediction; 0..4)")
+    fa.add_argument("--group", type=int, choices=(1, 2, 4), help="patches hidden together (default: <= 64 masked images)")
+    fa.add_argument("--json", action="store_true", help="print JSON")
+    fa.set_defaults(func=cmd_faithfulness)
     args = p.parse_args(argv)
     return args.func(args)
 

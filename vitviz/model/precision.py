@@ -174,8 +174,8 @@ def stored_weight(fp32_model: torch.nn.Module, model: torch.nn.Module, precision
                   row: int = 0, col: int = 0) -> StoredWeight:
     """Weight [row, col] of the Linear layer ``layer`` (e.g. "blocks.0.attn.qkv") in ``model`` (format
     ``precision``), next to the fp32 value in ``fp32_model``."""
-    ref = dict(fp32_model.named_modules())[layer].weight  # [out, in]
-    w = dict(model.named_modules())[layer].weight
+    ref = dict(fp32_model.named_modules())[layer].weight.detach()  # [out, in]
+    w = dict(model.named_modules())[layer].weight.detach()
     name, original = f"{layer}.weight[{row}, {col}]", float(ref[row, col])
     if not hasattr(w, "qdata"):
         v = float(w[row, col].float())

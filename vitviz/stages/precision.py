@@ -115,3 +115,44 @@ def summary(d: Drift, weights: WeightBytes, weights_fp32: WeightBytes) -> str:
         parts.append(f"output features changed by {d.output_change:.2%}")
     parts.append(f"attention of the CLS token: mean JS divergence {d.mean_js:.2g}")
     return " · ".join(parts)
+
+
+@dataclass(frozen=True)
+class FormatReport:
+    """One number format on one image, against fp32 (what ``python -m vitviz precision`` prints)."""
+
+    precision: str
+    top1: str | None  # None without a classifier
+    top1_probability: float | None
+    top1_same_as_fp32: bool | None
+    max_abs_dprob: float | None  # vs fp32, every class
+    mean_attention_js: float  # mean JS divergence of the CLS attention rows vs fp32, over layers and heads
+    weight_bytes: int  # measured from the stored tensors
+    weight_ratio: float  # to fp32's
+    seconds_per_image: float  # median, random input of the model's size, this device
+    time_ratio: float  # to fp32's, timed in the same run
+
+
+def compare_formats(fp32_bundle: Bundle, image, keys: list[str] | None = None, repeats: int = 5
+                    ) -> tuple[list[FormatReport], dict[str, str]]:
+    """Analyse ``image`` in every format offered here (or ``keys``), against fp32 on the same image.
+
+    Returns the reports and, for formats not offered here, the reason why."""
+    from vitviz.model.analysis import analyze
+    from vitviz.model.precision import offered, to_precision
+
+    reasons = offered(fp32_bundle.device, fp32_bundle.model)
+    wanted = list(keys) if keys else list(reasons)
+    skipped = {k: reasons.get(k) or "unknown format" for k in wanted if reasons.get(k) is not None or k not in reasons}
+    ref = analyze(fp32_bundle, image)
+    ref_cost = cost(fp32_bundle, repeats)
+    reports = []
+    for key in (k for k in wanted if k not in skipped):
+        bundle = to_precision(fp32_bundle, key)
+        a = analyze(bundle, image, ref.image_hash)
+        d = drift(ref, a, key)
+        c = cost(bundle, repeats) if key != "fp32" else ref_cost
+        top = d.top[0] if d.top else (None, None)
+        reports.append(FormatReport(key, top[0], top[1], d.same_top1, d.max_dprob, d.mean_js, c.weights.total,
+                                    c.weights.total / ref_cost.weights.total, c.seconds, c.seconds / ref_cost.seconds))
+    return reports, skipped
