@@ -107,3 +107,28 @@ def run_from_patch_tokens(bundle: Bundle, tokens: np.ndarray | torch.Tensor, wit
     """One counted forward pass of patch tokens [B, N, D] (e.g. rearranged) through the rest of the model."""
     t = as_input(tokens, bundle.device, _dtype(bundle.model))  # [B, N, D]
     return _outputs(bundle, lambda: forward_from_patch_tokens(bundle.model, t, with_positions), False)
+
+
+def forward_kept_tokens(model: torch.nn.Module, tokens: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Remove patch tokens the ViT way: add every patch's position, then keep the prefix tokens (CLS, registers)
+    and only the patches in ``keep``, and run the blocks, the final norm and the head.
+
+    tokens: [1, N, D] patch vectors as ``model.patch_embed`` returns them (no prefix, no positions).
+    keep: [B, K] long, indices of the patches kept in each of the B inputs (K may be 0: the CLS token alone).
+    Returns [B, C] logits (pooled features without a head).
+    """
+    x = model._pos_embed(tokens)  # [1, P + N, D]: see forward_from_patch_tokens for why the private helper
+    n0 = int(getattr(model, "num_prefix_tokens", 1))
+    b, d = keep.shape[0], x.shape[-1]
+    prefix = x[:, :n0].expand(b, -1, -1)  # [B, P, D]
+    patches = x[0, n0:][keep]  # [B, K, D]
+    x = model.norm_pre(model.patch_drop(torch.cat([prefix, patches.reshape(b, -1, d)], dim=1)))  # [B, P + K, D]
+    x = model.norm(model.blocks(x))
+    return model.forward_head(x)  # [B, C]
+
+
+def run_kept_tokens(bundle: Bundle, tokens: np.ndarray | torch.Tensor, keep: np.ndarray) -> Outputs:
+    """One counted forward pass of a batch that keeps only the patches ``keep`` [B, K] of ``tokens`` [N, D]."""
+    t = as_input(tokens, bundle.device, _dtype(bundle.model)).reshape(1, *tokens.shape[-2:])  # [1, N, D]
+    k = torch.as_tensor(np.asarray(keep, dtype=np.int64), device=bundle.device)  # [B, K]
+    return _outputs(bundle, lambda: forward_kept_tokens(bundle.model, t, k), False)

@@ -1,0 +1,438 @@
+"""Stage: does a map explain the prediction? Occlusion, and deletion/insertion curves for every map.
+
+- **Occlusion**: hide one patch (or one g×g group of patches) at a time and measure how much the target
+  score drops: a causal map, measured, not read off the attention. Two ways to hide a patch: remove its
+  token (the ViT way: the other tokens keep their positions, nothing new is shown), or paint its pixels
+  with the image's mean colour (the model then reads a flat square, which is itself an input).
+- **Deletion / insertion** (Petsiuk et al. 2018, RISE; Samek et al. 2017; Chefer et al. 2021 use them for
+  ViTs): remove (deletion) or reveal (insertion) patch tokens from most to least important by a map and
+  follow the target score. The area under the curve summarises it: a map that explains the prediction
+  makes deletion fall faster (smaller area) and insertion rise faster (larger area) than random orders.
+
+Masked inputs run in batches through ``vitviz.model.forward`` (one call per batch, inputs of a batch keep
+the same number of tokens); an optional ``progress(done, total)`` callback counts masked inputs.
+The target is the probability of a class; for a model without a classifier (DINO) it is the cosine
+similarity of the model's output (the CLS token's features) to its output on the whole image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from vitviz.model.analysis import Analysis
+from vitviz.model.forward import Outputs, run, run_kept_tokens
+from vitviz.model.loading import Bundle
+from vitviz.stages import attention
+
+Progress = Callable[[int, int], None]
+
+VARIANTS = {"tokens": "remove the token", "pixels": "paint the image's mean colour"}
+GROUPINGS = (1, 2, 4)  # g×g patches hidden together
+MAX_DEFAULT_GROUPS = 64  # the default grouping keeps the occlusion map at <= 64 masked inputs (ViT-S/16: 49)
+STEPS = 10  # deletion/insertion curves in steps of 10 % of the patches
+RANDOM_ORDERS = 4  # the baseline: this many random orders (fixed seed), their mean and spread
+TIE_FLOOR = 0.01  # a map beats random order when its area beats every random order's by more than this
+BATCH_TOKENS = 16 * 197  # tokens per forward pass (ViT-S/16: 16 images); bounds the memory of a batch
+METHODS = {"attention": "CLS attention (last block)", "rollout": "attention rollout",
+           "gradient": "gradient rollout", "occlusion": "occlusion"}
+RANDOM = "random order"
+
+
+@dataclass(frozen=True)
+class Target:
+    """What is measured on each masked input."""
+
+    class_index: int | None  # None for a model without a classifier
+    label: str  # the class name ("" without a classifier)
+
+    @property
+    def has_class(self) -> bool:
+        return self.class_index is not None
+
+    @property
+    def score_name(self) -> str:
+        if self.has_class:
+            return f"probability of “{self.label}”"
+        return "cosine similarity of the output to the whole image's"
+
+
+def target_for(analysis: Analysis, rank: int = 0) -> Target:
+    """The class ranked ``rank`` (0: the prediction) among the top-5, or the cosine target without a classifier."""
+    if not analysis.top_labels:
+        return Target(None, "")
+    if not 0 <= rank < len(analysis.top_indices):
+        raise ValueError(f"rank must be 0..{len(analysis.top_indices) - 1} (the top-{len(analysis.top_indices)})")
+    return Target(analysis.top_indices[rank], analysis.top_labels[rank])
+
+
+def _scores(out: Outputs, target: Target, reference: np.ndarray | None) -> np.ndarray:
+    """[B]: the target score of each input of a batch."""
+    if target.has_class:
+        return out.probs[:, target.class_index].astype(np.float64)
+    f = out.logits.astype(np.float64)  # [B, D]
+    r = reference.astype(np.float64)  # [D]
+    return f @ r / np.maximum(np.linalg.norm(f, axis=1) * np.linalg.norm(r), 1e-12)
+
+
+# -- patch groups ---------------------------------------------------------------------------------------------
+
+def group_count(grid: tuple[int, int], group: int) -> int:
+    return -(-grid[0] // group) * -(-grid[1] // group)
+
+
+def default_group(grid: tuple[int, int]) -> int:
+    """The smallest grouping whose occlusion map needs at most MAX_DEFAULT_GROUPS masked inputs."""
+    for g in GROUPINGS:
+        if group_count(grid, g) <= MAX_DEFAULT_GROUPS:
+            return g
+    return GROUPINGS[-1]
+
+
+def group_ids(grid: tuple[int, int], group: int) -> np.ndarray:
+    """[rows, cols]: the group of each patch (g×g blocks in raster order; partial blocks at the edges)."""
+    r, c = np.mgrid[0:grid[0], 0:grid[1]]
+    return (r // group) * -(-grid[1] // group) + c // group
+
+
+# -- batched masked inputs ------------------------------------------------------------------------------------
+
+class _Counter:
+    """Counts masked inputs run and reports them to a progress callback."""
+
+    def __init__(self, total: int, progress: Progress | None) -> None:
+        self.done, self.total, self.progress = 0, total, progress
+
+    def add(self, n: int) -> None:
+        self.done += n
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+
+def _chunk(tokens_per_input: int) -> int:
+    return max(1, BATCH_TOKENS // max(tokens_per_input, 1))
+
+
+def score_kept(bundle: Bundle, analysis: Analysis, keep: np.ndarray, target: Target,
+               reference: np.ndarray | None, counter: _Counter | None = None) -> np.ndarray:
+    """[B]: target scores of inputs that keep only the patches ``keep`` [B, K] (batched by token count)."""
+    keep = np.sort(np.asarray(keep, dtype=np.int64), axis=1)  # token order does not matter; sorted is tidy
+    out = []
+    step = _chunk(keep.shape[1] + analysis.num_prefix)
+    for i in range(0, keep.shape[0], step):
+        out.append(_scores(run_kept_tokens(bundle, analysis.patch_embeddings, keep[i:i + step]), target, reference))
+        if counter is not None:
+            counter.add(len(keep[i:i + step]))
+    return np.concatenate(out)
+
+
+def reference_output(bundle: Bundle, analysis: Analysis, variant: str = "tokens") -> Outputs:
+    """The model's output with nothing hidden (every token kept, or the unpainted image), batch of one."""
+    if variant == "tokens":
+        return run_kept_tokens(bundle, analysis.patch_embeddings, np.arange(analysis.num_patches)[None])
+    return run(bundle, analysis.pixels[None])
+
+
+def _base(bundle: Bundle, analysis: Analysis, target: Target, variant: str) -> tuple[float, np.ndarray]:
+    """(score with nothing hidden, the reference output [C]) for ``variant``."""
+    out = reference_output(bundle, analysis, variant)
+    ref = out.logits[0]  # [C]
+    return float(_scores(out, target, ref)[0]), ref
+
+
+def painted(analysis: Analysis, groups: np.ndarray, which: np.ndarray) -> np.ndarray:
+    """[B, 3, H, W]: the normalised image with group ``which[b]``'s pixels set to the image's mean colour."""
+    p = analysis.patch_size
+    mean = analysis.pixels.mean(axis=(1, 2))  # [3]: the image's mean colour (normalised)
+    x = np.repeat(analysis.pixels[None], len(which), axis=0)  # [B, 3, H, W]
+    for b, g in enumerate(which):
+        hidden = np.kron(groups == g, np.ones((p, p), bool))  # [H', W'] pixels of the group
+        ys, xs = np.nonzero(hidden)
+        x[b, :, ys.min():ys.max() + 1, xs.min():xs.max() + 1] = mean[:, None, None]
+    return x
+
+
+# -- occlusion ------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Occlusion:
+    """The drop of the target score when each group of patches is hidden."""
+
+    drop: np.ndarray  # [rows, cols]: score with nothing hidden − score with the patch's group hidden
+    groups: np.ndarray  # [rows, cols]: group id of each patch
+    group: int  # g: g×g patches hidden together
+    variant: str  # "tokens" or "pixels"
+    base: float  # the target score with nothing hidden
+    target: Target
+    passes: int  # masked inputs run
+
+    @property
+    def group_drops(self) -> np.ndarray:
+        """[G]: one drop per group."""
+        out = np.zeros(int(self.groups.max()) + 1)
+        out[self.groups.ravel()] = self.drop.ravel()
+        return out
+
+
+def occlusion(bundle: Bundle, analysis: Analysis, target: Target, group: int | None = None,
+              variant: str = "tokens", progress: Progress | None = None) -> Occlusion:
+    """Hide each g×g group of patches in turn (batched) and measure the drop of the target score."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {tuple(VARIANTS)}")
+    group = default_group(analysis.grid) if group is None else group
+    groups = group_ids(analysis.grid, group)  # [rows, cols]
+    n_groups = int(groups.max()) + 1
+    base, ref = _base(bundle, analysis, target, variant)
+    counter = _Counter(n_groups, progress)
+    flat = groups.ravel()  # [N]
+    if variant == "tokens":
+        scores = np.empty(n_groups)
+        sizes = np.bincount(flat)
+        for size in np.unique(sizes):  # inputs of one batch keep the same number of tokens
+            which = np.nonzero(sizes == size)[0]
+            keep = np.stack([np.nonzero(flat != g)[0] for g in which])  # [B, N - size]
+            scores[which] = score_kept(bundle, analysis, keep, target, ref, counter)
+    else:
+        scores = np.empty(n_groups)
+        step = _chunk(analysis.num_tokens)
+        for i in range(0, n_groups, step):
+            which = np.arange(i, min(i + step, n_groups))
+            scores[which] = _scores(run(bundle, painted(analysis, groups, which)), target, ref)
+            counter.add(len(which))
+    return Occlusion(drop=(base - scores)[groups], groups=groups, group=group, variant=variant, base=base,
+                     target=target, passes=n_groups)
+
+
+def region_name(groups: np.ndarray, which: int) -> str:
+    """Where group ``which`` sits, in words: 'patch 27 (row 4, column 4)' or 'the patches in rows 3–4, columns 5–6'."""
+    rows, cols = np.nonzero(groups == which)
+    if len(rows) == 1:
+        return f"patch {int(rows[0] * groups.shape[1] + cols[0])} (row {rows[0] + 1}, column {cols[0] + 1})"
+    span = lambda lo, hi: f"{lo + 1}" if lo == hi else f"{lo + 1}–{hi + 1}"  # noqa: E731
+    return f"the patches in rows {span(rows.min(), rows.max())}, columns {span(cols.min(), cols.max())}"
+
+
+def occlusion_summary(occ: Occlusion) -> str:
+    """What the occlusion map measured, in two sentences."""
+    drops = occ.group_drops  # [G]
+    top = int(drops.argmax())
+    lower, higher = int((drops > TIE_FLOOR).sum()), int((drops < -TIE_FLOOR).sum())
+    unit = "patches" if occ.group == 1 else f"{occ.group}×{occ.group} regions"
+    said = (f"With nothing hidden the {occ.target.score_name} is **{occ.base:.3f}**. Hiding "
+            f"{region_name(occ.groups, top)} lowers it most, to {occ.base - drops[top]:.3f}. ")
+    said += (f"Of the {len(drops)} {unit} hidden one at a time, {lower} lower it by more than {TIE_FLOOR} and "
+             f"{higher} raise it by more than {TIE_FLOOR}.")
+    return said
+
+
+def variants_summary(tokens: Occlusion, pixels: Occlusion, changed: np.ndarray) -> str:
+    """How the two ways of hiding compare on this image, measured (``changed``: ``changed_patches`` of the region
+    that matters most for the painted variant)."""
+    r = rank_agreement(tokens.group_drops, pixels.group_drops)
+    own = int((pixels.groups == int(pixels.group_drops.argmax())).sum())
+    n = int(changed.sum())
+    said = (f"On this image the two maps rank the {len(tokens.group_drops)} regions with a rank correlation of "
+            f"**{r:.2f}** (1: the same order). Painting the region that matters most for the painted variant changed "
+            f"{n} patch vector{'s' if n != 1 else ''}")
+    if n > own:
+        return said + (f": its own {own} and {n - own} neighbours, because this model's patch embedding reads "
+                       "across patch borders (the bundled model's colour-edge channel sees the painted square's edges).")
+    return said + f", only its own {own}: the other tokens are untouched, but the model now reads a flat square."
+
+
+def rank_agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation of two maps (1: same order of importance)."""
+    ra = np.argsort(np.argsort(a.ravel(), kind="stable"), kind="stable").astype(np.float64)
+    rb = np.argsort(np.argsort(b.ravel(), kind="stable"), kind="stable").astype(np.float64)
+    if ra.std() == 0 or rb.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def changed_patches(bundle: Bundle, analysis: Analysis, groups: np.ndarray, which: int) -> np.ndarray:
+    """[rows, cols] bool: the patch vectors that change when group ``which`` is painted with the mean colour (its
+    own patches, plus neighbours for a patch embedding that reads across patch borders, like the bundled model's
+    colour-edge channel)."""
+    x = torch.from_numpy(painted(analysis, groups, np.array([which])))  # [1, 3, H, W]
+    model = bundle.model
+    with torch.inference_mode():
+        new = model.patch_embed(x.to(bundle.device, next(model.parameters()).dtype))[0].float().cpu().numpy()
+    diff = np.abs(new.reshape(analysis.num_patches, -1) - analysis.patch_embeddings).max(axis=1)  # [N]
+    return (diff > 1e-5).reshape(analysis.grid)
+
+
+# -- deletion and insertion -----------------------------------------------------------------------------------
+
+def importance_order(values: np.ndarray) -> np.ndarray:
+    """[N]: patch indices from most to least important (ties in raster order)."""
+    return np.argsort(-values.ravel().astype(np.float64), kind="stable")
+
+
+def method_maps(bundle: Bundle, analysis: Analysis, occlusion_map: np.ndarray,
+                gradient_map: np.ndarray | None) -> dict[str, np.ndarray]:
+    """The maps vitviz draws, by method key: [rows, cols] each (gradient rollout only with a class)."""
+    maps = {"attention": attention.cls_attention(analysis, analysis.depth - 1),
+            "rollout": attention.rollout_map(analysis)}
+    if gradient_map is not None:
+        maps["gradient"] = gradient_map
+    maps["occlusion"] = occlusion_map
+    return maps
+
+
+@dataclass(frozen=True)
+class Area:
+    deletion: float  # area under the deletion curve (lower: the map's first patches matter more)
+    insertion: float  # area under the insertion curve (higher: the map's first patches suffice sooner)
+
+
+@dataclass(frozen=True)
+class Curves:
+    """Deletion and insertion curves of each map and of random orders, for one target."""
+
+    fractions: np.ndarray  # [S + 1]: fraction of the patches removed (deletion) or revealed (insertion)
+    deletion: dict[str, np.ndarray]  # method -> [S + 1] target score
+    insertion: dict[str, np.ndarray]  # method -> [S + 1]
+    random_deletion: np.ndarray  # [R, S + 1]
+    random_insertion: np.ndarray  # [R, S + 1]
+    target: Target
+    passes: int  # masked inputs run
+    maps: dict[str, np.ndarray] = field(repr=False)  # method -> [rows, cols], the maps that ordered the patches
+
+    def area(self, method: str) -> Area:
+        if method == RANDOM:
+            return Area(float(self.random_areas("deletion").mean()), float(self.random_areas("insertion").mean()))
+        return Area(_auc(self.fractions, self.deletion[method]), _auc(self.fractions, self.insertion[method]))
+
+    def random_areas(self, kind: str) -> np.ndarray:
+        """[R]: the areas of each random order."""
+        curves = self.random_deletion if kind == "deletion" else self.random_insertion
+        return np.array([_auc(self.fractions, c) for c in curves])
+
+    def areas(self) -> dict[str, Area]:
+        return {**{m: self.area(m) for m in self.deletion}, RANDOM: self.area(RANDOM)}
+
+    def judge(self, method: str, kind: str) -> int:
+        """+1 when ``method``'s area beats every random order's by more than TIE_FLOOR on curve ``kind``
+        ("deletion": lower is better, "insertion": higher is better), −1 when every random order beats it by
+        more than that, 0 otherwise (a tie with random order)."""
+        mine = getattr(self.area(method), kind)
+        rand = self.random_areas(kind)
+        sign = -1.0 if kind == "deletion" else 1.0  # make "larger is better" for both
+        mine, rand = sign * mine, sign * rand
+        return int(mine > rand.max() + TIE_FLOOR) - int(mine < rand.min() - TIE_FLOOR)
+
+
+def _auc(x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.trapezoid(y, x)) if hasattr(np, "trapezoid") else float(np.trapz(y, x))
+
+
+def curves(bundle: Bundle, analysis: Analysis, target: Target, maps: dict[str, np.ndarray],
+           steps: int = STEPS, random_orders: int = RANDOM_ORDERS, progress: Progress | None = None) -> Curves:
+    """Deletion and insertion curves for each map in ``maps`` and for ``random_orders`` random orders.
+
+    At step k of ``steps`` the first round(k·N/steps) patches of each order are removed (deletion) or are the
+    only ones kept (insertion); every order at one step keeps the same number of tokens, so they run as one
+    batch. Nothing removed is the model's own output; everything removed leaves the CLS token alone.
+    """
+    n = analysis.num_patches
+    rng = np.random.default_rng(0)
+    orders = [importance_order(maps[m]) for m in maps] + [rng.permutation(n) for _ in range(random_orders)]
+    orders = np.stack(orders)  # [M + R, N]
+    counts = np.unique(np.rint(np.linspace(0, n, steps + 1)).astype(int))  # patches removed / revealed
+    inner = counts[(counts > 0) & (counts < n)]
+    counter = _Counter(2 + 2 * len(inner) * len(orders), progress)
+    base, ref = _base(bundle, analysis, target, "tokens")
+    counter.add(1)
+    empty = float(score_kept(bundle, analysis, np.zeros((1, 0), np.int64), target, ref, counter)[0])
+    dele = np.empty((len(orders), len(counts)))
+    ins = np.empty((len(orders), len(counts)))
+    dele[:, 0], dele[:, -1], ins[:, 0], ins[:, -1] = base, empty, empty, base
+    for j, k in enumerate(counts[1:-1], start=1):
+        dele[:, j] = score_kept(bundle, analysis, orders[:, k:], target, ref, counter)  # the first k removed
+        ins[:, j] = score_kept(bundle, analysis, orders[:, :k], target, ref, counter)  # only the first k kept
+    m = len(maps)
+    return Curves(fractions=counts / n, deletion=dict(zip(maps, dele[:m])), insertion=dict(zip(maps, ins[:m])),
+                  random_deletion=dele[m:], random_insertion=ins[m:], target=target, passes=counter.done,
+                  maps=dict(maps))
+
+
+# -- what the curves show, in words ----------------------------------------------------------------------------
+
+def judgement(c: Curves, method: str) -> tuple[int, int]:
+    """(deletion, insertion): +1 better than every random order, 0 a tie, −1 worse (see ``Curves.judge``)."""
+    return c.judge(method, "deletion"), c.judge(method, "insertion")
+
+
+def _names(methods: list[str]) -> str:
+    names = [METHODS[m] for m in methods]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+PHRASES = {  # (deletion, insertion) judgement -> what it says; plural verb forms after "|"
+    (1, 1): "beats|beat random order on both curves (deletion falls faster, insertion rises faster)",
+    (1, 0): "beats|beat random only on deletion (insertion: a tie)",
+    (0, 1): "beats|beat random only on insertion (deletion: a tie)",
+    (1, -1): "beats|beat random on deletion but does|do worse on insertion",
+    (-1, 1): "does|do worse than random on deletion but beats|beat it on insertion",
+    (0, 0): "is|are no better than random",
+    (0, -1): "is|are no better than random on deletion and worse on insertion",
+    (-1, 0): "does|do worse than random on deletion (insertion: a tie)",
+    (-1, -1): "does|do worse than random on both curves",
+}
+
+
+def _conjugate(phrase: str, plural: bool) -> str:
+    words = [w.split("|")[plural] if "|" in w else w for w in phrase.split(" ")]
+    return " ".join(words)
+
+
+def verdict(c: Curves) -> str:
+    """What this image and model show, in one sentence built from the areas (``Curves.judge``)."""
+    by_pair: dict[tuple[int, int], list[str]] = {}
+    for m in c.deletion:
+        by_pair.setdefault(judgement(c, m), []).append(m)
+    said = [f"{_names(ms)} {_conjugate(PHRASES[pair], len(ms) > 1)}" for pair in PHRASES
+            if (ms := by_pair.get(pair))]
+    return f"On this image, for the {c.target.score_name}: " + "; ".join(said) + "."
+
+
+def areas_table(c: Curves) -> str:
+    """The areas as a markdown table, with each map's verdict against random order."""
+    words = {1: "better", 0: "tie", -1: "worse"}
+    r = c.area(RANDOM)
+    rows = ["| map | deletion area (lower is better) | insertion area (higher is better) | vs random |",
+            "|---|---|---|---|"]
+    for m in c.deletion:
+        a = c.area(m)
+        d, i = judgement(c, m)
+        rows.append(f"| {METHODS[m]} | {a.deletion:.3f} | {a.insertion:.3f} | deletion {words[d]}, insertion "
+                    f"{words[i]} |")
+    spread = lambda kind: f"{c.random_areas(kind).min():.3f}–{c.random_areas(kind).max():.3f}"  # noqa: E731
+    rows.append(f"| {RANDOM} (mean of {len(c.random_deletion)}, range) | {r.deletion:.3f} ({spread('deletion')}) | "
+                f"{r.insertion:.3f} ({spread('insertion')}) | — |")
+    return "\n".join(rows)
+
+
+# -- everything at once (command line, handout) --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Report:
+    occlusion: Occlusion
+    curves: Curves
+
+    @property
+    def areas(self) -> dict[str, Area]:
+        return self.curves.areas()
+
+
+def evaluate(bundle: Bundle, analysis: Analysis, rank: int = 0, group: int | None = None,
+             progress: Progress | None = None) -> Report:
+    """The occlusion map (token removal) and the curves of every map, for the class ranked ``rank``."""
+    target = target_for(analysis, rank)
+    occ = occlusion(bundle, analysis, target, group, "tokens", progress)
+    grad = attention.gradient_rollout(bundle, analysis, target.class_index) if target.has_class else None
+    return Report(occ, curves(bundle, analysis, target, method_maps(bundle, analysis, occ.drop, grad),
+                              progress=progress))
