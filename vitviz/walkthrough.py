@@ -78,6 +78,21 @@ STAGES: tuple[Stage, ...] = (
         "Attention weights are not a full explanation: values and MLPs matter too. Rollout and gradient rollout "
         "combine the layers; mean attention distance measures how far each head looks."),
     Stage(
+        "faithfulness", "Faithfulness", "🔬", "Faithfulness: does the map explain the prediction?",
+        "Hide patches and watch the prediction: which map points at the evidence?",
+        "Do the attention maps show why the model decided?",
+        "Not by themselves. A map explains a prediction only if the patches it marks are the ones the answer depends "
+        "on, and that can be tested: hide patches and measure the prediction. **Occlusion** hides one patch (or a "
+        "small group) at a time; **deletion and insertion curves** remove or reveal patches in the order each map "
+        "gives, next to random orders. Everything below is measured on your image and model.",
+        "Whether attention explains a prediction is an open question. “Attention is not Explanation” (Jain & Wallace "
+        "2019) found, for text classifiers, that attention weights often disagree with other importance measures and "
+        "that very different attention can give the same prediction. Chefer et al. (2021) built gradient-weighted "
+        "rollout because plain rollout is the same for every class, and tested ViT maps by perturbation. Deleting the "
+        "most relevant regions first comes from Samek et al. (2017); the deletion and insertion metrics from RISE "
+        "(Petsiuk et al. 2018). Those are findings on their models; this page measures the model you chose. For a "
+        "ViT, removing a patch's token (the others keep their positions) is the natural way to hide it."),
+    Stage(
         "positions", "Positions", "📍", "Positions: where is each patch?",
         "Position embeddings say where each patch sits.",
         "How does the model know where a patch is?",

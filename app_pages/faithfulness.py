@@ -1,0 +1,113 @@
+"""Stage — Faithfulness: does a map explain the prediction? Occlusion, and deletion/insertion curves per map."""
+
+import streamlit as st
+
+from ui.charts import chart
+from ui.progress import progress_bar
+from ui.tour import close_stage, open_stage
+from vitviz.figures.prediction import short_label
+from vitviz.stages import attention
+from vitviz.stages import faithfulness as faith
+from vitviz.views import faithfulness as views
+
+ctx = open_stage("faithfulness")
+a, bundle = ctx.analysis, ctx.bundle
+
+if a.top_labels:
+    rank = st.selectbox("Explain class", list(range(len(a.top_labels))), key="faith_class",
+                        format_func=lambda i: f"{short_label(a.top_labels[i])} ({a.top_probs[i]:.1%})",
+                        help="Any of the model's top-5 classes: the score below is that class's probability.")
+else:
+    rank = 0
+    st.info("This model has no classifier (it was trained without labels), so there is no class probability to "
+            "test. The score here is the **cosine similarity** of the model's output (the CLS token's features "
+            "after the last block) with its output on the whole image: 1 means hiding changed nothing the model "
+            "outputs, lower means the hidden patches mattered. Gradient rollout needs a class, so it is left out.",
+            icon="ℹ️")
+target = faith.target_for(a, rank)
+
+st.header("1 · Occlusion: hide a patch, watch the score")
+picture = st.container()  # the picture first, its controls below it
+c1, c2 = st.columns(2)
+choices = [g for g in faith.GROUPINGS if g == 1 or faith.group_count(a.grid, g) >= 4]
+default = faith.default_group(a.grid)
+group = c1.selectbox(
+    "Hide together", choices, index=choices.index(default), key="faith_group",
+    format_func=lambda g: (f"{g}×{g} patches" if g > 1 else "1 patch (full resolution)")
+                          + f": {faith.group_count(a.grid, g)} masked images" + (" (default)" if g == default else ""),
+    help="Big grids are hidden in groups of patches so that the map needs fewer forward passes.")
+variant = c2.radio("Hide a patch by", list(faith.VARIANTS), format_func=faith.VARIANTS.get, key="faith_variant",
+                   horizontal=True, help="Remove its token: the patch is simply not there. Mean colour: the patch's "
+                                         "pixels become the image's average colour, which the model still reads.")
+
+
+def occlusion_of(how: str) -> faith.Occlusion:
+    with progress_bar(f"Hiding each region ({faith.VARIANTS[how]})") as report:
+        return ctx.experiment("occlusion", target.class_index, group, how,
+                              run=lambda: faith.occlusion(bundle, a, target, group, how, report),
+                              label="Running the masked images in batches…")
+
+
+occ = occlusion_of(variant)
+with picture:
+    chart(views.occlusion_map(bundle, a, occ), key="faith_occ")
+st.markdown(faith.occlusion_summary(occ))
+st.caption(f"This map hides {'one patch' if group == 1 else f'{group}×{group} patches'} at a time: "
+           f"{occ.passes} masked images, run in batches (the default keeps a map at ≤ {faith.MAX_DEFAULT_GROUPS} "
+           "masked images; choose 1 patch for full resolution). Red: hiding it lowers the score; blue: raises it.")
+
+with st.expander("Two ways to hide a patch, compared", expanded=variant == "pixels"):
+    st.markdown("**Removing the token** is the ViT's own way: the patch is not in the sequence, the other tokens "
+                "keep their position embeddings, and nothing new is shown. **Painting the mean colour** keeps a "
+                "token there, the vector of a flat square, which is itself something the model reads (a flat hole "
+                "can look like an object's part), and a patch embedding that reads across patch borders also sees "
+                "the square's edges in the neighbouring patches.")
+    if variant == "pixels":
+        tokens = occlusion_of("tokens")
+        limit = float(max(abs(tokens.drop).max(), abs(occ.drop).max()))
+        left, right = st.columns(2)
+        with left:
+            chart(views.occlusion_map(bundle, a, tokens, title="Token removed", limit=limit, height=380),
+                  key="faith_tokens")
+        with right:
+            chart(views.occlusion_map(bundle, a, occ, title="Mean colour painted", limit=limit, height=380),
+                  key="faith_pixels")
+        changed = faith.changed_patches(bundle, a, occ.groups, int(occ.group_drops.argmax()))
+        st.markdown(faith.variants_summary(tokens, occ, changed))
+    else:
+        st.caption("Choose “paint the image's mean colour” above to see both maps side by side, measured.")
+
+st.header("2 · Deletion and insertion: does each map's order matter?")
+st.markdown("Each map ranks the patches. **Deletion** removes the patches from the most to the least important by "
+            "that ranking and follows the score: a map that points at the evidence makes it fall fast. **Insertion** "
+            "starts from the CLS token alone and reveals the patches in the same order: the score should rise fast. "
+            f"The area under each curve sums it up; {faith.RANDOM_ORDERS} random orders are the baseline.")
+gradient = None
+if target.has_class:
+    gradient = ctx.experiment("grad_rollout", target.class_index,
+                              run=lambda: attention.gradient_rollout(bundle, a, target.class_index),
+                              label="One backward pass for gradient rollout…")
+occ_tokens = occ if variant == "tokens" else occlusion_of("tokens")
+maps = faith.method_maps(bundle, a, occ_tokens.drop, gradient)
+with progress_bar("Removing and revealing patches") as report:
+    curves = ctx.experiment("faithfulness_curves", target.class_index, group,
+                            run=lambda: faith.curves(bundle, a, target, maps, progress=report),
+                            label="Running the deletion and insertion curves…")
+chart(views.curves(bundle, a, curves), key="faith_curves")
+st.markdown(f"**{faith.verdict(curves)}**")
+st.markdown(faith.areas_table(curves))
+st.caption(f"A map counts as better than random when its area beats every one of the {faith.RANDOM_ORDERS} random "
+           f"orders by more than {faith.TIE_FLOOR}; worse when every random order beats it by that much; otherwise "
+           f"it is a tie. The occlusion map here is the token-removal one at the grouping chosen above. "
+           f"{curves.passes} masked inputs, in batches of equal length.")
+chart(views.maps(bundle, a, curves), key="faith_maps")
+
+st.header("3 · What this does and does not show")
+st.markdown("The curves test one thing: whether the patches a map ranks first are the ones this prediction depends "
+            "on, on this image. Removing many tokens shows the model inputs it never saw in training, so the curves' "
+            "far ends say more about the model than about the map. Occlusion is measured patch by patch, so it is "
+            "the causal reference for deletion; it can still miss evidence that only counts together (two patches "
+            "that can stand in for each other). Petsiuk et al. (2018) and Chefer et al. (2021) report such curves "
+            "averaged over thousands of images; one image is a demonstration, not a benchmark "
+            "(`python -m vitviz faithfulness --images DIR` averages over a folder).")
+close_stage("faithfulness")
