@@ -83,7 +83,10 @@ st.markdown("Each map ranks the patches. **Deletion** removes the patches from t
             "starts from the CLS token alone and reveals the patches in the same order: the score should rise fast. "
             f"The area under each curve sums it up; {faith.RANDOM_ORDERS} random orders are the baseline.")
 gradient = None
-if target.has_class:
+no_gradient = attention.gradient_unavailable(bundle)
+if target.has_class and no_gradient:
+    st.info(f"Gradient rollout is left out in {ctx.precision}: {no_gradient}.", icon="ℹ️")
+elif target.has_class:
     gradient = ctx.experiment("grad_rollout", target.class_index,
                               run=lambda: attention.gradient_rollout(bundle, a, target.class_index),
                               label="One backward pass for gradient rollout…")

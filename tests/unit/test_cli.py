@@ -32,3 +32,45 @@ def test_fetch_without_network_says_so(capsys):
 def test_models_lists_the_zoo(capsys):
     assert main(["models"]) == 0
     assert "vit_b16" in capsys.readouterr().out
+
+
+def test_faithfulness_prints_the_prediction_and_the_areas_per_map(capsys):
+    assert main(["faithfulness", str(SAMPLES_DIR / "cat.jpg"), "--model", "shapes"]) == 0
+    out = capsys.readouterr().out
+    assert "predicted: " in out and "occlusion" in out and "random order (mean)" in out and "On this image" in out
+
+
+def test_faithfulness_json_has_the_fields(capsys):
+    import json
+
+    assert main(["faithfulness", str(SAMPLES_DIR / "coffee.jpg"), "--model", "shapes", "--json", "--rank", "1"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["model"] == "shapes" and doc["predicted"]["label"] and doc["target"]["kind"] == "class probability"
+    assert set(doc["methods"]) == {"attention", "rollout", "gradient", "occlusion"}
+    for m in doc["methods"].values():
+        assert 0 <= m["deletion"] <= 1 and 0 <= m["insertion"] <= 1 and set(m["vs_random"]) == {"deletion", "insertion"}
+    assert doc["random"]["orders"] == 4 and doc["verdict"].startswith("On this image")
+    assert doc["target"]["label"] != doc["predicted"]["label"]  # --rank 1: the second class
+
+
+def test_faithfulness_over_a_folder_gives_mean_and_spread(tmp_path, capsys):
+    import json
+    import shutil
+
+    for name in ("cat.jpg", "rocket.jpg"):
+        shutil.copy(SAMPLES_DIR / name, tmp_path / name)
+    (tmp_path / "broken.png").write_bytes(b"nope")
+    assert main(["faithfulness", "--images", str(tmp_path), "--model", "shapes", "--json"]) == 0
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert [r["image"] for r in doc["images"]] == ["cat.jpg", "rocket.jpg"]
+    assert "broken.png" in captured.err
+    s = doc["summary"]["occlusion"]
+    assert s["images"] == 2 and {"mean", "std"} <= set(s["deletion"]) and "deletion_minus_random" in s
+
+
+def test_faithfulness_bad_input_is_a_clear_error(tmp_path, capsys):
+    assert main(["faithfulness", str(tmp_path / "missing.jpg"), "--model", "shapes"]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["faithfulness", "--images", str(tmp_path), "--model", "shapes"]) == 2
+    assert "no images" in capsys.readouterr().err

@@ -430,9 +430,11 @@ class Report:
 
 def evaluate(bundle: Bundle, analysis: Analysis, rank: int = 0, group: int | None = None,
              progress: Progress | None = None) -> Report:
-    """The occlusion map (token removal) and the curves of every map, for the class ranked ``rank``."""
+    """The occlusion map (token removal) and the curves of every map, for the class ranked ``rank`` (gradient
+    rollout left out where the number format has no gradient)."""
     target = target_for(analysis, rank)
     occ = occlusion(bundle, analysis, target, group, "tokens", progress)
-    grad = attention.gradient_rollout(bundle, analysis, target.class_index) if target.has_class else None
+    grad = (attention.gradient_rollout(bundle, analysis, target.class_index)
+            if target.has_class and not attention.gradient_unavailable(bundle) else None)
     return Report(occ, curves(bundle, analysis, target, method_maps(bundle, analysis, occ.drop, grad),
                               progress=progress))

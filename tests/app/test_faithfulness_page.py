@@ -1,0 +1,84 @@
+"""The Faithfulness page through AppTest: measured sentences, every control, no model re-runs for a pair seen."""
+
+import pytest
+
+from tests.app.pages import ok, open_page
+from ui import caches
+from vitviz.model.loading import load_model
+from vitviz.walkthrough import neighbours
+
+RANDOM_MODELS = ["vit_ti16", "dino_s16"]  # a classifier and none; real architectures, random weights
+
+
+@pytest.fixture(scope="module", autouse=True)
+def random_weight_models():
+    for key in RANDOM_MODELS:
+        if caches.MODELS.peek(key) is None:
+            caches.MODELS.put(load_model(key, device="cpu", pretrained=False))
+
+
+def markdown(at) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def calls(model: str) -> int:
+    return caches.MODELS.peek(model).forward_calls
+
+
+def test_the_page_sits_between_attention_and_positions():
+    before, after = neighbours("faithfulness")
+    assert (before.key, after.key) == ("attention", "positions")
+
+
+def test_bundled_model_every_control_and_the_cache():
+    at = ok(open_page("shapes", "shape_star", "faithfulness"))
+    text = markdown(at)
+    assert "With nothing hidden the probability of “star” is **0.897**" in text
+    assert "**On this image, for the probability of “star”: " in text
+    assert "| occlusion |" in text and "| gradient rollout |" in text and "| random order (mean of 4, range) |" in text
+    assert len(at.get("plotly_chart")) >= 3
+    assert at.selectbox(key="faith_group").value == 1  # 8×8 grid: every patch by default
+    assert any("This map hides one patch at a time: 64 masked images" in c.value for c in at.caption)
+    n = calls("shapes")
+    at.selectbox(key="faith_class").select(1).run()  # another class: its own map and curves
+    ok(at)
+    assert calls("shapes") > n
+    second = caches.analysis_of(caches.MODELS.peek("shapes"), *caches.sample_image("shape_star")).top_labels[1]
+    assert f"With nothing hidden the probability of “{second}”" in markdown(at)
+    n = calls("shapes")
+    at.selectbox(key="faith_class").select(0).run()  # back to a pair already computed: no model run
+    ok(at)
+    assert calls("shapes") == n
+    at.radio(key="faith_variant").set_value("pixels").run()
+    ok(at)
+    assert "rank correlation" in markdown(at) and "neighbours" in markdown(at)  # the edge channel reads across borders
+    n = calls("shapes")
+    at.radio(key="faith_variant").set_value("tokens").run()
+    at.selectbox(key="faith_group").select(2).run()
+    ok(at)
+    assert any("2×2 patches at a time: 16 masked images" in c.value for c in at.caption)
+    at.selectbox(key="faith_group").select(1).run()
+    assert calls("shapes") > n  # the 2×2 grouping was new; going back to 1 patch is not
+    m = calls("shapes")
+    at.radio(key="faith_variant").set_value("pixels").run()
+    assert calls("shapes") == m
+
+
+def test_a_second_session_reads_the_first_ones_results():
+    ok(open_page("shapes", "shape_cross", "faithfulness"))
+    n = calls("shapes")
+    ok(open_page("shapes", "shape_cross", "faithfulness"))
+    assert calls("shapes") == n
+
+
+def test_random_weights_with_a_classifier():
+    at = ok(open_page("vit_ti16", "cat", "faithfulness"))
+    assert at.selectbox(key="faith_group").value == 2  # 14×14 grid: 49 masked images
+    assert "are no better than random" in markdown(at)
+
+
+def test_without_a_classifier_the_page_says_what_it_measures():
+    at = ok(open_page("dino_s16", "cat", "faithfulness"))
+    assert any("no classifier" in i.value and "cosine similarity" in i.value for i in at.info)
+    text = markdown(at)
+    assert "On this image, for the cosine similarity" in text and "| gradient rollout |" not in text
