@@ -4,7 +4,8 @@ Composed from the same pieces as the app: the stages in tour order with their qu
 (``vitviz.walkthrough``), the figures from the same builders the pages draw (``vitviz.views``), and
 the article's claims. plotly.js is inlined once, so the file opens with no network (a classroom, a
 USB stick). Everything comes from the analysis and the model's weights: no extra forward pass (the
-Inside-a-block section recomputes the blocks in float32 from block 1's captured input).
+Inside-a-block section recomputes the blocks in float32 from block 1's captured input), except the
+Faithfulness section, which runs the masked images of its occlusion map and curves (in batches).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from vitviz.claims import CLAIMS
 from vitviz.figures.prediction import short_label
 from vitviz.model.analysis import Analysis
 from vitviz.model.loading import Bundle
-from vitviz.stages import block, memory, positions, vectors
+from vitviz.stages import block, faithfulness, memory, positions, vectors
 from vitviz.views import attention as attention_views, bits as bits_views, block as block_views
+from vitviz.views import faithfulness as faithfulness_views
 from vitviz.views import home as home_views
 from vitviz.views import patches as patches_views, positions as positions_views, vectors as vectors_views
 from vitviz.walkthrough import BY_KEY, STAGES
@@ -94,6 +96,16 @@ def _attention(b: Bundle, a: Analysis) -> list[str]:
             _fig(attention_views.distances(b, a))]
 
 
+def _faithfulness(b: Bundle, a: Analysis) -> list[str]:
+    report = faithfulness.evaluate(b, a)  # token removal, default grouping, the predicted class
+    return [f"<p>{_md(faithfulness.occlusion_summary(report.occlusion))}</p>",
+            _fig(faithfulness_views.occlusion_map(b, a, report.occlusion)),
+            _fig(faithfulness_views.curves(b, a, report.curves)),
+            f"<p><b>{html.escape(faithfulness.verdict(report.curves))}</b></p>",
+            _table([{"map": faithfulness.METHODS.get(m, m), "deletion area (lower is better)": f"{v.deletion:.3f}",
+                     "insertion area (higher is better)": f"{v.insertion:.3f}"} for m, v in report.areas.items()])]
+
+
 def _positions(b: Bundle, a: Analysis) -> list[str]:
     s = positions.structure(positions.patch_positions_embed(a), a.grid)
     return [f"<p>Mean cosine of a position embedding with its 4 neighbours {s.neighbour_cosine:.3f}, with "
@@ -123,7 +135,8 @@ def _training_sum(b: Bundle, dtype: str) -> str:
 
 
 SECTIONS: dict[str, Callable[[Bundle, Analysis], list[str]]] = {
-    "patches": _patches, "vectors": _vectors, "block": _block, "attention": _attention, "positions": _positions,
+    "patches": _patches, "vectors": _vectors, "block": _block, "attention": _attention,
+    "faithfulness": _faithfulness, "positions": _positions,
     "bits": _bits}
 
 
