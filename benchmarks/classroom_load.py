@@ -539,7 +539,14 @@ async def run_learners(url: str, count: int, first_index: int, args: argparse.Na
         except Exception as exc:  # a learner that fails is reported, the others go on
             learner.steps.append(Step("connection", errors=[f"{type(exc).__name__}: {exc}"]))
 
-    await asyncio.wait_for(asyncio.gather(*(one(lrn) for lrn in learners)), max(deadline - time.monotonic(), 1))
+    tasks = [asyncio.create_task(one(lrn)) for lrn in learners]
+    _done, late = await asyncio.wait(tasks, timeout=max(deadline - time.monotonic(), 1))
+    for task in late:  # the run's deadline: stop them, report what they did
+        task.cancel()
+    await asyncio.gather(*late, return_exceptions=True)
+    for lrn, task in zip(learners, tasks):
+        if task in late:
+            lrn.steps.append(Step("connection", errors=["stopped at the run's deadline"]))
     return learners
 
 
