@@ -396,7 +396,16 @@ def verdict(c: Curves) -> str:
         by_pair.setdefault(judgement(c, m), []).append(m)
     said = [f"{_names(ms)} {_conjugate(PHRASES[pair], len(ms) > 1)}" for pair in PHRASES
             if (ms := by_pair.get(pair))]
-    return f"On this image, for the {c.target.score_name}: " + "; ".join(said) + "."
+    top = max(float(np.max(np.abs(v))) for v in [*c.deletion.values(), *c.insertion.values(), c.random_deletion,
+                                                  c.random_insertion])
+    small = (f" The score stays below {top:.2g} throughout, so every difference in area is under the {TIE_FLOOR} that "
+             "counts as a tie." if top < TIE_FLOOR else "")
+    return f"On this image, for the {c.target.score_name}: " + "; ".join(said) + "." + small
+
+
+def _num(v: float) -> str:
+    """Three decimals, or three significant digits for small values (a random model's probabilities)."""
+    return f"{v:.3f}" if abs(v) >= 0.1 else f"{v:.3g}"
 
 
 def areas_table(c: Curves) -> str:
@@ -408,11 +417,11 @@ def areas_table(c: Curves) -> str:
     for m in c.deletion:
         a = c.area(m)
         d, i = judgement(c, m)
-        rows.append(f"| {METHODS[m]} | {a.deletion:.3f} | {a.insertion:.3f} | deletion {words[d]}, insertion "
+        rows.append(f"| {METHODS[m]} | {_num(a.deletion)} | {_num(a.insertion)} | deletion {words[d]}, insertion "
                     f"{words[i]} |")
-    spread = lambda kind: f"{c.random_areas(kind).min():.3f}–{c.random_areas(kind).max():.3f}"  # noqa: E731
-    rows.append(f"| {RANDOM} (mean of {len(c.random_deletion)}, range) | {r.deletion:.3f} ({spread('deletion')}) | "
-                f"{r.insertion:.3f} ({spread('insertion')}) | — |")
+    spread = lambda kind: f"{_num(c.random_areas(kind).min())}–{_num(c.random_areas(kind).max())}"  # noqa: E731
+    rows.append(f"| {RANDOM} (mean of {len(c.random_deletion)}, range) | {_num(r.deletion)} ({spread('deletion')}) | "
+                f"{_num(r.insertion)} ({spread('insertion')}) | — |")
     return "\n".join(rows)
 
 

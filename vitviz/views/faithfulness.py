@@ -62,8 +62,8 @@ def curves(_bundle: Bundle, a: Analysis, c: Curves) -> go.Figure:
     """Deletion (left) and insertion (right): the score against the fraction of patches removed / revealed."""
     areas = c.areas()
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=(
-        "Deletion: most important patches removed first (lower area = better)",
-        "Insertion: most important patches revealed first (higher area = better)"))
+        "Deletion: most important removed first (lower area = better)",
+        "Insertion: most important revealed first (higher area = better)"))
     x = c.fractions
     for col, (kind, rand) in enumerate((("deletion", c.random_deletion), ("insertion", c.random_insertion)), 1):
         lo, hi = rand.min(0), rand.max(0)
