@@ -255,3 +255,37 @@ def test_several_users_at_once_on_one_server(server, browser, shapes_bundle):
         assert labels and labels[-1] == short_label(alone.top_labels[0]), (title, labels, alone.top_labels)
     for ctx in contexts:
         ctx.close()
+
+
+def choose_number_format(page, title: str) -> None:
+    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(has_text="Number format").click()
+    page.locator('[role="option"]').filter(has_text=title).first.click()
+    wait_idle(page)
+
+
+def test_number_format_switch_on_two_pages(server, page, shots):
+    open_home_with(page, server, "A star", 1400, 1000)
+    go(page, "Attention")
+    wait_charts(page, 2)
+    patch = picker_value(page)
+    choose_number_format(page, "int8")
+    wait_charts(page, 2)
+    assert_clean(page)
+    line = page.locator('[data-testid="stCaptionContainer"]').filter(has_text="Running in int8").first
+    assert "of fp32's" in line.inner_text() and "top-1" in line.inner_text()
+    assert "Not in int8" in page.locator('[data-testid="stAlertContentInfo"]').filter(has_text="no gradient").first.inner_text()
+    assert picker_value(page) == patch and "Attention" in page.locator("h1").first.inner_text()
+    shot(page, shots, "attention_int8")
+    go(page, "Bits & memory")
+    wait_charts(page, 3)
+    assert_clean(page)
+    section = page.locator("h2").filter(has_text="2 · This model in fewer bits").first
+    section.scroll_into_view_if_needed()
+    assert page.get_by_text("Weights stored, int8").count() == 1
+    assert page.get_by_text("scale × (code − zero point)").count() >= 1
+    shot(page, shots, "bits_int8")
+    choose_number_format(page, "bf16")
+    wait_charts(page, 3)
+    assert_clean(page)
+    assert page.locator('[data-testid="stCaptionContainer"]').filter(has_text="Running in bf16").count() == 1 and page.get_by_text("Weights stored, bf16").count() == 1
+    assert picker_value(page) == patch
