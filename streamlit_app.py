@@ -1,5 +1,6 @@
 """vitviz entry point: the frame (navigation, the shared sidebar, the model and the analysis), then the page."""
 
-from ui import frame
+from ui import frame, uploads
 
+uploads.keep_uploads_in_memory()  # an upload never touches the disk, however large (see ui/uploads.py)
 frame.run()

@@ -11,7 +11,10 @@ the page, and a cached function that draws would be replayed on every cache hit.
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable, Hashable
 from functools import lru_cache
+from typing import TypeVar
 
 from PIL import Image
 
@@ -19,13 +22,20 @@ from vitviz.cache import BoundedCache
 from vitviz.inputs.decode import load_image
 from vitviz.inputs.samples import BY_KEY as SAMPLES
 from vitviz.model.analysis import Analysis, analyze, image_hash
-from vitviz.model.loading import Bundle
+from vitviz.model.loading import Bundle, cpu_threads
+from vitviz.model.queue import ModelQueue, Place
 from vitviz.model.store import ModelStore
+
+T = TypeVar("T")
 
 MODEL_CACHE_MB = int(os.environ.get("VITVIZ_MODEL_CACHE_MB", "1200"))
 ANALYSIS_CACHE_MB = int(os.environ.get("VITVIZ_ANALYSIS_CACHE_MB", "400"))
 
+MODEL_SLOTS = int(os.environ.get("VITVIZ_MODEL_SLOTS", "0")) or max(1, (os.cpu_count() or 1) // cpu_threads())
+
 MODELS = ModelStore(MODEL_CACHE_MB * 2**20)
+QUEUE = ModelQueue(slots=MODEL_SLOTS)  # analyses and experiments: at most MODEL_SLOTS at once, in arrival order
+_in_job = threading.local()
 ANALYSES: BoundedCache[Analysis] = BoundedCache(ANALYSIS_CACHE_MB * 2**20, lambda a: a.nbytes)
 EXPERIMENTS: BoundedCache = BoundedCache(64 * 2**20, lambda v: max(nbytes(v), 2**10))  # bounded by the arrays held
 FIGURES: BoundedCache = BoundedCache(300, lambda _v: 1)  # built figures, ~300 kept (a few hundred kB each)
@@ -49,10 +59,33 @@ def nbytes(value: object, depth: int = 4) -> int:
     return 0
 
 
-def analysis_of(bundle: Bundle, image: Image.Image, digest: str | None = None) -> Analysis:
-    """The analysis of ``image`` by ``bundle``: the model runs once per (model actually loaded, image)."""
+def queued(key: Hashable, compute: Callable[[], T], on_wait: Callable[[Place], None] | None = None) -> T:
+    """``compute()`` through the model queue: at most ``QUEUE.slots`` at once per process, in arrival order,
+    identical keys joined. Work started inside a queued job (an experiment that needs an analysis) runs at
+    once in the job's own slot: waiting for a second slot could wait for itself."""
+    if getattr(_in_job, "active", False):
+        return compute()
+
+    def job() -> T:
+        _in_job.active = True
+        try:
+            return compute()
+        finally:
+            _in_job.active = False
+    return QUEUE.run(key, job, on_wait)
+
+
+def analysis_of(bundle: Bundle, image: Image.Image, digest: str | None = None,
+                on_wait: Callable[[Place], None] | None = None) -> Analysis:
+    """The analysis of ``image`` by ``bundle``: the model runs once per (model actually loaded, image), through
+    the queue; ``on_wait`` hears the place in line while it waits (a cached analysis never waits)."""
     digest = digest or image_hash(image)
-    return ANALYSES.get_or_compute((bundle.identity, digest), lambda: analyze(bundle, image, digest))
+    key = (bundle.identity, digest)
+    hit = ANALYSES.get(key)
+    if hit is not None:
+        return hit
+    return queued(("analysis", key),
+                  lambda: ANALYSES.get_or_compute(key, lambda: analyze(bundle, image, digest)), on_wait)
 
 
 @lru_cache(maxsize=16)

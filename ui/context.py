@@ -70,18 +70,32 @@ class Context:
         return caches.FIGURES.get_or_compute(key, lambda: view(self.bundle, self.analysis, *settings))
 
     def experiment(self, name: str, *params: Hashable, run: Callable[[], T], label: str) -> T:
-        """An on-demand experiment (another forward pass) run once per (identity, name, params), with a spinner."""
+        """An on-demand experiment (another forward pass) run once per (identity, name, params), with a spinner;
+        it waits its turn in the model queue, showing its place, when the model is busy."""
         key = self.key("experiment", name, *params)
         hit = caches.EXPERIMENTS.get(key)
         if hit is not None:
             return hit
-        with st.spinner(label):
-            return caches.EXPERIMENTS.get_or_compute(key, run)
+        waiting = st.empty()
+        try:
+            with st.spinner(label):
+                return caches.queued(key, lambda: caches.EXPERIMENTS.get_or_compute(key, run),
+                                     on_wait=lambda place: show_place(waiting, place, "request"))
+        finally:
+            waiting.empty()
 
     def sample_analysis(self, sample_key: str) -> Analysis:
         """The analysis of a gallery sample by the same model (pages compare the visitor's image with it)."""
         image, digest = caches.sample_image(sample_key)
         return caches.analysis_of(self.bundle, image, digest)
+
+
+def show_place(slot, place: caches.Place, noun: str) -> None:
+    """Where a waiting request stands in the model queue, in words, in ``slot`` (an ``st.empty``)."""
+    if place.running:
+        slot.empty()
+    else:
+        slot.info(place.sentence(noun), icon="⏳")
 
 
 def publish(ctx: Context) -> None:

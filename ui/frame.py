@@ -15,7 +15,7 @@ from vitviz.model.loading import Bundle
 from vitviz.model.zoo import BY_KEY as SPECS, DEFAULT_KEY, ZOO
 
 from . import caches, charts, session, widgets
-from .context import Context, publish
+from .context import Context, publish, show_place
 from .precision import precision_line
 from vitviz.walkthrough import HOME_PAGE, STAGES
 
@@ -104,8 +104,11 @@ def run() -> None:
     bundle = fp32 if refused else _load(requested, number_format)
     analysis = None
     if chosen is not None:
+        waiting = st.empty()
         with st.spinner("Running the model once on this image…"):
-            analysis = caches.analysis_of(bundle, chosen.image, chosen.digest)
+            analysis = caches.analysis_of(bundle, chosen.image, chosen.digest,
+                                          on_wait=lambda place: show_place(waiting, place, "image"))
+        waiting.empty()
     ctx = Context(requested, bundle, caches.MODELS.fallback_state(requested) if bundle.fell_back else None,
                   chosen, analysis, fp32)
     with running:

@@ -13,6 +13,9 @@ from . import session
 from .context import Context
 
 SAMPLE_WIDGET = "vitviz_sample"
+PRIVACY = ("🔒 Your image stays on this server and is never written to disk: it is held in memory while you use it "
+           "and in a size-limited cache that answers only someone who chooses the very same image; it is sent "
+           "nowhere, and no other learner can browse it.")  # tests/app/test_privacy.py checks what it says
 
 
 def model_label(key: str) -> str:
@@ -67,6 +70,7 @@ def image_sources(shapes_first: bool) -> None:
         if st.toggle("Use the camera", key="vitviz_camera_on"):
             st.camera_input("Take a photo", key="vitviz_camera", on_change=_on_upload,
                             args=("vitviz_camera", "camera"))
+    st.caption(PRIVACY)
     error = st.session_state.get(session.K_IMAGE_ERROR)
     if error:
         st.error(error, icon="🚫")
