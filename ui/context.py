@@ -69,10 +69,11 @@ class Context:
         key = self.key("figure", view.__module__, view.__qualname__, *settings)
         return caches.FIGURES.get_or_compute(key, lambda: view(self.bundle, self.analysis, *settings))
 
-    def experiment(self, name: str, *params: Hashable, run: Callable[[], T], label: str) -> T:
+    def experiment(self, name: str, *params: Hashable, run: Callable[[], T], label: str, per_image: bool = True) -> T:
         """An on-demand experiment (another forward pass) run once per (identity, name, params), with a spinner;
-        it waits its turn in the model queue, showing its place, when the model is busy."""
-        key = self.key("experiment", name, *params)
+        it waits its turn in the model queue, showing its place, when the model is busy. ``per_image=False``: a
+        measurement of the model alone (on a random input), shared by every image and session."""
+        key = self.key("experiment", name, *params) if per_image else (self.bundle.identity, "experiment", name, *params)
         hit = caches.EXPERIMENTS.get(key)
         if hit is not None:
             return hit

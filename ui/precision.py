@@ -50,7 +50,7 @@ def precision_line(ctx: Context) -> None:
 def _costs(ctx: Context) -> tuple[Cost, Cost]:
     """(fp32, running) bytes and time per image, measured side by side once per identity."""
     both = ctx.experiment("precision_cost", run=lambda: (cost(ctx.fp32), cost(ctx.bundle)),
-                          label=f"Timing fp32 and {ctx.precision} on this device…")
+                          label=f"Timing fp32 and {ctx.precision} on this device…", per_image=False)
     return both
 
 
