@@ -6,6 +6,7 @@ import streamlit as st
 from ui.charts import chart, clickable_chart
 from ui.tour import close_stage, open_stage
 from vitviz.figures.prediction import short_label
+from vitviz.model import precision
 from vitviz.stages import attention
 from vitviz.offline.vit import ATTENTION_NOTE
 from vitviz.views import attention as views
@@ -74,8 +75,9 @@ st.latex(r"R = I;\quad R \mathrel{+}= \mathrm{mean}_h\big((\nabla A_l \odot A_l)
          r"\text{for } l = 1 \ldots L;\quad \text{map} = R[\mathrm{CLS},\ \text{patches}]")
 no_gradient = attention.gradient_unavailable(ctx.bundle)
 if a.top_labels and no_gradient:
-    st.info(f"Not in {ctx.precision}: {no_gradient}. Switch the number format to fp32, bf16, fp16 or int4 to see "
-            "this map.", icon="ℹ️")
+    others = [k for k, why in precision.offered(ctx.bundle.device, ctx.fp32.model).items() if why is None and k != "int8"]
+    st.info(f"Not in {ctx.precision}: {no_gradient}. Switch the number format to {', '.join(others)} to see this map.",
+            icon="ℹ️")
 elif a.top_labels:
     g1, g2 = st.columns([1, 2], gap="large")
     with g1:

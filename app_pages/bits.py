@@ -19,7 +19,7 @@ running = ("" if ctx.precision == "fp32" else
 
 st.info("**What the article gets wrong, and what is true.** Nothing is “converted into binary” at the end. "
         "Every pixel is stored in binary from the start as an 8-bit integer, and every weight and vector as a "
-        "floating-point number (**fp32** here: a 32-bit floating-point number, 4 bytes each). Memory is simply *how many numbers* × *bytes per "
+        "floating-point number (**fp32** as loaded: a 32-bit floating-point number, 4 bytes each). Memory is simply *how many numbers* × *bytes per "
         "number*; smaller formats (fp16, bf16, fp8, int8, int4) save memory by keeping fewer bits, at the price of "
         "rounding error." + running, icon="💡")
 
@@ -73,7 +73,8 @@ st.dataframe([{"format": q.format, "scale": f"{q.scale:.3e}", "zero point": q.ze
              hide_index=True)
 st.caption(f"Float formats are rounded by torch's own casts (`Tensor.to`). Integer formats here use one scale and zero "
            f"point for a whole tensor: the range of the patch projection's weights [{lo:.4f}, {hi:.4f}], via "
-           f"torch.fake_quantize_per_tensor_affine.")
+           f"torch.fake_quantize_per_tensor_affine. The model in section 2 quantises differently: only the Linear "
+           f"layers, with a scale per row (int8) or per 32 weights (int4) and zero point 0.")
 
 precision_section(ctx)
 
@@ -100,7 +101,7 @@ st.markdown(f"“{text}” is **{total_bytes} bytes = {8 * total_bytes} bits** a
             "longer tokens. (One vector for a whole sentence is a *sentence embedding*, which some models compute at "
             f"their end by pooling the token vectors.) The image as the model sees it is {a.image.shape[0]}×"
             f"{a.image.shape[1]}×3 = **{a.image.size:,} bytes** of 8-bit pixels. Its {N} patch vectors are "
-            f"{N}×{D} = {a.patch_embeddings.size:,} numbers of 4 bytes = **{4 * a.patch_embeddings.size:,} bytes**, "
+            f"{N}×{D} = {a.patch_embeddings.size:,} numbers, in fp32 4 bytes each = **{4 * a.patch_embeddings.size:,} bytes**, "
             "already binary.")
 
 st.header("4 · The model's memory")
@@ -118,7 +119,9 @@ st.dataframe([{"dtype": r.dtype, "weights (MB)": round(r.total / MB, 3), "larges
               for r in rows], hide_index=True)
 st.caption("Same rule and numbers as `estimate-memory` of Hugging Face accelerate (a library for running models), byte for byte (bf16 added: the same as fp16). Its training figure is "
            "the largest of the four stages it lists (model, gradients, optimizer, step), not their sum; it is empty "
-           "for int8/int4.")
+           "for int8/int4. These are nominal sizes, everything packed at the format's bits; section 2 measures what the "
+           "model in the sidebar's format really stores (torchao keeps LayerNorms, biases and the patch projection in "
+           "fp32, adds scales, and keeps each int4 code in a byte of its own).")
 states = [memory.training_memory(model, f) for f in ("fp32", "bf16")]
 st.subheader("Training with Adam: what sits in memory at once")
 st.markdown("Training computes **gradients** (how the error changes with each weight: one number per weight) and "
@@ -216,11 +219,13 @@ k1, k2, k3, k4 = st.columns(4)
 k1.metric("GMACs / image without attention matmuls (timm model cards)", f"{macs_no / 1e9:.3f}",
           help="Billions of multiply-accumulates for one image, counted from the layer sizes.")
 k2.metric("GMACs / image with Q·Kᵀ and A·V (timm benchmark tables)", f"{macs_all / 1e9:.3f}")
-k3.metric(f"Measured time / image on the CPU ({ctx.precision})", f"{1000 * sec_cpu:.1f} ms", f"{2 * macs_all / sec_cpu / 1e9:.1f} GFLOP/s",
-          delta_color="off", help="GFLOP/s = 2 FLOPs per MAC × MACs / seconds")
+OPS = "Gop/s" if ctx.precision == "int8" else "GFLOP/s"  # int8's Linear products are integer operations
+k3.metric(f"Measured time / image on the CPU ({ctx.precision})", f"{1000 * sec_cpu:.1f} ms", f"{2 * macs_all / sec_cpu / 1e9:.1f} {OPS}",
+          delta_color="off", help=f"{OPS} = 2 operations per MAC × MACs / seconds"
+          + (" (int8: the Linear layers' multiply-adds are integer operations)" if ctx.precision == "int8" else ""))
 if sec_gpu is not None:
     k4.metric(f"Measured time / image on CUDA ({gpu_name}, {ctx.precision})", f"{1000 * sec_gpu:.2f} ms",
-              f"{2 * macs_all / sec_gpu / 1e9:.1f} GFLOP/s", delta_color="off")
+              f"{2 * macs_all / sec_gpu / 1e9:.1f} {OPS}", delta_color="off")
 else:
     k4.metric("Measured time / image on CUDA", "no CUDA GPU",
               help="torch.cuda.is_available() is False on this machine.")

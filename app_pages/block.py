@@ -62,8 +62,10 @@ token = block.token_index(a, None if query == "cls" else patch)
 name = block.token_name(a, token)
 
 PRECISION_NOTE = {  # the sidebar's number format, when it is not fp32
-    "bf16": " The model runs in {p}: here its {p} weights are widened to float32 (exactly), so the recomputation "
-            "differs from its own {p} forward pass by the rounding of {p} arithmetic: the attention difference above.",
+    "bf16": " The model runs in {p}. Here its {p} weights are widened to float32 (exactly), “the model's own block” "
+            "above is that float32 copy, and the tokens from block 1 on are recomputed in float32: they drift from the "
+            "{p} forward pass by the rounding of {p} arithmetic accumulated over the blocks (the attention difference "
+            "above).",
     "int8": " The model runs in {p}: its Linear layers are the quantised ones, used here as they are (inputs rounded "
             "to int8 on the fly, integer products, scaled back); everything between them is float32.",
 }
@@ -194,8 +196,12 @@ if lens.has_classifier:
     reads = block.head_reads(bundle.model)
     st.markdown(f"{reads[0].upper() + reads[1:]} after each block, read through the model's final norm and "
                 f"classifier as if the model stopped there (nostalgebraist's “logit lens”, 2020, for GPT-2; **logits** are the "
-                f"raw scores before softmax, one per class). At the last depth this is the model's output "
-                f"itself: max difference from its logits **{difference(lens.last_vs_logits, 1e-5)}**. On this image "
+                f"raw scores before softmax, one per class). At the last depth this is "
+                + (f"the model's output itself: max difference from its logits "
+                   f"**{difference(lens.last_vs_logits, 1e-5)}**." if ctx.precision not in ("bf16", "fp16") else
+                   f"the float32 recomputation of the model's output: max difference from the {ctx.precision} model's "
+                   f"own logits **{lens.last_vs_logits:.2g}**, the rounding of {ctx.precision} arithmetic.")
+                + f" On this image "
                 f"“{final}” is the top class from " + ("the input on" if first == 0 else f"block {first} on") +
                 f"; its probability goes from {lens.final_prob[0]:.1%} before block 1 to "
                 f"{lens.final_prob[-1]:.1%} at the end.")

@@ -58,7 +58,8 @@ def _not_fp32_intro(ctx: Context) -> None:
     reasons = precision.offered(ctx.bundle.device, ctx.fp32.model)
     offered = [k for k, why in reasons.items() if why is None and k != "fp32"]
     missing = [f"{k} ({why})" for k, why in reasons.items() if why is not None]
-    st.markdown("The model on screen runs in **fp32**, as published. Pick another **number format** in the sidebar "
+    st.markdown("The model on screen runs in **fp32** (32-bit floats, as loaded). Pick another **number format** in "
+                "the sidebar "
                 f"({', '.join(offered)} run here) and this same model is stored and run in fewer bits: every page then "
                 "shows it in that format, and this section measures what it saves and what it changes on your image."
                 + (f" Not offered here: {'; '.join(missing)}." if missing else ""))
@@ -75,13 +76,20 @@ def _stored_weight(ctx: Context) -> None:
         chart(bit_fields([numbers.encode_float(w.fp32, numbers.FLOAT_FORMATS[0]), numbers.encode_float(w.value, fmt)],
                          f"{w.name}: as loaded (fp32) and as the model holds it ({ctx.precision})"),
               key="prec_weight_bits")
+        exact = (f" This weight is exactly representable in {ctx.precision}"
+                 + (": the bundled model's weights ship in fp16, so casting them back loses nothing, and what changes "
+                    "comes from fp16 arithmetic." if ctx.bundle.spec.bundled and ctx.precision == "fp16" else ".")
+                 if w.error == 0 else "")
         st.markdown(f"`{w.name}` is **{w.fp32!r}** as loaded; the {ctx.precision} model holds **{w.value!r}** "
-                    f"(error {w.error:+.2e}) and computes with that number.")
+                    f"(error {w.error:+.2e}) and computes with that number.{exact}")
         return
     bits = 8 if ctx.precision == "int8" else 4
     code_bits = format(w.code & ((1 << bits) - 1), f"0{bits}b")
+    stored = (f"(in two's complement, the usual binary code for negative integers: `{code_bits}`)" if bits == 8 else
+              f"(the 4-bit code `{code_bits}` in two's complement, the usual binary code for negative integers, kept in "
+              f"a full byte here: `{format(w.code & 0xFF, '08b')}`)")
     st.markdown(f"`{w.name}` is **{w.fp32!r}** as loaded. The {ctx.precision} model holds the integer "
-                f"**{w.code}** (two's complement `{code_bits}`), with the scale **{w.scale:.6g}** and zero point "
+                f"**{w.code}** {stored}, with the scale **{w.scale:.6g}** and zero point "
                 f"**{w.zero_point}** shared by {w.group}. The value it stands for is scale × (code − zero point) = "
                 f"{w.scale:.6g} × ({w.code} − {w.zero_point}) = **{w.value:.6g}** (error {w.error:+.2e}).")
     if ctx.precision == "int8":
@@ -101,24 +109,24 @@ def precision_section(ctx: Context) -> None:
     d = precision_drift(ctx)
     c32, c = _costs(ctx)
     st.markdown(precision.PRECISIONS[ctx.precision].what)
-    m1, m2, m3, m4 = st.columns(4)
+    m1, m2, m3 = st.columns(3)
     m1.metric(f"Weights stored, {ctx.precision}", f"{d.weights.total / MB:,.2f} MB",
               f"{d.weights.total / d.weights_fp32.total:.1%} of fp32's {d.weights_fp32.total / MB:,.2f} MB",
               delta_color="off", help="Measured tensor by tensor: codes, scales and zero points of the quantised ones.")
-    m2.metric("Linear weights", f"{d.weights.linear_weights / MB:,.2f} MB",
+    m2.metric("Weight matrices of the Linear layers", f"{d.weights.linear_weights / MB:,.2f} MB",
               f"{d.weights.linear_weights / d.weights_fp32.linear_weights:.1%} of fp32", delta_color="off")
     m3.metric(f"Time / image, {ctx.precision}", f"{1000 * c.seconds:.1f} ms",
               f"{c.seconds / c32.seconds:.2f} × fp32's {1000 * c32.seconds:.1f} ms", delta_color="off",
               help="Median of 5 runs on a random input of the model's size, fp32 and this format timed one after the "
                    "other on this device.")
-    m4.metric("Attention rows: max |sum − 1|", f"{d.drift.row_sum_error:.1e}",
-              help="Each attention row is a probability distribution; rounded to the format its sum moves off 1.")
     rest = d.weights.other / MB
-    st.markdown(f"Everything that is not a Linear weight ({rest:,.2f} MB: LayerNorms, biases, the patch projection, "
-                f"the CLS token and position embeddings) is stored as {', '.join(d.weights.other_dtypes)}. "
+    st.markdown(f"The **Linear layers** are the fully connected ones: query/key/value, attention's output, the MLP's two "
+                f"matrices and the classifier. Everything else ({rest:,.2f} MB: LayerNorms, biases, the patch projection, "
+                f"which is a convolution, the CLS token and the position embeddings) is stored as "
+                f"{', '.join(d.weights.other_dtypes)}. "
                 + ("**Faster** here" if c.seconds < c32.seconds else "**Slower** here")
-                + f" than fp32 ({c.seconds / c32.seconds:.2f}×): fewer bits save memory everywhere, but time only "
-                "where the processor has fast arithmetic in that format and the library uses it.")
+                + f" than fp32 ({c.seconds / c32.seconds:.2f}×): fewer bits in storage save memory (here, the stored "
+                "weights), but time only where the processor has fast arithmetic in that format and the library uses it.")
     if d.drift.max_dprob is not None:
         rows = [{"rank": i + 1, "fp32": short_label(l32), "fp32 probability": f"{p32:.2%}",
                  ctx.precision: short_label(l), f"{ctx.precision} probability": f"{p:.2%}"}
@@ -127,8 +135,9 @@ def precision_section(ctx: Context) -> None:
         st.markdown(f"Top-1 is **{'the same' if d.drift.same_top1 else 'different'}**; the largest change of any "
                     f"class's probability is **{d.drift.max_dprob:.2g}**.")
     else:
-        st.markdown(f"This model has no classifier: its final tokens changed by **{d.drift.output_change:.2%}** "
-                    "(‖Δ‖ / ‖fp32‖).")
+        st.markdown(f"This model has no classifier: the tokens after its last block changed by "
+                    f"**{d.drift.output_change:.2%}** of their size (the length of the change over the length of the "
+                    "fp32 tokens).")
     depth = len(d.drift.attention_js)
     blocks = [str(i + 1) for i in range(depth)]
     g1, g2 = st.columns(2)
@@ -140,11 +149,20 @@ def precision_section(ctx: Context) -> None:
         chart(depth_lines(np.asarray(d.drift.attention_max)[None], ["max |Δ attention|"],
                           "Largest change of any attention weight, per block", "max |Δ|", "block", blocks),
               key="prec_max")
-    grows = d.drift.attention_js[-1] > d.drift.attention_js[0]
-    st.markdown(f"The CLS token's attention moved least in block {int(np.argmin(d.drift.attention_js)) + 1} and most "
-                f"in block {int(np.argmax(d.drift.attention_js)) + 1}: the rounding "
-                + ("grows with depth on this image" if grows else "does not grow from the first block to the last on "
-                   "this image")
-                + f". The patch vectors (before positions) moved by up to {d.drift.patch_vectors_max:.2g} "
-                f"({d.drift.patch_vectors_change:.2%} of their size).")
+    js = np.asarray(d.drift.attention_js)
+    rising = bool(np.all(np.diff(js) >= 0))
+    st.markdown("The Jensen–Shannon divergence says how different two probability distributions are (0: identical; "
+                f"ln 2 ≈ 0.69: no overlap). The CLS token's attention moved least in block {int(np.argmin(js)) + 1} and "
+                f"most in block {int(np.argmax(js)) + 1}; it is "
+                + ("larger after the last block than after the first" if js[-1] > js[0] else
+                   "not larger after the last block than after the first")
+                + (" and grows block after block" if rising and js[-1] > js[0] else "")
+                + " on this image. Both analyses keep attention in float16, so changes of a weight below about 1e-3 "
+                "are storage rounding, not the format's.")
+    if d.drift.patch_vectors_max == 0:
+        st.markdown("The patch vectors (before positions) did not change at all: the patch projection is a "
+                    f"convolution, not a Linear layer, so {ctx.precision} leaves it in fp32.")
+    else:
+        st.markdown(f"The patch vectors (before positions) moved by up to {d.drift.patch_vectors_max:.2g} "
+                    f"({d.drift.patch_vectors_change:.2%} of their size).")
     _stored_weight(ctx)

@@ -124,12 +124,12 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("now the vector numbers are converted into binary number where numbers are represented in 0 and 1 form.",
           WRONG,
           "Every number is stored in binary from the start (fp32: 32 bits); memory is count × bytes per number.",
-          "bits", "sections 1–4"),
+          "bits", "sections 1–5"),
     Claim("GPU is used to execute the program temperorly [sic]",
           WRONG,
           "The CPU runs the program and hands the big matrix products to the GPU, which does thousands of "
           "multiply-adds in parallel.",
-          "bits", "section 5, compute"),
+          "bits", "section 6, compute"),
     Claim("high patches means high accuracy of image generation.",
           HALF,
           "Models trained with smaller patches (more tokens) were the more accurate ones in the published pairs, at "

@@ -272,7 +272,7 @@ def test_number_format_switch_on_two_pages(server, page, shots):
     wait_charts(page, 2)
     assert_clean(page)
     line = page.locator('[data-testid="stCaptionContainer"]').filter(has_text="Running in int8").first
-    assert "of fp32's" in line.inner_text() and "top-1" in line.inner_text()
+    assert "of fp32's" in line.inner_text() and "most probable class" in line.inner_text()
     assert "Not in int8" in page.locator('[data-testid="stAlertContentInfo"]').filter(has_text="no gradient").first.inner_text()
     assert picker_value(page) == patch and "Attention" in page.locator("h1").first.inner_text()
     shot(page, shots, "attention_int8")

@@ -2,12 +2,13 @@
 
 - bf16 / fp16: every parameter and buffer is cast (``Module.to``); the model computes in that format.
 - int8: torchao's ``Int8DynamicActivationInt8WeightConfig`` on every ``nn.Linear``: each weight row
-  (output channel) is stored as int8 codes with its own scale (zero point 0), and the activations are
-  quantised on the fly, token by token, before each matrix product.
+  (output channel) is stored as int8 codes with its own scale (zero point 0), and each Linear layer's input
+  is rounded to int8 on the fly, one scale per token, before its matrix product (an integer product);
+  attention's own products (Q·Kᵀ, A·V) stay fp32.
 - int4: torchao's ``IntxWeightOnlyConfig(weight_dtype=torch.int4)`` on every ``nn.Linear``: weight-only,
-  one scale and zero point per group of 32 weights of a row, activations stay fp32. On a CPU this route
-  stores each 4-bit code in a byte of its own (torchao's packed int4 layout needs GPU kernels), so the
-  rounding is that of int4 but the memory is not halved again: the bytes shown are measured, not assumed.
+  one scale per group of 32 weights of a row (zero point 0), activations stay fp32. This config stores each
+  4-bit code in a byte of its own on every device (torchao's packed int4 layouts belong to other configs),
+  so the rounding is that of int4 but the memory is slightly more than int8's: the bytes shown are measured.
 
 torchao is the maintained route: ``torch.ao.quantization`` (``quantize_dynamic``) warns that it is
 deprecated and points to torchao's ``quantize_``. What stays fp32 under int8/int4: every tensor that is not
@@ -27,7 +28,7 @@ import torch
 
 from vitviz.model.loading import Bundle, CallCounter
 
-INT4_GROUP = 32  # weights of one row sharing a scale and zero point (torchao's usual group size)
+INT4_GROUP = 32  # weights of one row sharing a scale (a common group size; all zoo widths are multiples of it)
 
 
 @dataclass(frozen=True)
@@ -40,17 +41,22 @@ class Precision:
 
 PRECISIONS: dict[str, Precision] = {p.key: p for p in (
     Precision("fp32", "fp32 (as loaded)", torch.float32,
-              "32-bit floats: the weights as published, 4 bytes each."),
+              "32-bit floats, 4 bytes each: the model as loaded (the bundled model's weights ship in fp16 and are "
+              "widened exactly)."),
     Precision("bf16", "bf16", torch.bfloat16,
-              "Every weight and activation in bfloat16: fp32's range with 8 significant bits, 2 bytes each."),
+              "Every weight and activation in bfloat16: fp32's range with 8 significant bits (7 stored + the leading "
+              "1), 2 bytes each."),
     Precision("fp16", "fp16", torch.float16,
-              "Every weight and activation in float16: 11 significant bits, a smaller range, 2 bytes each."),
+              "Every weight and activation in float16: 11 significant bits (10 stored + the leading 1), a smaller "
+              "range, 2 bytes each."),
     Precision("int8", "int8 (torchao)", torch.float32,
-              "Linear weights as 8-bit integers with one scale per output channel; activations quantised to "
-              "int8 on the fly before each matrix product (torchao, dynamic quantisation)."),
+              "The weight matrices of the fully connected (Linear) layers as 8-bit integers, one scale per row; each "
+              "such layer's input is rounded to int8 on the fly (one scale per token) and multiplied as integers. "
+              "Attention's own products stay fp32 (torchao, PyTorch's quantisation library)."),
     Precision("int4", "int4 weights (torchao)", torch.float32,
-              f"Linear weights rounded to 4-bit integers with one scale and zero point per {INT4_GROUP} weights; "
-              "activations stay fp32 (torchao, weight-only)."),
+              f"The weight matrices of the fully connected (Linear) layers rounded to 4-bit integers, one scale per "
+              f"{INT4_GROUP} weights of a row, each code kept in a byte of its own; only the weights are rounded, the "
+              "activations stay fp32 (torchao, PyTorch's quantisation library)."),
 )}
 DEFAULT = "fp32"
 
@@ -65,8 +71,8 @@ def unavailable(key: str, device: torch.device | str, model: torch.nn.Module | N
     device = torch.device(device)
     if key not in PRECISIONS:
         return f"unknown number format {key!r}; known: {', '.join(PRECISIONS)}"
-    if key == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        return "this GPU has no bf16 arithmetic"
+    if key == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported(including_emulation=False):
+        return "this GPU has no bf16 arithmetic (torch would emulate it)"
     if key in ("int8", "int4"):
         missing = torchao_missing()
         if missing:

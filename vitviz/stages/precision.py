@@ -108,12 +108,13 @@ def summary(d: Drift, weights: WeightBytes, weights_fp32: WeightBytes) -> str:
              f"({weights.total / weights_fp32.total:.0%} of fp32's {weights_fp32.total / 1e6:,.2f} MB)"]
     if d.max_dprob is not None:
         label = d.top[0][0]
-        parts.append(f"top-1 {'the same as' if d.same_top1 else 'differs from'} fp32 ({label}"
+        parts.append(f"most probable class {'the same as' if d.same_top1 else 'not the same as'} in fp32 ({label}"
                      + ("" if d.same_top1 else f" instead of {d.top_fp32[0][0]}") + ")")
-        parts.append(f"max |Δ probability| {d.max_dprob:.2g}")
+        parts.append(f"largest change of any class's probability {d.max_dprob:.2g}")
     else:
-        parts.append(f"output features changed by {d.output_change:.2%}")
-    parts.append(f"attention of the CLS token: mean JS divergence {d.mean_js:.2g}")
+        parts.append(f"the last block's tokens changed by {d.output_change:.2%} of their size")
+    parts.append(f"the attention of the CLS token (the extra token the answer is read from) moved by a mean "
+                 f"Jensen–Shannon divergence of {d.mean_js:.2g} (0: unchanged; ln 2 ≈ 0.69: no overlap)")
     return " · ".join(parts)
 
 
