@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from vitviz.figures.bits import bit_fields
@@ -100,6 +101,11 @@ def _stored_weight(ctx: Context) -> None:
                    "(scale × (code − zero point)) and multiplied with the fp32 input.")
 
 
+def _powers(fig: go.Figure) -> go.Figure:
+    """Small numbers as 1.5×10⁻⁵, not plotly's SI prefixes (“15µ”), which read as units."""
+    return fig.update_yaxes(exponentformat="power")
+
+
 def precision_section(ctx: Context) -> None:
     """Bits & memory's section: the model on screen in the sidebar's number format, against fp32, measured."""
     st.header("2 · This model in fewer bits, measured")
@@ -132,7 +138,7 @@ def precision_section(ctx: Context) -> None:
                  ctx.precision: short_label(l), f"{ctx.precision} probability": f"{p:.2%}"}
                 for i, ((l32, p32), (l, p)) in enumerate(zip(d.drift.top_fp32, d.drift.top))]
         st.dataframe(rows, hide_index=True)
-        st.markdown(f"Top-1 is **{'the same' if d.drift.same_top1 else 'different'}**; the largest change of any "
+        st.markdown(f"The most probable class is **{'the same' if d.drift.same_top1 else 'different'}**; the largest change of any "
                     f"class's probability is **{d.drift.max_dprob:.2g}**.")
     else:
         st.markdown(f"This model has no classifier: the tokens after its last block changed by "
@@ -142,12 +148,12 @@ def precision_section(ctx: Context) -> None:
     blocks = [str(i + 1) for i in range(depth)]
     g1, g2 = st.columns(2)
     with g1:
-        chart(depth_lines(np.asarray(d.drift.attention_js)[None], ["mean JS divergence"],
+        chart(_powers(depth_lines(np.asarray(d.drift.attention_js)[None], ["mean JS divergence"],
                           "The CLS token's attention: how far it moved, per block", "JS divergence (0 … ln 2)",
-                          "block", blocks), key="prec_js")
+                          "block", blocks)), key="prec_js")
     with g2:
-        chart(depth_lines(np.asarray(d.drift.attention_max)[None], ["max |Δ attention|"],
-                          "Largest change of any attention weight, per block", "max |Δ|", "block", blocks),
+        chart(_powers(depth_lines(np.asarray(d.drift.attention_max)[None], ["max |Δ attention|"],
+                          "Largest change of any attention weight, per block", "max |Δ|", "block", blocks)),
               key="prec_max")
     js = np.asarray(d.drift.attention_js)
     rising = bool(np.all(np.diff(js) >= 0))

@@ -61,7 +61,7 @@ def test_bits_page_measures_the_format_against_fp32():
     assert "× fp32's" in labels["Time / image, int8"].proto.delta
     text = "\n".join(m.value for m in at.markdown)
     assert "code" in text and "scale × (code − zero point)" in text  # one weight as stored
-    assert "Top-1 is **the same**" in text  # the bundled model keeps its answer on its own shapes in int8
+    assert "The most probable class is **the same**" in text  # the bundled model keeps its answer on its own shapes in int8
     assert caches.MODELS.get("shapes").forward_calls == calls  # the fp32 analysis was reused, not recomputed
     at.selectbox(key="vitviz_precision").select("bf16").run()
     ok(at)
