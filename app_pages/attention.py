@@ -70,7 +70,7 @@ chart(ctx.figure(views.rollout, fusion, discard, opacity), key="attn_rollout")
 st.markdown("Rollout is the same for every class: it shows where information flows to the CLS token, not "
             "the evidence for one answer.")
 
-st.header("3 · Class-specific map: gradient-weighted rollout (Chefer et al., 2021)")
+st.header("3 · Class-specific map: gradient-weighted rollout (Chefer, Gur & Wolf, ICCV 2021)")
 st.latex(r"R = I;\quad R \mathrel{+}= \mathrm{mean}_h\big((\nabla A_l \odot A_l)^{+}\big)\,R\ \ "
          r"\text{for } l = 1 \ldots L;\quad \text{map} = R[\mathrm{CLS},\ \text{patches}]")
 no_gradient = attention.gradient_unavailable(ctx.bundle)

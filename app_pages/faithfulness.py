@@ -21,8 +21,11 @@ else:
     rank = 0
     st.info("This model has no classifier (it was trained without labels), so there is no class probability to "
             "test. The score here is the **cosine similarity** of the model's output (the CLS token's features "
-            "after the last block) with its output on the whole image: 1 means hiding changed nothing the model "
-            "outputs, lower means the hidden patches mattered. Gradient rollout needs a class, so it is left out.",
+            "after the last block and final norm) with its output on the whole image: how closely the two vectors "
+            "point the same way (1 with nothing hidden, by definition; its length may still change). Lower means the "
+            "hidden patches changed it. Gradient rollout weights attention by the gradient of a class score; this "
+            "model has none, and this similarity is at its maximum on the whole image, where its gradient is zero, "
+            "so it is left out.",
             icon="ℹ️")
 target = faith.target_for(a, rank)
 
@@ -81,7 +84,7 @@ st.header("2 · Deletion and insertion: does each map's order matter?")
 st.markdown("Each map ranks the patches. **Deletion** removes the patches from the most to the least important by "
             "that ranking and follows the score: a map that points at the evidence makes it fall fast. **Insertion** "
             "starts from the CLS token alone and reveals the patches in the same order: the score should rise fast. "
-            f"The area under each curve sums it up; {faith.RANDOM_ORDERS} random orders are the baseline.")
+            f"The area under each curve sums it up (the x axis runs from 0 to 1, so the area is the curve's average score: a small deletion area means the score fell early); {faith.RANDOM_ORDERS} random orders are the baseline.")
 gradient = None
 no_gradient = attention.gradient_unavailable(bundle)
 if target.has_class and no_gradient:
@@ -108,9 +111,12 @@ chart(views.maps(bundle, a, curves), key="faith_maps")
 st.header("3 · What this does and does not show")
 st.markdown("The curves test one thing: whether the patches a map ranks first are the ones this prediction depends "
             "on, on this image. Removing many tokens shows the model inputs it never saw in training, so the curves' "
-            "far ends say more about the model than about the map. Occlusion is measured patch by patch, so it is "
-            "the causal reference for deletion; it can still miss evidence that only counts together (two patches "
-            "that can stand in for each other). Petsiuk et al. (2018) and Chefer et al. (2021) report such curves "
-            "averaged over thousands of images; one image is a demonstration, not a benchmark "
+            "far ends say more about the model than about the map. Occlusion measures each region's effect with the "
+            "same token removal the deletion curve uses, so it starts with an advantage there: read it as a measured "
+            "reference, not as a fair competitor or ground truth. Because it hides one region at a time, it can miss "
+            "evidence that only counts together (two patches that can stand in for each other). Petsiuk et al. (2018) "
+            "average deletion and insertion areas over ImageNet images (on pixels); Chefer et al. (2021) black out the "
+            "most or least relevant pixels and measure accuracy over the ImageNet validation set. One image is a "
+            "demonstration, not a benchmark, and four random orders are a rough baseline, not a significance test "
             "(`python -m vitviz faithfulness --images DIR` averages over a folder).")
 close_stage("faithfulness")

@@ -85,13 +85,19 @@ STAGES: tuple[Stage, ...] = (
         "on, and that can be tested: hide patches and measure the prediction. **Occlusion** hides one patch (or a "
         "small group) at a time; **deletion and insertion curves** remove or reveal patches in the order each map "
         "gives, next to random orders. Everything below is measured on your image and model.",
-        "Whether attention explains a prediction is an open question. “Attention is not Explanation” (Jain & Wallace "
-        "2019) found, for text classifiers, that attention weights often disagree with other importance measures and "
-        "that very different attention can give the same prediction. Chefer et al. (2021) built gradient-weighted "
-        "rollout because plain rollout is the same for every class, and tested ViT maps by perturbation. Deleting the "
-        "most relevant regions first comes from Samek et al. (2017); the deletion and insertion metrics from RISE "
-        "(Petsiuk et al. 2018). Those are findings on their models; this page measures the model you chose. For a "
-        "ViT, removing a patch's token (the others keep their positions) is the natural way to hide it."),
+        "Whether attention explains a prediction is an open question. “Attention is not Explanation” (Jain & Wallace, "
+        "NAACL 2019) found, for recurrent NLP models (text classification, question answering, inference), that "
+        "attention weights often disagree with gradient and leave-one-out importance, and that very different "
+        "attention can give the same prediction; Wiegreffe & Pinter (2019) dispute how far this goes. Chefer, Gur & "
+        "Wolf (CVPR 2021) argued that raw attention and rollout give nearly the same map whatever class is asked "
+        "about, proposed class-specific relevance (LRP combined with attention gradients) and tested ViT maps by "
+        "perturbation; their follow-up (ICCV 2021) simplified it to gradient-weighted attention, which vitviz draws as "
+        "“gradient rollout”. The most-relevant-first region perturbation test is from Samek et al. (2017), who "
+        "replaced regions with noise; the deletion and insertion metrics are from RISE (Petsiuk et al. 2018), which "
+        "blacks out pixels for deletion and starts insertion from a blurred copy. Those are findings on their models; "
+        "this page measures the model you chose. vitviz hides a patch by removing its token (the others keep their "
+        "positions), so nothing new is painted in; a shorter sequence is also an input the model never saw in "
+        "training, so its numbers are not comparable with the papers'."),
     Stage(
         "positions", "Positions", "📍", "Positions: where is each patch?",
         "Position embeddings say where each patch sits.",

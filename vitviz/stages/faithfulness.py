@@ -4,8 +4,8 @@
   score drops: a causal map, measured, not read off the attention. Two ways to hide a patch: remove its
   token (the ViT way: the other tokens keep their positions, nothing new is shown), or paint its pixels
   with the image's mean colour (the model then reads a flat square, which is itself an input).
-- **Deletion / insertion** (Petsiuk et al. 2018, RISE; Samek et al. 2017; Chefer et al. 2021 use them for
-  ViTs): remove (deletion) or reveal (insertion) patch tokens from most to least important by a map and
+- **Deletion / insertion** (Petsiuk et al. 2018, RISE; Samek et al. 2017's most-relevant-first perturbation;
+  here on tokens, not pixels): remove (deletion) or reveal (insertion) patch tokens from most to least important by a map and
   follow the target score. The area under the curve summarises it: a map that explains the prediction
   makes deletion fall faster (smaller area) and insertion rise faster (larger area) than random orders.
 
@@ -56,8 +56,8 @@ class Target:
     @property
     def score_name(self) -> str:
         if self.has_class:
-            return f"probability of “{self.label}”"
-        return "cosine similarity of the output to the whole image's"
+            return f"probability of “{self.label.split(',')[0].strip()}”"  # ImageNet synonyms: the first one
+        return "cosine similarity to the whole image's output"
 
 
 def target_for(analysis: Analysis, rank: int = 0) -> Target:
@@ -221,8 +221,16 @@ def occlusion_summary(occ: Occlusion) -> str:
     top = int(drops.argmax())
     lower, higher = int((drops > TIE_FLOOR).sum()), int((drops < -TIE_FLOOR).sum())
     unit = "patches" if occ.group == 1 else f"{occ.group}×{occ.group} regions"
-    said = (f"With nothing hidden the {occ.target.score_name} is **{occ.base:.3f}**. Hiding "
-            f"{region_name(occ.groups, top)} lowers it most, to {occ.base - drops[top]:.3f}. ")
+    said = f"With nothing hidden the {occ.target.score_name} is **{occ.base:.3g}**. "
+    if drops[top] <= 0:
+        said += "No region lowers it: hiding any one of them leaves it unchanged or raises it. "
+    elif drops[top] <= TIE_FLOOR:
+        said += (f"No region changes it by more than {TIE_FLOOR} (the largest drop, {drops[top]:.2g}, comes from hiding "
+                 f"{region_name(occ.groups, top)})"
+                 + (f": the score is only {occ.base:.3g}, so it cannot drop by {TIE_FLOOR}. " if occ.base <= TIE_FLOOR
+                    else ". "))
+    else:
+        said += f"Hiding {region_name(occ.groups, top)} lowers it most, to {occ.base - drops[top]:.3g}. "
     said += (f"Of the {len(drops)} {unit} hidden one at a time, {lower} lower it by more than {TIE_FLOOR} and "
              f"{higher} raise it by more than {TIE_FLOOR}.")
     return said
