@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from vitviz.model.analysis import input_dtype
 from vitviz.model.loading import Bundle
 
 NO_CLASSIFIER = "(no classifier)"
@@ -50,11 +51,6 @@ def as_input(x: np.ndarray | torch.Tensor, device: torch.device | str,
     return x.to(device=device, dtype=dtype)
 
 
-def _dtype(model: torch.nn.Module) -> torch.dtype:
-    """The number format the model computes in (that of its weights)."""
-    return next(model.parameters()).dtype
-
-
 def forward_from_patch_tokens(model: torch.nn.Module, tokens: torch.Tensor, with_positions: bool = True) -> torch.Tensor:
     """timm's ``forward_features`` + ``forward_head``, starting from the patch embedding's output.
 
@@ -73,6 +69,11 @@ def forward_from_patch_tokens(model: torch.nn.Module, tokens: torch.Tensor, with
         b, d = tokens.shape[0], tokens.shape[-1]
         prefix = [t.expand(b, -1, -1) for t in (model.cls_token, getattr(model, "reg_token", None)) if t is not None]
         x = model.pos_drop(torch.cat([*prefix, tokens.reshape(b, -1, d)], dim=1))  # [B, T, D], no positions
+    return _after_position_embedding(model, x)  # [B, C]
+
+
+def _after_position_embedding(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The rest of timm's ``forward_features`` + ``forward_head`` from the tokens with positions [B, T, D]."""
     x = model.norm_pre(model.patch_drop(x))
     x = model.norm(model.blocks(x))  # [B, T, D]
     return model.forward_head(x)  # [B, C]
@@ -99,13 +100,13 @@ def run(bundle: Bundle, x: np.ndarray | torch.Tensor, model: torch.nn.Module | N
     """One counted forward pass of ``x`` [B, 3, H, W] through the bundle's model, or through ``model``
     (a resampled copy of it, e.g. another patch size or resolution)."""
     model = bundle.model if model is None else model
-    pixels = as_input(x, bundle.device, _dtype(model))  # [B, 3, H, W]
+    pixels = as_input(x, bundle.device, input_dtype(model))  # [B, 3, H, W]
     return _outputs(bundle, lambda: model(pixels), timed)
 
 
 def run_from_patch_tokens(bundle: Bundle, tokens: np.ndarray | torch.Tensor, with_positions: bool = True) -> Outputs:
     """One counted forward pass of patch tokens [B, N, D] (e.g. rearranged) through the rest of the model."""
-    t = as_input(tokens, bundle.device, _dtype(bundle.model))  # [B, N, D]
+    t = as_input(tokens, bundle.device, input_dtype(bundle.model))  # [B, N, D]
     return _outputs(bundle, lambda: forward_from_patch_tokens(bundle.model, t, with_positions), False)
 
 
@@ -122,13 +123,11 @@ def forward_kept_tokens(model: torch.nn.Module, tokens: torch.Tensor, keep: torc
     b, d = keep.shape[0], x.shape[-1]
     prefix = x[:, :n0].expand(b, -1, -1)  # [B, P, D]
     patches = x[0, n0:][keep]  # [B, K, D]
-    x = model.norm_pre(model.patch_drop(torch.cat([prefix, patches.reshape(b, -1, d)], dim=1)))  # [B, P + K, D]
-    x = model.norm(model.blocks(x))
-    return model.forward_head(x)  # [B, C]
+    return _after_position_embedding(model, torch.cat([prefix, patches.reshape(b, -1, d)], dim=1))  # [B, C]
 
 
 def run_kept_tokens(bundle: Bundle, tokens: np.ndarray | torch.Tensor, keep: np.ndarray) -> Outputs:
     """One counted forward pass of a batch that keeps only the patches ``keep`` [B, K] of ``tokens`` [N, D]."""
-    t = as_input(tokens, bundle.device, _dtype(bundle.model)).reshape(1, *tokens.shape[-2:])  # [1, N, D]
+    t = as_input(tokens, bundle.device, input_dtype(bundle.model)).reshape(1, *tokens.shape[-2:])  # [1, N, D]
     k = torch.as_tensor(np.asarray(keep, dtype=np.int64), device=bundle.device)  # [B, K]
     return _outputs(bundle, lambda: forward_kept_tokens(bundle.model, t, k), False)

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vitviz.model.analysis import Analysis
+from vitviz.model.analysis import Analysis, analyze
 from vitviz.model.loading import Bundle
-from vitviz.model.precision import WeightBytes, stored_bytes
+from vitviz.model.precision import WeightBytes, offered, stored_bytes, to_precision
 from vitviz.stages import memory
 
 TOP_K = 5
@@ -139,9 +139,6 @@ def compare_formats(fp32_bundle: Bundle, image, keys: list[str] | None = None, r
     """Analyse ``image`` in every format offered here (or ``keys``), against fp32 on the same image.
 
     Returns the reports and, for formats not offered here, the reason why."""
-    from vitviz.model.analysis import analyze
-    from vitviz.model.precision import offered, to_precision
-
     reasons = offered(fp32_bundle.device, fp32_bundle.model)
     wanted = list(keys) if keys else list(reasons)
     skipped = {k: reasons.get(k) or "unknown format" for k in wanted if reasons.get(k) is not None or k not in reasons}
