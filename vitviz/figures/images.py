@@ -96,7 +96,7 @@ def heatmap_overlay(image: np.ndarray, values: np.ndarray, patch: int, opacity: 
     fig = image_figure(image, title, height)
     fig.add_trace(go.Heatmap(z=values, x0=(patch - 1) / 2, dx=patch, y0=(patch - 1) / 2, dy=patch,
                              colorscale=colorscale, opacity=opacity, zmin=zmin, zmax=zmax,
-                             colorbar=dict(title=colorbar_title, thickness=12),
+                             colorbar=dict(title=colorbar_title, thickness=12, exponentformat="power"),
                              hovertemplate="row %{y}<br>value %{z:.4f}<extra></extra>"))
     fig.add_trace(_patch_centres((rows, cols), patch))
     _highlight(fig, selected, (rows, cols), patch)
@@ -109,7 +109,7 @@ def grid_heatmap(values: np.ndarray, title: str | None = None, colorscale: str =
                  colorbar_title: str = "") -> go.Figure:
     """A plain matrix heatmap, row 0 at the top."""
     fig = go.Figure(go.Heatmap(z=values, colorscale=colorscale, zmin=zmin, zmax=zmax, zmid=zmid,
-                               colorbar=dict(title=colorbar_title, thickness=12)))
+                               colorbar=dict(title=colorbar_title, thickness=12, exponentformat="power")))
     fig.update_yaxes(autorange="reversed", title=y_title)
     fig.update_xaxes(title=x_title)
     return base_layout(fig, title, height)
