@@ -7,6 +7,7 @@ from ui.context import current
 from ui.widgets import fallback_notice, image_sources
 from vitviz.claims import CARD_CLASSES, CARD_CONV, CARD_VLM, CLAIMS
 from vitviz.export import to_npz
+from vitviz.figures.images import encode_image
 from vitviz.handout import handout_html
 from vitviz.inputs.samples import BY_KEY as SAMPLES
 from vitviz.stages import article
@@ -46,7 +47,7 @@ with right:
     if a is None:
         st.info("Choose an image on the left to see the prediction.", icon="👈")
     else:
-        st.image(a.image, caption=f"What the model sees: {a.image.shape[1]}×{a.image.shape[0]} "
+        st.image(encode_image(a.image)[0], caption=f"What the model sees: {a.image.shape[1]}×{a.image.shape[0]} "
                                   "pixels after its own resize (and crop, if any)", width=300)
         if a.top_labels:
             chart(ctx.figure(views.prediction), key="home_topk")

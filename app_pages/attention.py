@@ -12,44 +12,56 @@ from vitviz.offline.vit import ATTENTION_NOTE
 from vitviz.views import attention as views
 
 ctx = open_stage("attention")
-a, index = ctx.analysis, ctx.patch
+a = ctx.analysis
 if ctx.bundle.spec.bundled:
     st.info(ATTENTION_NOTE, icon="🎓")  # an info box, not a caption: it stays visible in presenter mode
 
 st.header("1 · Where the CLS token looks")
-pictures = st.container()  # the picture first, its controls below it
-c1, c2, c3 = st.columns(3)
-layer = c1.slider("Block (layer)", 1, a.depth, a.depth, key="attn_layer",
-                  help="A block is one round of attention followed by the MLP; the model has "
-                       f"{a.depth} of them, one after the other.") - 1
-head_choice = c2.selectbox("Head", ["mean of heads"] + [f"head {h}" for h in range(a.heads)], key="attn_head",
-                           help=f"Each block runs {a.heads} attention heads side by side, each with its own learned "
-                                "query, key and value projections.")
-opacity = c3.slider("Heatmap opacity (large maps)", 0.0, 1.0, 0.6, 0.05, key="attn_opacity")
-head = None if head_choice == "mean of heads" else int(head_choice.split()[1])
-with pictures:
-    left, right = st.columns(2, gap="large")
-with left:
-    clickable_chart(ctx.figure(views.cls_map, layer, head, opacity, index), key="attn_cls")
-with right:
-    chart(ctx.figure(views.query_map, layer, head, opacity, index), key="attn_query")
-st.caption("Each map is one row of a softmax (it turns scores into positive weights that sum to 1): its values "
-           "sum to 1 over all tokens (the CLS column is left out "
-           "of the picture). Click a patch on the left map (or choose one in the sidebar) to choose the query on "
-           "the right.")
-chart(ctx.figure(views.heads, layer), key="attn_heads")
-chart(ctx.figure(views.layers), key="attn_layers")
+section = st.container()  # the maps and their block and head controls (a fragment), then the opacity slider
+opacity = st.slider("Heatmap opacity (large maps)", 0.0, 1.0, 0.6, 0.05, key="attn_opacity")
 
-st.subheader("Related means close vectors?")
-st.markdown("The article says patches “which has less difference of vector number are considered as highly "
-            "related”. Left: how close each patch's vector (before positions) is to the selected patch's, by cosine "
-            "similarity (1: same direction). Right: where that patch actually looks in this block. Attention "
-            "compares a learned **query** of one token with learned **keys** of the others (query·key), so it can "
-            "differ from plain closeness.")
-chart(ctx.figure(views.relatedness, layer, head, index), key="attn_related")
-rel = attention.relatedness(a, layer, head, index)
-st.markdown(f"On this image, block {layer + 1}, {head_choice}: the correlation between closeness and attention over "
-            f"the other patches is **r = {rel.correlation:.2f}** (1 would mean attention simply follows closeness).")
+
+@st.fragment
+def where_cls_looks() -> None:
+    """Block and head change only these maps: moving them reruns this section, not the page."""
+    index = ctx.patch
+    pictures = st.container()  # the picture first, its controls below it
+    c1, c2 = st.columns(2)
+    layer = c1.slider("Block (layer)", 1, a.depth, a.depth, key="attn_layer",
+                      help="A block is one round of attention followed by the MLP; the model has "
+                           f"{a.depth} of them, one after the other.") - 1
+    head_choice = c2.selectbox("Head", ["mean of heads"] + [f"head {h}" for h in range(a.heads)], key="attn_head",
+                               help=f"Each block runs {a.heads} attention heads side by side, each with its own "
+                                    "learned query, key and value projections.")
+    head = None if head_choice == "mean of heads" else int(head_choice.split()[1])
+    with pictures:
+        left, right = st.columns(2, gap="large")
+    with left:
+        clickable_chart(ctx.figure(views.cls_map, layer, head, opacity, index), key="attn_cls", in_fragment=True)
+    with right:
+        chart(ctx.figure(views.query_map, layer, head, opacity, index), key="attn_query")
+    st.caption("Each map is one row of a softmax (it turns scores into positive weights that sum to 1): its values "
+               "sum to 1 over all tokens (the CLS column is left out "
+               "of the picture). Click a patch on the left map (or choose one in the sidebar) to choose the query "
+               "on the right.")
+    chart(ctx.figure(views.heads, layer), key="attn_heads")
+    chart(ctx.figure(views.layers), key="attn_layers")
+
+    st.subheader("Related means close vectors?")
+    st.markdown("The article says patches “which has less difference of vector number are considered as highly "
+                "related”. Left: how close each patch's vector (before positions) is to the selected patch's, by "
+                "cosine similarity (1: same direction). Right: where that patch actually looks in this block. "
+                "Attention compares a learned **query** of one token with learned **keys** of the others "
+                "(query·key), so it can differ from plain closeness.")
+    chart(ctx.figure(views.relatedness, layer, head, index), key="attn_related")
+    rel = ctx.built("relatedness", layer, head, index, build=lambda: attention.relatedness(a, layer, head, index))
+    st.markdown(f"On this image, block {layer + 1}, {head_choice}: the correlation between closeness and attention "
+                f"over the other patches is **r = {rel.correlation:.2f}** (1 would mean attention simply follows "
+                "closeness).")
+
+
+with section:
+    where_cls_looks()
 
 st.header("2 · Attention rollout (Abnar & Zuidema, 2020)")
 st.latex(r"\hat A_l = \mathrm{rownorm}\!\left(0.5\,\mathrm{fuse}_h(A_l) + 0.5\,I\right),\qquad "
@@ -60,13 +72,21 @@ st.markdown("Rollout multiplies the attention of all blocks together to estimate
             "to its input); rownorm divides each row by its own sum. "
             "Optionally, the weakest links in each row are discarded first (the CLS column is kept). The maps' "
             "colour, **relevance**, is how much each patch counts toward the CLS token: higher means more.")
-r1, r2 = st.columns(2)
-fusion = r1.radio("Head fusion", attention.HEAD_FUSIONS, horizontal=True, key="rollout_fusion",
-                  help="How a block's heads are combined into one attention matrix: their mean, max or min.")
-discard = r2.slider("Discard ratio (weakest links per row)", 0.0, 0.95, 0.0, 0.05, key="rollout_discard",
-                    help="The share of each row's smallest attention weights set to zero before rollout "
-                         "(the CLS column is always kept).")
-chart(ctx.figure(views.rollout, fusion, discard, opacity), key="attn_rollout")
+
+
+@st.fragment
+def rollout_section() -> None:
+    """Fusion and discard ratio change only the rollout map."""
+    r1, r2 = st.columns(2)
+    fusion = r1.radio("Head fusion", attention.HEAD_FUSIONS, horizontal=True, key="rollout_fusion",
+                      help="How a block's heads are combined into one attention matrix: their mean, max or min.")
+    discard = r2.slider("Discard ratio (weakest links per row)", 0.0, 0.95, 0.0, 0.05, key="rollout_discard",
+                        help="The share of each row's smallest attention weights set to zero before rollout "
+                             "(the CLS column is always kept).")
+    chart(ctx.figure(views.rollout, fusion, discard, opacity), key="attn_rollout")
+
+
+rollout_section()
 st.markdown("Rollout is the same for every class: it shows where information flows to the CLS token, not "
             "the evidence for one answer.")
 
@@ -79,17 +99,24 @@ if a.top_labels and no_gradient:
     st.info(f"Not in {ctx.precision}: {no_gradient}. Switch the number format to {', '.join(others)} to see this map.",
             icon="ℹ️")
 elif a.top_labels:
-    g1, g2 = st.columns([1, 2], gap="large")
-    with g1:
-        cls_pick = st.selectbox("Explain class", list(range(len(a.top_labels))), key="grad_class",
-                                format_func=lambda i: f"{short_label(a.top_labels[i])} ({a.top_probs[i]:.1%})")
-        st.markdown("∇A is the **gradient**: how much the chosen class's score would change if an attention "
-                    "weight changed. Only the positive part of gradient × attention is kept.")
-    target = a.top_indices[cls_pick]
-    grad_map = ctx.experiment("grad_rollout", target, run=lambda: attention.gradient_rollout(ctx.bundle, a, target),
-                              label="One backward pass for this class…")
-    with g2:
-        chart(views.relevance(ctx.bundle, a, grad_map, short_label(a.top_labels[cls_pick]), opacity), key="attn_grad")
+    @st.fragment
+    def class_map() -> None:
+        """The class changes only this map (one backward pass per class, cached)."""
+        g1, g2 = st.columns([1, 2], gap="large")
+        with g1:
+            cls_pick = st.selectbox("Explain class", list(range(len(a.top_labels))), key="grad_class",
+                                    format_func=lambda i: f"{short_label(a.top_labels[i])} ({a.top_probs[i]:.1%})")
+            st.markdown("∇A is the **gradient**: how much the chosen class's score would change if an attention "
+                        "weight changed. Only the positive part of gradient × attention is kept.")
+        target = a.top_indices[cls_pick]
+        grad_map = ctx.experiment("grad_rollout", target,
+                                  run=lambda: attention.gradient_rollout(ctx.bundle, a, target),
+                                  label="One backward pass for this class…")
+        with g2:
+            chart(ctx.built("gradient_relevance", target, opacity, build=lambda: views.relevance(
+                ctx.bundle, a, grad_map, short_label(a.top_labels[cls_pick]), opacity)), key="attn_grad")
+
+    class_map()
 else:
     st.info("This model has no classifier, so there is no class to explain; the rollout above still shows "
             "where the CLS token gathers information.", icon="ℹ️")
@@ -98,16 +125,25 @@ st.header("4 · How far do heads look? Mean attention distance")
 chart(ctx.figure(views.distances), key="attn_distance")
 st.caption("Σⱼ Aᵢⱼ·‖pᵢ − pⱼ‖ in pixels (patch-to-patch attention renormalised), averaged over all query "
            "patches (ViT paper, Figure 7 right).")
-st.markdown(attention.distance_verdict(attention.mean_attention_distance(a.attentions, a.grid, a.patch_size,
-                                                                         a.num_prefix),
-                                       attention.uniform_attention_distance(a.grid, a.patch_size)))
+st.markdown(ctx.built("distance_verdict", build=lambda: attention.distance_verdict(
+    attention.mean_attention_distance(a.attentions, a.grid, a.patch_size, a.num_prefix),
+    attention.uniform_attention_distance(a.grid, a.patch_size))))
 
 st.header("5 · DINO-style masks", help="DINO: a self-supervised training method for ViTs, with no labels "
                                        "(Caron et al. 2021); its paper showed masks like these.")
-fraction = st.slider("Keep the patches that hold this share of the head's CLS attention", 0.1, 0.95, 0.6, 0.05,
-                     key="dino_fraction")
-chart(ctx.figure(views.dino_masks, fraction), key="attn_dino")
-mean_kept = float(np.mean([attention.dino_mask(attention.cls_attention(a, a.depth - 1, h), fraction).mean()
-                           for h in range(a.heads)]))
-st.caption(f"On average a head needs {mean_kept:.0%} of the patches to hold {fraction:.0%} of its attention on patches.")
+
+
+@st.fragment
+def dino_section() -> None:
+    """The share kept changes only the masks."""
+    fraction = st.slider("Keep the patches that hold this share of the head's CLS attention", 0.1, 0.95, 0.6, 0.05,
+                         key="dino_fraction")
+    chart(ctx.figure(views.dino_masks, fraction), key="attn_dino")
+    mean_kept = ctx.built("dino_kept", fraction, build=lambda: float(np.mean(
+        [attention.dino_mask(attention.cls_attention(a, a.depth - 1, h), fraction).mean() for h in range(a.heads)])))
+    st.caption(f"On average a head needs {mean_kept:.0%} of the patches to hold {fraction:.0%} of its attention on "
+               "patches.")
+
+
+dino_section()
 close_stage("attention")

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ui.caches import of_model
 from ui.charts import chart
 from ui.precision import precision_section
 from ui.tour import close_stage, open_stage
@@ -11,7 +12,7 @@ from vitviz.views import bits as views
 ctx = open_stage("bits")
 a, bundle = ctx.analysis, ctx.bundle  # the model on screen, in the sidebar's number format
 model = ctx.fp32.model  # as loaded, in fp32: memory's formulas (checked against accelerate) give every format from it
-shape = memory.Shape.of(model)
+shape = of_model(model, "shape", lambda: memory.Shape.of(model))
 MB = 1e6
 running = ("" if ctx.precision == "fp32" else
            f" The model on screen now runs in **{ctx.precision}** (the sidebar's number format): section 2 measures "
@@ -64,7 +65,7 @@ st.markdown("**At the top of each range**, torch's casts round to the nearest va
             "fp32, so it is rounded to fp32 first: 65,519.999 becomes 65,520 there, and then inf in fp16.")
 st.dataframe([{"format": r.format, "value": r.value, "stored by torch": repr(r.stored), "note": r.note}
               for r in numbers.range_edges()], hide_index=True)
-lo, hi = memory.projection_weight_range(ctx.fp32)
+lo, hi = of_model(model, "projection_range", lambda: memory.projection_weight_range(ctx.fp32))
 qrows = [numbers.quantize(value, lo, hi, b) for b in (8, 4)]
 st.markdown("**Quantisation** stores each number as a small integer times one shared **scale**: value ≈ scale × "
             "(integer − zero point), where the **zero point** is the integer that stands for the real value 0.")
@@ -105,13 +106,13 @@ st.markdown(f"“{text}” is **{total_bytes} bytes = {8 * total_bytes} bits** a
             "already binary.")
 
 st.header("4 · The model's memory")
-rows = memory.weight_memory(model)
-params = memory.parameter_count(model)
-name, layer_bytes = memory.largest_layer(model)
+rows = of_model(model, "weight_memory", lambda: memory.weight_memory(model))
+params = of_model(model, "parameters", lambda: memory.parameter_count(model))
+name, layer_bytes = of_model(model, "largest_layer", lambda: memory.largest_layer(model))
 m1, m2, m3 = st.columns(3)
 m1.metric("Parameters (counted in the model)", f"{params:,}",
           help="The learned numbers: weights and biases of every layer, embeddings, the CLS token.")
-m2.metric("fp32 size", f"{memory.model_bytes(model) / MB:,.2f} MB", help="Parameters × 4 bytes (and any buffers).")
+m2.metric("fp32 size", f"{of_model(model, 'bytes', lambda: memory.model_bytes(model)) / MB:,.2f} MB", help="Parameters × 4 bytes (and any buffers).")
 m3.metric("Largest layer", f"{name}", f"{layer_bytes / MB:.2f} MB", delta_color="off")
 st.dataframe([{"dtype": r.dtype, "weights (MB)": round(r.total / MB, 3), "largest layer (MB)": round(r.largest_layer / MB, 3),
                "accelerate's training figure: its largest single stage (MB)":
@@ -122,7 +123,7 @@ st.caption("Same rule and numbers as `estimate-memory` of Hugging Face accelerat
            "for int8/int4. These are nominal sizes, everything packed at the format's bits; section 2 measures what the "
            "model in the sidebar's format really stores (torchao keeps LayerNorms, biases and the patch projection in "
            "fp32, adds scales, and keeps each int4 code in a byte of its own).")
-states = [memory.training_memory(model, f) for f in ("fp32", "bf16")]
+states = [of_model(model, "training_memory", lambda f=f: memory.training_memory(model, f), f) for f in ("fp32", "bf16")]
 st.subheader("Training with Adam: what sits in memory at once")
 st.markdown("Training computes **gradients** (how the error changes with each weight: one number per weight) and "
             "hands them to **Adam**, the usual optimiser, which keeps two running averages per weight: **m** (of the "
@@ -178,7 +179,7 @@ batch = c1.select_slider("Batch size", [1, 2, 4, 8, 16, 32, 64, 128], value=8, k
 res_options = sorted({shape.patch * k for k in range(4, 33) if shape.patch * k <= 2 * shape.height} | {shape.height})
 res = c2.select_slider("Resolution (px)", res_options, value=shape.height, key="act_res",
                        help="Image side in pixels: more pixels → more patches → more tokens.")
-s_res = memory.Shape.of(model, height=res)
+s_res = of_model(model, "shape", lambda: memory.Shape.of(model, height=res), res)
 chart(ctx.figure(views.activations, batch, res), key="act_bars")
 chart(ctx.figure(views.activations_by_batch, res), key="act_scaling")
 chart(ctx.figure(views.training_stack, batch, res), key="train_stack")
@@ -240,7 +241,7 @@ st.markdown(f"Timed on a **random input** of the model's size (1×3×{H}×{W}, `
 
 st.header("7 · A prediction needs the weights and the image, not the training data")
 data = memory.training_data(bundle)
-n_tensors, held = memory.state_dict_bytes(bundle.model)  # as stored in the number format on screen
+n_tensors, held = of_model(bundle.model, "state_dict_bytes", lambda: memory.state_dict_bytes(bundle.model))  # as stored in the number format on screen
 file_bytes = memory.weights_file_bytes(bundle)
 w1, w2, w3 = st.columns(3)
 w1.metric("Everything the model holds", f"{held / MB:,.2f} MB", f"{n_tensors} tensors", delta_color="off",
@@ -273,7 +274,7 @@ g1, g2 = st.columns(2)
 gpu = g1.selectbox("GPU", list(memory.GPUS), index=1, key="fit_gpu", help="Its usable memory in GiB (2^30 bytes).")
 dtype = g2.selectbox("Format", ["fp32", "fp16", "bf16", "int8", "int4"], key="fit_dtype",
                      help="fp16/bf16: mixed precision for training; int8/int4: weights only, for inference.")
-fit = memory.largest_batch(shape, model, memory.GPUS[gpu], dtype)
+fit = of_model(model, "largest_batch", lambda: memory.largest_batch(shape, model, memory.GPUS[gpu], dtype), gpu, dtype)
 f1, f2 = st.columns(2)
 f1.metric("Largest inference batch", f"{fit.inference_batch:,}", help="weights + inference activations × batch")
 f2.metric("Largest training batch (Adam)",

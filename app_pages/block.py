@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ui.caches import of_model
 from ui.charts import chart, clickable_chart
 from ui.tour import close_stage, open_stage
 from vitviz.figures.prediction import short_label
@@ -29,7 +30,7 @@ def _on_step_click() -> None:
 
 ctx = open_stage("block")
 a, bundle = ctx.analysis, ctx.bundle
-why_not = block.unsupported(bundle.model)
+why_not = of_model(bundle.model, "block_unsupported", lambda: block.unsupported(bundle.model))
 if why_not:
     st.info(f"This page cannot open {bundle.spec.title}: {why_not}.", icon="ℹ️")
     close_stage("block")
@@ -177,7 +178,8 @@ st.markdown(f"The article: “{block.ARTICLE_RELATED}”. Left: the cosine simil
             f"positions) to patch {ctx.patch}'s; right: where patch {ctx.patch} looks in block {layer + 1}, head "
             f"{head}. Attention compares a learned query with learned keys, so it can differ from plain closeness.")
 chart(ctx.figure(attention_views.relatedness, layer, head, ctx.patch), key="block_related")
-rel = attention.relatedness(a, layer, head, ctx.patch)
+rel = ctx.built("relatedness", layer, head, ctx.patch,
+                build=lambda: attention.relatedness(a, layer, head, ctx.patch))
 st.markdown(f"On this image, block {layer + 1}, head {head}: the correlation between closeness and attention over the "
             f"other patches is **r = {rel.correlation:.2f}** (1 would mean attention simply follows closeness).")
 
@@ -188,12 +190,12 @@ st.markdown(f"Row *i* is where token *i* looks (its weights sum to 1); row 0 and
             f"this matrix, drawn on the image. One head of one block holds {a.num_tokens ** 2:,} weights.")
 
 st.header("6 · Where the answer forms: the logit lens")
-lens = block.logit_lens(stream, a)
+lens = ctx.built("logit_lens", build=lambda: block.logit_lens(stream, a))
 chart(ctx.figure(views.lens, stream), key="block_lens")
 if lens.has_classifier:
     final = short_label(bundle.labels[lens.final_class])
     first = block.settled_depth(lens)
-    reads = block.head_reads(bundle.model)
+    reads = of_model(bundle.model, "head_reads", lambda: block.head_reads(bundle.model))
     st.markdown(f"{reads[0].upper() + reads[1:]} after each block, read through the model's final norm and "
                 f"classifier as if the model stopped there (nostalgebraist's “logit lens”, 2020, for GPT-2; **logits** are the "
                 f"raw scores before softmax, one per class). At the last depth this is "

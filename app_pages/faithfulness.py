@@ -53,7 +53,8 @@ def occlusion_of(how: str) -> faith.Occlusion:
 
 occ = occlusion_of(variant)
 with picture:
-    chart(views.occlusion_map(bundle, a, occ), key="faith_occ")
+    chart(ctx.built("occlusion_map", target.class_index, group, variant,
+                    build=lambda: views.occlusion_map(bundle, a, occ)), key="faith_occ")
 st.markdown(faith.occlusion_summary(occ))
 st.caption(f"This map hides {'one patch' if group == 1 else f'{group}×{group} patches'} at a time: "
            f"{occ.passes} masked images, run in batches (the default keeps a map at ≤ {faith.MAX_DEFAULT_GROUPS} "
@@ -70,12 +71,13 @@ with st.expander("Two ways to hide a patch, compared", expanded=variant == "pixe
         limit = float(max(abs(tokens.drop).max(), abs(occ.drop).max()))
         left, right = st.columns(2)
         with left:
-            chart(views.occlusion_map(bundle, a, tokens, title="Token removed", limit=limit, height=380),
-                  key="faith_tokens")
+            chart(ctx.built("occlusion_pair", target.class_index, group, "tokens", build=lambda: views.occlusion_map(
+                bundle, a, tokens, title="Token removed", limit=limit, height=380)), key="faith_tokens")
         with right:
-            chart(views.occlusion_map(bundle, a, occ, title="Mean colour painted", limit=limit, height=380),
-                  key="faith_pixels")
-        changed = faith.changed_patches(bundle, a, occ.groups, int(occ.group_drops.argmax()))
+            chart(ctx.built("occlusion_pair", target.class_index, group, "pixels", build=lambda: views.occlusion_map(
+                bundle, a, occ, title="Mean colour painted", limit=limit, height=380)), key="faith_pixels")
+        changed = ctx.built("changed_patches", target.class_index, group, build=lambda: faith.changed_patches(
+            bundle, a, occ.groups, int(occ.group_drops.argmax())))
         st.markdown(faith.variants_summary(tokens, occ, changed))
     else:
         st.caption("Choose “paint the image's mean colour” above to see both maps side by side, measured.")
@@ -94,19 +96,22 @@ elif target.has_class:
                               run=lambda: attention.gradient_rollout(bundle, a, target.class_index),
                               label="One backward pass for gradient rollout…")
 occ_tokens = occ if variant == "tokens" else occlusion_of("tokens")
-maps = faith.method_maps(bundle, a, occ_tokens.drop, gradient)
+maps = ctx.built("method_maps", target.class_index, group,
+                 build=lambda: faith.method_maps(bundle, a, occ_tokens.drop, gradient))
 with progress_bar("Removing and revealing patches") as report:
     curves = ctx.experiment("faithfulness_curves", target.class_index, group,
                             run=lambda: faith.curves(bundle, a, target, maps, progress=report),
                             label="Running the deletion and insertion curves…")
-chart(views.curves(bundle, a, curves), key="faith_curves")
+chart(ctx.built("curves_figure", target.class_index, group, build=lambda: views.curves(bundle, a, curves)),
+      key="faith_curves")
 st.markdown(f"**{faith.verdict(curves)}**")
 st.markdown(faith.areas_table(curves))
 st.caption(f"A map counts as better than random when its area beats every one of the {faith.RANDOM_ORDERS} random "
            f"orders by more than {faith.TIE_FLOOR}; worse when every random order beats it by that much; otherwise "
            f"it is a tie. The occlusion map here is the token-removal one at the grouping chosen above. "
            f"{curves.passes} masked inputs, in batches of equal length.")
-chart(views.maps(bundle, a, curves), key="faith_maps")
+chart(ctx.built("curve_maps", target.class_index, group, build=lambda: views.maps(bundle, a, curves)),
+      key="faith_maps")
 
 st.header("3 · What this does and does not show")
 st.markdown("The curves test one thing: whether the patches a map ranks first are the ones this prediction depends "

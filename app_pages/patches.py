@@ -5,6 +5,7 @@ import streamlit as st
 from ui.charts import chart, clickable_chart
 from ui.tour import close_stage, open_stage
 from vitviz.figures.tokens import patch_size_figure
+from vitviz.figures.images import encode_image
 from vitviz.stages import patches, trained_patch_sizes
 from vitviz.views import home as home_views, patches as views
 
@@ -23,7 +24,7 @@ steps = ctx.experiment("preprocessing", run=lambda: patches.preprocessing_steps(
                        label="Preprocessing…")
 for col, step in zip(st.columns(len(steps)), steps):
     with col:
-        st.image(step.image, caption=f"{step.name}: {step.detail}", width="stretch")
+        st.image(encode_image(step.image)[0], caption=f"{step.name}: {step.detail}", width="stretch")
 
 st.header("2 · The patch grid and the token sequence")
 counts = patches.token_counts(a.image.shape[0], a.image.shape[1], a.patch_size, a.num_prefix)

@@ -5,6 +5,7 @@ import streamlit as st
 
 from ui.charts import chart, clickable_chart
 from ui.tour import close_stage, open_stage
+from vitviz.figures.images import encode_image
 from vitviz.figures.prediction import short_label
 from vitviz.stages import positions
 from vitviz.views import positions as views
@@ -22,8 +23,8 @@ with left:
     clickable_chart(ctx.figure(views.learned_similarity), key="pos_grid")
 with right:
     chart(ctx.figure(views.one_position, index), key="pos_one")
-s = positions.structure(positions.patch_positions_embed(a), a.grid)
-st.markdown(positions.structure_verdict(s))
+st.markdown(ctx.built("structure_verdict", build=lambda: positions.structure_verdict(
+    positions.structure(positions.patch_positions_embed(a), a.grid))))
 chart(ctx.figure(views.by_offset), key="pos_offsets")
 
 st.header("2 · Sin and cos: where the article is right")
@@ -36,48 +37,74 @@ with k1:
     chart(ctx.figure(views.sincos_similarity, "1d"), key="pos_sc1")
 with k2:
     chart(ctx.figure(views.sincos_similarity, "2d"), key="pos_sc2")
-dims = st.multiselect("Dimensions to plot", list(range(D)), default=[0, 1, 2, 3, D // 2], key="pos_dims")
-w1, w2 = st.columns(2, gap="large")
-with w1:
-    chart(ctx.figure(views.waves, "sincos", tuple(dims)), key="pos_wave_sc")
-with w2:
-    chart(ctx.figure(views.waves, "learned", tuple(dims)), key="pos_wave_l")
+
+
+@st.fragment
+def waves() -> None:
+    """The dimensions chosen change only the two wave plots."""
+    dims = st.multiselect("Dimensions to plot", list(range(D)), default=[0, 1, 2, 3, D // 2], key="pos_dims")
+    w1, w2 = st.columns(2, gap="large")
+    with w1:
+        chart(ctx.figure(views.waves, "sincos", tuple(dims)), key="pos_wave_sc")
+    with w2:
+        chart(ctx.figure(views.waves, "learned", tuple(dims)), key="pos_wave_l")
+
+
+waves()
 
 st.header("3 · Another resolution: resample the positions")
-native = a.image.shape[0]
-options = sorted({native // 2, native * 3 // 4, native, native * 5 // 4, native * 3 // 2} - {0})
-options = [o - o % a.patch_size for o in options]
-size = st.select_slider("Input size (px)", options, value=native, key="pos_resolution")
-pred = ctx.experiment("resolution", size, run=lambda: positions.run_at_resolution(bundle, ctx.image.image, size),
-                      label="Running at the new resolution…")
-q1, q2 = st.columns([1, 2])
-with q1:
-    st.image(pred.image, caption=f"{size}×{size} px", width="stretch")
-with q2:
-    st.metric("Tokens", pred.tokens, delta=pred.tokens - a.num_tokens)
-    if bundle.labels:
-        st.metric("Top-1", f"{short_label(pred.label)}", delta=f"{pred.prob:.1%} (was {a.top_probs[0]:.1%})",
-                  delta_color="off")
-    st.caption(f"Position embeddings resampled from {a.grid[0]}×{a.grid[1]} to "
-               f"{size // a.patch_size}×{size // a.patch_size} with timm's resample_abs_pos_embed (bicubic: a smooth "
-               "interpolation).")
+
+
+@st.fragment
+def another_resolution() -> None:
+    """The input size changes only this section (one forward pass per size, cached)."""
+    native = a.image.shape[0]
+    options = sorted({native // 2, native * 3 // 4, native, native * 5 // 4, native * 3 // 2} - {0})
+    options = [o - o % a.patch_size for o in options]
+    size = st.select_slider("Input size (px)", options, value=native, key="pos_resolution")
+    pred = ctx.experiment("resolution", size, run=lambda: positions.run_at_resolution(bundle, ctx.image.image, size),
+                          label="Running at the new resolution…")
+    q1, q2 = st.columns([1, 2])
+    with q1:
+        st.image(encode_image(pred.image)[0], caption=f"{size}×{size} px", width="stretch")
+    with q2:
+        st.metric("Tokens", pred.tokens, delta=pred.tokens - a.num_tokens)
+        if bundle.labels:
+            st.metric("Top-1", f"{short_label(pred.label)}", delta=f"{pred.prob:.1%} (was {a.top_probs[0]:.1%})",
+                      delta_color="off")
+        st.caption(f"Position embeddings resampled from {a.grid[0]}×{a.grid[1]} to "
+                   f"{size // a.patch_size}×{size // a.patch_size} with timm's resample_abs_pos_embed (bicubic: a "
+                   "smooth interpolation).")
+
+
+another_resolution()
 
 st.header("4 · Shuffle the patch tokens")
 st.markdown("Take the patch vectors the projection made (before positions), put them in a random order, and run "
             "the rest of the model twice: once adding the position embeddings as usual, once leaving them out.")
-seed = int(st.number_input("Shuffle seed", 0, 10_000, 0, key="shuffle_seed"))
-shuf = ctx.experiment("shuffle", seed, run=lambda: positions.shuffle_experiment(bundle, a, seed), label="Shuffling…")
-e1, e2 = st.columns([1, 2], gap="large")
-with e1:
-    chart(views.shuffled(bundle, a, shuf.shuffled_image), key="pos_shuffled")
-with e2:
-    unit = "probability" if bundle.labels else "output"
-    st.metric(f"With position embeddings: max |Δ {unit}| original vs shuffled", f"{shuf.with_pos_diff:.4f}")
-    st.metric(f"Without position embeddings: max |Δ {unit}|", difference(shuf.without_pos_diff))
-    if bundle.labels:
-        top = [bundle.labels[int(np.argmax(v))] for v in (*shuf.with_pos, *shuf.without_pos)]
-        st.dataframe([{"": "with positions", "original": short_label(top[0]), "shuffled": short_label(top[1])},
-                      {"": "positions removed", "original": short_label(top[2]), "shuffled": short_label(top[3])}],
-                     hide_index=True)
-    st.markdown(positions.shuffle_verdict(shuf))
+
+
+@st.fragment
+def shuffle() -> None:
+    """The seed changes only this section (one experiment per seed, cached)."""
+    seed = int(st.number_input("Shuffle seed", 0, 10_000, 0, key="shuffle_seed"))
+    shuf = ctx.experiment("shuffle", seed, run=lambda: positions.shuffle_experiment(bundle, a, seed),
+                          label="Shuffling…")
+    e1, e2 = st.columns([1, 2], gap="large")
+    with e1:
+        chart(ctx.built("shuffled_image", seed, build=lambda: views.shuffled(bundle, a, shuf.shuffled_image)),
+              key="pos_shuffled")
+    with e2:
+        unit = "probability" if bundle.labels else "output"
+        st.metric(f"With position embeddings: max |Δ {unit}| original vs shuffled", f"{shuf.with_pos_diff:.4f}")
+        st.metric(f"Without position embeddings: max |Δ {unit}|", difference(shuf.without_pos_diff))
+        if bundle.labels:
+            top = [bundle.labels[int(np.argmax(v))] for v in (*shuf.with_pos, *shuf.without_pos)]
+            st.dataframe([{"": "with positions", "original": short_label(top[0]), "shuffled": short_label(top[1])},
+                          {"": "positions removed", "original": short_label(top[2]),
+                           "shuffled": short_label(top[3])}], hide_index=True)
+        st.markdown(positions.shuffle_verdict(shuf))
+
+
+shuffle()
 close_stage("positions")

@@ -21,7 +21,7 @@ st.header("1 · Show the math for one patch")
 left, right = st.columns([2, 3], gap="large")
 with left:
     clickable_chart(ctx.figure(views.pick, index), key="vectors_pick_chart")
-check = vectors.show_the_math(ctx.bundle, a, index)
+check = ctx.built("show_the_math", index, build=lambda: vectors.show_the_math(ctx.bundle, a, index))
 with right:
     n_in = check.inputs.size  # C·P·P
     st.latex(r"\underbrace{z}_{%d} = \underbrace{W}_{%d \times %d}\;\underbrace{x}_{%d} + \underbrace{b}_{%d}"
@@ -35,8 +35,9 @@ with right:
     st.metric("W·x + b vs the model's own patch vector", difference(check.max_abs_diff),
               help="Computed here in float64 from the weights, compared with the vector the model produced in "
                    "its forward pass (float32).")
-    chart(vector_bars(check.computed, f"Patch {index} as a {D}-number vector (bars: W·x+b; crosses: the model's own)",
-                      compare=check.recorded, names=("W·x + b", "model")), key="vectors_bars")
+    chart(ctx.built("vector_bars", index, build=lambda: vector_bars(
+        check.computed, f"Patch {index} as a {D}-number vector (bars: W·x+b; crosses: the model's own)",
+        compare=check.recorded, names=("W·x + b", "model"))), key="vectors_bars")
 
 chart(ctx.figure(views.all_vectors, index), key="vectors_matrix")
 
@@ -50,7 +51,7 @@ st.markdown("The rows of W are filters over a patch. Their first principal compo
 chart(ctx.figure(views.filters), key="vectors_filters")
 
 st.header("3 · Are vectors always unique?")
-twin = vectors.twin_patches(a)
+twin = ctx.built("twin_patches", build=lambda: vectors.twin_patches(a))
 c1, c2 = st.columns([2, 3], gap="large")
 with c1:
     chart(ctx.figure(views.twins), key="vectors_twins")
@@ -76,18 +77,28 @@ with st.spinner("Analysing a second image for comparison…"):
     ref = ctx.sample_analysis(ref_sample.key)
 st.metric(f"Max difference between the CLS entering block 1 for your image and for “{ref_sample.title}”",
           difference(vectors.cls_input_difference(a, ref)))
-sims = vectors.cls_similarity_by_layer(a)  # [L+1, N]
-chart(grid_heatmap(sims, "Cosine similarity of the CLS token with each patch token, layer by layer",
-                   colorscale=DIVERGING, zmid=0, x_title="patch", y_title="layer (0 = input)", height=300),
-      key="vectors_cls_layers")
-chart(layer_lines(np.stack([sims.mean(1), sims.max(1)]), "CLS vs patches: mean and max cosine per layer",
-                  y_title="cosine similarity", names=["mean", "max"]), key="vectors_cls_lines")
+sims = ctx.built("cls_similarity_by_layer", build=lambda: vectors.cls_similarity_by_layer(a))  # [L+1, N]
+chart(ctx.built("cls_similarity_heatmap", build=lambda: grid_heatmap(
+    sims, "Cosine similarity of the CLS token with each patch token, layer by layer", colorscale=DIVERGING, zmid=0,
+    x_title="patch", y_title="layer (0 = input)", height=300)), key="vectors_cls_layers")
+chart(ctx.built("cls_similarity_lines", build=lambda: layer_lines(
+    np.stack([sims.mean(1), sims.max(1)]), "CLS vs patches: mean and max cosine per layer",
+    y_title="cosine similarity", names=["mean", "max"])), key="vectors_cls_lines")
 
 st.header("5 · What the tokens have become")
-layer = st.slider("Layer (0 = input to block 1)", 0, a.depth, a.depth, key="vectors_layer")
-t1, t2 = st.columns(2, gap="large")
-with t1:
-    chart(ctx.figure(views.token_pca, layer), key="vectors_pca")
-with t2:
-    clickable_chart(ctx.figure(views.similarity_to_patch, layer, index), key="vectors_cos_map")
+
+
+@st.fragment
+def tokens_at_layer() -> None:
+    """The layer changes only these two maps."""
+    layer = st.slider("Layer (0 = input to block 1)", 0, a.depth, a.depth, key="vectors_layer")
+    t1, t2 = st.columns(2, gap="large")
+    with t1:
+        chart(ctx.figure(views.token_pca, layer), key="vectors_pca")
+    with t2:
+        clickable_chart(ctx.figure(views.similarity_to_patch, layer, ctx.patch), key="vectors_cos_map",
+                        in_fragment=True)
+
+
+tokens_at_layer()
 close_stage("vectors")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections.abc import Callable, Hashable
 from functools import lru_cache
 from typing import TypeVar
@@ -38,7 +39,15 @@ QUEUE = ModelQueue(slots=MODEL_SLOTS)  # analyses and experiments: at most MODEL
 _in_job = threading.local()
 ANALYSES: BoundedCache[Analysis] = BoundedCache(ANALYSIS_CACHE_MB * 2**20, lambda a: a.nbytes)
 EXPERIMENTS: BoundedCache = BoundedCache(64 * 2**20, lambda v: max(nbytes(v), 2**10))  # bounded by the arrays held
-FIGURES: BoundedCache = BoundedCache(300, lambda _v: 1)  # built figures, ~300 kept (a few hundred kB each)
+FIGURE_CACHE_MB = int(os.environ.get("VITVIZ_FIGURE_CACHE_MB", "150"))
+# Figures (in wire form: what the browser receives) and other things pages derive from what is shown.
+BUILT: BoundedCache = BoundedCache(FIGURE_CACHE_MB * 2**20, lambda v: built_bytes(v))
+
+
+def built_bytes(value: object) -> int:
+    """What a built value holds: a wire figure's JSON, or the arrays of anything else (1 kB at least)."""
+    wire = getattr(value, "wire_bytes", None)
+    return wire if isinstance(wire, int) else max(nbytes(value), 2**10)
 
 
 def nbytes(value: object, depth: int = 4) -> int:
@@ -86,6 +95,26 @@ def analysis_of(bundle: Bundle, image: Image.Image, digest: str | None = None,
         return hit
     return queued(("analysis", key),
                   lambda: ANALYSES.get_or_compute(key, lambda: analyze(bundle, image, digest)), on_wait)
+
+
+_MODEL_FACTS: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary()
+_facts_lock = threading.Lock()
+
+
+def of_model(model: object, name: str, compute: Callable[[], T], *settings: Hashable) -> T:
+    """``compute()`` once per (model object, ``name``, ``settings``): facts about a model's weights (sizes, counts,
+    the largest batch that fits) that pages show on every run. ``settings`` must name everything ``compute``
+    reads besides the model. Held as long as the model itself (a weak key): a model the store lets go takes its
+    facts with it."""
+    key = (name, settings)
+    with _facts_lock:
+        facts = _MODEL_FACTS.setdefault(model, {})
+        if key in facts:
+            return facts[key]
+    value = compute()
+    with _facts_lock:
+        facts[key] = value
+    return value
 
 
 @lru_cache(maxsize=16)

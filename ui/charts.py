@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from vitviz.figures.images import PATCH_TRACE
+from vitviz.figures.wire import to_wire, trace_names
 
 from . import session
 
@@ -29,14 +30,23 @@ def presenter_css() -> None:
 
 
 def chart(fig: go.Figure, key: str, **kwargs) -> object:
-    """``st.plotly_chart`` with presenter-mode scaling: larger fonts, one main figure per screen."""
-    if session.presenter():  # a copy: figures are cached and shared with other sessions
-        fig = go.Figure(fig)
-        fig.update_layout(font=dict(size=PRESENTER_FONT), title_font=dict(size=PRESENTER_FONT + 4),
-                          height=max(fig.layout.height or 0, PRESENTER_MIN_HEIGHT))
+    """``st.plotly_chart`` with presenter-mode scaling: larger fonts, one main figure per screen.
+
+    Cached figures (``ctx.figure``, ``ctx.built``) arrive in wire form and are sent as they are; any
+    other figure is put in that form here."""
+    wire = to_wire(fig)
+    if session.presenter():  # new top-level layout entries: the cached figure is shared with other sessions
+        title = wire.layout_value("title") or {}
+        wire = wire.with_layout(
+            font={**(wire.layout_value("font") or {}), "size": PRESENTER_FONT},
+            title={**title, "font": {**title.get("font", {}), "size": PRESENTER_FONT + 4}},
+            height=max(wire.layout_value("height") or 0, PRESENTER_MIN_HEIGHT))
     config = {"toImageButtonOptions": {"format": "png", "filename": f"vitviz_{key}", "scale": 2},
               "displaylogo": False}
-    return st.plotly_chart(fig, key=key, config=config, **kwargs)
+    return st.plotly_chart(wire, key=key, config=config, **kwargs)
+
+
+_CLICKED = "_vitviz_patch_clicked"
 
 
 def _on_click(chart_key: str) -> None:
@@ -46,12 +56,18 @@ def _on_click(chart_key: str) -> None:
         data = p.get("customdata")
         if data is not None:
             session.select_patch(data[0] if isinstance(data, (list, tuple)) else data)
+            st.session_state[_CLICKED] = True
             return
 
 
-def clickable_chart(fig: go.Figure, key: str) -> None:
-    """Draw ``fig``; a click on a patch (its ``patches`` trace) selects that patch for every page."""
-    if any(getattr(t, "name", None) == PATCH_TRACE for t in fig.data):
-        chart(fig, key, on_select=lambda: _on_click(key), selection_mode="points")
-    else:
+def clickable_chart(fig: go.Figure, key: str, in_fragment: bool = False) -> None:
+    """Draw ``fig``; a click on a patch (its ``patches`` trace) selects that patch for every page.
+
+    ``in_fragment``: the chart is drawn by an ``st.fragment``, whose widgets rerun only the fragment; a click
+    changes the patch the whole page (and the sidebar) shows, so it reruns the page."""
+    if PATCH_TRACE not in trace_names(fig):
         chart(fig, key)
+        return
+    chart(fig, key, on_select=lambda: _on_click(key), selection_mode="points")
+    if st.session_state.pop(_CLICKED, False) and in_fragment:
+        st.rerun(scope="app")

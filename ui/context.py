@@ -12,6 +12,7 @@ from typing import TypeVar
 import plotly.graph_objects as go
 import streamlit as st
 
+from vitviz.figures.wire import WireFigure, to_wire
 from vitviz.model.analysis import Analysis
 from vitviz.model.loading import Bundle
 from vitviz.model.store import FallbackState
@@ -62,12 +63,22 @@ class Context:
         device and precision), the image, and the parts (the experiment's name and settings)."""
         return (self.bundle.identity, self.image.digest if self.image else None, *parts)
 
-    def figure(self, view: Callable[..., go.Figure], *settings: Hashable) -> go.Figure:
+    def figure(self, view: Callable[..., go.Figure], *settings: Hashable) -> WireFigure:
         """``view(bundle, analysis, *settings)`` (a figure builder from ``vitviz.views``), built once per
-        (identity, view, settings) and shared by sessions: a widget change reruns the page, but figures
-        whose inputs did not change are not rebuilt."""
-        key = self.key("figure", view.__module__, view.__qualname__, *settings)
-        return caches.FIGURES.get_or_compute(key, lambda: view(self.bundle, self.analysis, *settings))
+        (identity, view, settings) in the form the browser receives, and shared by sessions: a widget change
+        reruns the page, but a figure whose inputs did not change is neither rebuilt nor re-encoded."""
+        return self.built(f"{view.__module__}.{view.__qualname__}", *settings,
+                          build=lambda: to_wire(view(self.bundle, self.analysis, *settings)))
+
+    def built(self, name: str, *settings: Hashable, build: Callable[[], T]) -> T:
+        """Something a page derives from what is shown (a figure, a map, a table), built once per (identity,
+        ``name``, ``settings``) and shared by sessions. ``settings`` must name everything ``build`` reads
+        besides the model and the image (a control's value, an experiment's parameters). A figure is kept
+        in wire form (``to_wire``)."""
+        def make() -> T:
+            value = build()
+            return to_wire(value) if isinstance(value, go.Figure) else value
+        return caches.BUILT.get_or_compute(self.key("built", name, *settings), make)
 
     def experiment(self, name: str, *params: Hashable, run: Callable[[], T], label: str, per_image: bool = True) -> T:
         """An on-demand experiment (another forward pass) run once per (identity, name, params), with a spinner;

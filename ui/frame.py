@@ -95,7 +95,7 @@ def run() -> None:
         running = st.container()  # what actually runs, filled in once the model is loaded
         chosen = session.chosen_image()
         if chosen is not None:
-            st.image(chosen.image, caption=f"{chosen.name} ({chosen.image.width}×{chosen.image.height})",
+            st.image(chosen.preview, caption=f"{chosen.name} ({chosen.image.width}×{chosen.image.height})",
                      width="stretch")
         status = st.container()
     charts.presenter_css()

@@ -10,10 +10,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import streamlit as st
 from PIL import Image
 
+from vitviz.figures import images
 from vitviz.model.analysis import image_hash
 
 K_MODEL = "vitviz_model"  # str: the requested zoo key (the sidebar's model picker)
@@ -30,6 +32,11 @@ class ChosenImage:
     name: str  # file name or sample title
     origin: str  # "upload", "camera" or "sample"
     digest: str  # image_hash(image): the image's part of every cache key
+
+    @cached_property
+    def preview(self) -> bytes:
+        """A small encoded copy for the sidebar, made once (the image itself may be a large photo)."""
+        return images.preview(self.image)
 
 
 def chosen_image() -> ChosenImage | None:

@@ -36,7 +36,16 @@ def test_figures_are_built_once_per_identity_and_setting(shapes_bundle, photo):
     fig = ctx.figure(attention_views.cls_map, 1, None, 0.5, 3)
     assert ctx.figure(attention_views.cls_map, 1, None, 0.5, 3) is fig
     assert ctx.figure(attention_views.cls_map, 1, None, 0.5, 4) is not fig  # another patch, another figure
-    assert "block 2" in fig.layout.title.text
+    assert "block 2" in fig.layout_value("title")["text"]  # kept in the form the browser receives
+
+
+def test_a_derived_value_is_built_once_per_identity_and_settings(shapes_bundle, photo):
+    ctx = _context(shapes_bundle, photo)
+    builds = []
+    first = ctx.built("test_value", 1, build=lambda: builds.append(1) or {"n": len(builds)})
+    assert ctx.built("test_value", 1, build=lambda: builds.append(1) or {"n": len(builds)}) is first
+    assert ctx.built("test_value", 2, build=lambda: builds.append(1) or {"n": len(builds)})["n"] == 2
+    assert len(builds) == 2
 
 
 def test_experiments_run_once_per_identity_and_setting(shapes_bundle, photo):

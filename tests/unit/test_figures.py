@@ -105,3 +105,48 @@ def test_bit_fields_one_row_per_format():
 def test_distance_figure_has_reference_line():
     fig = maps.distance_figure(np.ones((3, 2)), 116.49)
     assert len(fig.data) == 2 and fig.layout.shapes[0].y0 == 116.49
+
+
+def test_small_images_travel_exact_and_photo_sized_ones_as_jpeg_close_to_the_pixels():
+    rng = np.random.default_rng(0)
+    small = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    data, mime = images.encode_image(small)
+    assert mime == "image/png"
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")), small)  # magnified: exact
+    # a smooth photo-like image at a model's input size: JPEG, a fraction of the PNG's bytes, a level or so off
+    y, x = np.mgrid[0:224, 0:224]
+    photo = np.stack([(x + y) % 256, (2 * x) % 256, (128 + y // 2) % 256], -1).astype(np.uint8)
+    data, mime = images.encode_image(photo)
+    assert mime == "image/jpeg"
+    shown = np.asarray(Image.open(io.BytesIO(data)).convert("RGB")).astype(int)
+    assert np.abs(shown - photo).mean() < 2
+    assert images.image_figure(photo).data[0].source.startswith("data:image/jpeg;base64,")
+
+
+def test_a_wire_figure_sends_what_the_figure_would_with_floats_as_float32():
+    import json
+
+    import plotly.io as pio
+
+    from vitviz.figures.wire import WireFigure, to_wire, trace_names
+
+    values = np.linspace(-1, 1, 12).reshape(3, 4) / 3  # float64 with more digits than float32 holds
+    fig = images.heatmap_overlay(IMG, values, 8, selected=2, title="a map")
+    wire = to_wire(fig)
+    assert isinstance(wire, WireFigure) and to_wire(wire) is wire
+    assert trace_names(wire) == trace_names(fig) and images.PATCH_TRACE in trace_names(wire)
+    sent, original = json.loads(pio.to_json(wire, validate=False)), json.loads(fig.to_json())
+    assert sent["layout"] == original["layout"]
+    z = sent["data"][1]["z"]
+    assert z["dtype"] == "f4"
+    decoded = np.frombuffer(base64.b64decode(z["bdata"]), np.float32).reshape(values.shape)
+    assert np.array_equal(decoded, values.astype(np.float32))
+    assert original["data"][1]["z"]["dtype"] == "f8"  # the figure itself is left as it was
+    # what st.plotly_chart receives cannot change the cached form (plotly.io pops each trace's uid)
+    given = wire.to_dict()
+    given["data"][0]["uid"] = "x"
+    given["layout"]["height"] = 1
+    assert "uid" not in wire.to_dict()["data"][0] and wire.layout_value("height") != 1
+    bigger = wire.with_layout(height=900)
+    assert bigger.layout_value("height") == 900 and wire.layout_value("height") != 900
+    assert bigger.to_dict()["data"] == wire.to_dict()["data"]
