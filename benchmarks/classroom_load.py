@@ -2,7 +2,8 @@
 own websocket protocol (``/_stcore/stream``, protobuf BackMsg/ForwardMsg), with no browser.
 
 Each learner loads the home page, uploads its own image (or picks a sample), opens every stage page
-in order and moves the Attention page's layer slider, thinking about 1 s between steps. It keeps the
+in order, moves the Attention page's layer slider there (a fragment rerun, as the browser sends it) and
+finally opens the Attention page again, thinking about 1 s between steps. It keeps the
 client side of Streamlit's message cache as a browser does (cached message hashes go back with each
 rerun, so a repeated large element costs a reference) and fetches the media files (``st.image``)
 a page refers to.
@@ -57,6 +58,7 @@ import websockets
 from PIL import Image, ImageEnhance, ImageOps
 
 ROOT = Path(__file__).resolve().parents[1]
+REVISIT = "attention again"  # the last step: a page seen before (what the browser's message cache saves)
 sys.path.insert(0, str(ROOT))
 
 from vitviz.inputs.samples import PHOTOS  # noqa: E402
@@ -308,6 +310,7 @@ class Learner:
         self.session_id = ""
         self.pages: dict[str, str] = {}  # url path -> page_script_hash
         self.widgets: dict[str, object] = {}  # user key -> last element proto seen (its id, bounds)
+        self.fragments: dict[str, str] = {}  # user key -> the fragment that drew it ("" when none)
         self.cache: dict[str, tuple[int, ForwardMsg]] = {}  # message hash -> (run it was last used, message)
         self.max_age = 2
         self.run_no = 0
@@ -385,6 +388,7 @@ class Learner:
                 self._seen_ids.add(wid)
                 key = wid.rsplit("-", 1)[-1]
                 self.widgets[key] = inner
+                self.fragments[key] = msg.delta.fragment_id
         elif kind == "file_urls_response":
             if self._file_urls is not None and not self._file_urls.done():
                 self._file_urls.set_result(msg.file_urls_response)
@@ -402,12 +406,15 @@ class Learner:
             if self._finished is not None:
                 self._finished.set()
 
-    async def _rerun(self, ws, name: str, page: str | None = None) -> Step:
-        """Send a rerun as the browser does and wait for the script to finish (and the page's media)."""
+    async def _rerun(self, ws, name: str, page: str | None = None, fragment: str = "") -> Step:
+        """Send a rerun as the browser does and wait for the script to finish (and the page's media). A widget
+        drawn by an ``st.fragment`` reruns only that fragment, as the browser asks (``fragment``)."""
         step = Step(name)
         self.steps.append(step)
         self._begin(step)
-        await ws.send(BackMsg(rerun_script=self._client_state(page)).SerializeToString())
+        state = self._client_state(page)
+        state.fragment_id = fragment
+        await ws.send(BackMsg(rerun_script=state).SerializeToString())
         await self._await_finish(step)
         return step
 
@@ -472,6 +479,15 @@ class Learner:
         await self._await_finish(step)
         return step
 
+    async def _move_layer_slider(self, ws) -> None:
+        slider = self.widgets.get("attn_layer")
+        if slider is None:
+            self.steps.append(Step("attention slider", errors=["no layer slider on the Attention page"]))
+            return
+        top = int(slider.max)
+        self._set("attn_layer", double_array_value=DoubleArray(data=[float(max(top - 1, 1))]))
+        await self._rerun(ws, "attention slider", fragment=self.fragments.get("attn_layer", ""))
+
     def _set(self, key: str, **value) -> str | None:
         el = self.widgets.get(key)
         if el is None:
@@ -483,7 +499,7 @@ class Learner:
         await asyncio.sleep(self.think_s * self.rng.uniform(0.8, 1.2))
 
     async def walk(self, deadline: float) -> None:
-        """home -> (model) -> image -> every stage page -> the Attention layer slider."""
+        """home -> (model) -> image -> every stage page (the layer slider on Attention) -> Attention again."""
         loop = asyncio.get_running_loop()
         for path in ("/", "/_stcore/health", "/_stcore/host-config"):  # what the page load fetches first
             await loop.run_in_executor(None, self._get, path)
@@ -512,14 +528,11 @@ class Learner:
                         return
                     await self._think()
                     await self._rerun(ws, stage.key, page=stage.key)
+                    if stage.key == "attention":
+                        await self._think()
+                        await self._move_layer_slider(ws)
                 await self._think()
-                slider = self.widgets.get("attn_layer")
-                if slider is None:
-                    self.steps.append(Step("attention slider", errors=["no layer slider on the Attention page"]))
-                else:
-                    top = int(slider.max)
-                    self._set("attn_layer", double_array_value=DoubleArray(data=[float(max(top - 1, 1))]))
-                    await self._rerun(ws, "attention slider")
+                await self._rerun(ws, REVISIT, page="attention")  # back to a page seen before
             finally:
                 reader.cancel()
 
@@ -591,7 +604,8 @@ def collect(learners: list[Learner], cpu_s: float, wall_s: float, forwards: int)
 
 def report(solo: Phase, group: Phase, monitor: Monitor, servers: Servers, args: argparse.Namespace,
            log_tracebacks: int) -> dict:
-    order = [n for n in ["home", "model", "image"] + [s.key for s in STAGES] + ["attention slider", "connection"]
+    order = [n for n in ["home", "model", "image"] + [s.key for s in STAGES] + ["attention slider", REVISIT,
+                                                                                "connection"]
              if n in solo.steps or n in group.steps]
     print(f"\nmodel {args.model} | {'proxied x%d' % args.proxied if args.proxied else 'single process'} | "
           f"source {args.source} | think {args.think:.1f} s | ramp {args.ramp:.0f} s")
