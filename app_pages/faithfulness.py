@@ -43,6 +43,24 @@ variant = c2.radio("Hide a patch by", list(faith.VARIANTS), format_func=faith.VA
                    horizontal=True, help="Remove its token: the patch is simply not there. Mean colour: the patch's "
                                          "pixels become the image's average colour, which the model still reads.")
 
+K_REQUESTED = "faith_requested"  # this visitor asked for the masked runs once: later changes run at once
+
+
+def _request() -> None:
+    st.session_state[K_REQUESTED] = True
+
+
+if not (st.session_state.get(K_REQUESTED) or ctx.has_experiment("occlusion", target.class_index, group, variant)):
+    # Tens of masked forward passes per map: run on request, so that a class opening every page at once does not
+    # spend the server on maps nobody looks at. A result another visitor already asked for shows at once.
+    with picture:
+        st.markdown(f"The occlusion map runs the model on **{faith.group_count(a.grid, group)} masked images**, and "
+                    "the deletion and insertion curves below on many more, in batches.")
+        st.button("Run the occlusion map and the curves", key="faith_run", type="primary", on_click=_request,
+                  icon="▶️")
+    close_stage("faithfulness")
+    st.stop()
+
 
 def occlusion_of(how: str) -> faith.Occlusion:
     with progress_bar(f"Hiding each region ({faith.VARIANTS[how]})") as report:

@@ -96,6 +96,10 @@ class Context:
         finally:
             waiting.empty()
 
+    def has_experiment(self, name: str, *params: Hashable) -> bool:
+        """Whether ``experiment(name, *params)`` would answer from the cache (this or another session ran it)."""
+        return caches.EXPERIMENTS.get(self.key("experiment", name, *params)) is not None
+
     def sample_analysis(self, sample_key: str) -> Analysis:
         """The analysis of a gallery sample by the same model (pages compare the visitor's image with it)."""
         image, digest = caches.sample_image(sample_key)

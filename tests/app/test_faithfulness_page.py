@@ -25,13 +25,34 @@ def calls(model: str) -> int:
     return caches.MODELS.peek(model).forward_calls
 
 
+def opened(model: str, sample: str):
+    """The page with the masked runs asked for (they run on request)."""
+    at = open_page(model, sample, "faithfulness")
+    return at.button(key="faith_run").click().run()
+
+
+def test_the_masked_runs_wait_for_a_request_unless_someone_ran_them():
+    at = ok(open_page("shapes", "shape_triangle", "faithfulness"))
+    n = calls("shapes")
+    assert not at.get("plotly_chart") and "64 masked images" in markdown(at)
+    assert at.button(key="faith_run").label.startswith("Run the occlusion map")
+    at.button(key="faith_run").click().run()
+    ok(at)
+    assert calls("shapes") > n and len(at.get("plotly_chart")) >= 3
+    n = calls("shapes")
+    other = ok(open_page("shapes", "shape_triangle", "faithfulness"))  # another visitor: the results are there
+    assert len(other.get("plotly_chart")) >= 3
+    assert "faith_run" not in [b.key for b in other.get("button")]
+    assert calls("shapes") == n
+
+
 def test_the_page_sits_between_attention_and_positions():
     before, after = neighbours("faithfulness")
     assert (before.key, after.key) == ("attention", "positions")
 
 
 def test_bundled_model_every_control_and_the_cache():
-    at = ok(open_page("shapes", "shape_star", "faithfulness"))
+    at = ok(opened("shapes", "shape_star"))
     text = markdown(at)
     assert "With nothing hidden the probability of “star” is **0.897**" in text
     assert "**On this image, for the probability of “star”: " in text
@@ -65,20 +86,20 @@ def test_bundled_model_every_control_and_the_cache():
 
 
 def test_a_second_session_reads_the_first_ones_results():
-    ok(open_page("shapes", "shape_cross", "faithfulness"))
+    ok(opened("shapes", "shape_cross"))
     n = calls("shapes")
-    ok(open_page("shapes", "shape_cross", "faithfulness"))
+    ok(open_page("shapes", "shape_cross", "faithfulness"))  # no request needed: the results are there
     assert calls("shapes") == n
 
 
 def test_random_weights_with_a_classifier():
-    at = ok(open_page("vit_ti16", "cat", "faithfulness"))
+    at = ok(opened("vit_ti16", "cat"))
     assert at.selectbox(key="faith_group").value == 2  # 14×14 grid: 49 masked images
     assert "are no better than random" in markdown(at)
 
 
 def test_without_a_classifier_the_page_says_what_it_measures():
-    at = ok(open_page("dino_s16", "cat", "faithfulness"))
+    at = ok(opened("dino_s16", "cat"))
     assert any("no classifier" in i.value and "cosine similarity" in i.value for i in at.info)
     text = markdown(at)
     assert "On this image, for the cosine similarity" in text and "| gradient rollout |" not in text
