@@ -1,6 +1,7 @@
 """vitviz entry point: the frame (navigation, the shared sidebar, the model and the analysis), then the page."""
 
-from ui import frame, uploads
+from ui import frame, memory, uploads
 
 uploads.keep_uploads_in_memory()  # an upload never touches the disk, however large (see ui/uploads.py)
+memory.settle_startup_objects()  # the imports' objects out of the collector's way (see ui/memory.py)
 frame.run()

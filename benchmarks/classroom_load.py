@@ -289,6 +289,7 @@ class Step:
     ws_bytes: int = 0  # websocket payload received for this step
     media_bytes: int = 0  # media files (st.image) fetched for it
     forwards: int = 0  # whole-model forward passes during it (counted when the learner is alone)
+    cpu: float = float("nan")  # server CPU seconds during it (measured when the learner is alone)
     errors: list[str] = field(default_factory=list)
 
 
@@ -323,6 +324,8 @@ class Learner:
         self._media: list[str] = []
         self._seen_ids: set[str] = set()
         self.count_forwards: Callable[[], int] | None = None  # set when this learner is alone on the server
+        self.server_cpu: Callable[[], float] | None = None  # likewise
+        self._cpu0 = 0.0
         self._forwards0 = 0
 
     # -- transport --
@@ -422,6 +425,7 @@ class Learner:
         self._step, self._t0, self._finished, self._media, self._seen_ids = (step, time.perf_counter(), asyncio.Event(),
                                                                             [], set())
         self._forwards0 = self.count_forwards() if self.count_forwards else 0
+        self._cpu0 = self.server_cpu() if self.server_cpu else 0.0
 
     def _client_state(self, page: str | None = None) -> ClientState:
         """What the browser sends with a rerun: the page on screen (or the one clicked), the widget values, the
@@ -450,6 +454,8 @@ class Learner:
                 step.errors.append(f"media: {exc}")
         if self.count_forwards:
             step.forwards = self.count_forwards() - self._forwards0
+        if self.server_cpu:
+            step.cpu = self.server_cpu() - self._cpu0
 
     async def _upload(self, ws) -> Step:
         name, data = learner_image(self.index)
@@ -538,11 +544,12 @@ class Learner:
 
 
 async def run_learners(url: str, count: int, first_index: int, args: argparse.Namespace,
-                       deadline: float, count_forwards: Callable[[], int] | None = None) -> list[Learner]:
+                       deadline: float, count_forwards: Callable[[], int] | None = None,
+                       server_cpu: Callable[[], float] | None = None) -> list[Learner]:
     learners = [Learner(url, first_index + i, args.think, args.step_timeout, args.source, args.model)
                 for i in range(count)]
     for lrn in learners:
-        lrn.count_forwards = count_forwards
+        lrn.count_forwards, lrn.server_cpu = count_forwards, server_cpu
     rng = random.Random(count)
 
     async def one(learner: Learner) -> None:
@@ -589,7 +596,8 @@ class Phase:
         return {"n": len(s), "p50": pct(secs, 0.5), "p95": pct(secs, 0.95), "max": pct(secs, 1.0),
                 "first_p50": pct(first, 0.5), "first_p95": pct(first, 0.95), "first_max": pct(first, 1.0),
                 "kb": statistics.median([x.ws_bytes / 1e3 for x in s]) if s else float("nan"),
-                "media_kb": statistics.median([x.media_bytes / 1e3 for x in s]) if s else float("nan")}
+                "media_kb": statistics.median([x.media_bytes / 1e3 for x in s]) if s else float("nan"),
+                "cpu": statistics.median([x.cpu for x in s]) if s else float("nan")}
 
 
 def collect(learners: list[Learner], cpu_s: float, wall_s: float, forwards: int) -> Phase:
@@ -610,7 +618,7 @@ def report(solo: Phase, group: Phase, monitor: Monitor, servers: Servers, args: 
     print(f"\nmodel {args.model} | {'proxied x%d' % args.proxied if args.proxied else 'single process'} | "
           f"source {args.source} | think {args.think:.1f} s | ramp {args.ramp:.0f} s")
     head = (f"{'step':18s} {'1: p50':>7s} | {f'{group.learners}: p50':>8s} {'p95':>6s} {'max':>6s} "
-            f"{'ratio':>6s} | {'1st Δ p50':>9s} {'p95':>6s} {'max':>6s} | {'kB/view':>8s} {'media kB':>8s}")
+            f"{'ratio':>6s} | {'1st Δ p50':>9s} {'p95':>6s} {'max':>6s} | {'kB/view':>8s} {'media kB':>8s} | {'CPU 1':>6s}")
     print(head)
     print("-" * len(head))
     rows = {}
@@ -619,7 +627,8 @@ def report(solo: Phase, group: Phase, monitor: Monitor, servers: Servers, args: 
         ratio = b["p50"] / a["p50"] if a["p50"] and a["p50"] == a["p50"] else float("nan")
         rows[name] = {"solo": a, "group": b}
         print(f"{name:18s} {a['p50']:6.2f}s | {b['p50']:7.2f}s {b['p95']:5.2f}s {b['max']:5.2f}s {ratio:5.1f}× | "
-              f"{b['first_p50']:8.2f}s {b['first_p95']:5.2f}s {b['first_max']:5.2f}s | {b['kb']:8.0f} {b['media_kb']:8.0f}")
+              f"{b['first_p50']:8.2f}s {b['first_p95']:5.2f}s {b['first_max']:5.2f}s | {b['kb']:8.0f} {b['media_kb']:8.0f} | "
+              f"{a['cpu']:5.2f}s")
     page_steps = [s for n in order if n not in ("home", "model", "image", "connection") for s in group.steps.get(n, [])]
     solo_pages = [s for n in order if n not in ("home", "model", "image", "connection") for s in solo.steps.get(n, [])]
     summary = {
@@ -627,11 +636,13 @@ def report(solo: Phase, group: Phase, monitor: Monitor, servers: Servers, args: 
         "page_step_p95": pct([s.seconds for s in page_steps], 0.95),
         "first_delta_p95": pct([s.first_delta for s in page_steps + group.steps.get("image", [])], 0.95),
         "solo_page_step_p50": pct([s.seconds for s in solo_pages], 0.5),
+        "solo_page_cpu_p50": pct([s.cpu for s in solo_pages], 0.5),
     }
     cores = max(1, len(servers.pids))
     print(f"\npage steps (analysis exists): 1 learner p50 {summary['solo_page_step_p50']:.2f} s | "
           f"{group.learners} learners p50 {summary['page_step_p50']:.2f} s, p95 {summary['page_step_p95']:.2f} s; "
-          f"first visible change p95 (pages and image) {summary['first_delta_p95']:.2f} s")
+          f"first visible change p95 (pages and image) {summary['first_delta_p95']:.2f} s\n"
+          f"server CPU per page step, 1 learner (column 'CPU 1'): median {summary['solo_page_cpu_p50']:.2f} s")
     for ph, label in ((solo, "1 learner"), (group, f"{group.learners} learners")):
         print(f"{label:12s}: server CPU {ph.cpu_s:6.1f} s = {ph.cpu_s / ph.learners:4.1f} s per learner walk | "
               f"cores used {ph.cpu_s / ph.wall_s:4.2f} of {psutil.cpu_count()} (over {ph.wall_s:.0f} s, "
@@ -655,7 +666,8 @@ def report(solo: Phase, group: Phase, monitor: Monitor, servers: Servers, args: 
 async def phase(url: str, count: int, first: int, args, deadline: float, monitor: Monitor, work: Path | None) -> Phase:
     f0, c0, t0 = forward_count(work) if work else 0, monitor.cpu(), time.perf_counter()
     learners = await run_learners(url, count, first, args, deadline,
-                                  (lambda: forward_count(work)) if work and count == 1 else None)
+                                  (lambda: forward_count(work)) if work and count == 1 else None,
+                                  monitor.cpu if count == 1 else None)
     wall = time.perf_counter() - t0
     return collect(learners, monitor.cpu() - c0, wall, (forward_count(work) - f0) if work else -1)
 
