@@ -30,7 +30,7 @@ from vitviz.model.store import ModelStore
 T = TypeVar("T")
 
 MODEL_CACHE_MB = int(os.environ.get("VITVIZ_MODEL_CACHE_MB", "1200"))
-ANALYSIS_CACHE_MB = int(os.environ.get("VITVIZ_ANALYSIS_CACHE_MB", "400"))
+ANALYSIS_CACHE_MB = int(os.environ.get("VITVIZ_ANALYSIS_CACHE_MB", "300"))
 
 MODEL_SLOTS = int(os.environ.get("VITVIZ_MODEL_SLOTS", "0")) or max(1, (os.cpu_count() or 1) // cpu_threads())
 
@@ -39,7 +39,7 @@ QUEUE = ModelQueue(slots=MODEL_SLOTS)  # analyses and experiments: at most MODEL
 _in_job = threading.local()
 ANALYSES: BoundedCache[Analysis] = BoundedCache(ANALYSIS_CACHE_MB * 2**20, lambda a: a.nbytes)
 EXPERIMENTS: BoundedCache = BoundedCache(64 * 2**20, lambda v: max(nbytes(v), 2**10))  # bounded by the arrays held
-FIGURE_CACHE_MB = int(os.environ.get("VITVIZ_FIGURE_CACHE_MB", "150"))
+FIGURE_CACHE_MB = int(os.environ.get("VITVIZ_FIGURE_CACHE_MB", "120"))
 # Figures (in wire form: what the browser receives) and other things pages derive from what is shown.
 BUILT: BoundedCache = BoundedCache(FIGURE_CACHE_MB * 2**20, lambda v: built_bytes(v))
 
