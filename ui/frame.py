@@ -14,7 +14,7 @@ from vitviz.model import hub, precision
 from vitviz.model.loading import Bundle
 from vitviz.model.zoo import BY_KEY as SPECS, DEFAULT_KEY, ZOO
 
-from . import caches, charts, session, widgets
+from . import caches, charts, phone, session, widgets
 from .context import Context, publish, show_place
 from .precision import precision_line
 from vitviz.walkthrough import HOME_PAGE, STAGES
@@ -99,6 +99,7 @@ def run() -> None:
                      width="stretch")
         status = st.container()
     charts.presenter_css()
+    phone.phone_css()
     fp32 = _load(requested)
     refused = precision.unavailable(number_format, fp32.device, fp32.model)
     bundle = fp32 if refused else _load(requested, number_format)
