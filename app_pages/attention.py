@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from ui.charts import chart, clickable_chart
+from ui.on_request import ask_button, asked
 from ui.tour import close_stage, open_stage
 from vitviz.figures.prediction import short_label
 from vitviz.model import precision
@@ -109,6 +110,12 @@ elif a.top_labels:
             st.markdown("∇A is the **gradient**: how much the chosen class's score would change if an attention "
                         "weight changed. Only the positive part of gradient × attention is kept.")
         target = a.top_indices[cls_pick]
+        if not asked("grad_requested", ctx.has_experiment("grad_rollout", target)):
+            with g2:  # a forward and a backward pass: on request (ui/on_request.py)
+                st.markdown("This map needs one more run of the model on the image, forward and then backward "
+                            "from the chosen class's score.")
+                ask_button("grad_requested", "Compute the class map", key="grad_run")
+            return
         grad_map = ctx.experiment("grad_rollout", target,
                                   run=lambda: attention.gradient_rollout(ctx.bundle, a, target),
                                   label="One backward pass for this class…")

@@ -43,7 +43,7 @@ if value is None:
     value = st.number_input("Your number", value=0.1, format="%.10g", key="bits_custom")
 encoded = [numbers.encode_float(value, f) for f in numbers.FLOAT_FORMATS]
 decoded = [numbers.decode(e, f) for e, f in zip(encoded, numbers.FLOAT_FORMATS)]
-chart(ctx.figure(views.one_number, float(value)), key="bits_fields")
+chart(ctx.figure(views.one_number, float(value), per_image=False), key="bits_fields")
 st.dataframe([{"format": e.format, "bits": e.bits, "kind": d.kind, "read back: sign × 2^power × significand": d.formula,
                "stored value": repr(e.stored), "rounding error": f"{e.error:+.3e}", "note": e.note}
               for e, d in zip(encoded, decoded)], hide_index=True)
@@ -180,9 +180,9 @@ res_options = sorted({shape.patch * k for k in range(4, 33) if shape.patch * k <
 res = c2.select_slider("Resolution (px)", res_options, value=shape.height, key="act_res",
                        help="Image side in pixels: more pixels → more patches → more tokens.")
 s_res = of_model(model, "shape", lambda: memory.Shape.of(model, height=res), res)
-chart(ctx.figure(views.activations, batch, res), key="act_bars")
-chart(ctx.figure(views.activations_by_batch, res), key="act_scaling")
-chart(ctx.figure(views.training_stack, batch, res), key="train_stack")
+chart(ctx.figure(views.activations, batch, res, per_image=False), key="act_bars")
+chart(ctx.figure(views.activations_by_batch, res, per_image=False), key="act_scaling")
+chart(ctx.figure(views.training_stack, batch, res, per_image=False), key="train_stack")
 st.markdown(f"Everything training with Adam holds at once, batch {batch} at {res} px: the training state above plus "
             f"the saved activations (fp32: 4 bytes per number; mixed precision: about 2, since autocast keeps a few in "
             "fp32). The diamonds are accelerate's figure, its largest single stage, for comparison.")
@@ -295,5 +295,5 @@ else:
 st.caption(f"{memory.CONTEXT_RESERVE_GIB:g} GiB kept for the CUDA context (memory the GPU driver and "
            "libraries take before any model is loaded); activations in the format's bytes "
            "(int formats: fp16 activations). An estimate from the formulas above, not a guarantee.")
-chart(ctx.figure(views.patch_size_cost), key="fit_patches")
+chart(ctx.figure(views.patch_size_cost, per_image=False), key="fit_patches")
 close_stage("bits")

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ui.charts import chart
+from ui.on_request import ask_button, asked
 from ui.progress import progress_bar
 from ui.tour import close_stage, open_stage
 from vitviz.figures.prediction import short_label
@@ -43,21 +44,11 @@ variant = c2.radio("Hide a patch by", list(faith.VARIANTS), format_func=faith.VA
                    horizontal=True, help="Remove its token: the patch is simply not there. Mean colour: the patch's "
                                          "pixels become the image's average colour, which the model still reads.")
 
-K_REQUESTED = "faith_requested"  # this visitor asked for the masked runs once: later changes run at once
-
-
-def _request() -> None:
-    st.session_state[K_REQUESTED] = True
-
-
-if not (st.session_state.get(K_REQUESTED) or ctx.has_experiment("occlusion", target.class_index, group, variant)):
-    # Tens of masked forward passes per map: run on request, so that a class opening every page at once does not
-    # spend the server on maps nobody looks at. A result another visitor already asked for shows at once.
-    with picture:
+if not asked("faith_requested", ctx.has_experiment("occlusion", target.class_index, group, variant)):
+    with picture:  # tens of masked forward passes per map: on request (ui/on_request.py)
         st.markdown(f"The occlusion map runs the model on **{faith.group_count(a.grid, group)} masked images**, and "
                     "the deletion and insertion curves below on many more, in batches.")
-        st.button("Run the occlusion map and the curves", key="faith_run", type="primary", on_click=_request,
-                  icon="▶️")
+        ask_button("faith_requested", "Run the occlusion map and the curves", key="faith_run")
     close_stage("faithfulness")
     st.stop()
 

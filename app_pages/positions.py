@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from ui.charts import chart, clickable_chart
+from ui.on_request import ask_button, asked
 from ui.tour import close_stage, open_stage
 from vitviz.figures.images import encode_image
 from vitviz.figures.prediction import short_label
@@ -20,12 +21,12 @@ st.markdown("Each small map compares one position's embedding with every other p
             "(1: the same direction, 0: unrelated, −1: opposite).")
 left, right = st.columns([3, 2], gap="large")
 with left:
-    clickable_chart(ctx.figure(views.learned_similarity), key="pos_grid")
+    clickable_chart(ctx.figure(views.learned_similarity, per_image=False), key="pos_grid")
 with right:
-    chart(ctx.figure(views.one_position, index), key="pos_one")
-st.markdown(ctx.built("structure_verdict", build=lambda: positions.structure_verdict(
+    chart(ctx.figure(views.one_position, index, per_image=False), key="pos_one")
+st.markdown(ctx.built("structure_verdict", per_image=False, build=lambda: positions.structure_verdict(
     positions.structure(positions.patch_positions_embed(a), a.grid))))
-chart(ctx.figure(views.by_offset), key="pos_offsets")
+chart(ctx.figure(views.by_offset, per_image=False), key="pos_offsets")
 
 st.header("2 · Sin and cos: where the article is right")
 st.markdown("The article says positions are encoded with sin and cos. That is true of the original Transformer "
@@ -34,9 +35,9 @@ st.markdown("The article says positions are encoded with sin and cos. That is tr
             f"the same size ({a.num_patches} positions × {D} dimensions):")
 k1, k2 = st.columns(2, gap="large")
 with k1:
-    chart(ctx.figure(views.sincos_similarity, "1d"), key="pos_sc1")
+    chart(ctx.figure(views.sincos_similarity, "1d", per_image=False), key="pos_sc1")
 with k2:
-    chart(ctx.figure(views.sincos_similarity, "2d"), key="pos_sc2")
+    chart(ctx.figure(views.sincos_similarity, "2d", per_image=False), key="pos_sc2")
 
 
 @st.fragment
@@ -45,9 +46,9 @@ def waves() -> None:
     dims = st.multiselect("Dimensions to plot", list(range(D)), default=[0, 1, 2, 3, D // 2], key="pos_dims")
     w1, w2 = st.columns(2, gap="large")
     with w1:
-        chart(ctx.figure(views.waves, "sincos", tuple(dims)), key="pos_wave_sc")
+        chart(ctx.figure(views.waves, "sincos", tuple(dims), per_image=False), key="pos_wave_sc")
     with w2:
-        chart(ctx.figure(views.waves, "learned", tuple(dims)), key="pos_wave_l")
+        chart(ctx.figure(views.waves, "learned", tuple(dims), per_image=False), key="pos_wave_l")
 
 
 waves()
@@ -62,8 +63,9 @@ def another_resolution() -> None:
     options = sorted({native // 2, native * 3 // 4, native, native * 5 // 4, native * 3 // 2} - {0})
     options = [o - o % a.patch_size for o in options]
     size = st.select_slider("Input size (px)", options, value=native, key="pos_resolution")
-    pred = ctx.experiment("resolution", size, run=lambda: positions.run_at_resolution(bundle, ctx.image.image, size),
-                          label="Running at the new resolution…")
+    pred = positions.native_prediction(a) if size == native else ctx.experiment(
+        "resolution", size, run=lambda: positions.run_at_resolution(bundle, ctx.image.image, size),
+        label="Running at the new resolution…")
     q1, q2 = st.columns([1, 2])
     with q1:
         st.image(encode_image(pred.image)[0], caption=f"{size}×{size} px", width="stretch")
@@ -88,6 +90,9 @@ st.markdown("Take the patch vectors the projection made (before positions), put 
 def shuffle() -> None:
     """The seed changes only this section (one experiment per seed, cached)."""
     seed = int(st.number_input("Shuffle seed", 0, 10_000, 0, key="shuffle_seed"))
+    if not asked("shuffle_requested", ctx.has_experiment("shuffle", seed)):  # on request (ui/on_request.py)
+        ask_button("shuffle_requested", "Shuffle the tokens and run the model", key="shuffle_run")
+        return
     shuf = ctx.experiment("shuffle", seed, run=lambda: positions.shuffle_experiment(bundle, a, seed),
                           label="Shuffling…")
     e1, e2 = st.columns([1, 2], gap="large")

@@ -48,7 +48,7 @@ st.markdown("The rows of W are filters over a patch. Their first principal compo
             "within a patch." + (
                 " Only the filters' red, green and blue parts are shown; this model's fixed extra channel is "
                 "left out." if len(a.input_channels) > 3 else ""))
-chart(ctx.figure(views.filters), key="vectors_filters")
+chart(ctx.figure(views.filters, per_image=False), key="vectors_filters")
 
 st.header("3 · Are vectors always unique?")
 twin = ctx.built("twin_patches", build=lambda: vectors.twin_patches(a))

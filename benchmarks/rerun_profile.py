@@ -3,6 +3,7 @@
 
     python benchmarks/rerun_profile.py                       # ViT-S/16, random weights, every page
     python benchmarks/rerun_profile.py --pages attention --top 25
+    python benchmarks/rerun_profile.py --first               # first visits (experiments, figures), not reruns
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ os.environ.setdefault("VITVIZ_THREADS", "1")
 
 from streamlit.runtime.scriptrunner import script_runner  # noqa: E402
 
-from vitviz.walkthrough import STAGES  # noqa: E402
+from vitviz.walkthrough import BY_KEY, STAGES  # noqa: E402
 
 PROFILE = cProfile.Profile()
 _real_run_script = script_runner.ScriptRunner._run_script
@@ -49,6 +50,9 @@ def main() -> int:
     p.add_argument("--pages", nargs="*", default=["home"] + [s.key for s in STAGES])
     p.add_argument("--reruns", type=int, default=3)
     p.add_argument("--top", type=int, default=12)
+    p.add_argument("--first", action="store_true",
+                   help="profile each page's first visit (its image analysed, nothing else cached): a new sample "
+                        "per page, so no page finds another's figures or experiments")
     args = p.parse_args()
 
     with tempfile.TemporaryDirectory() as weights:
@@ -64,24 +68,36 @@ def main() -> int:
 
         script_runner.ScriptRunner._run_script = _profiled_run_script
         summary = []
-        for page in args.pages:
-            at = open_page(args.model, args.sample, page if page != "home" else STAGES[0].key)
-            if page == "home":
-                at.switch_page("home.py").run()
-            at.run()  # one more: every experiment and figure of this page is in the caches now
+        from vitviz.inputs.samples import gallery  # noqa: PLC0415
+
+        samples = [s.key for s in gallery(for_shapes_model=args.model == "shapes")]
+        for n, page in enumerate(args.pages):
             global PROFILE
             PROFILE = cProfile.Profile()
             cpu, wall = [], []
-            _active[0] = True
-            for _ in range(args.reruns):
+            if args.first:  # the sample's analysis on the Patches page, then this page's first visit, profiled
+                at = open_page(args.model, samples[n % len(samples)], STAGES[0].key)
+                _active[0] = True
                 c0, t0 = time.process_time(), time.perf_counter()
-                at.run()
+                at.switch_page("home.py" if page == "home" else BY_KEY[page].page).run()
                 cpu.append(time.process_time() - c0)
                 wall.append(time.perf_counter() - t0)
-            _active[0] = False
+                _active[0] = False
+            else:
+                at = open_page(args.model, args.sample, page if page != "home" else STAGES[0].key)
+                if page == "home":
+                    at.switch_page("home.py").run()
+                at.run()  # one more: every experiment and figure of this page is in the caches now
+                _active[0] = True
+                for _ in range(args.reruns):
+                    c0, t0 = time.process_time(), time.perf_counter()
+                    at.run()
+                    cpu.append(time.process_time() - c0)
+                    wall.append(time.perf_counter() - t0)
+                _active[0] = False
             errors = [e.value for e in at.exception]
             summary.append((page, statistics.median(cpu), statistics.median(wall), len(errors)))
-            print(f"\n=== {page}: CPU per rerun {statistics.median(cpu):.3f} s (wall {statistics.median(wall):.3f} s)"
+            print(f"\n=== {page}: CPU per {'first visit' if args.first else 'rerun'} {statistics.median(cpu):.3f} s (wall {statistics.median(wall):.3f} s)"
                   f"{'; exceptions: ' + str(errors)[:300] if errors else ''}")
             stats = pstats.Stats(PROFILE)
             stats.sort_stats("tottime").print_stats(args.top)

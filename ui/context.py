@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from vitviz.figures.wire import WireFigure, to_wire
-from vitviz.model.analysis import Analysis
+from vitviz.model.analysis import Analysis, model_alone
 from vitviz.model.loading import Bundle
 from vitviz.model.store import FallbackState
 
@@ -63,22 +63,31 @@ class Context:
         device and precision), the image, and the parts (the experiment's name and settings)."""
         return (self.bundle.identity, self.image.digest if self.image else None, *parts)
 
-    def figure(self, view: Callable[..., go.Figure], *settings: Hashable) -> WireFigure:
+    def figure(self, view: Callable[..., go.Figure], *settings: Hashable, per_image: bool = True) -> WireFigure:
         """``view(bundle, analysis, *settings)`` (a figure builder from ``vitviz.views``), built once per
         (identity, view, settings) in the form the browser receives, and shared by sessions: a widget change
-        reruns the page, but a figure whose inputs did not change is neither rebuilt nor re-encoded."""
-        return self.built(f"{view.__module__}.{view.__qualname__}", *settings,
-                          build=lambda: to_wire(view(self.bundle, self.analysis, *settings)))
+        reruns the page, but a figure whose inputs did not change is neither rebuilt nor re-encoded.
 
-    def built(self, name: str, *settings: Hashable, build: Callable[[], T]) -> T:
+        ``per_image=False``: a figure of the model alone (its position embeddings, its sizes). The view gets the
+        analysis without its image (``model_alone``), so the figure says nothing about the image and is built once
+        for every visitor of the model, whatever image they chose."""
+        name = f"{view.__module__}.{view.__qualname__}"
+        if per_image:
+            return self.built(name, *settings, build=lambda: to_wire(view(self.bundle, self.analysis, *settings)))
+        return self.built(name, *settings, per_image=False,
+                          build=lambda: to_wire(view(self.bundle, model_alone(self.analysis), *settings)))
+
+    def built(self, name: str, *settings: Hashable, build: Callable[[], T], per_image: bool = True) -> T:
         """Something a page derives from what is shown (a figure, a map, a table), built once per (identity,
         ``name``, ``settings``) and shared by sessions. ``settings`` must name everything ``build`` reads
         besides the model and the image (a control's value, an experiment's parameters). A figure is kept
-        in wire form (``to_wire``)."""
+        in wire form (``to_wire``). ``per_image=False``: ``build`` reads the model alone, never the image, and its
+        result is shared by every image."""
         def make() -> T:
             value = build()
             return to_wire(value) if isinstance(value, go.Figure) else value
-        return caches.BUILT.get_or_compute(self.key("built", name, *settings), make)
+        key = self.key("built", name, *settings) if per_image else (self.bundle.identity, "built", name, *settings)
+        return caches.BUILT.get_or_compute(key, make)
 
     def experiment(self, name: str, *params: Hashable, run: Callable[[], T], label: str, per_image: bool = True) -> T:
         """An on-demand experiment (another forward pass) run once per (identity, name, params), with a spinner;

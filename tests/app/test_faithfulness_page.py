@@ -26,9 +26,9 @@ def calls(model: str) -> int:
 
 
 def opened(model: str, sample: str):
-    """The page with the masked runs asked for (they run on request)."""
+    """The page with the masked runs asked for (they run on request, unless another test ran them already)."""
     at = open_page(model, sample, "faithfulness")
-    return at.button(key="faith_run").click().run()
+    return at.button(key="faith_run").click().run() if "faith_run" in [b.key for b in at.get("button")] else at
 
 
 def test_the_masked_runs_wait_for_a_request_unless_someone_ran_them():

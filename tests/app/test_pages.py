@@ -16,6 +16,7 @@ from vitviz.walkthrough import BY_KEY, STAGES
 
 PAGES = [s.page for s in STAGES]
 RANDOM_MODELS = ["vit_ti16", "dino_s16", "vit_b32"]  # real architectures, random weights (no download in tests)
+ASKED_FOR = ["grad_run", "faith_run", "shuffle_run"]  # the buttons of experiments that start on request
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -110,9 +111,10 @@ def test_every_page_works_for_the_model(model):
     for page in PAGES:
         at.switch_page(page).run()
         ok(at)
-        if "faith_run" in [b.key for b in at.get("button")]:  # masked runs start on request (unless run before)
-            at.button(key="faith_run").click().run()
-            ok(at)
+        for run in ASKED_FOR:  # experiments beyond the analysis start on request (unless run before)
+            if run in [b.key for b in at.get("button")]:
+                at.button(key=run).click().run()
+                ok(at)
         assert plotly_count(at) >= 2, page
         assert any(link.label.endswith("→") for link in at.get("page_link")), page  # the tour goes on
 
@@ -169,13 +171,43 @@ def test_experiment_controls():
     at.number_input(key="shuffle_seed").set_value(3).run()
     ok(at)
     assert any(m.label == "Tokens" and m.value == "145" for m in at.metric)
+    at.button(key="shuffle_run").click().run()
+    assert any(m.label.startswith("Without position embeddings") for m in ok(at).metric)
+    at.number_input(key="shuffle_seed").set_value(4).run()  # asked once: another seed runs at once
+    assert "shuffle_run" not in [b.key for b in ok(at).get("button")]
     at.switch_page(BY_KEY["attention"].page).run()
+    charts = len(at.get("plotly_chart"))
+    at.button(key="grad_run").click().run()
+    assert len(ok(at).get("plotly_chart")) == charts + 1  # the class map
     at.selectbox(key="grad_class").select(1).run()
     ok(at)
+    assert "grad_run" not in [b.key for b in at.get("button")] and len(at.get("plotly_chart")) == charts + 1
     at.switch_page(BY_KEY["bits"].page).run()
     at.button(key="act_measure").click().run()
     ok(at)
     assert any("measured" in m.value for m in at.markdown)
+
+
+def test_passes_beyond_the_analysis_wait_for_a_request_unless_someone_ran_them():
+    """The class map (a backward pass) and the shuffle (four more passes) run when asked, or show at once when
+    another visitor already ran them for the same image; the page's own figures never wait."""
+    at = ok(choose_sample(start(), "shape_hexagon"))
+    at.switch_page(BY_KEY["attention"].page).run()
+    n = calls("shapes")
+    assert "grad_run" in [b.key for b in ok(at).get("button")] and calls("shapes") == n
+    at.switch_page(BY_KEY["positions"].page).run()
+    assert "shuffle_run" in [b.key for b in ok(at).get("button")] and calls("shapes") == n
+    assert any(m.label == "Tokens" for m in at.metric)  # the model's own size: read from the analysis
+    at.button(key="shuffle_run").click().run()
+    at.switch_page(BY_KEY["attention"].page).run()
+    at.button(key="grad_run").click().run()
+    assert calls("shapes") > n
+    n = calls("shapes")
+    other = ok(choose_sample(start(), "shape_hexagon"))  # another visitor with the same image: the results are there
+    for page, run in (("attention", "grad_run"), ("positions", "shuffle_run")):
+        other.switch_page(BY_KEY[page].page).run()
+        assert run not in [b.key for b in ok(other).get("button")], page
+    assert calls("shapes") == n
 
 
 def test_claims_link_to_their_demonstrations():

@@ -23,6 +23,7 @@ from ui.session import ChosenImage
 from vitviz.inputs.decode import load_image
 from vitviz.model.analysis import image_hash
 from vitviz.views import attention as attention_views
+from vitviz.views import positions as positions_views
 
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
@@ -144,3 +145,22 @@ def test_the_shared_caches_answer_only_a_session_holding_the_same_image(shapes_b
     # every cached analysis sits under the hash of the image it was computed from
     for (_identity, digest), analysis in list(caches.ANALYSES._items.items()):
         assert analysis.image_hash == digest
+
+
+def test_a_figure_of_the_model_alone_is_shared_and_never_sees_the_image(shapes_bundle):
+    """Figures of the model alone (position embeddings, sizes) are built once for every image, from an analysis
+    with no image in it: a view that read the image would get empty arrays."""
+    me, them = _context(shapes_bundle, _photo(5, (320, 240))), _context(shapes_bundle, _photo(6, (320, 240)))
+    seen = []
+
+    def view(bundle, a, setting):
+        seen.append(a)
+        return positions_views.learned_similarity(bundle, a)
+
+    mine = me.figure(view, "x", per_image=False)
+    assert them.figure(view, "x", per_image=False) is mine and len(seen) == 1
+    assert seen[0].image.size == seen[0].attentions.size == seen[0].patch_embeddings.size == 0
+    assert seen[0].image_hash == "" and not seen[0].top_labels
+    np.testing.assert_array_equal(seen[0].pos_embed, me.analysis.pos_embed)
+    with pytest.raises(Exception):  # a view that reads the image cannot build a figure of the model alone
+        me.figure(attention_views.cls_map, 1, None, 0.5, 3, per_image=False)

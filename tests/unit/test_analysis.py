@@ -101,3 +101,22 @@ def test_block_input_is_recorded_for_prefix_variants():
         model(x)
     assert rec.block_input.shape == (1, 1 + 2 + 16, 32)
     assert (rec.block_input[0] - _reference_tokens_in(model, x[0].numpy())).abs().max() < 1e-6
+
+
+def test_the_model_alone_keeps_the_model_and_drops_the_image(tiny_bundle, photo):
+    """A figure built from ``model_alone`` is shared by every image: nothing of the image may be in it."""
+    from vitviz.model.analysis import model_alone
+
+    a = analyze(tiny_bundle, photo)
+    m = model_alone(a)
+    np.testing.assert_array_equal(m.pos_embed, a.pos_embed)
+    np.testing.assert_array_equal(m.cls_token, a.cls_token)
+    assert (m.grid, m.patch_size, m.num_prefix, m.embed_dim, m.depth, m.heads) == \
+        (a.grid, a.patch_size, a.num_prefix, a.embed_dim, a.depth, a.heads)
+    image_arrays = ["image", "pixels", "embed_input", "patch_embeddings", "tokens_in", "attentions", "block_outputs",
+                    "logits"]
+    assert all(getattr(m, name).size == 0 for name in image_arrays)
+    assert m.image_hash == "" and m.top_labels == m.top_probs == m.top_indices == ()
+    other = analyze(tiny_bundle, photo.transpose(0))  # another image, the same model: the same model-alone view
+    for name in ("pos_embed", "cls_token"):
+        np.testing.assert_array_equal(getattr(model_alone(other), name), getattr(m, name))

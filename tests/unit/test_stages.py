@@ -178,6 +178,25 @@ def test_resolution_change(analysed):
     assert bundle.model.patch_embed.img_size == (224, 224)
 
 
+@pytest.mark.parametrize("model", ["tiny_bundle", "shapes_bundle"])
+def test_the_native_size_is_read_from_the_analysis(model, request, photo):
+    """The Positions page shows the model's own size without a forward pass: what running it would give."""
+    bundle = request.getfixturevalue(model)
+    a = analyze(bundle, photo)
+    native, ran = positions.native_prediction(a), positions.run_at_resolution(bundle, photo, a.image.shape[0])
+    assert (native.label, native.tokens) == (ran.label, ran.tokens)
+    assert native.prob == pytest.approx(ran.prob, abs=1e-5)
+    np.testing.assert_array_equal(native.image, ran.image)
+
+
+def test_the_native_size_without_a_classifier(photo):
+    from vitviz.model.loading import load_model
+    bundle = load_model("dino_s16", device="cpu", pretrained=False)
+    a = analyze(bundle, photo)
+    native, ran = positions.native_prediction(a), positions.run_at_resolution(bundle, photo, a.image.shape[0])
+    assert native.label == ran.label and np.isnan(native.prob) and np.isnan(ran.prob)
+
+
 def test_shuffle_on_the_offline_model_shuffles_tokens_not_pixels(shapes_bundle):
     # its patch embedding reads colour edges computed across patch borders: shuffled pixels would make new
     # edges (top-1 changed without positions); shuffled tokens leave every patch vector as it was

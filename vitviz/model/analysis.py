@@ -6,6 +6,7 @@ sessions can analyse different images on one shared model at the same time witho
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 
@@ -69,6 +70,22 @@ class Analysis:
     def nbytes(self) -> int:
         arrays = {id(v): v for v in vars(self).values() if isinstance(v, np.ndarray)}  # shared arrays once
         return sum(v.nbytes for v in arrays.values())
+
+
+def model_alone(a: Analysis) -> Analysis:
+    """``a`` without its image: the parts that depend on the model only (position embeddings, the CLS vector, grid,
+    sizes) are kept; every array made from the image is empty and the top classes are gone. A figure built from it
+    says nothing about the image, so every visitor of the model can be shown the same one."""
+    depth, heads = a.attentions.shape[:2]
+    empty = _readonly(np.zeros(0, np.float32))
+    return dataclasses.replace(
+        a, image_hash="", image=_readonly(np.zeros((0, 0, 3), np.uint8)), pixels=_readonly(np.zeros((3, 0, 0), np.float32)),
+        embed_input=_readonly(np.zeros((len(a.input_channels), 0, 0), np.float32)),
+        patch_embeddings=_readonly(np.zeros((0, a.embed_dim), np.float32)),
+        tokens_in=_readonly(np.zeros((0, a.embed_dim), np.float32)),
+        attentions=_readonly(np.zeros((depth, heads, 0, 0), np.float16)),
+        block_outputs=_readonly(np.zeros((depth, 0, a.embed_dim), np.float16)),
+        logits=empty, top_indices=(), top_probs=(), top_labels=())
 
 
 def image_hash(image: Image.Image) -> str:

@@ -18,6 +18,7 @@ from timm.data import create_transform
 from timm.layers import build_sincos2d_pos_embed
 
 from vitviz.model import forward
+from vitviz.model.forward import NO_CLASSIFIER
 from vitviz.model.analysis import Analysis, to_picture
 from vitviz.model.loading import Bundle
 from vitviz.stages.patches import resized_copy
@@ -96,6 +97,13 @@ class Prediction:
     prob: float
     tokens: int
     image: np.ndarray  # [H, W, 3] uint8 as fed
+
+
+def native_prediction(analysis: Analysis) -> Prediction:
+    """What ``run_at_resolution`` gives at the model's own size, read from the analysis (the same transform, the
+    same model, the position embeddings unchanged): no forward pass."""
+    label, prob = (analysis.top_labels[0], analysis.top_probs[0]) if analysis.top_labels else (NO_CLASSIFIER, float("nan"))
+    return Prediction(label, prob, analysis.num_tokens, analysis.image)
 
 
 def run_at_resolution(bundle: Bundle, image: Image.Image, size: int) -> Prediction:
