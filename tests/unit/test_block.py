@@ -217,3 +217,24 @@ def test_handout_has_the_block_section(shapes_case, shapes_bundle):
     parts = SECTIONS["block"](shapes_bundle, shapes_case.a)
     assert shapes_bundle.forward_calls == calls  # the float32 recompute of the blocks, no forward pass
     assert figure_count("".join(parts)) >= 3
+
+
+def test_the_stream_of_a_float32_model_is_what_its_analysis_kept(case):
+    """The blocks' float32 outputs come from the analysis's own forward pass: running the blocks again gives
+    the same tokens, and the logit lens's last depth is the model's output."""
+    assert case.a.block_outputs.dtype == np.float32
+    again = B._recomputed(case.bundle, case.a).numpy()  # [L+1, T, D]
+    np.testing.assert_allclose(case.stream.tokens, again, atol=1e-5, rtol=1e-5)
+    if case.stream.has_classifier:
+        np.testing.assert_allclose(case.stream.head[-1], case.a.logits, atol=1e-4, rtol=1e-4)
+
+
+def test_a_lower_precision_model_keeps_float16_outputs_and_recomputes_its_stream(shapes_bundle):
+    from vitviz.model import precision
+
+    half = precision.to_precision(shapes_bundle, "bf16")
+    a = analyze(half, load_image(SAMPLES["shape_star"].data()))
+    assert a.block_outputs.dtype == np.float16
+    stream = B.residual_stream(half, a)
+    assert stream.tokens.dtype == np.float32 and stream.tokens.shape == (a.depth + 1, a.num_tokens, a.embed_dim)
+    np.testing.assert_allclose(stream.tokens[1:], a.block_outputs.astype(np.float32), atol=0.1, rtol=0.05)

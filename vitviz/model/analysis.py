@@ -40,7 +40,8 @@ class Analysis:
     cls_token: np.ndarray  # [D] float32: the learned CLS vector before block 1
     tokens_in: np.ndarray  # [T, D] float32: CLS + patches + positions, what block 1 receives
     attentions: np.ndarray  # [L, heads, T, T] float16: softmax probabilities, rows sum to 1
-    block_outputs: np.ndarray  # [L, T, D] float16: tokens after each block
+    block_outputs: np.ndarray  # [L, T, D]: tokens after each block, float32 as computed (float16 when the blocks
+    #                            compute in lower precision)
     logits: np.ndarray  # [C] float32 (empty for models without a classifier)
     top_indices: tuple[int, ...]
     top_probs: tuple[float, ...]
@@ -159,7 +160,7 @@ def analyze(bundle: Bundle, image: Image.Image, digest: str | None = None) -> An
         cls_token=_readonly(cls),
         tokens_in=_readonly(rec.block_input[0].float().cpu().numpy()),
         attentions=_readonly(rec.attn_fp16.cpu().numpy()),  # one device-to-host copy (none on CPU)
-        block_outputs=_readonly(rec.blocks_fp16.cpu().numpy()),
+        block_outputs=_readonly(rec.blocks_out.cpu().numpy()),
         logits=_readonly(logits[0].float().cpu().numpy() if has_head else np.zeros(0, np.float32)),
         top_indices=tuple(int(i) for i in top.indices) if top is not None else (),
         top_probs=tuple(float(p) for p in top.values) if top is not None else (),

@@ -18,17 +18,18 @@ _prepare_lock = threading.Lock()
 
 
 class Recorder:
-    """One thread's forward pass. ``compact``: the first image's per-block attention and output tokens are
-    copied straight into float16 buffers on the model's device (one transfer at the end on a GPU);
-    otherwise those tensors themselves are kept, still attached to autograd (gradients need them).
-    The patch vectors and block 1's input are kept as computed in both modes (full precision)."""
+    """One thread's forward pass. ``compact``: the first image's per-block attention is copied straight into a
+    float16 buffer on the model's device (one transfer at the end on a GPU), and its output tokens into one of
+    float32 when the blocks computed in float32 (the Inside-a-block page reads them as they are), of float16
+    otherwise; without ``compact`` those tensors themselves are kept, still attached to autograd (gradients need
+    them). The patch vectors and block 1's input are kept as computed in both modes (full precision)."""
 
     def __init__(self, depth: int, compact: bool) -> None:
         self.depth, self.compact = depth, compact
         self.attn: list[torch.Tensor] = []  # full mode: per block [B, H, T, T]
         self.blocks: list[torch.Tensor] = []  # full mode: per block [B, T, D]
         self.attn_fp16: torch.Tensor | None = None  # compact mode: [L, H, T, T]
-        self.blocks_fp16: torch.Tensor | None = None  # compact mode: [L, T, D]
+        self.blocks_out: torch.Tensor | None = None  # compact mode: [L, T, D] float32 or float16
         self.patch_embed: torch.Tensor | None = None  # [B, N, D]: patch vectors, before positions
         self.block_input: torch.Tensor | None = None  # [B, T, D]: what block 1 receives (prefix + positions + norm_pre)
         self._filled = {"attn": 0, "blocks": 0}
@@ -37,9 +38,10 @@ class Recorder:
         if not self.compact:
             getattr(self, kind).append(out)
             return
-        name = f"{kind}_fp16"
+        name = "attn_fp16" if kind == "attn" else "blocks_out"
         if getattr(self, name) is None:
-            setattr(self, name, torch.empty((self.depth, *out.shape[1:]), dtype=torch.float16, device=out.device))
+            dtype = torch.float32 if kind == "blocks" and out.dtype == torch.float32 else torch.float16
+            setattr(self, name, torch.empty((self.depth, *out.shape[1:]), dtype=dtype, device=out.device))
         getattr(self, name)[self._filled[kind]].copy_(out[0])
         self._filled[kind] += 1
 

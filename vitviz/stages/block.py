@@ -6,8 +6,9 @@ Everything is recomputed in float32 from the block's input with the model's own 
 checked against what the model itself computed:
 
 - ``residual_stream``: block 1's input (``Analysis.tokens_in``, float32) through the model's own blocks,
-  keeping every block's output in float32 (the analysis keeps float16 copies for drawing), and the final
-  norm and head applied at every depth (the logit lens, nostalgebraist 2020, for GPT-2);
+  every block's output in float32 (as the analysis kept them when the blocks compute in float32; run again in
+  float32 copies when they do not), and the final norm and head applied at every depth (the logit lens,
+  nostalgebraist 2020, for GPT-2);
 - ``trace``: one block opened up — LayerNorm, q/k/v, scores, softmax, Σ aⱼvⱼ, the output projection,
   the residual adds, the MLP — for every token at once, with its checks (``BlockCheck``);
 - ``query_step``: one query token and one head, with a softmax temperature (a what-if);
@@ -74,9 +75,7 @@ def unsupported(model: torch.nn.Module) -> str | None:
 
 def _float32(module: torch.nn.Module) -> torch.nn.Module:
     """``module`` itself when its weights are float32, else a float32 copy (a model loaded in lower precision)."""
-    if all(p.dtype == torch.float32 for p in module.parameters()):
-        return module
-    return copy.deepcopy(module).float()
+    return module if _in_float32(module) else copy.deepcopy(module).float()
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -102,7 +101,7 @@ def token_name(analysis: Analysis, token: int) -> str:
 
 @dataclass(frozen=True, eq=False)  # hashed by identity: a cached stream is a figure setting
 class Stream:
-    """The tokens between blocks, recomputed in float32 with the model's own blocks."""
+    """The tokens between blocks in float32, as the model's own blocks compute them."""
 
     tokens: np.ndarray  # [L+1, T, D] float32: block 1's input, then each block's output
     head: np.ndarray  # [L+1, C] float32: model.forward_head(model.norm(·)) at every depth (pooled features [L+1, D]
@@ -115,19 +114,35 @@ class Stream:
 
 
 def residual_stream(bundle: Bundle, analysis: Analysis) -> Stream:
-    """Block 1's input through every block of the model in float32; the final norm and head at each depth."""
+    """Block 1's input through every block of the model in float32; the final norm and head at each depth.
+
+    A model whose blocks compute in float32 already did this in the analysis's forward pass, which kept their
+    outputs as they were: only the norm and head run here. Otherwise the blocks run again, in float32 copies."""
     model = bundle.model
-    blocks = [_float32(blk) for blk in model.blocks]
+    if analysis.block_outputs.dtype == np.float32 and _in_float32(model.blocks):
+        tokens = as_input(np.concatenate([analysis.tokens_in[None], analysis.block_outputs]), bundle.device)
+    else:
+        tokens = _recomputed(bundle, analysis)
+    with torch.inference_mode():
+        head_model = _float32(model)
+        head = head_model.forward_head(head_model.norm(tokens))  # [L+1, C]
+    return Stream(_np(tokens), _np(head), len(bundle.labels) > 0)
+
+
+def _in_float32(module: torch.nn.Module) -> bool:
+    return all(p.dtype == torch.float32 for p in module.parameters())
+
+
+def _recomputed(bundle: Bundle, analysis: Analysis) -> torch.Tensor:
+    """[L+1, T, D]: block 1's input, then each block's output, run again with float32 copies of the blocks."""
+    blocks = [_float32(blk) for blk in bundle.model.blocks]
     x = as_input(analysis.tokens_in[None], bundle.device)  # [1, T, D] float32
     with torch.inference_mode():
         states = [x]
         for blk in blocks:
             x = blk(x)  # [1, T, D]: the model's own block forward
             states.append(x)
-        tokens = torch.cat(states)  # [L+1, T, D]
-        head_model = _float32(model)
-        head = head_model.forward_head(head_model.norm(tokens))  # [L+1, C]
-    return Stream(_np(tokens), _np(head), len(bundle.labels) > 0)
+        return torch.cat(states)
 
 
 def head_reads(model: torch.nn.Module) -> str:
@@ -191,7 +206,7 @@ class BlockCheck:
 
     attention_vs_captured: float  # max |softmax(q·k/√d) recomputed − captured (float16) attention|, all heads and rows
     output_vs_block: float  # max |step-by-step output − the model's own block forward in float32|
-    output_vs_captured: float  # max |step-by-step output − the captured (float16) block output|
+    output_vs_captured: float  # max |step-by-step output − the block output the analysis kept|
 
 
 @dataclass(frozen=True, eq=False)  # hashed by identity: a cached trace is a figure setting
