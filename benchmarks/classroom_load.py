@@ -74,18 +74,61 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState, WidgetStates  # noqa: 
 PORTS = range(8700, 8800)  # this project's benchmark ports
 MAX_LEARNERS = 200
 COUNT_ENV = "VITVIZ_BENCH_FORWARDS"
-SITECUSTOMIZE = f'''"""Written by benchmarks/classroom_load.py for one run: counts whole-model forward passes."""
+SITECUSTOMIZE = f'''"""Written by benchmarks/classroom_load.py for one run: counts whole-model forward passes (with the
+vitviz function that asked for each), and notes what the process held at its peak resident memory."""
 import os
 _path = os.environ.get("{COUNT_ENV}")
 if _path:
+    import ctypes, json, sys, threading, time, traceback
     import torch
 
     def _count(module, args, output):
         if hasattr(module, "patch_embed") and hasattr(module, "blocks"):
+            asked = [f.name for f in traceback.extract_stack(limit=40) if "/vitviz/" in f.filename]
             with open(_path, "a") as f:
-                f.write(type(module).__name__ + "\\n")
+                f.write(type(module).__name__ + " " + "<".join(reversed(asked[-3:])) + "\\n")
 
     torch.nn.modules.module.register_module_forward_hook(_count)
+
+    class _Mallinfo2(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                   "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+    def _held() -> dict:
+        """MB the caches hold, and what glibc's malloc has in use against what it keeps."""
+        out = {{}}
+        caches = sys.modules.get("ui.caches")
+        if caches is not None:
+            for name in ("ANALYSES", "BUILT", "EXPERIMENTS"):
+                out[name.lower() + "_mb"] = round(getattr(caches, name).nbytes / 2**20, 1)
+            out["models_mb"] = round(caches.MODELS.nbytes / 2**20, 1)
+        try:
+            libc = ctypes.CDLL("libc.so.6")
+            libc.mallinfo2.restype = _Mallinfo2
+            m = libc.mallinfo2()
+            out["malloc_in_use_mb"] = round((m.uordblks + m.hblkhd) / 2**20, 1)
+            out["malloc_free_kept_mb"] = round(m.fordblks / 2**20, 1)
+        except (OSError, AttributeError):
+            pass
+        out["threads"] = threading.active_count()
+        return out
+
+    def _watch() -> None:
+        peak = 0
+        while True:
+            with open("/proc/self/statm") as f:
+                rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            if rss > peak + 16 * 2**20:
+                peak = rss
+                try:
+                    note = {{"rss_mb": round(rss / 2**20), **_held()}}
+                except Exception as e:  # a cache being resized: try at the next peak
+                    note = {{"rss_mb": round(rss / 2**20), "error": repr(e)}}
+                with open(_path + f".peak.{{os.getpid()}}", "w") as f:
+                    json.dump(note, f)
+            time.sleep(0.5)
+
+    threading.Thread(target=_watch, name="peak-memory-note", daemon=True).start()
 '''
 
 
@@ -684,7 +727,26 @@ async def main_async(args: argparse.Namespace, servers: Servers, work: Path | No
         solo = await phase(servers.url, 1, 0, args, deadline, monitor, work)
         group = await phase(servers.url, args.learners, 1, args, deadline, monitor, work)
     tracebacks = servers.log.read_text(errors="replace").count("Traceback") if servers.log else -1
-    return report(solo, group, monitor, servers, args, tracebacks)
+    result = report(solo, group, monitor, servers, args, tracebacks)
+    if work:
+        result["forward_callers"], result["held_at_peak"] = server_notes(work)
+    return result
+
+
+def server_notes(work: Path) -> tuple[dict[str, int], list[dict]]:
+    """Who asked for the forward passes (the vitviz functions on the stack), over the whole run, and what each
+    app process held at its peak resident memory (the caches' MB, malloc's bytes in use and kept free)."""
+    log = work / "forwards.log"
+    callers: dict[str, int] = {}
+    for line in (log.read_text().splitlines() if log.exists() else []):
+        who = line.split(" ", 1)[1] if " " in line else "?"
+        callers[who] = callers.get(who, 0) + 1
+    peaks = [json.loads(f.read_text()) for f in sorted(work.glob("forwards.log.peak.*"))]
+    print("forward passes by caller (whole run, warm-up included): "
+          + "; ".join(f"{who or '?'} {n}" for who, n in sorted(callers.items(), key=lambda kv: -kv[1])))
+    for note in peaks:
+        print("held at peak RSS: " + ", ".join(f"{k} {v}" for k, v in note.items()))
+    return callers, peaks
 
 
 def main() -> int:

@@ -30,12 +30,18 @@ from vitviz.model.store import ModelStore
 T = TypeVar("T")
 
 MODEL_CACHE_MB = int(os.environ.get("VITVIZ_MODEL_CACHE_MB", "1200"))
-ANALYSIS_CACHE_MB = int(os.environ.get("VITVIZ_ANALYSIS_CACHE_MB", "300"))
+# 30 learners' analyses by ViT-S/16 take 310 MB: below a class's need, every page of every learner misses
+ANALYSIS_CACHE_MB = int(os.environ.get("VITVIZ_ANALYSIS_CACHE_MB", "400"))
 
 MODEL_SLOTS = int(os.environ.get("VITVIZ_MODEL_SLOTS", "0")) or max(1, (os.cpu_count() or 1) // cpu_threads())
 
 MODELS = ModelStore(MODEL_CACHE_MB * 2**20)
 QUEUE = ModelQueue(slots=MODEL_SLOTS)  # analyses and experiments: at most MODEL_SLOTS at once, in arrival order
+# Page runs take turns too: every session's script runs in a thread of its own, and thirty threads building
+# pages at once share one interpreter lock, so each is thirty times slower and all of them finish late. A run
+# waits (blocked, not competing) until one of PAGE_SLOTS is free, in arrival order, and shows its place.
+PAGE_SLOTS = int(os.environ.get("VITVIZ_PAGE_SLOTS", "2"))
+PAGES = ModelQueue(slots=max(1, PAGE_SLOTS), default_s=0.3)
 _in_job = threading.local()
 ANALYSES: BoundedCache[Analysis] = BoundedCache(ANALYSIS_CACHE_MB * 2**20, lambda a: a.nbytes)
 EXPERIMENTS: BoundedCache = BoundedCache(64 * 2**20, lambda v: max(nbytes(v), 2**10))  # bounded by the arrays held

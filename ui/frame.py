@@ -130,4 +130,5 @@ def run() -> None:
     if ctx.precision != precision.DEFAULT and analysis is not None:
         precision_line(ctx)
     publish(ctx)
-    page.run()
+    waiting = st.empty()  # the place in line while other pages are being drawn (ui/caches.py, PAGES)
+    caches.PAGES.run(object(), page.run, on_wait=lambda place: show_place(waiting, place, "page"))

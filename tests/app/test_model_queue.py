@@ -45,3 +45,44 @@ def test_home_says_what_happens_to_an_image_and_uploads_stay_in_memory():
     at = ok(AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=300).run())
     assert any(c.value == widgets.PRIVACY for c in at.caption)
     assert MultiPartParser.spool_max_size >= uploads.SPOOL_BYTES  # the entry point kept uploads in memory
+
+
+def test_pages_take_turns_and_a_waiting_one_shows_its_place(monkeypatch):
+    """With every page slot taken, a visitor's page waits its turn (blocked, not competing for the interpreter),
+    says where it stands, and is drawn in full once a slot frees."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.app.pages import ROOT
+    from vitviz.model.queue import Place
+
+    pages = ModelQueue(slots=1)
+    monkeypatch.setattr(caches, "PAGES", pages)
+    places: list[Place] = []
+    real_run = pages.run
+
+    def run(key, compute, on_wait=None):
+        return real_run(key, compute, on_wait=lambda place: (places.append(place), on_wait(place)))
+    monkeypatch.setattr(pages, "run", run)
+    busy, release = threading.Event(), threading.Event()
+
+    def other_visitor_page():
+        busy.set()
+        release.wait(60)
+    holder = threading.Thread(target=lambda: real_run("another page", other_visitor_page))
+    holder.start()
+    busy.wait(10)
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=300)
+    mine = threading.Thread(target=at.run)
+    mine.start()
+    for _ in range(600):  # the page is in line behind the other one
+        if pages.counts() == (1, 1):
+            break
+        threading.Event().wait(0.05)
+    assert pages.counts() == (1, 1)
+    release.set()
+    holder.join(60)
+    mine.join(120)
+    ok(at)
+    assert places[0] == Place(1, places[0].eta_s) and places[0].sentence("page").startswith("1 page ahead of yours")
+    assert places[-1].running and any(c.value == widgets.PRIVACY for c in at.caption)  # the home page, drawn
+    assert pages.counts() == (0, 0)
