@@ -112,13 +112,15 @@ elif a.top_labels:
         target = a.top_indices[cls_pick]
         if not asked("grad_requested", ctx.has_experiment("grad_rollout", target)):
             with g2:  # a forward and a backward pass: on request (ui/on_request.py)
-                st.markdown("This map needs one more run of the model on the image, forward and then backward "
-                            "from the chosen class's score.")
+                st.markdown("This map needs ∇A, which the page's first run of the model did not work out. One "
+                            "more run on this image goes forward to the chosen class's score, then backward from "
+                            "that score through every block: the backward pass (the step training uses) gives ∇A "
+                            "for every attention weight at once.")
                 ask_button("grad_requested", "Compute the class map", key="grad_run")
             return
         grad_map = ctx.experiment("grad_rollout", target,
                                   run=lambda: attention.gradient_rollout(ctx.bundle, a, target),
-                                  label="One backward pass for this class…")
+                                  label="One forward and one backward pass for this class…")
         with g2:
             chart(ctx.built("gradient_relevance", target, opacity, build=lambda: views.relevance(
                 ctx.bundle, a, grad_map, short_label(a.top_labels[cls_pick]), opacity)), key="attn_grad")

@@ -75,11 +75,13 @@ PRECISION_NOTE["int4"] = (" The model runs in {p}: its Linear layers are the qua
                           "(4-bit weight codes turned back into numbers before each product); everything else is float32.")
 
 stream = ctx.experiment("block_stream", run=lambda: block.residual_stream(bundle, a),
-                        label="Recomputing the blocks in float32 from block 1's input…")
+                        label="Reading the tokens between blocks through the final norm and head…"
+                        if block.stream_from_analysis(bundle, a) else
+                        "Recomputing the blocks in float32 from block 1's input…")
 trace = ctx.experiment("block_trace", layer, run=lambda: block.trace(bundle, a, layer, stream),
                        label=f"Opening block {layer + 1}…")
 check = trace.check
-st.markdown(f"Every number below is recomputed in float32 from block {layer + 1}'s input with the model's own "
+st.markdown(f"Every number in section 2 is recomputed in float32 from block {layer + 1}'s input with the model's own "
             f"layers. Its output against the model's own block run on the same input: "
             f"**{difference(check.output_vs_block)}**; its attention against the attention the model produced in its "
             f"forward pass (kept in float16): **{difference(check.attention_vs_captured, FP16)}** at most, over all "

@@ -103,7 +103,7 @@ if target.has_class and no_gradient:
 elif target.has_class:
     gradient = ctx.experiment("grad_rollout", target.class_index,
                               run=lambda: attention.gradient_rollout(bundle, a, target.class_index),
-                              label="One backward pass for gradient rollout…")
+                              label="One forward and one backward pass for gradient rollout…")
 occ_tokens = occ if variant == "tokens" else occlusion_of("tokens")
 maps = ctx.built("method_maps", target.class_index, group,
                  build=lambda: faith.method_maps(bundle, a, occ_tokens.drop, gradient))

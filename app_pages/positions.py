@@ -58,7 +58,8 @@ st.header("3 · Another resolution: resample the positions")
 
 @st.fragment
 def another_resolution() -> None:
-    """The input size changes only this section (one forward pass per size, cached)."""
+    """The input size changes only this section (one forward pass per other size, cached; the model's own
+    size is read from the analysis)."""
     native = a.image.shape[0]
     options = sorted({native // 2, native * 3 // 4, native, native * 5 // 4, native * 3 // 2} - {0})
     options = [o - o % a.patch_size for o in options]
@@ -74,9 +75,13 @@ def another_resolution() -> None:
         if bundle.labels:
             st.metric("Top-1", f"{short_label(pred.label)}", delta=f"{pred.prob:.1%} (was {a.top_probs[0]:.1%})",
                       delta_color="off")
-        st.caption(f"Position embeddings resampled from {a.grid[0]}×{a.grid[1]} to "
-                   f"{size // a.patch_size}×{size // a.patch_size} with timm's resample_abs_pos_embed (bicubic: a "
-                   "smooth interpolation).")
+        if size == native:
+            st.caption("At the model's own size the position embeddings are used as trained: this is the page's own "
+                       "run of the model on the image.")
+        else:
+            st.caption(f"Position embeddings resampled from {a.grid[0]}×{a.grid[1]} to "
+                       f"{size // a.patch_size}×{size // a.patch_size} with timm's resample_abs_pos_embed (bicubic: "
+                       "a smooth interpolation).")
 
 
 another_resolution()

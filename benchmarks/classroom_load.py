@@ -693,6 +693,8 @@ def report(solo: Phase, group: Phase, monitor: Monitor, servers: Servers, args: 
               f"(distinct images {ph.learners}) | errors {len(ph.errors)}")
     print(f"peak RSS: {monitor.peak_rss / 2**30:.2f} GB over all app processes, {monitor.peak_each / 2**30:.2f} GB the "
           f"largest one | tracebacks in the server log: {log_tracebacks}")
+    client = time.process_time()
+    print(f"this benchmark's own CPU (the simulated browsers, on the same cores): {client:.1f} s over the whole run")
     per_step = {n: sum(s.forwards for s in solo.steps.get(n, [])) for n in order}
     print("forward passes per step, 1 learner: " + ", ".join(f"{n} {c}" for n, c in per_step.items() if c))
     for e in (solo.errors + group.errors)[:12]:
@@ -701,7 +703,7 @@ def report(solo: Phase, group: Phase, monitor: Monitor, servers: Servers, args: 
             "cores_used": [solo.cpu_s / solo.wall_s, group.cpu_s / group.wall_s],
             "forwards": [solo.forwards, group.forwards], "errors": [len(solo.errors), len(group.errors)],
             "peak_rss_gb": monitor.peak_rss / 2**30, "peak_rss_each_gb": monitor.peak_each / 2**30,
-            "tracebacks": log_tracebacks, "forwards_per_step_solo": per_step}
+            "tracebacks": log_tracebacks, "forwards_per_step_solo": per_step, "client_cpu_s": client}
 
 
 # --- main --------------------------------------------------------------------------------------------

@@ -83,6 +83,7 @@ def test_pages_take_turns_and_a_waiting_one_shows_its_place(monkeypatch):
     holder.join(60)
     mine.join(120)
     ok(at)
-    assert places[0] == Place(1, places[0].eta_s) and places[0].sentence("page").startswith("1 page ahead of yours")
+    assert places[0] == Place(1, places[0].eta_s, next_up=True)
+    assert places[0].sentence("page").startswith("Your page is next, after the 1 being worked on now (")
     assert places[-1].running and any(c.value == widgets.PRIVACY for c in at.caption)  # the home page, drawn
     assert pages.counts() == (0, 0)

@@ -87,7 +87,9 @@ def test_three_analyses_run_one_at_a_time_in_arrival_order_and_report_their_plac
     learners["c"].start().wait_for(lambda p: not p.running)
     assert q.counts() == (1, 2)
     # the waiting ones know where they are: b has a's job ahead, c has a's and b's
-    assert learners["b"].places[0] == Place(ahead=1, eta_s=2.0)
+    assert learners["b"].places[0] == Place(ahead=1, eta_s=2.0, next_up=True)
+    assert learners["b"].places[0].sentence() == "Your image is next, after the 1 being worked on now (about 2 s)."
+    assert learners["c"].places[0].sentence() == "2 images ahead of yours (about 4 s)."
     assert learners["c"].places[0] == Place(ahead=2, eta_s=4.0)
     assert q.place("c") == Place(ahead=2, eta_s=4.0)
 

@@ -26,20 +26,25 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class Place:
     """Where a request stands: ``ahead`` jobs run or wait before it starts, ``eta_s`` seconds estimated
-    from the running mean of finished jobs; ``running`` once it has started."""
+    from the running mean of finished jobs; ``next_up`` when only running jobs are ahead of it; ``running``
+    once it has started."""
 
     ahead: int
     eta_s: float
     running: bool = False
+    next_up: bool = False
 
     def sentence(self, noun: str = "image") -> str:
         """The place in words for a learner."""
         if self.running:
             return f"Running the model on your {noun}…"
+        wait = "less than a second" if self.eta_s < 1 else f"about {self.eta_s:.0f} s"
         if self.ahead == 0:
             return f"Your {noun} is next."
+        if self.next_up:
+            return f"Your {noun} is next, after the {self.ahead} being worked on now ({wait})."
         plural = "s" if self.ahead != 1 else ""
-        return f"{self.ahead} {noun}{plural} ahead of yours, about {max(self.eta_s, 0.5):.0f} s."
+        return f"{self.ahead} {noun}{plural} ahead of yours ({wait})."
 
 
 class _Job(Generic[T]):
@@ -110,7 +115,7 @@ class ModelQueue:
         free_now = max(self.slots - len(self._running), 0)
         # rounds of `slots` jobs that must end before this one starts (0 when it can start now)
         rounds = 0 if in_front < free_now else (in_front - free_now) // self.slots + 1
-        return Place(ahead, rounds * mean)
+        return Place(ahead, rounds * mean, next_up=in_front == 0)
 
     # -- running ------------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """Stage — inside a block: one transformer block recomputed step by step, on real numbers.
 
-Everything is recomputed in float32 from the block's input with the model's own timm modules
+One block is recomputed in float32 from its input with the model's own timm modules
 (``norm1``, ``attn.qkv``, ``attn.q_norm``/``k_norm``, ``attn.scale``, ``attn.proj``, ``ls1``, ``norm2``,
 ``mlp.fc1``/``act``/``fc2``, ``ls2``; ``model.norm`` and ``model.forward_head`` for the logit lens), and
 checked against what the model itself computed:
@@ -116,10 +116,11 @@ class Stream:
 def residual_stream(bundle: Bundle, analysis: Analysis) -> Stream:
     """Block 1's input through every block of the model in float32; the final norm and head at each depth.
 
-    A model whose blocks compute in float32 already did this in the analysis's forward pass, which kept their
-    outputs as they were: only the norm and head run here. Otherwise the blocks run again, in float32 copies."""
+    A model whose block outputs are float32 (fp32; int8 and int4 too, whose quantised weights report float32)
+    already did this in the analysis's forward pass, which kept those outputs as they were: only the norm and
+    head run here. Otherwise the blocks run again, in float32 copies."""
     model = bundle.model
-    if analysis.block_outputs.dtype == np.float32 and _in_float32(model.blocks):
+    if stream_from_analysis(bundle, analysis):
         tokens = as_input(np.concatenate([analysis.tokens_in[None], analysis.block_outputs]), bundle.device)
     else:
         tokens = _recomputed(bundle, analysis)
@@ -127,6 +128,11 @@ def residual_stream(bundle: Bundle, analysis: Analysis) -> Stream:
         head_model = _float32(model)
         head = head_model.forward_head(head_model.norm(tokens))  # [L+1, C]
     return Stream(_np(tokens), _np(head), len(bundle.labels) > 0)
+
+
+def stream_from_analysis(bundle: Bundle, analysis: Analysis) -> bool:
+    """Whether ``residual_stream`` reads the blocks' outputs from the analysis (no block runs again)."""
+    return analysis.block_outputs.dtype == np.float32 and _in_float32(bundle.model.blocks)
 
 
 def _in_float32(module: torch.nn.Module) -> bool:
@@ -205,7 +211,8 @@ class BlockCheck:
     """The recompute against what the model computed."""
 
     attention_vs_captured: float  # max |softmax(q·k/√d) recomputed − captured (float16) attention|, all heads and rows
-    output_vs_block: float  # max |step-by-step output − the model's own block forward in float32|
+    output_vs_block: float  # max |step-by-step output − stream.tokens[layer + 1]|: the forward pass's kept output when
+    #                         the blocks output float32 (then equal to output_vs_captured), else the float32 copy's
     output_vs_captured: float  # max |step-by-step output − the block output the analysis kept|
 
 
