@@ -1,4 +1,5 @@
-"""Drawing figures: presenter-mode scaling, a PNG button on every chart, and clickable patch charts."""
+"""Drawing figures: presenter-mode scaling, a PNG button on every chart, charts that let a finger scroll the page,
+and clickable patch charts."""
 
 from __future__ import annotations
 
@@ -32,10 +33,17 @@ def presenter_css() -> None:
 def chart(fig: go.Figure, key: str, **kwargs) -> object:
     """``st.plotly_chart`` with presenter-mode scaling: larger fonts, one main figure per screen.
 
+    No chart pans or zooms on a drag (``dragmode=False``): on a touch screen a finger on a chart scrolls the page,
+    as it does everywhere else; hover, clicks and the toolbar's zoom buttons still work. (A chart with
+    ``on_select`` gets Streamlit's own drag mode instead: Streamlit sets "pan" whenever the layout's is unset or
+    False.)
+
     Cached figures (``ctx.figure``, ``ctx.built``) arrive in wire form and are sent as they are; any
     other figure is put in that form here."""
-    wire = to_wire(fig)
-    if session.presenter():  # new top-level layout entries: the cached figure is shared with other sessions
+    wire = to_wire(fig)  # new top-level layout entries only: a cached figure is shared with other sessions
+    if wire.layout_value("dragmode") is not False:
+        wire = wire.with_layout(dragmode=False)
+    if session.presenter():
         title = wire.layout_value("title") or {}
         wire = wire.with_layout(
             font={**(wire.layout_value("font") or {}), "size": PRESENTER_FONT},
