@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from vitviz.inputs.decode import MAX_BYTES, ImageError, load_image
+from vitviz.inputs.decode import MAX_BYTES, UPLOAD_TYPES, ImageError, load_image
 from vitviz.inputs.samples import BY_KEY as SAMPLES, gallery
 from vitviz.model import hub
 from vitviz.model.zoo import BY_KEY as SPECS
@@ -54,7 +54,7 @@ def image_sources(shapes_first: bool) -> None:
     """
     tab_up, tab_sample, tab_cam = st.tabs(["Upload a photo", "Sample gallery", "Camera"])
     with tab_up:
-        st.file_uploader("Upload an image", key="vitviz_upload", on_change=_on_upload,
+        st.file_uploader("Upload an image", type=UPLOAD_TYPES, key="vitviz_upload", on_change=_on_upload,
                          args=("vitviz_upload", "upload"),
                          help=f"JPEG, PNG, WebP, GIF, BMP or TIFF, up to {MAX_BYTES // 2**20} MB")
     with tab_sample:

@@ -16,6 +16,9 @@ MAX_BYTES = 25 * 1024 * 1024  # what the upload widget also allows (see .streaml
 MAX_PIXELS = 40_000_000  # 40 megapixels: larger photos exist, but nothing here needs them
 MAX_SIDE = 20_000  # a 10000x10 strip is fine; a 100000-pixel side is not
 WORKING_SIDE = 1024  # decoded images are shrunk to at most this side: models see 224 px anyway
+# the file endings an upload widget offers: the formats named in the messages below, as Pillow reads them. A phone
+# offers its photo library and camera for these (an iPhone hands over its HEIC photos as JPEG).
+UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff")
 
 Image.MAX_IMAGE_PIXELS = 2 * MAX_PIXELS  # keep Pillow's bomb check on, just above our own limit
 
