@@ -74,15 +74,25 @@ def dino_masks(_bundle: Bundle, a: Analysis, fraction: float) -> go.Figure:
 
 
 def relatedness(_bundle: Bundle, a: Analysis, layer: int, head: int | None, index: int) -> go.Figure:
-    """The raw patch vectors' cosine with the query next to its attention row: closeness is not relatedness."""
+    """The raw patch vectors' cosine with the query next to its attention row: closeness is not relatedness.
+
+    Short panel titles and each colour bar under its own map: the two maps read side by side at a phone's
+    width (about 360 px) as on a projector."""
     rel = attention.relatedness(a, layer, head, index)
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.2, subplot_titles=(
-        f"cosine of patch vectors with patch {index}", f"attention from patch {index}, block {layer + 1}"))
-    fig.add_trace(go.Heatmap(z=rel.cosine, colorscale=DIVERGING, zmin=-1, zmax=1, colorbar=dict(x=0.4, thickness=12, title="cos"),
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=(
+        f"cosine with patch {index}", f"attention from patch {index}"))
+    bar = dict(orientation="h", thickness=10, len=0.4, y=-0.04, yanchor="top", xanchor="center", ticks="outside",
+               title=dict(side="bottom"))
+    fig.add_trace(go.Heatmap(z=rel.cosine, colorscale=DIVERGING, zmin=-1, zmax=1,
+                             colorbar=dict(bar, x=0.23, title=dict(bar["title"], text="cosine"), tickvals=[-1, 0, 1]),
                              hovertemplate="cosine %{z:.3f}<extra></extra>"), 1, 1)
-    fig.add_trace(go.Heatmap(z=rel.attention, colorscale=SEQUENTIAL, colorbar=dict(thickness=12, title="attention"),
+    fig.add_trace(go.Heatmap(z=rel.attention, colorscale=SEQUENTIAL, colorbar=dict(
+                                 bar, x=0.77, title=dict(bar["title"], text=f"attention, block {layer + 1}"), nticks=4),
                              hovertemplate="attention %{z:.4f}<extra></extra>"), 1, 2)
-    fig.update_yaxes(autorange="reversed", scaleanchor=None)
-    fig = base_layout(fig, f"Close vectors or learned relation? Correlation over the other patches: r = "
-                           f"{rel.correlation:.2f}", height=420)
-    return fig.update_layout(margin=dict(t=90))
+    fig.update_xaxes(showticklabels=False, constrain="domain")
+    fig.update_yaxes(autorange="reversed", showticklabels=False, constrain="domain")
+    fig.update_yaxes(scaleanchor="x", row=1, col=1)  # square patches
+    fig.update_yaxes(scaleanchor="x2", row=1, col=2)
+    fig = base_layout(fig, f"Close vectors or learned relation?<br>Correlation over the other patches: r = "
+                           f"{rel.correlation:.2f}", height=440)
+    return fig.update_layout(margin=dict(t=90, b=70))
