@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui.charts import chart
+from ui.charts import chart, chart_row
 from ui.on_request import ask_button, asked
 from ui.progress import progress_bar
 from ui.tour import close_stage, open_stage
@@ -111,8 +111,9 @@ with progress_bar("Removing and revealing patches") as report:
     curves = ctx.experiment("faithfulness_curves", target.class_index, group,
                             run=lambda: faith.curves(bundle, a, target, maps, progress=report),
                             label="Running the deletion and insertion curves…")
-chart(ctx.built("curves_figure", target.class_index, group, build=lambda: views.curves(bundle, a, curves)),
-      key="faith_curves")
+chart_row([ctx.built("curves_figure", target.class_index, group, kind,
+                     build=lambda kind=kind: views.curves(bundle, a, curves, kind)) for kind in ("deletion", "insertion")],
+          "faith_curves")
 st.markdown(f"**{faith.verdict(curves)}**")
 st.markdown(faith.areas_table(curves))
 st.caption(f"A map counts as better than random when its area beats every one of the {faith.RANDOM_ORDERS} random "

@@ -54,6 +54,16 @@ def chart(fig: go.Figure, key: str, **kwargs) -> object:
     return st.plotly_chart(wire, key=key, config=config, **kwargs)
 
 
+def chart_row(figs: list[go.Figure], key: str, title: str | None = None) -> None:
+    """Figures side by side in columns, under an optional bold ``title``; a phone stacks the columns, each chart
+    at the screen's width (panels of one wide figure would each get a third of it)."""
+    if title:
+        st.markdown(f"**{title}**")
+    for i, (column, fig) in enumerate(zip(st.columns(len(figs)), figs)):
+        with column:
+            chart(fig, f"{key}_{i}")
+
+
 _CLICKED = "_vitviz_patch_clicked"
 
 

@@ -52,38 +52,48 @@ def occlusion_map(_bundle: Bundle, a: Analysis, occ: Occlusion, opacity: float =
 
 
 def maps(_bundle: Bundle, a: Analysis, c: Curves) -> go.Figure:
-    """The maps whose orders the curves test, side by side (each scaled on its own)."""
+    """The maps whose orders the curves test, two a row (each scaled on its own): four in a row are too small to
+    read at a phone's width."""
     keys = list(c.maps)
+    rows = -(-len(keys) // 2)
     return small_multiples(a.image, [c.maps[k] for k in keys], [METHODS[k] for k in keys], 0.6,
-                           columns=len(keys), title="The maps under test (each scaled on its own)")
+                           columns=2, title="The maps under test (each scaled on its own)", height=70 + 240 * rows)
 
 
-def curves(_bundle: Bundle, a: Analysis, c: Curves) -> go.Figure:
-    """Deletion (left) and insertion (right): the score against the fraction of patches removed / revealed."""
+CURVE_TITLES = {"deletion": "Deletion: most important removed first<br>(lower area = better)",
+                "insertion": "Insertion: most important revealed first<br>(higher area = better)"}
+
+
+def curves(_bundle: Bundle, a: Analysis, c: Curves, kind: str | None = None) -> go.Figure:
+    """Deletion (left) and insertion (right): the score against the fraction of patches removed / revealed.
+
+    ``kind`` ("deletion" or "insertion"): that panel alone, with its own legend; pages draw the two in columns,
+    which a phone stacks (two panels in one figure are too narrow to read at 360 px)."""
+    kinds = (kind,) if kind else ("deletion", "insertion")
+    fig = make_subplots(rows=1, cols=len(kinds), horizontal_spacing=0.08,
+                        subplot_titles=None if kind else [CURVE_TITLES[k] for k in kinds])
     areas = c.areas()
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=(
-        "Deletion: most important removed first (lower area = better)",
-        "Insertion: most important revealed first (higher area = better)"))
     x = c.fractions
-    for col, (kind, rand) in enumerate((("deletion", c.random_deletion), ("insertion", c.random_insertion)), 1):
+    for col, name in enumerate(kinds, 1):
+        rand = c.random_deletion if name == "deletion" else c.random_insertion
         lo, hi = rand.min(0), rand.max(0)
         fig.add_trace(go.Scatter(x=np.r_[x, x[::-1]], y=np.r_[hi, lo[::-1]], fill="toself", line=dict(width=0),
                                  fillcolor="rgba(127,127,127,0.25)", hoverinfo="skip", showlegend=False,
                                  legendgroup=RANDOM), 1, col)
-        mean_area = getattr(areas[RANDOM], kind)
+        mean_area = getattr(areas[RANDOM], name)
         fig.add_trace(go.Scatter(x=x, y=rand.mean(0), mode="lines", line=dict(color=COLOURS[RANDOM], dash="dash"),
                                  name=f"{RANDOM} (mean of {len(rand)}, band: min–max)", legendgroup=RANDOM,
                                  showlegend=col == 1,
                                  hovertemplate=f"{RANDOM}: area {mean_area:.3f}<br>%{{x:.0%}}: %{{y:.3f}}"
                                                "<extra></extra>"), 1, col)
-        for m, ys in getattr(c, kind).items():
-            area = getattr(areas[m], kind)
+        for m, ys in getattr(c, name).items():
+            area = getattr(areas[m], name)
             fig.add_trace(go.Scatter(x=x, y=ys, mode="lines+markers", line=dict(color=COLOURS[m], width=3),
                                      marker=dict(size=6), name=METHODS[m], legendgroup=m, showlegend=col == 1,
                                      hovertemplate=f"{METHODS[m]}: area {area:.3f}<br>%{{x:.0%}}: %{{y:.3f}}"
                                                    "<extra></extra>"), 1, col)
-    fig.update_xaxes(title="fraction of patches removed", tickformat=".0%", row=1, col=1)
-    fig.update_xaxes(title="fraction of patches revealed", tickformat=".0%", row=1, col=2)
+        fig.update_xaxes(title=f"fraction of patches {'removed' if name == 'deletion' else 'revealed'}",
+                         tickformat=".0%", row=1, col=col)
     fig.update_yaxes(title=c.target.score_name if c.target.has_class else "cosine similarity", row=1, col=1)
-    fig = base_layout(fig, None, 470)
-    return fig.update_layout(legend=dict(orientation="h", y=-0.25), margin=dict(t=40, b=10))
+    fig = base_layout(fig, CURVE_TITLES[kind] if kind else None, 520 if kind else 470)
+    return fig.update_layout(legend=dict(orientation="h", y=-0.25), margin=dict(t=70 if kind else 40, b=10))
