@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui.caches import of_model
-from ui.charts import chart
+from ui.charts import chart, chart_row
 from ui.precision import precision_section
 from ui.tour import close_stage, open_stage
 from vitviz.stages import memory, numbers
@@ -181,7 +181,8 @@ res = c2.select_slider("Resolution (px)", res_options, value=shape.height, key="
                        help="Image side in pixels: more pixels → more patches → more tokens.")
 s_res = of_model(model, "shape", lambda: memory.Shape.of(model, height=res), res)
 chart(ctx.figure(views.activations, batch, res, per_image=False), key="act_bars")
-chart(ctx.figure(views.activations_by_batch, res, per_image=False), key="act_scaling")
+chart_row([ctx.figure(views.activations_by_batch, res, i, per_image=False) for i in range(2)], "act_scaling",
+          views.activations_by_batch_title(res))
 chart(ctx.figure(views.training_stack, batch, res, per_image=False), key="train_stack")
 st.markdown(f"Everything training with Adam holds at once, batch {batch} at {res} px: the training state above plus "
             f"the saved activations (fp32: 4 bytes per number; mixed precision: about 2, since autocast keeps a few in "
@@ -295,5 +296,6 @@ else:
 st.caption(f"{memory.CONTEXT_RESERVE_GIB:g} GiB kept for the CUDA context (memory the GPU driver and "
            "libraries take before any model is loaded); activations in the format's bytes "
            "(int formats: fp16 activations). An estimate from the formulas above, not a guarantee.")
-chart(ctx.figure(views.patch_size_cost, per_image=False), key="fit_patches")
+chart_row([ctx.figure(views.patch_size_cost, i, per_image=False) for i in range(3)], "fit_patches",
+          views.PATCH_SIZE_COST_TITLE)
 close_stage("bits")

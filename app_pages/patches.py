@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from ui.charts import chart, clickable_chart
+from ui.charts import chart, chart_row, clickable_chart
 from ui.tour import close_stage, open_stage
-from vitviz.figures.tokens import patch_size_figure
+from vitviz.figures.tokens import patch_size_figures
 from vitviz.figures.images import encode_image
 from vitviz.stages import patches, trained_patch_sizes
 from vitviz.views import home as home_views, patches as views
@@ -103,10 +103,10 @@ ran = st.session_state.get("patch_sizes_run")
 if ran:
     results = ctx.experiment("patch_size", tuple(ran), run=lambda: patches.patch_size_experiment(ctx.bundle, a, ran),
                              label="Running the resampled models…")
-    chart(patch_size_figure([r.patch for r in results], [r.tokens for r in results],
-                            [r.attention_scores for r in results], [r.seconds for r in results],
-                            [r.top_prob for r in results], [r.top_label.split(",")[0] for r in results],
-                            a.patch_size), key="patch_size_chart")
+    chart_row(patch_size_figures([r.patch for r in results], [r.tokens for r in results],
+                                 [r.attention_scores for r in results], [r.seconds for r in results],
+                                 [r.top_prob for r in results], [r.top_label.split(",")[0] for r in results],
+                                 a.patch_size), "patch_size_chart")
     st.dataframe([{"patch (px)": r.patch, "tokens": r.tokens, "attention scores": r.attention_scores,
                    "time (ms)": round(1000 * r.seconds, 1), "top-1": r.top_label.split(",")[0],
                    "probability": round(r.top_prob, 4)} for r in results], hide_index=True)

@@ -67,8 +67,17 @@ def stacked_bars(categories: list[str], stacks: dict[str, list[float]], markers:
 
 
 def scaling_figure(x: list[int], series: dict[str, list[float]], x_title: str, title: str | None = None,
-                   log_y: bool = True) -> go.Figure:
-    """Several quantities against one axis, one panel each."""
+                   log_y: bool = True, panel: int | None = None) -> go.Figure:
+    """Several quantities against one axis, one panel each. ``panel``: that quantity alone, titled with its name
+    (pages draw the panels in columns, which a phone stacks; three panels in one figure do not read at 360 px)."""
+    if panel is not None:
+        name, ys = list(series.items())[panel]
+        fig = go.Figure(go.Scatter(x=x, y=ys, mode="lines+markers", marker_color=ACCENT if panel % 2 else HIGHLIGHT,
+                                   showlegend=False, name=name))
+        fig.update_xaxes(title=x_title)
+        if log_y:
+            fig.update_yaxes(type="log")
+        return base_layout(fig, name, height=340)
     fig = make_subplots(rows=1, cols=len(series), subplot_titles=list(series))
     for i, (name, ys) in enumerate(series.items(), start=1):
         fig.add_trace(go.Scatter(x=x, y=ys, mode="lines+markers", marker_color=HIGHLIGHT if i % 2 else ACCENT,

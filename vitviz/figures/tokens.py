@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from .images import image_figure
 from .style import ACCENT, DIVERGING, HIGHLIGHT, base_layout
@@ -98,16 +97,19 @@ def layer_lines(values: np.ndarray, title: str | None = None, y_title: str = "",
     return base_layout(fig, title, height=320)
 
 
-def patch_size_figure(patches: list[int], tokens: list[int], scores: list[int], seconds: list[float],
-                      probs: list[float], labels: list[str], native: int) -> go.Figure:
-    """The patch-size experiment: tokens, attention scores, time and top-1 per patch size."""
+def patch_size_figures(patches: list[int], tokens: list[int], scores: list[int], seconds: list[float],
+                       probs: list[float], labels: list[str], native: int) -> list[go.Figure]:
+    """The patch-size experiment, one bar chart each: tokens, attention scores, time and top-1 per patch size.
+    Separate figures, for a page to draw in columns (a phone stacks them; four panels in one figure do not read
+    at 360 px)."""
     x = [f"{p} px{' (trained)' if p == native else ''}" for p in patches]
-    fig = make_subplots(rows=1, cols=4, subplot_titles=("tokens", "attention scores (all layers, heads)",
-                                                        "time per image (ms)", "top-1 probability (%)"))
-    fig.add_trace(go.Bar(x=x, y=tokens, marker_color=ACCENT, showlegend=False), 1, 1)
-    fig.add_trace(go.Bar(x=x, y=scores, marker_color=ACCENT, showlegend=False), 1, 2)
-    fig.add_trace(go.Bar(x=x, y=[1000 * s for s in seconds], marker_color=ACCENT, showlegend=False), 1, 3)
-    fig.add_trace(go.Bar(x=x, y=[100 * p for p in probs], marker_color=HIGHLIGHT, showlegend=False,
-                         text=labels, textposition="auto"), 1, 4)
-    fig.update_yaxes(type="log", row=1, col=2)
-    return base_layout(fig, None, height=360)
+
+    def bars(title: str, ys: list[float], colour: str = ACCENT, log: bool = False, **kw) -> go.Figure:
+        fig = go.Figure(go.Bar(x=x, y=ys, marker_color=colour, showlegend=False, **kw))
+        if log:
+            fig.update_yaxes(type="log")
+        return base_layout(fig, title, height=300)
+
+    return [bars("tokens", tokens), bars("attention scores<br>(all layers, heads)", scores, log=True),
+            bars("time per image (ms)", [1000 * s for s in seconds]),
+            bars("top-1 probability (%)", [100 * p for p in probs], HIGHLIGHT, text=labels, textposition="auto")]

@@ -43,15 +43,24 @@ def training_stack(bundle: Bundle, _a: Analysis, batch: int, resolution: int) ->
                         f"Training with Adam: everything in memory at once, batch {batch}")
 
 
-def activations_by_batch(bundle: Bundle, _a: Analysis, resolution: int) -> go.Figure:
+def activations_by_batch_title(resolution: int) -> str:
+    return f"At {resolution} px: activations grow linearly with the batch"
+
+
+def activations_by_batch(bundle: Bundle, _a: Analysis, resolution: int, panel: int | None = None) -> go.Figure:
+    """Training and inference activations against the batch; ``panel`` 0 or 1: one of them alone."""
     s = memory.Shape.of(bundle.model, height=resolution)
     return scaling_figure(list(BATCHES), {
         "training activations (MB)": [memory.training_activation_numbers(s, b) * 4 / MB for b in BATCHES],
         "inference peak (MB)": [memory.inference_activation_numbers(s, b) * 4 / MB for b in BATCHES]},
-        "batch size", f"At {resolution} px: activations grow linearly with the batch")
+        "batch size", activations_by_batch_title(resolution), panel=panel)
 
 
-def patch_size_cost(bundle: Bundle, _a: Analysis) -> go.Figure:
+PATCH_SIZE_COST_TITLE = "“more patches” has a price: smaller patches → more tokens → quadratically more attention"
+
+
+def patch_size_cost(bundle: Bundle, _a: Analysis, panel: int | None = None) -> go.Figure:
+    """Tokens, attention memory and MACs against the patch size; ``panel`` 0, 1 or 2: one of them alone."""
     shape = memory.Shape.of(bundle.model)
     sizes = patch_size_options(shape.patch, shape.height, max_tokens=5000)
     shapes = [memory.Shape.of(bundle.model, patch=p) for p in sizes]
@@ -59,4 +68,4 @@ def patch_size_cost(bundle: Bundle, _a: Analysis) -> go.Figure:
         "tokens": [s.tokens for s in shapes],
         "attention memory, batch 1 (MB)": [memory.attention_matrix_numbers(s, 1) * 4 / MB for s in shapes],
         "GMACs / image": [memory.macs(s) / 1e9 for s in shapes]},
-        "patch size (px)", "“more patches” has a price: smaller patches → more tokens → quadratically more attention")
+        "patch size (px)", PATCH_SIZE_COST_TITLE, panel=panel)
