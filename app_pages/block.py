@@ -44,21 +44,22 @@ if st.session_state.get(K_STEP) not in block.STEP_KEYS:
     st.session_state[K_STEP] = "attn"
 
 st.header("1 · The block")
-chart(ctx.figure(views.diagram, st.session_state[K_STEP]), key=DIAGRAM, on_select=_on_step_click,
-      selection_mode="points")
-c1, c2, c3 = st.columns([2, 1, 1])
-layer = c1.slider("Block (layer)", 1, a.depth, a.depth, key=K_LAYER,
-                  help=f"The model has {a.depth} blocks; each reads the previous one's output.") - 1
-head = c2.selectbox("Head", range(a.heads), key=K_HEAD, format_func=lambda h: f"head {h}",
-                    help=f"The {a.heads} heads of a block attend side by side, each with its own query, key and value "
-                         "projections (explained at step 2, Multi-head attention).")
+left, right = st.columns([3, 2], gap="large")  # the diagram beside its controls; a phone stacks them
+with left:
+    chart(ctx.figure(views.diagram, st.session_state[K_STEP]), key=DIAGRAM, on_select=_on_step_click,
+          selection_mode="points")
+layer = right.slider("Block (layer)", 1, a.depth, a.depth, key=K_LAYER,
+                     help=f"The model has {a.depth} blocks; each reads the previous one's output.") - 1
+head = right.selectbox("Head", range(a.heads), key=K_HEAD, format_func=lambda h: f"head {h}",
+                       help=f"The {a.heads} heads of a block attend side by side, each with its own query, key and value "
+                            "projections (explained at step 2, Multi-head attention).")
 patch = ctx.patch
-query = c3.radio("Follow", ("patch", "cls"), key=K_QUERY, horizontal=True,
-                 format_func=lambda q: f"patch {patch}" if q == "patch" else "the CLS token",
-                 help="The selected patch (sidebar, or click one on the image below) or the CLS token.")
-step = st.radio("Step", block.STEP_KEYS, key=K_STEP, horizontal=True,
-                format_func=lambda k: f"{block.STEP_KEYS.index(k) + 1} · {block.BY_STEP[k].title}",
-                help="Or click a box of the diagram.")
+query = right.radio("Follow", ("patch", "cls"), key=K_QUERY, horizontal=True,
+                    format_func=lambda q: f"patch {patch}" if q == "patch" else "the CLS token",
+                    help="The selected patch (sidebar, or click one on the image below) or the CLS token.")
+step = right.radio("Step", block.STEP_KEYS, key=K_STEP,
+                   format_func=lambda k: f"{block.STEP_KEYS.index(k) + 1} · {block.BY_STEP[k].title}",
+                   help="Or click a box of the diagram.")
 token = block.token_index(a, None if query == "cls" else patch)
 name = block.token_name(a, token)
 

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import png_bytes
+from vitviz.figures.diagram import X_RANGE, y_range
 
 PAGES = [("Patches", "patches"), ("Vectors", "vectors"), ("Inside a block", "block"), ("Attention", "attention"),
          ("Positions", "positions"), ("Bits & memory", "bits")]
@@ -159,8 +160,9 @@ def test_block_page_clicks_on_the_diagram_and_on_the_image(server, page, shots):
     wait_charts(page, 5)
     assert_clean(page)
     assert "Multi-head attention" in step_header(page)  # the page opens on attention
-    # the diagram: 8 boxes at x = 0 … 7 over [-0.55, 7.45], their centres at y = 0 over [-0.6, 1.2]
-    at = lambda box: ((box + 0.55) / 8, 1.2 / 1.8)  # noqa: E731
+    # the diagram: 8 boxes stacked at y = 0 … 7 (top to bottom) over y_range(8), their centres at x = 0 over X_RANGE
+    top, bottom = y_range(8)[1], y_range(8)[0]
+    at = lambda box: ((0 - X_RANGE[0]) / (X_RANGE[1] - X_RANGE[0]), (box - top) / (bottom - top))  # noqa: E731
     click_chart(page, "One block of", *at(5))  # the MLP box
     wait_step(page, "MLP (step 5")
     assert page.locator(".gtitle", has_text="The MLP on patch").count() == 1

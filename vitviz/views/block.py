@@ -28,19 +28,18 @@ def diagram(bundle: Bundle, a: Analysis, selected: str | None = None) -> go.Figu
     hd, hidden = blk.attn.head_dim, blk.mlp.fc1.out_features
     size = f"{t} × {d}"
     boxes = [
-        Box("", f"<b>tokens in</b><br>{size}"),
-        Box("norm1", "<b>LayerNorm</b><br>per token", block.BY_STEP["norm1"].explain),
-        Box("attn", f"<b>Multi-head<br>attention</b><br>{h} heads of {hd}", block.BY_STEP["attn"].explain, width=0.9),
-        Box("add1", "<b>+</b><br>add", block.BY_STEP["add1"].explain, width=0.6),
-        Box("norm2", "<b>LayerNorm</b><br>per token", block.BY_STEP["norm2"].explain),
-        Box("mlp", f"<b>MLP</b><br>fc1 {d}→{hidden}<br>GELU<br>fc2 {hidden}→{d}", block.BY_STEP["mlp"].explain,
-            width=0.9),
-        Box("add2", "<b>+</b><br>add", block.BY_STEP["add2"].explain, width=0.6),
-        Box("", f"<b>tokens out</b><br>{size}"),
+        Box("", f"<b>tokens in</b>  {size}", width=0.7),
+        Box("norm1", "<b>LayerNorm</b>  per token", block.BY_STEP["norm1"].explain),
+        Box("attn", f"<b>Multi-head attention</b>  {h} heads of {hd}", block.BY_STEP["attn"].explain),
+        Box("add1", "<b>+</b>  add", block.BY_STEP["add1"].explain, width=0.45),
+        Box("norm2", "<b>LayerNorm</b>  per token", block.BY_STEP["norm2"].explain),
+        Box("mlp", f"<b>MLP</b>  {d}→{hidden}, GELU, →{d}", block.BY_STEP["mlp"].explain),
+        Box("add2", "<b>+</b>  add", block.BY_STEP["add2"].explain, width=0.45),
+        Box("", f"<b>tokens out</b>  {size}", width=0.7),
     ]
-    return flow_diagram(boxes, skips=[(1, 3), (4, 6)], selected=selected, height=260,
-                        title=f"One block of {bundle.spec.title}<br><sup>{a.depth} such blocks one after the other · "
-                              f"{t} tokens × {d} numbers in and out · click a step to open it</sup>")
+    return flow_diagram(boxes, skips=[(1, 3), (4, 6)], selected=selected,
+                        title=f"One block of {bundle.spec.title}<br><sup>{a.depth} such blocks in a row · {t} tokens × "
+                              f"{d} numbers in and out · click a step</sup>", title_px=80)
 
 
 def norm(bundle: Bundle, a: Analysis, trace: BlockTrace, token: int, which: str = "norm1") -> go.Figure:
