@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from .style import ACCENT, HIGHLIGHT, SEQUENTIAL, base_layout
+from .style import ACCENT, HIGHLIGHT, SEQUENTIAL, base_layout, wrap_title
 
 PREFIX_COLOUR = "#555555"  # the CLS (prefix) tokens: not patches of the image
 _LEGEND = dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0, bgcolor="rgba(255,255,255,0.7)")
@@ -49,7 +49,7 @@ def vector_panels(panels: list[Panel], title: str | None = None, height: int | N
         shown = p.x_title if i == n - 1 or panels[i + 1].x_title != p.x_title else ""  # shared: once, at the bottom
         layout[f"xaxis{sfx}"] = dict(anchor=f"y{sfx}", domain=[0, 1], title=dict(text=shown, standoff=2))
         layout[f"yaxis{sfx}"] = dict(anchor=f"x{sfx}", domain=[max(0.0, top - h), min(1.0, top)])
-        notes.append(dict(text=p.title, x=0.5, y=min(1.0, top), xref="paper", yref="paper", xanchor="center",
+        notes.append(dict(text=wrap_title(p.title), x=0.5, y=min(1.0, top), xref="paper", yref="paper", xanchor="center",
                           yanchor="bottom", showarrow=False, font=dict(size=14)))
         if p.boundaries:
             lines += [dict(type="line", x0=b - 0.5, x1=b - 0.5, y0=0, y1=1, xref=f"x{sfx}", yref=f"y{sfx} domain",

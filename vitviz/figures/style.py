@@ -9,9 +9,33 @@ DIVERGING = "RdBu_r"  # for signed values (cosine similarity, weights), centred 
 ACCENT = "#0072B2"  # Okabe-Ito blue
 HIGHLIGHT = "#E69F00"  # Okabe-Ito orange
 FONT_SIZE = 14
+TITLE_CHARS = 50  # a title line's characters: what a phone's width (about 360 px) shows of a bold chart title
+TITLE_LINE_PX = 22
+
+
+def wrap_title(title: str, width: int = TITLE_CHARS) -> str:
+    """``title`` broken into lines of at most ``width`` characters at spaces (plotly never wraps a title: a long
+    one is cut at a phone's width). Lines with markup (``<sup>`` …) and lines already short are left as they are."""
+    lines = []
+    for line in title.split("<br>"):
+        if len(line) <= width or "<" in line:
+            lines.append(line)
+            continue
+        current = ""
+        for word in line.split(" "):
+            if current and len(current) + 1 + len(word) > width:
+                lines.append(current)
+                current = word
+            else:
+                current = f"{current} {word}" if current else word
+        lines.append(current)
+    return "<br>".join(lines)
 
 
 def base_layout(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
-    fig.update_layout(title=title, font=dict(size=FONT_SIZE), margin=dict(l=10, r=10, t=50 if title else 10, b=10),
-                      height=height)
+    """The house style: font, tight margins, and ``title`` wrapped to lines a phone shows whole."""
+    title = wrap_title(title) if title else title
+    lines = title.count("<br>") + 1 if title else 0
+    fig.update_layout(title=title, font=dict(size=FONT_SIZE), height=height,
+                      margin=dict(l=10, r=10, t=50 + TITLE_LINE_PX * (lines - 1) if title else 10, b=10))
     return fig
