@@ -2,12 +2,13 @@
 without scrolling sideways."""
 
 import re
+import time
 
 import pytest
 from PIL import Image
 
 from tests.conftest import png_bytes
-from tests.e2e.test_browser import assert_clean, wait_charts, wait_idle
+from tests.e2e.test_browser import assert_clean, picker_value, wait_charts, wait_idle
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True, "has_touch": True,
          # a phone's browser says it is one; Streamlit folds its sidebar away after a page is chosen only then
@@ -108,7 +109,7 @@ def test_a_learners_walk_on_a_phone(server, phone, shots):
     upload = main.locator('[data-testid="stFileUploaderDropzoneInput"]')
     assert upload.count() == 1
     accept = upload.get_attribute("accept") or ""
-    assert accept == "" or any(t in accept.lower() for t in IMAGE_TYPES), accept  # the camera roll is offered
+    assert any(t in accept.lower() for t in IMAGE_TYPES), accept  # image types: the photo library is offered
     assert sideways_overflow(page) <= 0
 
     tap_sample(page, "Chelsea the cat")
@@ -147,3 +148,60 @@ def test_the_camera_roll_upload_on_a_phone(server, phone):
     assert_clean(page)
     assert page.get_by_text("IMG_0001.png").count() >= 1
     assert sideways_overflow(page) <= 0
+
+
+def scrolled(page) -> float:
+    """How far the page is scrolled (Streamlit scrolls its main area, not the document)."""
+    return page.evaluate("document.querySelector('[data-testid=stMain]').scrollTop + window.scrollY")
+
+
+def swipe_up(page, cdp, element, distance: int = 150) -> float:
+    """A finger put on ``element`` and moved up by ``distance`` px; how far the page scrolled."""
+    element.scroll_into_view_if_needed()
+    box = element.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    before = scrolled(page)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
+    for k in range(1, 11):
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y - distance * k / 10}]})
+        time.sleep(0.02)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    time.sleep(0.5)
+    return scrolled(page) - before
+
+
+def tap_patch(page, fx: float, fy: float) -> None:
+    """Tap the patch map (the page's first chart) at fractions (fx, fy) of its plotting area, twice: on a touch
+    screen plotly selects a point only under an earlier hover, and the first tap is that hover (it shows the
+    patch's label)."""
+    area = page.locator('[data-testid="stMain"] .js-plotly-plot .nsewdrag').first
+    area.scroll_into_view_if_needed()
+    box = area.bounding_box()
+    x, y = box["x"] + fx * box["width"], box["y"] + fy * box["height"]
+    page.touchscreen.tap(x, y)
+    time.sleep(0.6)  # apart: two quick taps are a double tap, which clears a selection
+    page.touchscreen.tap(x, y)
+    wait_idle(page)
+
+
+def test_a_finger_scrolls_over_a_chart_and_taps_a_patch(server, phone):
+    page = phone
+    page.goto(server)
+    page.wait_for_selector("h1", timeout=60_000)
+    wait_idle(page)
+    tap_sample(page, "A ring")
+    tap_page(page, "Patches", "patches")
+    wait_charts(page, 2)
+    cdp = page.context.new_cdp_session(page)
+    charts = page.locator('[data-testid="stMain"] .js-plotly-plot')
+    assert charts.nth(1).evaluate("p => p._fullLayout.dragmode") is False  # a chart without clicks: no drag mode
+    assert swipe_up(page, cdp, charts.nth(1).locator(".nsewdrag").first) > 50, "a finger on a chart did not scroll"
+
+    before = picker_value(page)
+    tap_patch(page, 0.1, 0.1)  # the top-left patch: never the one selected before (the centre one)
+    after = picker_value(page)
+    assert after != before, "tapping a patch did not select it"
+    page.wait_for_function(
+        f"[...document.querySelectorAll('.js-plotly-plot .gtitle')].some(t => t.textContent.startsWith('Patch {after}: '))",
+        timeout=30_000)
+    assert_clean(page)
