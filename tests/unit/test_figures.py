@@ -150,3 +150,16 @@ def test_a_wire_figure_sends_what_the_figure_would_with_floats_as_float32():
     bigger = wire.with_layout(height=900)
     assert bigger.layout_value("height") == 900 and wire.layout_value("height") != 900
     assert bigger.to_dict()["data"] == wire.to_dict()["data"]
+
+
+def test_long_titles_wrap_to_lines_a_phone_shows_whole():
+    from vitviz.figures.style import TITLE_CHARS, base_layout, wrap_title
+
+    title = "Mean over heads, every block: how CLS attention changes with depth, on this image"
+    lines = wrap_title(title).split("<br>")
+    assert len(lines) > 1 and all(len(line) <= TITLE_CHARS for line in lines) and " ".join(lines) == title
+    assert wrap_title("short") == "short"
+    marked = "One block of X<br><sup>" + "a " * 40 + "</sup>"
+    assert wrap_title(marked) == marked  # markup is left alone
+    fig = base_layout(go.Figure(), title)
+    assert fig.layout.margin.t > base_layout(go.Figure(), "short").layout.margin.t  # room for the second line
