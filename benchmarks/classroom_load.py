@@ -355,6 +355,7 @@ class Learner:
         self.pages: dict[str, str] = {}  # url path -> page_script_hash
         self.widgets: dict[str, object] = {}  # user key -> last element proto seen (its id, bounds)
         self.fragments: dict[str, str] = {}  # user key -> the fragment that drew it ("" when none)
+        self._fragment_run = False  # the step running now reruns one fragment, not the page
         self.cache: dict[str, tuple[int, ForwardMsg]] = {}  # message hash -> (run it was last used, message)
         self.max_age = 2
         self.run_no = 0
@@ -446,7 +447,8 @@ class Learner:
                 step.errors.append("the script failed to compile")
             self.run_no += 1
             self.cache = {h: v for h, v in self.cache.items() if self.run_no - v[0] <= self.max_age}
-            self.states = {k: s for k, s in self.states.items() if s.id in self._seen_ids}  # unmounted widgets go
+            if not self._fragment_run:  # a fragment's run draws its own widgets only: the others stay mounted
+                self.states = {k: s for k, s in self.states.items() if s.id in self._seen_ids}  # unmounted widgets go
             if step is not None and step.seconds != step.seconds:
                 step.seconds = time.perf_counter() - self._t0
             if self._finished is not None:
@@ -460,6 +462,7 @@ class Learner:
         self._begin(step)
         state = self._client_state(page)
         state.fragment_id = fragment
+        self._fragment_run = bool(fragment)
         await ws.send(BackMsg(rerun_script=state).SerializeToString())
         await self._await_finish(step)
         return step
@@ -467,6 +470,7 @@ class Learner:
     def _begin(self, step: Step) -> None:
         self._step, self._t0, self._finished, self._media, self._seen_ids = (step, time.perf_counter(), asyncio.Event(),
                                                                             [], set())
+        self._fragment_run = False
         self._forwards0 = self.count_forwards() if self.count_forwards else 0
         self._cpu0 = self.server_cpu() if self.server_cpu else 0.0
 
