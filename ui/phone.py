@@ -31,6 +31,8 @@ PHONE_CSS = f"""
   [data-testid="stElementContainer"]:has([data-testid="stDataFrame"]) {{ margin-top: {TOOLBAR_REM}rem; }}
   [data-testid="stPlotlyChart"] .js-plotly-plot {{ overflow: visible !important; }}
   [data-testid="stPlotlyChart"] .modebar-container {{ top: -{TOOLBAR_REM}rem !important; }}
+  /* a formula wider than the screen scrolls sideways inside its own box instead of running off the edge */
+  [data-testid="stMain"] .katex-display {{ overflow-x: auto; overflow-y: hidden; padding-bottom: 0.25rem; }}
   /* chart titles a little smaller, so more of a long title fits the width */
   .js-plotly-plot .gtitle {{ font-size: 14px !important; }}
 }}
