@@ -1,6 +1,6 @@
 """A phone's width (390 px): smaller headings, whole labels instead of "…", and each chart's or table's
 toolbar above it instead of on its title or on the line above. Wider screens, presenter mode on a projector
-included, are left as they are.
+included, keep their layout; only metric labels are whole at every width.
 
 Streamlit already stacks columns and fills the width with each chart below 640 px; this only fixes what it
 leaves unreadable there."""
@@ -14,6 +14,11 @@ TOOLBAR_REM = 1.75  # room above a chart or a table for its toolbar (camera, zoo
 
 PHONE_CSS = f"""
 <style>
+/* at every width: whole metric labels, wrapped, instead of cut off with "…" (three metrics side by side on the
+   Bits page lost the end of their labels on a laptop too) */
+[data-testid="stMain"] [data-testid="stMetricLabel"] .stMarkdownEllipsis,
+[data-testid="stMain"] [data-testid="stMetricLabel"] .stMarkdownEllipsis p {{
+  white-space: normal; text-overflow: clip; overflow-wrap: anywhere; }}
 @media (max-width: {PHONE_MAX_PX}px) {{
   /* a stage title in two lines, not four; the image chooser comes into view sooner */
   h1 {{ font-size: 1.9rem !important; }}
