@@ -39,8 +39,9 @@ MODELS = ModelStore(MODEL_CACHE_MB * 2**20)
 QUEUE = ModelQueue(slots=MODEL_SLOTS)  # analyses and experiments: at most MODEL_SLOTS at once, in arrival order
 # Page runs take turns too: every session's script runs in a thread of its own, and thirty threads building
 # pages at once share one interpreter lock, so each is thirty times slower and all of them finish late. A run
-# waits (blocked, not competing) until one of PAGE_SLOTS is free, in arrival order, and shows its place.
-PAGE_SLOTS = int(os.environ.get("VITVIZ_PAGE_SLOTS", "2"))
+# waits (blocked, not competing) until one of PAGE_SLOTS is free, in arrival order, and shows its place. One slot
+# measured best on 2 cores (benchmarks/README.md): building a page is Python work, which holds that lock anyway.
+PAGE_SLOTS = int(os.environ.get("VITVIZ_PAGE_SLOTS", "1"))
 PAGES = ModelQueue(slots=max(1, PAGE_SLOTS), default_s=0.3)
 _in_job = threading.local()
 ANALYSES: BoundedCache[Analysis] = BoundedCache(ANALYSIS_CACHE_MB * 2**20, lambda a: a.nbytes)
