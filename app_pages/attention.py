@@ -43,8 +43,8 @@ def where_cls_looks() -> None:
         chart(ctx.figure(views.query_map, layer, head, opacity, index), key="attn_query")
     st.caption("Each map is one row of a softmax (it turns scores into positive weights that sum to 1): its values "
                "sum to 1 over all tokens (the CLS column is left out "
-               "of the picture). Click a patch on the left map (or choose one in the sidebar) to choose the query "
-               "on the right.")
+               "of the picture). Click a patch on the CLS map (or choose one in the sidebar) to choose the query "
+               "of the “Where patch … looks” map.")
     chart(ctx.figure(views.heads, layer), key="attn_heads")
     chart(ctx.figure(views.layers), key="attn_layers")
 

@@ -87,12 +87,12 @@ def relatedness(_bundle: Bundle, a: Analysis, layer: int, head: int | None, inde
                              colorbar=dict(bar, x=0.23, title=dict(bar["title"], text="cosine"), tickvals=[-1, 0, 1]),
                              hovertemplate="cosine %{z:.3f}<extra></extra>"), 1, 1)
     fig.add_trace(go.Heatmap(z=rel.attention, colorscale=SEQUENTIAL, colorbar=dict(
-                                 bar, x=0.77, title=dict(bar["title"], text=f"attention, block {layer + 1}"), nticks=4),
+                                 bar, x=0.77, title=dict(bar["title"], text="attention"), nticks=4),
                              hovertemplate="attention %{z:.4f}<extra></extra>"), 1, 2)
     fig.update_xaxes(showticklabels=False, constrain="domain")
     fig.update_yaxes(autorange="reversed", showticklabels=False, constrain="domain")
     fig.update_yaxes(scaleanchor="x", row=1, col=1)  # square patches
     fig.update_yaxes(scaleanchor="x2", row=1, col=2)
-    fig = base_layout(fig, f"Close vectors or learned relation?<br>Correlation over the other patches: r = "
-                           f"{rel.correlation:.2f}", height=440)
+    fig = base_layout(fig, f"Close vectors or learned relation?<br>Block {layer + 1}, {_head_name(head)}: "
+                           f"correlation r = {rel.correlation:.2f}", height=440)
     return fig.update_layout(margin=dict(t=90, b=70))

@@ -50,10 +50,11 @@ def activations_by_batch_title(resolution: int) -> str:
 def activations_by_batch(bundle: Bundle, _a: Analysis, resolution: int, panel: int | None = None) -> go.Figure:
     """Training and inference activations against the batch; ``panel`` 0 or 1: one of them alone."""
     s = memory.Shape.of(bundle.model, height=resolution)
-    return scaling_figure(list(BATCHES), {
-        "training activations (MB)": [memory.training_activation_numbers(s, b) * 4 / MB for b in BATCHES],
-        "inference peak (MB)": [memory.inference_activation_numbers(s, b) * 4 / MB for b in BATCHES]},
-        "batch size", activations_by_batch_title(resolution), panel=panel)
+    return scaling_figure(list(BATCHES), {  # linear axes: growth in proportion to the batch is a straight line
+        f"training activations at {resolution} px (MB)":
+            [memory.training_activation_numbers(s, b) * 4 / MB for b in BATCHES],
+        f"inference peak at {resolution} px (MB)": [memory.inference_activation_numbers(s, b) * 4 / MB for b in BATCHES]},
+        "batch size", activations_by_batch_title(resolution), log_y=False, panel=panel)
 
 
 PATCH_SIZE_COST_TITLE = "“more patches” has a price: smaller patches → more tokens → quadratically more attention"

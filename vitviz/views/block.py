@@ -33,13 +33,13 @@ def diagram(bundle: Bundle, a: Analysis, selected: str | None = None) -> go.Figu
         Box("attn", f"<b>Multi-head attention</b>  {h} heads of {hd}", block.BY_STEP["attn"].explain),
         Box("add1", "<b>+</b>  add", block.BY_STEP["add1"].explain, width=0.45),
         Box("norm2", "<b>LayerNorm</b>  per token", block.BY_STEP["norm2"].explain),
-        Box("mlp", f"<b>MLP</b>  {d}→{hidden}, GELU, →{d}", block.BY_STEP["mlp"].explain),
+        Box("mlp", f"<b>MLP</b>  {d}→{hidden}, GELU, {hidden}→{d}", block.BY_STEP["mlp"].explain),
         Box("add2", "<b>+</b>  add", block.BY_STEP["add2"].explain, width=0.45),
         Box("", f"<b>tokens out</b>  {size}", width=0.7),
     ]
     return flow_diagram(boxes, skips=[(1, 3), (4, 6)], selected=selected,
-                        title=f"One block of {bundle.spec.title}<br><sup>{a.depth} such blocks in a row · {t} tokens × "
-                              f"{d} numbers in and out · click a step</sup>", title_px=80)
+                        title=f"One block of {bundle.spec.title}<br><sup>{a.depth} such blocks, one after another · "
+                              f"click a step</sup><br><sup>{t} tokens × {d} numbers in and out</sup>", title_px=100)
 
 
 def norm(bundle: Bundle, a: Analysis, trace: BlockTrace, token: int, which: str = "norm1") -> go.Figure:

@@ -96,4 +96,4 @@ def curves(_bundle: Bundle, a: Analysis, c: Curves, kind: str | None = None) -> 
                          tickformat=".0%", row=1, col=col)
     fig.update_yaxes(title=c.target.score_name if c.target.has_class else "cosine similarity", row=1, col=1)
     fig = base_layout(fig, CURVE_TITLES[kind] if kind else None, 520 if kind else 470)
-    return fig.update_layout(legend=dict(orientation="h", y=-0.25), margin=dict(t=70 if kind else 40, b=10))
+    return fig.update_layout(legend=dict(orientation="h", y=-0.25), margin=dict(b=10) if kind else dict(t=40, b=10))
