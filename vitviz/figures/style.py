@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import plotly.graph_objects as go
 
 SEQUENTIAL = "Cividis"  # perceptually uniform, colour-blind safe, survives a washed-out projector
@@ -16,26 +18,17 @@ TITLE_LINE_PX = 22
 def wrap_title(title: str, width: int = TITLE_CHARS) -> str:
     """``title`` broken into lines of at most ``width`` characters at spaces (plotly never wraps a title: a long
     one is cut at a phone's width). Lines with markup (``<sup>`` …) and lines already short are left as they are."""
-    lines = []
-    for line in title.split("<br>"):
-        if len(line) <= width or "<" in line:
-            lines.append(line)
-            continue
-        current = ""
-        for word in line.split(" "):
-            if current and len(current) + 1 + len(word) > width:
-                lines.append(current)
-                current = word
-            else:
-                current = f"{current} {word}" if current else word
-        lines.append(current)
-    return "<br>".join(lines)
+    return "<br>".join(
+        line if len(line) <= width or "<" in line
+        else "<br>".join(textwrap.wrap(line, width, break_long_words=False, break_on_hyphens=False))
+        for line in title.split("<br>"))
 
 
 def base_layout(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
-    """The house style: font, tight margins, and ``title`` wrapped to lines a phone shows whole."""
+    """The house style: font, tight margins, no drag, and ``title`` wrapped to lines a phone shows whole."""
     title = wrap_title(title) if title else title
     lines = title.count("<br>") + 1 if title else 0
     fig.update_layout(title=title, font=dict(size=FONT_SIZE), height=height,
+                      dragmode=False,  # a finger on a chart scrolls the page (ui/charts.py)
                       margin=dict(l=10, r=10, t=50 + TITLE_LINE_PX * (lines - 1) if title else 10, b=10))
     return fig
