@@ -41,7 +41,7 @@ def chart(fig: go.Figure, key: str, **kwargs) -> object:
     Cached figures (``ctx.figure``, ``ctx.built``) arrive in wire form and are sent as they are; any
     other figure is put in that form here."""
     wire = to_wire(fig)  # new top-level layout entries only: a cached figure is shared with other sessions
-    if wire.layout_value("dragmode") is not False:
+    if wire.layout_value("dragmode") is not False:  # house-style figures carry it already (base_layout)
         wire = wire.with_layout(dragmode=False)
     if session.presenter():
         title = wire.layout_value("title") or {}
