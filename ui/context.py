@@ -71,11 +71,8 @@ class Context:
         ``per_image=False``: a figure of the model alone (its position embeddings, its sizes). The view gets the
         analysis without its image (``model_alone``), so the figure says nothing about the image and is built once
         for every visitor of the model, whatever image they chose."""
-        name = f"{view.__module__}.{view.__qualname__}"
-        if per_image:
-            return self.built(name, *settings, build=lambda: to_wire(view(self.bundle, self.analysis, *settings)))
-        return self.built(name, *settings, per_image=False,
-                          build=lambda: to_wire(view(self.bundle, model_alone(self.analysis), *settings)))
+        return self.built(f"{view.__module__}.{view.__qualname__}", *settings, per_image=per_image, build=lambda: to_wire(
+            view(self.bundle, self.analysis if per_image else model_alone(self.analysis), *settings)))
 
     def built(self, name: str, *settings: Hashable, build: Callable[[], T], per_image: bool = True) -> T:
         """Something a page derives from what is shown (a figure, a map, a table), built once per (identity,
