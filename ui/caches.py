@@ -78,7 +78,10 @@ def nbytes(value: object, depth: int = 4) -> int:
 def queued(key: Hashable, compute: Callable[[], T], on_wait: Callable[[Place], None] | None = None) -> T:
     """``compute()`` through the model queue: at most ``QUEUE.slots`` at once per process, in arrival order,
     identical keys joined. Work started inside a queued job (an experiment that needs an analysis) runs at
-    once in the job's own slot: waiting for a second slot could wait for itself."""
+    once in the job's own slot: waiting for a second slot could wait for itself.
+
+    A page run that asks for the model gives its page slot to the next page meanwhile (``PAGES.stepped_out``):
+    a learner's occlusion map (seconds of model time) does not hold up everyone else's pages."""
     if getattr(_in_job, "active", False):
         return compute()
 
@@ -88,7 +91,8 @@ def queued(key: Hashable, compute: Callable[[], T], on_wait: Callable[[Place], N
             return compute()
         finally:
             _in_job.active = False
-    return QUEUE.run(key, job, on_wait)
+    with PAGES.stepped_out():
+        return QUEUE.run(key, job, on_wait)
 
 
 def analysis_of(bundle: Bundle, image: Image.Image, digest: str | None = None,

@@ -211,3 +211,67 @@ def test_a_joined_request_takes_over_when_the_first_caller_leaves(log):
     first.join(WAIT)
     blocker.gate.set()
     assert stayer.join() == "value" and q.started_keys == ["first", "k"]
+
+
+def test_a_job_that_steps_out_lets_the_next_one_run_and_takes_its_slot_back_before_later_ones(log):
+    q = ModelQueue(slots=1)
+    events, lock = log
+    out, back = threading.Event(), threading.Event()
+
+    def page_asking_for_the_model() -> str:
+        with q.stepped_out():  # e.g. a page waiting for an occlusion map
+            with lock:
+                events.append(("out", "page"))
+            out.set()
+            assert back.wait(WAIT)
+        with lock:
+            events.append(("back", "page"))
+        return "page drawn"
+
+    page = Learner(q, "page", page_asking_for_the_model, events, lock).start()
+    page.wait_for(lambda p: p.running)
+    page.gate.set()
+    assert out.wait(WAIT)
+    other = Learner(q, "other page", lambda: "other drawn", events, lock).start()
+    other.wait_for(lambda p: p.running)  # started while the first page is out of its slot
+    later = Learner(q, "later page", lambda: "later drawn", events, lock).start()
+    assert later.wait_for(lambda p: not p.running).ahead == 1
+    back.set()  # the first page wants its slot back while "other page" still holds it
+    other.gate.set()
+    assert other.join() == "other drawn" and page.join() == "page drawn"
+    later.gate.set()
+    assert later.join() == "later drawn"
+    assert events == [("start", "page"), ("out", "page"), ("start", "other page"), ("end", "other page"),
+                      ("back", "page"), ("end", "page"), ("start", "later page"), ("end", "later page")]
+    assert q.counts() == (0, 0)
+
+
+def test_stepping_out_outside_a_job_changes_nothing():
+    q = ModelQueue(slots=1)
+    with q.stepped_out():
+        assert q.run("k", lambda: 7) == 7
+    assert q.counts() == (0, 0)
+
+
+def test_a_page_waiting_for_the_model_does_not_hold_up_other_pages(monkeypatch):
+    """ui.caches.queued (every analysis and experiment a page asks for) steps out of the page queue."""
+    from ui import caches  # noqa: PLC0415
+
+    monkeypatch.setattr(caches, "PAGES", ModelQueue(slots=1))
+    monkeypatch.setattr(caches, "QUEUE", ModelQueue(slots=1))
+    in_model, release = threading.Event(), threading.Event()
+
+    def experiment() -> str:
+        in_model.set()
+        assert release.wait(WAIT)
+        return "occlusion map"
+
+    results = {}
+    first = threading.Thread(target=lambda: results.setdefault(
+        "first", caches.PAGES.run("first page", lambda: caches.queued("experiment", experiment))), daemon=True)
+    first.start()
+    assert in_model.wait(WAIT)
+    assert caches.PAGES.run("second page", lambda: "drawn") == "drawn"  # would block forever if the slot were held
+    release.set()
+    first.join(WAIT)
+    assert results == {"first": "occlusion map"}

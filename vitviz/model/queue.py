@@ -16,7 +16,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -59,6 +60,7 @@ class _Job(Generic[T]):
         self.value: Any = None
         self.error: BaseException | None = None
         self.callers = 1
+        self.away_s = 0.0  # time spent stepped out of its slot (not part of its duration)
 
 
 class ModelQueue:
@@ -79,6 +81,8 @@ class ModelQueue:
         self._running: list[_Job] = []
         self._jobs: dict[Hashable, _Job] = {}  # key -> job, while waiting or running
         self._cond = threading.Condition()
+        self._stepping_back = 0  # jobs that stepped out (``stepped_out``) and wait to take a slot again
+        self._local = threading.local()  # .job: the job this thread is running
         self.started_keys: list[Hashable] = []  # start order, for tests and benchmarks (last 1000)
         self.computed = 0  # jobs actually computed (joined requests count once)
 
@@ -111,8 +115,8 @@ class ModelQueue:
             if other is job:
                 break
             in_front += 1
-        ahead = len(self._running) + in_front
-        free_now = max(self.slots - len(self._running), 0)
+        ahead = len(self._running) + self._stepping_back + in_front
+        free_now = max(self.slots - len(self._running) - self._stepping_back, 0)
         # rounds of `slots` jobs that must end before this one starts (0 when it can start now)
         rounds = 0 if in_front < free_now else (in_front - free_now) // self.slots + 1
         return Place(ahead, rounds * mean, next_up=in_front == 0)
@@ -190,8 +194,36 @@ class ModelQueue:
         self._cond.notify_all()
 
     def _can_start(self, job: _Job) -> bool:
-        # lock held: the oldest waiting job starts when a slot is free
-        return bool(self._waiting) and self._waiting[0] is job and len(self._running) < self.slots
+        # lock held: the oldest waiting job starts when a slot is free and no job that stepped out wants it back
+        return (bool(self._waiting) and self._waiting[0] is job and len(self._running) < self.slots
+                and self._stepping_back == 0)
+
+    @contextmanager
+    def stepped_out(self) -> Iterator[None]:
+        """Inside a job of this queue: give its slot to the next in line for the ``with`` block (while the job
+        waits for something else, such as a page for the model), then take a slot again, before anyone still
+        waiting. Outside a job of this queue it does nothing."""
+        job = getattr(self._local, "job", None)
+        if job is None:
+            yield
+            return
+        with self._cond:
+            self._running.remove(job)
+            self._cond.notify_all()
+        left = time.perf_counter()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._stepping_back += 1
+                try:
+                    while len(self._running) >= self.slots:
+                        self._cond.wait(self.poll_s)
+                finally:
+                    self._stepping_back -= 1
+                    self._running.append(job)
+                    job.away_s += time.perf_counter() - left
+                    self._cond.notify_all()
 
     def _start(self, job: _Job) -> None:
         # lock held
@@ -204,12 +236,14 @@ class ModelQueue:
 
     def _execute(self, job: _Job) -> None:
         t0 = time.perf_counter()
+        self._local.job = job
         try:
             job.value = job.compute()
         except BaseException as exc:  # handed to every caller, the queue itself goes on
             job.error = exc
         finally:
-            elapsed = time.perf_counter() - t0
+            self._local.job = None
+            elapsed = time.perf_counter() - t0 - job.away_s
             with self._cond:
                 self._running.remove(job)
                 self._jobs.pop(job.key, None)
