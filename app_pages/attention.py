@@ -120,7 +120,7 @@ elif a.top_labels:
             return
         grad_map = ctx.experiment("grad_rollout", target,
                                   run=lambda: attention.gradient_rollout(ctx.bundle, a, target),
-                                  label="One forward and one backward pass for this class…")
+                                  long=True, label="One forward and one backward pass for this class…")
         with g2:
             chart(ctx.built("gradient_relevance", target, opacity, build=lambda: views.relevance(
                 ctx.bundle, a, grad_map, short_label(a.top_labels[cls_pick]), opacity)), key="attn_grad")

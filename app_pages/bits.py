@@ -194,7 +194,7 @@ if st.button("Measure it now on this device", key="act_measure",
 if st.session_state.get("act_measured"):
     for b in (1, batch):
         measured = ctx.experiment("act_measure", b, res, run=lambda b=b: memory.measure_saved_activations(model, b, res),
-                                  label=f"Measuring batch {b}…", per_image=False)
+                                  long=True, label=f"Measuring batch {b}…", per_image=False)
         formula = memory.training_activation_numbers(s_res, b) * 4
         st.markdown(f"Batch {b}: measured **{measured / MB:,.2f} MB** on a random input of {b}×3×{res}×{res} "
                     f"(the saved sizes do not depend on the pixel values): the sum of the unique storages autograd "
@@ -214,9 +214,9 @@ macs_no = memory.macs(shape, attention_matmuls=False)
 macs_all = memory.macs(shape)
 gpu_name = memory.cuda_name()
 sec_cpu = ctx.experiment("time_forward", "cpu", run=lambda: memory.time_forward(bundle.model, device="cpu"),
-                         label="Timing the model on the CPU…", per_image=False)
+                         long=True, label="Timing the model on the CPU…", per_image=False)
 sec_gpu = (ctx.experiment("time_forward", "cuda", run=lambda: memory.time_forward(bundle.model, device="cuda"),
-                          label="Timing the model on the GPU…", per_image=False) if gpu_name else None)
+                          long=True, label="Timing the model on the GPU…", per_image=False) if gpu_name else None)
 k1, k2, k3, k4 = st.columns(4)
 k1.metric("GMACs / image without attention matmuls (timm model cards)", f"{macs_no / 1e9:.3f}",
           help="Billions of multiply-accumulates for one image, counted from the layer sizes.")

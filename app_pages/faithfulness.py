@@ -57,7 +57,7 @@ def occlusion_of(how: str) -> faith.Occlusion:
     with progress_bar(f"Hiding each region ({faith.VARIANTS[how]})") as report:
         return ctx.experiment("occlusion", target.class_index, group, how,
                               run=lambda: faith.occlusion(bundle, a, target, group, how, report),
-                              label="Running the masked images in batches…")
+                              long=True, label="Running the masked images in batches…")
 
 
 occ = occlusion_of(variant)
@@ -103,14 +103,14 @@ if target.has_class and no_gradient:
 elif target.has_class:
     gradient = ctx.experiment("grad_rollout", target.class_index,
                               run=lambda: attention.gradient_rollout(bundle, a, target.class_index),
-                              label="One forward and one backward pass for gradient rollout…")
+                              long=True, label="One forward and one backward pass for gradient rollout…")
 occ_tokens = occ if variant == "tokens" else occlusion_of("tokens")
 maps = ctx.built("method_maps", target.class_index, group,
                  build=lambda: faith.method_maps(bundle, a, occ_tokens.drop, gradient))
 with progress_bar("Removing and revealing patches") as report:
     curves = ctx.experiment("faithfulness_curves", target.class_index, group,
                             run=lambda: faith.curves(bundle, a, target, maps, progress=report),
-                            label="Running the deletion and insertion curves…")
+                            long=True, label="Running the deletion and insertion curves…")
 chart_row([ctx.built("curves_figure", target.class_index, group, kind,
                      build=lambda kind=kind: views.curves(bundle, a, curves, kind)) for kind in ("deletion", "insertion")],
           "faith_curves")

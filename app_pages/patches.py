@@ -75,7 +75,7 @@ if st.button("Count and time the trained pairs on this computer", key="run_train
     st.session_state["trained_pairs_run"] = True
 if st.session_state.get("trained_pairs_run"):
     costs = ctx.experiment("trained_pairs", run=trained_patch_sizes.pair_costs,
-                           label="Building each architecture and timing one image…")
+                           long=True, label="Building each architecture and timing one image…")
     st.dataframe([{"model": c.spec.title, "patch (px)": c.spec.patch_size, "tokens": c.tokens,
                    "attention scores per image": f"{c.attention_scores:,}", "GMACs per image": round(c.gmacs, 2),
                    "time here (ms)": round(1000 * c.seconds, 1), "published top-1 (%)": c.published.top1,
@@ -102,7 +102,7 @@ if st.button("Run the model at these patch sizes", key="run_patch_sizes", disabl
 ran = st.session_state.get("patch_sizes_run")
 if ran:
     results = ctx.experiment("patch_size", tuple(ran), run=lambda: patches.patch_size_experiment(ctx.bundle, a, ran),
-                             label="Running the resampled models…")
+                             long=True, label="Running the resampled models…")
     chart_row(patch_size_figures([r.patch for r in results], [r.tokens for r in results],
                                  [r.attention_scores for r in results], [r.seconds for r in results],
                                  [r.top_prob for r in results], [r.top_label.split(",")[0] for r in results],

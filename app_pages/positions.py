@@ -66,7 +66,7 @@ def another_resolution() -> None:
     size = st.select_slider("Input size (px)", options, value=native, key="pos_resolution")
     pred = positions.native_prediction(a) if size == native else ctx.experiment(
         "resolution", size, run=lambda: positions.run_at_resolution(bundle, ctx.image.image, size),
-        label="Running at the new resolution…")
+        long=True, label="Running at the new resolution…")
     q1, q2 = st.columns([1, 2])
     with q1:
         st.image(encode_image(pred.image)[0], caption=f"{size}×{size} px", width="stretch")
@@ -99,7 +99,7 @@ def shuffle() -> None:
         ask_button("shuffle_requested", "Shuffle the tokens and run the model", key="shuffle_run")
         return
     shuf = ctx.experiment("shuffle", seed, run=lambda: positions.shuffle_experiment(bundle, a, seed),
-                          label="Shuffling…")
+                          long=True, label="Shuffling…")
     e1, e2 = st.columns([1, 2], gap="large")
     with e1:
         chart(ctx.built("shuffled_image", seed, build=lambda: views.shuffled(bundle, a, shuf.shuffled_image)),

@@ -75,13 +75,16 @@ def nbytes(value: object, depth: int = 4) -> int:
     return 0
 
 
-def queued(key: Hashable, compute: Callable[[], T], on_wait: Callable[[Place], None] | None = None) -> T:
+def queued(key: Hashable, compute: Callable[[], T], on_wait: Callable[[Place], None] | None = None,
+           step_out: bool = False) -> T:
     """``compute()`` through the model queue: at most ``QUEUE.slots`` at once per process, in arrival order,
     identical keys joined. Work started inside a queued job (an experiment that needs an analysis) runs at
     once in the job's own slot: waiting for a second slot could wait for itself.
 
-    A page run that asks for the model gives its page slot to the next page meanwhile (``PAGES.stepped_out``):
-    a learner's occlusion map (seconds of model time) does not hold up everyone else's pages."""
+    ``step_out``: work of seconds (an occlusion map, a timing). The page run that asks for it gives its page slot
+    to the next page meanwhile (``PAGES.stepped_out``), so it does not hold up everyone else's pages. Short work
+    keeps the slot: handing it over for tens of milliseconds only puts two pages' Python side by side (measured:
+    the first visible change of a step got slower)."""
     if getattr(_in_job, "active", False):
         return compute()
 
@@ -91,6 +94,8 @@ def queued(key: Hashable, compute: Callable[[], T], on_wait: Callable[[Place], N
             return compute()
         finally:
             _in_job.active = False
+    if not step_out:
+        return QUEUE.run(key, job, on_wait)
     with PAGES.stepped_out():
         return QUEUE.run(key, job, on_wait)
 

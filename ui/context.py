@@ -86,10 +86,12 @@ class Context:
         key = self.key("built", name, *settings) if per_image else (self.bundle.identity, "built", name, *settings)
         return caches.BUILT.get_or_compute(key, make)
 
-    def experiment(self, name: str, *params: Hashable, run: Callable[[], T], label: str, per_image: bool = True) -> T:
+    def experiment(self, name: str, *params: Hashable, run: Callable[[], T], label: str, per_image: bool = True,
+                   long: bool = False) -> T:
         """An on-demand experiment (another forward pass) run once per (identity, name, params), with a spinner;
         it waits its turn in the model queue, showing its place, when the model is busy. ``per_image=False``: a
-        measurement of the model alone (on a random input), shared by every image and session."""
+        measurement of the model alone (on a random input), shared by every image and session. ``long``: seconds
+        of work (many passes, a backward pass); other pages are drawn meanwhile (``caches.queued``'s ``step_out``)."""
         key = self.key("experiment", name, *params) if per_image else (self.bundle.identity, "experiment", name, *params)
         hit = caches.EXPERIMENTS.get(key)
         if hit is not None:
@@ -98,7 +100,7 @@ class Context:
         try:
             with st.spinner(label):
                 return caches.queued(key, lambda: caches.EXPERIMENTS.get_or_compute(key, run),
-                                     on_wait=lambda place: show_place(waiting, place, "request"))
+                                     on_wait=lambda place: show_place(waiting, place, "request"), step_out=long)
         finally:
             waiting.empty()
 

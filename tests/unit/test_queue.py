@@ -253,8 +253,9 @@ def test_stepping_out_outside_a_job_changes_nothing():
     assert q.counts() == (0, 0)
 
 
-def test_a_page_waiting_for_the_model_does_not_hold_up_other_pages(monkeypatch):
-    """ui.caches.queued (every analysis and experiment a page asks for) steps out of the page queue."""
+def test_a_page_waiting_for_long_model_work_does_not_hold_up_other_pages(monkeypatch):
+    """ui.caches.queued with ``step_out`` (a long experiment: ``Context.experiment(long=True)``) steps out of the
+    page queue; short work keeps the page's slot."""
     from ui import caches  # noqa: PLC0415
 
     monkeypatch.setattr(caches, "PAGES", ModelQueue(slots=1))
@@ -268,10 +269,15 @@ def test_a_page_waiting_for_the_model_does_not_hold_up_other_pages(monkeypatch):
 
     results = {}
     first = threading.Thread(target=lambda: results.setdefault(
-        "first", caches.PAGES.run("first page", lambda: caches.queued("experiment", experiment))), daemon=True)
+        "first", caches.PAGES.run("first page", lambda: caches.queued("experiment", experiment, step_out=True))),
+        daemon=True)
     first.start()
     assert in_model.wait(WAIT)
     assert caches.PAGES.run("second page", lambda: "drawn") == "drawn"  # would block forever if the slot were held
     release.set()
     first.join(WAIT)
     assert results == {"first": "occlusion map"}
+
+    inside = []  # short work: the page still holds its slot while the model runs it
+    caches.PAGES.run("third page", lambda: caches.queued("short", lambda: inside.append(caches.PAGES.counts())))
+    assert inside == [(1, 0)]
