@@ -39,21 +39,6 @@ def test_device_and_threads():
     assert cpu_threads() >= 1
 
 
-def test_loading_on_cpu_sets_torch_and_blas_threads(monkeypatch):
-    """numpy's BLAS (the pages' SVDs and matrix products) gets the same thread count as torch."""
-    from threadpoolctl import threadpool_info, threadpool_limits  # noqa: PLC0415
-
-    from vitviz.model import loading  # noqa: PLC0415
-
-    with threadpool_limits(limits=2, user_api="blas"):  # restored after the test
-        monkeypatch.setenv(loading.THREADS_ENV, "1")
-        monkeypatch.setattr(loading, "_blas_threads", [])
-        load_model("vit_ti16", pretrained=False, device="cpu")
-        blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
-        assert blas and all(n == 1 for n in blas)
-        assert torch.get_num_threads() == 1
-
-
 @pytest.fixture
 def ti_weights(tmp_path):
     torch.manual_seed(1)

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import timm
 import torch
-from threadpoolctl import threadpool_limits
 from timm.data import ImageNetInfo, create_transform, resolve_model_data_config
 
 from vitviz.model import capture  # offline_model registers the bundled timm model
@@ -53,20 +52,10 @@ def cpu_threads() -> int:
     return 1 if cores <= 2 else min(4, cores // 2)
 
 
-_blas_threads: list[int] = []  # what numpy's BLAS was limited to in this process (threadpoolctl), once
-
-
 def set_threads() -> int:
-    """torch's intra-op threads and numpy's BLAS threads (SVD, matrix products of the pages) to ``cpu_threads()``.
-
-    BLAS matters as much: on a busy 2-core machine an SVD of 196 patch vectors took 5x the CPU with OpenBLAS's
-    default 2 threads as with 1 (benchmarks/README.md)."""
     n = cpu_threads()
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
-    if _blas_threads != [n]:
-        threadpool_limits(limits=n, user_api="blas")  # process-wide until changed (no ``with``)
-        _blas_threads[:] = [n]
     return n
 
 
