@@ -20,6 +20,10 @@ set -euo pipefail
 
 P=${1:-$(nproc)}
 PORT=${2:-8080}
+# One process per core keeps every core busy: numpy's BLAS gets one thread per process, as torch does
+# (VITVIZ_THREADS). A second OpenBLAS thread spins while it waits, and next to a busy core the pages' SVDs and
+# matrix products cost 5.7x the CPU with two threads (benchmarks/blas_threads.py).
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUN=${VITVIZ_RUN_DIR:-$(mktemp -d -t vitviz_serve_XXXXXX)}
 BASE=${VITVIZ_PORT_BASE:-$((PORT + 1))}
