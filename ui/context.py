@@ -104,9 +104,11 @@ class Context:
         finally:
             waiting.empty()
 
-    def has_experiment(self, name: str, *params: Hashable) -> bool:
-        """Whether ``experiment(name, *params)`` would answer from the cache (this or another session ran it)."""
-        return caches.EXPERIMENTS.get(self.key("experiment", name, *params)) is not None
+    def has_experiment(self, name: str, *params: Hashable, per_image: bool = True) -> bool:
+        """Whether ``experiment(name, *params, per_image=…)`` would answer from the cache (this or another session
+        ran it)."""
+        key = self.key("experiment", name, *params) if per_image else (self.bundle.identity, "experiment", name, *params)
+        return caches.EXPERIMENTS.get(key) is not None
 
     def sample_analysis(self, sample_key: str) -> Analysis:
         """The analysis of a gallery sample by the same model (pages compare the visitor's image with it)."""
