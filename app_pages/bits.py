@@ -219,11 +219,18 @@ k1.metric("GMACs / image without attention matmuls (timm model cards)", f"{macs_
           help="Billions of multiply-accumulates for one image, counted from the layer sizes.")
 k2.metric("GMACs / image with Q·Kᵀ and A·V (timm benchmark tables)", f"{macs_all / 1e9:.3f}")
 OPS = "Gop/s" if ctx.precision == "int8" else "GFLOP/s"  # int8's Linear products are integer operations
+ops_help = (f"{OPS} = 2 operations per MAC × the GMACs with Q·Kᵀ and A·V (second figure) / seconds"
+            + (" (int8: the Linear layers' multiply-adds are integer operations)" if ctx.precision == "int8" else ""))
 # six passes of the model (per process and model, shared by every visitor): on request (ui/on_request.py)
 if not asked("timing_requested", ctx.has_experiment("time_forward", "cpu", per_image=False)):
     with k3:
-        st.markdown(f"**Measured time / image ({ctx.precision})**")
-        ask_button("timing_requested", "Time the model here", key="timing_run")
+        st.markdown(f"**Measured time / image on the CPU ({ctx.precision})**")
+        ask_button("timing_requested", "Time on this server", key="timing_run")
+        st.caption("Not timed yet for this model and number format. The button runs the model 6 times on a random "
+                   "input" + (" on the CPU and 6 times on the GPU" if gpu_name else "") + ": a second or so, "
+                   "longer for a large model. The result is kept and shown to everyone using this server.")
+    if gpu_name:
+        k4.markdown(f"**Measured time / image on CUDA ({gpu_name}, {ctx.precision})**: timed with the CPU")
 else:
     sec_cpu = ctx.experiment("time_forward", "cpu", run=lambda: memory.time_forward(bundle.model, device="cpu"),
                              long=True, label="Timing the model on the CPU…", per_image=False)
@@ -231,23 +238,29 @@ else:
                               long=True, label="Timing the model on the GPU…", per_image=False) if gpu_name else None)
     k3.metric(f"Measured time / image on the CPU ({ctx.precision})", f"{1000 * sec_cpu:.1f} ms",
               f"{2 * macs_all / sec_cpu / 1e9:.1f} {OPS}", delta_color="off",
-              help=f"{OPS} = 2 operations per MAC × MACs / seconds"
-              + (" (int8: the Linear layers' multiply-adds are integer operations)" if ctx.precision == "int8" else ""))
+              help=ops_help)
     if sec_gpu is not None:
         k4.metric(f"Measured time / image on CUDA ({gpu_name}, {ctx.precision})", f"{1000 * sec_gpu:.2f} ms",
-                  f"{2 * macs_all / sec_gpu / 1e9:.1f} {OPS}", delta_color="off")
+                  f"{2 * macs_all / sec_gpu / 1e9:.1f} {OPS}", delta_color="off", help=ops_help)
 if not gpu_name:
     k4.metric("Measured time / image on CUDA", "no CUDA GPU",
               help="torch.cuda.is_available() is False on this machine.")
 _, _, H, W = memory.timing_input(model)
 st.markdown(f"Timed on a **random input** of the model's size (1×3×{H}×{W}, `torch.randn`), median of 5 runs after a "
-            "warm-up: the multiply-adds are the same for every image of that size. The time is measured on this server, "
-            "once, when someone first asks for it; a busy server measures a slower time. "
-            + (f"On this machine the CPU runs the program and hands the matrix products to the GPU ({gpu_name})."
+            "warm-up: the multiply-adds are the same for every image of that size. The time is measured on this server "
+            "once per model and number format, when someone first asks for it, and then shown to everyone; if the "
+            "server was busy at that moment, everyone sees that slower time. "
+            + (f"On this machine the CPU runs the program and hands the matrix products to the GPU ({gpu_name}); "
+               "the CPU figure times a copy of the model run entirely on the CPU, for comparison."
                if gpu_name else
                "On this machine `torch.cuda.is_available()` is False: there is no CUDA GPU, so the CPU does the "
                "multiply-adds itself.")
-            + " The memory any of them needs is the counts above × bytes per number.")
+            + " The memory the model needs is the same on the CPU or the GPU: the counts above × bytes per number."
+            + (" This model is so small that most of its time is a fixed cost per layer (Python and torch starting "
+               "each step), not multiply-adds: its GFLOP/s is far below what the processor can do. Measured on "
+               "this project's 2-core test machine: the Faithfulness page's 64 masked copies of an image, run 16 "
+               "at a time, took a fifth of the time of 64 passes one by one."
+               if bundle.spec.bundled else ""))
 
 st.header("7 · A prediction needs the weights and the image, not the training data")
 data = memory.training_data(bundle)
