@@ -155,7 +155,7 @@ def test_controls_redraw_without_running_the_model_again():
     at.switch_page(BY_KEY["positions"].page).run()
     ok(at)
     assert calls("shapes") == n_after
-    assert n_after - n <= 8  # 1 grad-rollout + 1 resolution + 1 shuffle + CLS reference + timing ...
+    assert n_after - n <= 8  # 1 grad-rollout + 1 resolution + 1 shuffle + CLS reference ... (timing: on request)
 
 
 def test_experiment_controls():
