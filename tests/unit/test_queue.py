@@ -237,6 +237,7 @@ def test_a_job_that_steps_out_lets_the_next_one_run_and_takes_its_slot_back_befo
     later = Learner(q, "later page", lambda: "later drawn", events, lock).start()
     assert later.wait_for(lambda p: not p.running).ahead == 1
     back.set()  # the first page wants its slot back while "other page" still holds it
+    assert later.wait_for(lambda p: p.ahead == 2).ahead == 2  # "other page" running, the first page stepping back
     other.gate.set()
     assert other.join() == "other drawn" and page.join() == "page drawn"
     later.gate.set()

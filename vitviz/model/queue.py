@@ -216,6 +216,7 @@ class ModelQueue:
         finally:
             with self._cond:
                 self._stepping_back += 1
+                self._cond.notify_all()  # the places of those waiting move back by one
                 try:
                     while len(self._running) >= self.slots:
                         self._cond.wait(self.poll_s)
