@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import threading
 import weakref
+from contextlib import nullcontext
 from collections.abc import Callable, Hashable
 from functools import lru_cache
 from typing import TypeVar
@@ -94,9 +95,7 @@ def queued(key: Hashable, compute: Callable[[], T], on_wait: Callable[[Place], N
             return compute()
         finally:
             _in_job.active = False
-    if not step_out:
-        return QUEUE.run(key, job, on_wait)
-    with PAGES.stepped_out():
+    with PAGES.stepped_out() if step_out else nullcontext():
         return QUEUE.run(key, job, on_wait)
 
 

@@ -58,9 +58,12 @@ class Context:
         """A file name for downloads of what is shown: model actually loaded and image hash."""
         return f"{self.bundle.identity.key}_{self.image.digest if self.image else 'no_image'}"
 
-    def key(self, *parts: Hashable) -> tuple:
+    def key(self, *parts: Hashable, per_image: bool = True) -> tuple:
         """A cache key for something computed from what is shown: the model actually loaded (with its
-        device and precision), the image, and the parts (the experiment's name and settings)."""
+        device and precision), the image, and the parts (the experiment's name and settings).
+        ``per_image=False``: something of the model alone, one key for every image."""
+        if not per_image:
+            return (self.bundle.identity, *parts)
         return (self.bundle.identity, self.image.digest if self.image else None, *parts)
 
     def figure(self, view: Callable[..., go.Figure], *settings: Hashable, per_image: bool = True) -> WireFigure:
@@ -83,7 +86,7 @@ class Context:
         def make() -> T:
             value = build()
             return to_wire(value) if isinstance(value, go.Figure) else value
-        key = self.key("built", name, *settings) if per_image else (self.bundle.identity, "built", name, *settings)
+        key = self.key("built", name, *settings, per_image=per_image)
         return caches.BUILT.get_or_compute(key, make)
 
     def experiment(self, name: str, *params: Hashable, run: Callable[[], T], label: str, per_image: bool = True,
@@ -92,7 +95,7 @@ class Context:
         it waits its turn in the model queue, showing its place, when the model is busy. ``per_image=False``: a
         measurement of the model alone (on a random input), shared by every image and session. ``long``: seconds
         of work (many passes, a backward pass); other pages are drawn meanwhile (``caches.queued``'s ``step_out``)."""
-        key = self.key("experiment", name, *params) if per_image else (self.bundle.identity, "experiment", name, *params)
+        key = self.key("experiment", name, *params, per_image=per_image)
         hit = caches.EXPERIMENTS.get(key)
         if hit is not None:
             return hit
@@ -107,8 +110,7 @@ class Context:
     def has_experiment(self, name: str, *params: Hashable, per_image: bool = True) -> bool:
         """Whether ``experiment(name, *params, per_image=…)`` would answer from the cache (this or another session
         ran it)."""
-        key = self.key("experiment", name, *params) if per_image else (self.bundle.identity, "experiment", name, *params)
-        return caches.EXPERIMENTS.get(key) is not None
+        return caches.EXPERIMENTS.get(self.key("experiment", name, *params, per_image=per_image)) is not None
 
     def sample_analysis(self, sample_key: str) -> Analysis:
         """The analysis of a gallery sample by the same model (pages compare the visitor's image with it)."""
