@@ -227,8 +227,8 @@ if not asked("timing_requested", ctx.has_experiment("time_forward", "cpu", per_i
         st.markdown(f"**Measured time / image on the CPU ({ctx.precision})**")
         ask_button("timing_requested", "Time on this server", key="timing_run")
         st.caption("Not timed yet for this model and number format. The button runs the model 6 times on a random "
-                   "input" + (" on the CPU and 6 times on the GPU" if gpu_name else "") + ": a second or so, "
-                   "longer for a large model. The result is kept and shown to everyone using this server.")
+                   "input" + (" on the CPU and 6 times on the GPU" if gpu_name else "") + "; the result is kept and "
+                   "shown to everyone using this server.")
     if gpu_name:
         k4.markdown(f"**Measured time / image on CUDA ({gpu_name}, {ctx.precision})**: timed with the CPU")
 else:
@@ -255,12 +255,7 @@ st.markdown(f"Timed on a **random input** of the model's size (1×3×{H}×{W}, `
                if gpu_name else
                "On this machine `torch.cuda.is_available()` is False: there is no CUDA GPU, so the CPU does the "
                "multiply-adds itself.")
-            + " The memory the model needs is the same on the CPU or the GPU: the counts above × bytes per number."
-            + (" This model is so small that most of its time is a fixed cost per layer (Python and torch starting "
-               "each step), not multiply-adds: its GFLOP/s is far below what the processor can do. Measured on "
-               "this project's 2-core test machine: the Faithfulness page's 64 masked copies of an image, run 16 "
-               "at a time, took a fifth of the time of 64 passes one by one."
-               if bundle.spec.bundled else ""))
+            + " The memory the model needs is the same on the CPU or the GPU: the counts above × bytes per number.")
 
 st.header("7 · A prediction needs the weights and the image, not the training data")
 data = memory.training_data(bundle)
