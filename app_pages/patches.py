@@ -4,6 +4,7 @@ import streamlit as st
 
 from ui.charts import chart, chart_row, clickable_chart
 from ui.tour import close_stage, open_stage
+from vitviz import wording
 from vitviz.figures.tokens import patch_size_figures
 from vitviz.figures.images import encode_image
 from vitviz.stages import patches, trained_patch_sizes
@@ -39,8 +40,7 @@ with left:
     clickable_chart(ctx.figure(views.grid, index, "Click a patch (indices in raster order)"), key="patches_grid")
     st.caption("Raster order: row by row from the top left, left to right, the way text is read.")
 with right:
-    r, c = divmod(index, a.grid[1])
-    st.markdown(f"**Patch {index}**: row {r}, column {c}. Choose another in the sidebar or click the grid.")
+    st.markdown(f"**Patch {index}**: {wording.patch_place(index, a.grid)}. Choose another in the sidebar or click the grid.")
     chart(ctx.figure(views.one_patch, index), key="patches_zoom")
 chart(ctx.figure(views.sequence), key="patches_strip")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from vitviz import wording
 from vitviz.model import hub, precision
 from vitviz.model.loading import Bundle
 from vitviz.model.zoo import BY_KEY as SPECS, DEFAULT_KEY, ZOO
@@ -79,8 +80,7 @@ def _patch_picker(num_patches: int, grid: tuple[int, int]) -> None:
         st.session_state[session.K_PATCH] = session.centre_patch(num_patches, grid)
     index = st.number_input(f"Selected patch (0 … {num_patches - 1}; or click one on a map)", min_value=0,
                             max_value=num_patches - 1, step=1, key=session.K_PATCH)
-    r, c = divmod(int(index), grid[1])
-    st.caption(f"Patch {index}: row {r}, column {c} (counting from 0 at the top left)")
+    st.caption(f"Patch {int(index)}: {wording.patch_place(index, grid)} (counting from 0 at the top left)")
 
 
 def run() -> None:

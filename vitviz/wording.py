@@ -12,3 +12,20 @@ def difference(value: float, tolerance: float = ROUNDING) -> str:
     if abs(value) <= tolerance:
         return f"equal up to rounding ({value:.1e})"
     return f"{value:.2e}" if abs(value) < 0.01 else f"{value:.3f}"
+
+
+def patch_place(index: int, grid: tuple[int, int]) -> str:
+    """'row 2, column 1': where patch ``index`` (raster order) sits, counting from 0 at the top left, as the
+    sidebar's patch picker and the patch indices do (one convention on every page)."""
+    r, c = divmod(int(index), grid[1])
+    return f"row {r}, column {c}"
+
+
+def patch_name(index: int, grid: tuple[int, int]) -> str:
+    """'patch 17 (row 2, column 1)': a patch by its index and place (0-based, see ``patch_place``)."""
+    return f"patch {int(index)} ({patch_place(index, grid)})"
+
+
+def span_name(lo: int, hi: int) -> str:
+    """'3' or '3–4': a 0-based range of rows or columns, as ``patch_place`` counts them."""
+    return f"{lo}" if lo == hi else f"{lo}–{hi}"

@@ -12,6 +12,7 @@ from vitviz.figures.tokens import layer_lines
 from vitviz.model.analysis import Analysis
 from vitviz.model.loading import Bundle
 from vitviz.stages import positions
+from vitviz.wording import patch_place
 
 
 def learned_similarity(_bundle: Bundle, a: Analysis, height: int | None = None) -> go.Figure:
@@ -24,7 +25,7 @@ def learned_similarity(_bundle: Bundle, a: Analysis, height: int | None = None) 
 def one_position(_bundle: Bundle, a: Analysis, index: int) -> go.Figure:
     sim = positions.similarity_grid(positions.patch_positions_embed(a), a.grid)
     r, c = divmod(index, a.grid[1])
-    return grid_heatmap(sim[r, c], f"Position {index} (row {r}, col {c}) vs all positions", colorscale=DIVERGING,
+    return grid_heatmap(sim[r, c], f"Position {index} ({patch_place(index, a.grid)}) vs all positions", colorscale=DIVERGING,
                         zmin=-1, zmax=1, height=420, colorbar_title="cosine")
 
 
