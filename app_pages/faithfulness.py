@@ -94,8 +94,16 @@ with st.expander("Two ways to hide a patch, compared", expanded=variant == "pixe
 st.header("2 · Deletion and insertion: does each map's order matter?")
 st.markdown("Each map ranks the patches. **Deletion** removes the patches from the most to the least important by "
             "that ranking and follows the score: a map that points at the evidence makes it fall fast. **Insertion** "
-            "starts from the CLS token alone and reveals the patches in the same order: the score should rise fast. "
-            f"The area under each curve sums it up (the x axis runs from 0 to 1, so the area is the curve's average score: a small deletion area means the score fell early); {faith.RANDOM_ORDERS} random orders are the baseline.")
+            "starts from a blank input, the CLS token alone with no patch token, reveals the patches the map ranks "
+            f"first, about {1 / faith.STEPS:.0%} of them at a time, and measures the score after each step: if the "
+            "map's first patches are what the prediction needs, the score should rise fast. The area under each curve "
+            "sums it up "
+            "(the x axis runs from 0 to 1, so the area is the curve's average score: a small deletion area means the "
+            f"score fell early, a large insertion area that it rose early); {faith.RANDOM_ORDERS} random orders are "
+            "the baseline, their mean and their range (smallest to largest area) side by side. Insertion's first "
+            "steps show the model a few patches and nothing else, an input unlike the whole images ViTs are "
+            "trained on, so they can say little about importance: a map can beat random on deletion and still score "
+            "below random order's mean on insertion.")
 gradient = None
 no_gradient = attention.gradient_unavailable(bundle)
 if target.has_class and no_gradient:
@@ -116,9 +124,10 @@ chart_row([ctx.built("curves_figure", target.class_index, group, kind,
           "faith_curves")
 st.markdown(f"**{faith.verdict(curves)}**")
 st.markdown(faith.areas_table(curves))
-st.caption(f"A map counts as better than random when its area beats every one of the {faith.RANDOM_ORDERS} random "
-           f"orders by more than {faith.TIE_FLOOR}; worse when every random order beats it by that much; otherwise "
-           f"it is a tie. The occlusion map here is the token-removal one at the grouping chosen above. "
+if note := faith.insertion_note(curves):
+    st.markdown(note)
+st.markdown(faith.rule(faith.RANDOM_ORDERS))
+st.caption("The occlusion map here is the token-removal one at the grouping chosen above. "
            f"{curves.passes} masked inputs, in batches of equal length.")
 chart(ctx.built("curve_maps", target.class_index, group, build=lambda: views.maps(bundle, a, curves)),
       key="faith_maps")

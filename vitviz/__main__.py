@@ -155,12 +155,11 @@ def _faithfulness_of(bundle, name: str, data: bytes, rank: int, group: int | Non
         print(f"error: {exc}", file=sys.stderr)
         return None
     c, t = report.curves, report.curves.target
-    words = {1: "better", 0: "tie", -1: "worse"}
     methods = {}
     for m in c.deletion:
         area, (d, i) = c.area(m), faith.judgement(c, m)
         methods[m] = {"name": faith.METHODS[m], "deletion": area.deletion, "insertion": area.insertion,
-                      "vs_random": {"deletion": words[d], "insertion": words[i]}}
+                      "vs_random": {"deletion": faith.TABLE_WORDS[d], "insertion": faith.TABLE_WORDS[i]}}
     r = c.area(faith.RANDOM)
     return {
         "image": name,
@@ -170,17 +169,21 @@ def _faithfulness_of(bundle, name: str, data: bytes, rank: int, group: int | Non
         "grid": list(a.grid), "group": report.occlusion.group,
         "methods": methods,
         "random": {"orders": len(c.random_deletion), "deletion": r.deletion, "insertion": r.insertion,
-                   "deletion_range": [float(v) for v in (c.random_areas("deletion").min(), c.random_areas("deletion").max())],
-                   "insertion_range": [float(v) for v in (c.random_areas("insertion").min(),
-                                                          c.random_areas("insertion").max())]},
+                   "deletion_range": list(c.random_range("deletion")),
+                   "insertion_range": list(c.random_range("insertion"))},
+        "rule": faith.rule(len(c.random_deletion)),
         "verdict": faith.verdict(c),
+        "insertion_note": faith.insertion_note(c),
         "masked_inputs": report.occlusion.passes + c.passes,
     }
 
 
 def _summary(results: list[dict]) -> dict:
-    """Mean and spread (population std) of each method's areas, and of its difference from random order."""
+    """Mean and spread (population std) of each method's areas, of its difference from random order, and how many
+    images the rule calls better than, no better than and worse than random."""
     import numpy as np
+
+    from vitviz.stages import faithfulness as faith
 
     out: dict = {}
     for m in results[0]["methods"]:
@@ -191,6 +194,8 @@ def _summary(results: list[dict]) -> dict:
             d = v - np.array([r["random"][kind] for r in rows])
             entry[kind] = {"mean": float(v.mean()), "std": float(v.std())}
             entry[f"{kind}_minus_random"] = {"mean": float(d.mean()), "std": float(d.std())}
+            said = [r["methods"][m]["vs_random"][kind] for r in rows]
+            entry[f"{kind}_vs_random"] = {w: said.count(w) for w in faith.TABLE_WORDS.values()}  # images per word
         out[m] = entry
     rand = {k: np.array([r["random"][k] for r in results]) for k in ("deletion", "insertion")}
     out["random"] = {"name": "random order", "images": len(results),
@@ -243,12 +248,18 @@ def cmd_faithfulness(args: argparse.Namespace) -> int:
         if r["predicted"]:
             print(f"predicted: {r['predicted']['label']} ({r['predicted']['probability']:.1%})")
         print(f"score:   {r['target']['kind']}" + (f" of “{r['target']['label']}”" if r["target"]["label"] else ""))
-        print(f"{'map':30s} {'deletion':>9s} {'insertion':>9s}  vs random (deletion, insertion)")
+        print(f"{'map':33s} {'deletion':>13s} {'insertion':>13s}  vs random (deletion; insertion)")
         for m in r["methods"].values():
-            print(f"{m['name']:30s} {m['deletion']:9.4f} {m['insertion']:9.4f}  {m['vs_random']['deletion']}, "
+            print(f"{m['name']:33s} {m['deletion']:13.4f} {m['insertion']:13.4f}  {m['vs_random']['deletion']}; "
                   f"{m['vs_random']['insertion']}")
-        print(f"{'random order (mean)':30s} {r['random']['deletion']:9.4f} {r['random']['insertion']:9.4f}")
+        rand, orders = r["random"], r["random"]["orders"]
+        print(f"{f'random order: mean of {orders}':33s} {rand['deletion']:13.4f} {rand['insertion']:13.4f}")
+        spans = ["{:.4f}–{:.4f}".format(*rand[f"{k}_range"]) for k in ("deletion", "insertion")]
+        print(f"{'random order: range (min–max)':33s} {spans[0]:>13s} {spans[1]:>13s}")
+        print(r["rule"])
         print(r["verdict"])
+        if r["insertion_note"]:
+            print(r["insertion_note"])
         return 0
     print(f"images:  {len(results)}; areas, mean ± std over the images (and minus random order's, per image)")
     print(f"{'map':30s} {'deletion':>17s} {'del − random':>17s} {'insertion':>17s} {'ins − random':>17s}")
@@ -260,6 +271,13 @@ def cmd_faithfulness(args: argparse.Namespace) -> int:
         cells.append(f"{m['insertion_minus_random']['mean']:+.4f} ± {m['insertion_minus_random']['std']:.4f}"
                      if "insertion_minus_random" in m else "")
         print(f"{m['name']:30s} " + " ".join(f"{c:>17s}" for c in cells))
+    print("vs random order, images per verdict (the rule: each image's map area against the range of its "
+          f"{results[0]['random']['orders']} random orders):")
+    for m in _summary(results).values():
+        if "deletion_vs_random" in m:
+            print(f"  {m['name']:28s} " + "; ".join(
+                f"{kind}: " + ", ".join(f"{w} {n}" for w, n in m[f"{kind}_vs_random"].items())
+                for kind in ("deletion", "insertion")))
     return 0
 
 

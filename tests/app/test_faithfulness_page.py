@@ -56,7 +56,13 @@ def test_bundled_model_every_control_and_the_cache():
     text = markdown(at)
     assert "With nothing hidden the probability of “star” is **0.897**" in text
     assert "**On this image, for the probability of “star”: " in text
-    assert "| occlusion |" in text and "| gradient rollout |" in text and "| random order (mean of 4, range) |" in text
+    assert "| occlusion |" in text and "| gradient rollout |" in text and "| random order: mean of 4 (range) |" in text
+    # insertion below random order's mean yet inside its range: the range, the rule and the reason are on the page
+    assert "are no better than random" in text and "within random's range" in text and "areas span" in text
+    assert "The rule: on each curve" in text and "still score below random order's mean on insertion" in text
+    assert "starts from a blank input" in text
+    assert "(row 3, column 4)" in text  # patch 28 of the 8×8 grid, counted from 0 as the sidebar counts
+    assert any(c.value.startswith("Patch 36: row 4, column 4 (counting from 0") for c in at.sidebar.caption)
     assert len(at.get("plotly_chart")) >= 3
     assert at.selectbox(key="faith_group").value == 1  # 8×8 grid: every patch by default
     assert any("This map hides one patch at a time: 64 masked images" in c.value for c in at.caption)

@@ -37,7 +37,32 @@ def test_models_lists_the_zoo(capsys):
 def test_faithfulness_prints_the_prediction_and_the_areas_per_map(capsys):
     assert main(["faithfulness", str(SAMPLES_DIR / "cat.jpg"), "--model", "shapes"]) == 0
     out = capsys.readouterr().out
-    assert "predicted: " in out and "occlusion" in out and "random order (mean)" in out and "On this image" in out
+    assert "predicted: " in out and "occlusion" in out and "On this image" in out
+    assert "random order: mean of 4" in out and "The rule: " in out
+
+
+def test_faithfulness_prints_random_orders_range_beside_their_mean(tmp_path, capsys):
+    """The star on the bundled model: the maps' insertion areas are below random order's mean and inside its range;
+    the range is printed (text and JSON), so "no better than random" does not read as a contradiction."""
+    import json
+
+    from vitviz.inputs.samples import BY_KEY
+
+    star = tmp_path / "star.png"
+    star.write_bytes(BY_KEY["shape_star"].data())
+    assert main(["faithfulness", str(star), "--model", "shapes", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    lo, hi = r["random"]["insertion_range"]
+    assert lo <= r["random"]["insertion"] <= hi
+    for m in r["methods"].values():
+        assert lo <= m["insertion"] < r["random"]["insertion"]
+        assert m["vs_random"] == {"deletion": "better", "insertion": "no better (within random's range)"}
+    assert f"{lo:.3f}–{hi:.3f}" in r["verdict"] and r["insertion_note"].startswith("Why ")
+    assert "better than random" in r["rule"] and "within random's range" in r["rule"]
+    assert main(["faithfulness", str(star), "--model", "shapes"]) == 0
+    out = capsys.readouterr().out
+    assert f"{lo:.4f}–{hi:.4f}" in out and "random order: range (min–max)" in out
+    assert "no better (within random's range)" in out and r["insertion_note"] in out
 
 
 def test_faithfulness_json_has_the_fields(capsys):
@@ -67,6 +92,8 @@ def test_faithfulness_over_a_folder_gives_mean_and_spread(tmp_path, capsys):
     assert "broken.png" in captured.err
     s = doc["summary"]["occlusion"]
     assert s["images"] == 2 and {"mean", "std"} <= set(s["deletion"]) and "deletion_minus_random" in s
+    assert sum(s["insertion_vs_random"].values()) == 2  # images per verdict word
+    assert all(r["random"]["insertion_range"][0] <= r["random"]["insertion"] for r in doc["images"])
 
 
 def test_faithfulness_bad_input_is_a_clear_error(tmp_path, capsys):

@@ -203,9 +203,211 @@ def test_the_verdict_is_built_from_the_areas():
     c = synthetic({"rollout": 0.5, "occlusion": 0.2, "attention": 0.7}, {"rollout": 0.5, "occlusion": 0.8,
                   "attention": 0.2}, (0.5, 0.5))
     said = faith.verdict(c)
-    assert said.startswith("On this image, for the probability of “cat”: ")
-    assert "occlusion beats random order on both curves" in said
-    assert "attention rollout is no better than random" in said
-    assert "CLS attention (last block) does worse than random on both curves" in said
+    assert said.startswith("On this image, for the probability of “cat”: on deletion (lower area is better; the 2 "
+                           "random orders' areas span 0.500–0.504, mean 0.502), ")
+    assert "occlusion is better than random (area 0.200, below random's range)" in said
+    assert "attention rollout is no better than random (area 0.500, within random's range)" in said
+    assert "CLS attention (last block) is worse than random (area 0.700, above random's range)" in said
+    assert ("On insertion (higher area is better; the 2 random orders' areas span 0.496–0.500, mean 0.498), "
+            "occlusion is better than random (area 0.800, above random's range)") in said
+    assert "CLS attention (last block) is worse than random (area 0.200, below random's range)" in said
     table = faith.areas_table(c)
     assert "| occlusion | 0.200 | 0.800 | deletion better, insertion better |" in table
+    assert ("| attention rollout | 0.500 | 0.500 | deletion no better (within random's range), insertion no better "
+            "(within random's range) |") in table
+    assert "| random order: mean of 2 (range) | 0.502 (0.500–0.504) | 0.498 (0.496–0.500) | — |" in table
+
+
+@pytest.mark.parametrize("offset, judged, where", [
+    (+0.2, 1, "above random's range"),  # beyond the whole range on the good side
+    (+0.011, 1, "above random's range"),  # just past the margin
+    (+0.009, 0, "within 0.01 of random's range"),  # outside the range, inside the margin: no better
+    (0.0, 0, "within random's range"),  # inside the range
+    (-0.009, 0, "within 0.01 of random's range"),
+    (-0.011, -1, "below random's range"),
+    (-0.2, -1, "below random's range"),
+])
+def test_the_rule_tells_better_within_and_worse_apart_on_insertion(offset, judged, where):
+    """Random orders' insertion areas 0.40–0.60 (mean 0.50); a map at the range's edge plus ``offset``."""
+    edge = {1: 0.6, 0: 0.5, -1: 0.4}[int(np.sign(offset))]
+    x = np.linspace(0, 1, 3)
+    flat = lambda v: np.full(3, v)  # noqa: E731
+    c = faith.Curves(x, {"rollout": flat(0.5)}, {"rollout": flat(edge + offset)},
+                     np.stack([flat(0.5), flat(0.5)]), np.stack([flat(0.4), flat(0.5), flat(0.6)]),
+                     faith.Target(3, "cat"), 0, maps={})
+    assert c.judge("rollout", "insertion") == judged
+    assert c.random_range("insertion") == pytest.approx((0.4, 0.6))
+    said = faith.verdict(c)
+    assert f"attention rollout is {faith.STANDING[judged]} (area {edge + offset:.3f}, {where})" in said
+    assert "the 3 random orders' areas span 0.400–0.600, mean 0.500" in said
+
+
+def test_on_deletion_lower_is_better():
+    c = synthetic({"rollout": 0.1, "attention": 0.9}, {"rollout": 0.5, "attention": 0.5}, (0.5, 0.5))
+    assert faith.judgement(c, "rollout") == (1, 0) and faith.judgement(c, "attention") == (-1, 0)
+    assert faith.where("deletion", 1) == "below random's range" == faith.where("insertion", -1)
+    assert faith.where("deletion", -1) == "above random's range" == faith.where("insertion", 1)
+
+
+# -- constructed orders: a scorer of kept patches whose right answer is known ---------------------------------
+
+N = 16  # a 4×4 grid
+IMPORTANT = np.array([1, 6, 11, 12])  # the patches that carry the score
+
+
+def additive(keep: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """[B]: the score of each input is the sum of its kept patches' weights (no model: the truth is known)."""
+    return weights[keep].sum(axis=1) if keep.shape[1] else np.zeros(len(keep))
+
+
+def constructed(weights: np.ndarray, maps: dict[str, np.ndarray]) -> faith.Curves:
+    return faith.curves_from(lambda keep: additive(keep, weights), N, maps, faith.Target(0, "cat"),
+                             float(weights.sum()))
+
+
+def as_map(order: np.ndarray) -> np.ndarray:
+    """[4, 4]: a map whose importance order is ``order`` (first: most important)."""
+    values = np.empty(N)
+    values[order] = np.arange(N, 0, -1)
+    return values.reshape(4, 4)
+
+
+def test_constructed_orders_the_important_first_map_random_map_and_anti_map():
+    """Additive score carried by 4 patches: ranking them first is the best order on both curves (removing them
+    first lowers the score most at every step, revealing them first raises it most), ranking them last the worst;
+    a map that ranks the patches as one of the random orders does has that order's areas, inside the range."""
+    weights = np.zeros(N)
+    weights[IMPORTANT] = 0.25
+    truth = np.zeros(N)
+    truth[IMPORTANT] = 1.0 + np.arange(4) / 10
+    maps = {"occlusion": truth.reshape(4, 4), "rollout": as_map(faith.random_orders(N)[0]),
+            "attention": -truth.reshape(4, 4)}
+    c = constructed(weights, maps)
+    assert faith.judgement(c, "occlusion") == (1, 1)
+    assert faith.judgement(c, "rollout") == (0, 0)
+    assert c.area("rollout").deletion == c.random_areas("deletion")[0]  # the same order: the same curve
+    assert faith.judgement(c, "attention") == (-1, -1)
+    said = faith.verdict(c)
+    assert "occlusion is better than random" in said and "attention rollout is no better than random" in said
+    assert "CLS attention (last block) is worse than random" in said
+    assert faith.insertion_note(c) == ""  # the best order on deletion is also the best on insertion here
+
+
+def test_constructed_interchangeable_patches_no_order_can_beat_random():
+    """Every patch weighs the same: every order has the same curves, so every map is no better than random."""
+    c = constructed(np.full(N, 1 / N), {"occlusion": np.arange(N).reshape(4, 4),
+                                        "attention": -np.arange(N).reshape(4, 4)})
+    for m in c.deletion:
+        assert faith.judgement(c, m) == (0, 0)
+        assert c.area(m).deletion == pytest.approx(c.area(faith.RANDOM).deletion)
+    assert faith.verdict(c).count("are no better than random (areas 0.500, within random's range)") == 2
+
+
+def test_the_insertion_note_explains_a_map_that_beats_random_on_deletion_only():
+    """Constructed curves: deletion falls at once (better), insertion stays near the blank input's score until
+    the end (below random order's mean, inside its range): the note says so with the measured numbers."""
+    x = np.linspace(0, 1, 5)
+    c = faith.Curves(x, {"rollout": np.array([0.9, 0.02, 0.02, 0.02, 0.02])},
+                     {"rollout": np.array([0.02, 0.03, 0.03, 0.5, 0.9])},
+                     np.stack([np.array([0.9, 0.9, 0.5, 0.2, 0.02]), np.array([0.9, 0.8, 0.6, 0.3, 0.02])]),
+                     np.stack([np.array([0.02, 0.1, 0.4, 0.6, 0.9]), np.array([0.02, 0.02, 0.03, 0.4, 0.9])]),
+                     faith.Target(3, "cat"), 0, maps={})
+    assert faith.judgement(c, "rollout") == (1, 0)
+    assert c.area("rollout").insertion < c.area(faith.RANDOM).insertion
+    note = faith.insertion_note(c)
+    lo, hi = c.random_range("insertion")
+    assert note.startswith("Why attention rollout beats random on deletion and still scores below random order's "
+                           f"mean on insertion ({c.area('rollout').insertion:.3f} against "
+                           f"{c.area(faith.RANDOM).insertion:.3f}; the 2 random orders alone span {lo:.3f}–{hi:.3f})")
+    assert ("removing the first 25% of the patches it ranks first lowers the probability of “cat” from 0.900 to "
+            "0.02; revealing those same 25% alone gives 0.03, against 0.02 with no patch at all") in note
+    assert "unlike anything seen in training" in note
+    # the same curves with insertion above random's mean: nothing to explain
+    high = faith.Curves(x, c.deletion, {"rollout": np.array([0.02, 0.9, 0.9, 0.9, 0.9])}, c.random_deletion,
+                        c.random_insertion, c.target, 0, maps={})
+    assert faith.insertion_note(high) == ""
+
+
+# -- the occlusion summary's sentences agree with each other ----------------------------------------------------
+
+def summary_of(drops: list[float], base: float = 0.8) -> str:
+    """The summary of a constructed 2×2 occlusion map (drop: base − score with that patch hidden)."""
+    groups = faith.group_ids((2, 2), 1)
+    return faith.occlusion_summary(faith.Occlusion(drop=np.array(drops, float).reshape(2, 2), groups=groups,
+                                                   group=1, variant="tokens", base=base,
+                                                   target=faith.Target(0, "cat"), passes=4))
+
+
+def test_occlusion_summary_only_drops():
+    said = summary_of([0.3, 0.05, 0.0, 0.001])
+    assert "Hiding patch 0 (row 0, column 0) lowers it most, to 0.5." in said
+    assert "raises it most" not in said
+    assert "2 lower it by more than 0.01 and 0 raise it by more than 0.01" in said
+
+
+def test_occlusion_summary_only_raises():
+    """The old branch looked at drops only and said 'No region changes it by more than 0.01' next to '2 raise
+    it by more than 0.01'."""
+    said = summary_of([0.004, -0.2, -0.05, 0.0])
+    assert "changes it by more than" not in said
+    assert "No region lowers it by more than 0.01 (the largest drop, 0.004, comes from hiding patch 0" in said
+    assert "Hiding patch 1 (row 0, column 1) raises it most, to 1." in said
+    assert "0 lower it by more than 0.01 and 2 raise it by more than 0.01" in said
+    said = summary_of([-0.004, -0.2, -0.05, 0.0])
+    assert "No region lowers it: hiding any one of them leaves it unchanged or raises it." in said
+    assert "0 lower it by more than 0.01 and 2 raise it by more than 0.01" in said
+
+
+def test_occlusion_summary_both():
+    said = summary_of([0.02, -0.03, 0.0, 0.0])
+    assert "Hiding patch 0 (row 0, column 0) lowers it most, to 0.78." in said
+    assert "Hiding patch 1 (row 0, column 1) raises it most, to 0.83." in said
+    assert "1 lower it by more than 0.01 and 1 raise it by more than 0.01" in said
+
+
+def test_occlusion_summary_none():
+    said = summary_of([0.005, -0.005, 0.0, 0.002])
+    assert "No region lowers it by more than 0.01 (the largest drop, 0.005, comes from hiding patch 0" in said
+    assert "None of the 4 patches hidden one at a time changes it by more than 0.01." in said
+    assert "raise" not in said
+    said = summary_of([0.005, 0.0, 0.0, 0.0], base=0.006)
+    assert "the score is only 0.006, so it cannot drop by 0.01" in said
+
+
+def test_regions_are_named_as_the_sidebar_counts_from_0():
+    groups = faith.group_ids((8, 8), 1)
+    assert faith.region_name(groups, 29) == "patch 29 (row 3, column 5)"
+    assert faith.region_name(groups, 0) == "patch 0 (row 0, column 0)"
+    two = faith.group_ids((8, 8), 2)
+    assert faith.region_name(two, 5) == "the patches in rows 2–3, columns 2–3"
+    four = faith.group_ids((14, 14), 4)  # partial blocks at the edges
+    assert faith.region_name(four, 15) == "the patches in rows 12–13, columns 12–13"
+
+
+# -- the rule on the bundled model and on a random-weight ViT ---------------------------------------------------
+
+def test_star_deletion_better_insertion_within_random_range(shapes_bundle, star):
+    """The bundled model on the star: every map beats random on deletion; on insertion every map's area is below
+    random order's mean yet inside the random orders' range, and the page says why with measured numbers."""
+    c = faith.evaluate(shapes_bundle, star).curves
+    lo, hi = c.random_range("insertion")
+    mean = c.area(faith.RANDOM).insertion
+    for m in c.deletion:
+        assert faith.judgement(c, m) == (1, 0), m
+        assert lo <= c.area(m).insertion < mean, m
+    said = faith.verdict(c)
+    assert "are better than random" in said and "below random's range" in said
+    assert f"the 4 random orders' areas span {lo:.3f}–{hi:.3f}, mean {mean:.3f}" in said
+    assert "are no better than random" in said and "within random's range" in said
+    note = faith.insertion_note(c)
+    assert "still score below random order's mean on insertion" in note and "Measured here" in note
+
+
+def test_random_weights_every_map_within_random_range(tiny_bundle, tiny_cat):
+    c = faith.evaluate(tiny_bundle, tiny_cat).curves
+    for m in c.deletion:
+        assert faith.judgement(c, m) == (0, 0), m
+    said = faith.verdict(c)
+    assert "better than random" not in said.replace("no better than random", "")
+    assert "worse than random" not in said
+    assert faith.insertion_note(c) == ""

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from vitviz import wording
 from vitviz.model.analysis import Analysis
 from vitviz.model.forward import Outputs, run, run_kept_tokens
 from vitviz.model.loading import Bundle
@@ -34,8 +35,8 @@ VARIANTS = {"tokens": "remove the token", "pixels": "paint the image's mean colo
 GROUPINGS = (1, 2, 4)  # g×g patches hidden together
 MAX_DEFAULT_GROUPS = 64  # the default grouping keeps the occlusion map at <= 64 masked inputs (ViT-S/16: 49)
 STEPS = 10  # deletion/insertion curves in steps of 10 % of the patches
-RANDOM_ORDERS = 4  # the baseline: this many random orders (fixed seed), their mean and spread
-TIE_FLOOR = 0.01  # a map beats random order when its area beats every random order's by more than this
+RANDOM_ORDERS = 4  # the baseline: this many random orders (fixed seed), their mean and range
+TIE_FLOOR = 0.01  # a map beats random order when its area lies beyond every random order's by more than this
 BATCH_TOKENS = 16 * 197  # tokens per forward pass (ViT-S/16: 16 images); bounds the memory of a batch
 METHODS = {"attention": "CLS attention (last block)", "rollout": "attention rollout",
            "gradient": "gradient rollout", "occlusion": "occlusion"}
@@ -207,33 +208,38 @@ def occlusion(bundle: Bundle, analysis: Analysis, target: Target, group: int | N
 
 
 def region_name(groups: np.ndarray, which: int) -> str:
-    """Where group ``which`` sits, in words: 'patch 27 (row 4, column 4)' or 'the patches in rows 3–4, columns 5–6'."""
+    """Where group ``which`` sits, in words, counting rows and columns from 0 as the sidebar does: 'patch 27
+    (row 3, column 3)' or 'the patches in rows 2–3, columns 4–5'."""
     rows, cols = np.nonzero(groups == which)
     if len(rows) == 1:
-        return f"patch {int(rows[0] * groups.shape[1] + cols[0])} (row {rows[0] + 1}, column {cols[0] + 1})"
-    span = lambda lo, hi: f"{lo + 1}" if lo == hi else f"{lo + 1}–{hi + 1}"  # noqa: E731
-    return f"the patches in rows {span(rows.min(), rows.max())}, columns {span(cols.min(), cols.max())}"
+        return wording.patch_name(int(rows[0] * groups.shape[1] + cols[0]), groups.shape)
+    return (f"the patches in rows {wording.span_name(int(rows.min()), int(rows.max()))}, "
+            f"columns {wording.span_name(int(cols.min()), int(cols.max()))}")
 
 
 def occlusion_summary(occ: Occlusion) -> str:
-    """What the occlusion map measured, in two sentences."""
-    drops = occ.group_drops  # [G]
-    top = int(drops.argmax())
+    """What the occlusion map measured, in a few sentences that follow from the drops (a drop or a rise counts when
+    it is larger than TIE_FLOOR; below that it is said to leave the score unchanged)."""
+    drops = occ.group_drops  # [G]: base − score with the group hidden (> 0: hiding it lowers the score)
+    top, bottom = int(drops.argmax()), int(drops.argmin())
     lower, higher = int((drops > TIE_FLOOR).sum()), int((drops < -TIE_FLOOR).sum())
     unit = "patches" if occ.group == 1 else f"{occ.group}×{occ.group} regions"
     said = f"With nothing hidden the {occ.target.score_name} is **{occ.base:.3g}**. "
-    if drops[top] <= 0:
-        said += "No region lowers it: hiding any one of them leaves it unchanged or raises it. "
-    elif drops[top] <= TIE_FLOOR:
-        said += (f"No region changes it by more than {TIE_FLOOR} (the largest drop, {drops[top]:.2g}, comes from hiding "
-                 f"{region_name(occ.groups, top)})"
+    if lower:
+        said += f"Hiding {region_name(occ.groups, top)} lowers it most, to {occ.base - drops[top]:.3g}. "
+    elif drops[top] > 0:
+        said += (f"No region lowers it by more than {TIE_FLOOR} (the largest drop, {drops[top]:.2g}, comes from "
+                 f"hiding {region_name(occ.groups, top)})"
                  + (f": the score is only {occ.base:.3g}, so it cannot drop by {TIE_FLOOR}. " if occ.base <= TIE_FLOOR
                     else ". "))
     else:
-        said += f"Hiding {region_name(occ.groups, top)} lowers it most, to {occ.base - drops[top]:.3g}. "
-    said += (f"Of the {len(drops)} {unit} hidden one at a time, {lower} lower it by more than {TIE_FLOOR} and "
-             f"{higher} raise it by more than {TIE_FLOOR}.")
-    return said
+        said += "No region lowers it: hiding any one of them leaves it unchanged or raises it. "
+    if higher:
+        said += f"Hiding {region_name(occ.groups, bottom)} raises it most, to {occ.base - drops[bottom]:.3g}. "
+    if lower or higher:
+        return said + (f"Of the {len(drops)} {unit} hidden one at a time, {lower} lower it by more than {TIE_FLOOR} "
+                       f"and {higher} raise it by more than {TIE_FLOOR}.")
+    return said + f"None of the {len(drops)} {unit} hidden one at a time changes it by more than {TIE_FLOOR}."
 
 
 def variants_summary(tokens: Occlusion, pixels: Occlusion, changed: np.ndarray) -> str:
@@ -274,9 +280,18 @@ def changed_patches(bundle: Bundle, analysis: Analysis, groups: np.ndarray, whic
 
 # -- deletion and insertion -----------------------------------------------------------------------------------
 
+Scorer = Callable[[np.ndarray], np.ndarray]  # keep [B, K] patch indices -> [B] target scores
+
+
 def importance_order(values: np.ndarray) -> np.ndarray:
     """[N]: patch indices from most to least important (ties in raster order)."""
     return np.argsort(-values.ravel().astype(np.float64), kind="stable")
+
+
+def random_orders(n: int, count: int = RANDOM_ORDERS) -> np.ndarray:
+    """[count, N]: the random orders of the baseline (a fixed seed: the same orders on every run)."""
+    rng = np.random.default_rng(0)
+    return np.stack([rng.permutation(n) for _ in range(count)]) if count else np.zeros((0, n), np.int64)
 
 
 def method_maps(bundle: Bundle, analysis: Analysis, occlusion_map: np.ndarray,
@@ -319,13 +334,19 @@ class Curves:
         curves = self.random_deletion if kind == "deletion" else self.random_insertion
         return np.array([_auc(self.fractions, c) for c in curves])
 
+    def random_range(self, kind: str) -> tuple[float, float]:
+        """(smallest, largest) area of the random orders on curve ``kind``: the band the rule compares with."""
+        areas = self.random_areas(kind)
+        return float(areas.min()), float(areas.max())
+
     def areas(self) -> dict[str, Area]:
         return {**{m: self.area(m) for m in self.deletion}, RANDOM: self.area(RANDOM)}
 
     def judge(self, method: str, kind: str) -> int:
-        """+1 when ``method``'s area beats every random order's by more than TIE_FLOOR on curve ``kind``
-        ("deletion": lower is better, "insertion": higher is better), −1 when every random order beats it by
-        more than that, 0 otherwise (a tie with random order)."""
+        """The rule (``rule``): +1 (better than random) when ``method``'s area lies beyond the whole range of the
+        random orders' areas on the good side ("deletion": below it, "insertion": above it) by more than TIE_FLOOR,
+        −1 (worse than random) when it lies beyond that range on the bad side by more than TIE_FLOOR, 0 otherwise
+        (no better than random: within random's range)."""
         mine = getattr(self.area(method), kind)
         rand = self.random_areas(kind)
         sign = -1.0 if kind == "deletion" else 1.0  # make "larger is better" for both
@@ -337,40 +358,70 @@ def _auc(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.trapezoid(y, x)) if hasattr(np, "trapezoid") else float(np.trapz(y, x))
 
 
-def curves(bundle: Bundle, analysis: Analysis, target: Target, maps: dict[str, np.ndarray],
-           steps: int = STEPS, random_orders: int = RANDOM_ORDERS, progress: Progress | None = None) -> Curves:
-    """Deletion and insertion curves for each map in ``maps`` and for ``random_orders`` random orders.
+def curves_from(score: Scorer, n: int, maps: dict[str, np.ndarray], target: Target, base: float,
+                steps: int = STEPS, random_count: int = RANDOM_ORDERS) -> Curves:
+    """Deletion and insertion curves of each map's order and of ``random_count`` random orders, for any scorer of
+    kept patches (the model's, or a constructed one whose answer is known).
 
     At step k of ``steps`` the first round(k·N/steps) patches of each order are removed (deletion) or are the
     only ones kept (insertion); every order at one step keeps the same number of tokens, so they run as one
-    batch. Nothing removed is the model's own output; everything removed leaves the CLS token alone.
+    batch. Nothing removed is ``base`` (the score with every patch); everything removed is the score of no patch.
     """
-    n = analysis.num_patches
-    rng = np.random.default_rng(0)
-    orders = [importance_order(maps[m]) for m in maps] + [rng.permutation(n) for _ in range(random_orders)]
-    orders = np.stack(orders)  # [M + R, N]
+    orders = np.concatenate([np.array([importance_order(maps[m]) for m in maps], np.int64).reshape(len(maps), n),
+                             random_orders(n, random_count)])  # [M + R, N]
     counts = np.unique(np.rint(np.linspace(0, n, steps + 1)).astype(int))  # patches removed / revealed
-    inner = counts[(counts > 0) & (counts < n)]
-    counter = _Counter(2 + 2 * len(inner) * len(orders), progress)
-    base, ref = _base(bundle, analysis, target, "tokens")
-    counter.add(1)
-    empty = float(score_kept(bundle, analysis, np.zeros((1, 0), np.int64), target, ref, counter)[0])
+    empty = float(score(np.zeros((1, 0), np.int64))[0])
     dele = np.empty((len(orders), len(counts)))
     ins = np.empty((len(orders), len(counts)))
     dele[:, 0], dele[:, -1], ins[:, 0], ins[:, -1] = base, empty, empty, base
     for j, k in enumerate(counts[1:-1], start=1):
-        dele[:, j] = score_kept(bundle, analysis, orders[:, k:], target, ref, counter)  # the first k removed
-        ins[:, j] = score_kept(bundle, analysis, orders[:, :k], target, ref, counter)  # only the first k kept
+        dele[:, j] = score(orders[:, k:])  # the first k removed
+        ins[:, j] = score(orders[:, :k])  # only the first k kept
     m = len(maps)
     return Curves(fractions=counts / n, deletion=dict(zip(maps, dele[:m])), insertion=dict(zip(maps, ins[:m])),
-                  random_deletion=dele[m:], random_insertion=ins[m:], target=target, passes=counter.done,
-                  maps=dict(maps))
+                  random_deletion=dele[m:], random_insertion=ins[m:], target=target,
+                  passes=2 + 2 * (len(counts) - 2) * len(orders), maps=dict(maps))
+
+
+def curves(bundle: Bundle, analysis: Analysis, target: Target, maps: dict[str, np.ndarray],
+           steps: int = STEPS, random_orders: int = RANDOM_ORDERS, progress: Progress | None = None) -> Curves:
+    """Deletion and insertion curves for each map in ``maps`` and for ``random_orders`` random orders, on the
+    model (``curves_from`` with token removal; everything removed leaves the CLS token alone)."""
+    n = analysis.num_patches
+    inner = len(np.unique(np.rint(np.linspace(0, n, steps + 1)).astype(int))) - 2
+    counter = _Counter(2 + 2 * inner * (len(maps) + random_orders), progress)
+    base, ref = _base(bundle, analysis, target, "tokens")
+    counter.add(1)
+    return curves_from(lambda keep: score_kept(bundle, analysis, keep, target, ref, counter), n, maps, target,
+                       base, steps, random_orders)
 
 
 # -- what the curves show, in words ----------------------------------------------------------------------------
 
+KINDS = ("deletion", "insertion")
+STANDING = {1: "better than random", 0: "no better than random", -1: "worse than random"}
+TABLE_WORDS = {1: "better", 0: "no better (within random's range)", -1: "worse"}
+
+
+def where(kind: str, judged: int, inside: bool = True) -> str:
+    """Where the area lies against random's range, for a judgement on curve ``kind`` (deletion: lower is better);
+    ``inside``: a judgement 0 whose areas all lie inside the range itself, not only within TIE_FLOOR of it."""
+    if judged == 0:
+        return "within random's range" if inside else f"within {TIE_FLOOR} of random's range"
+    return "below random's range" if (judged == 1) == (kind == "deletion") else "above random's range"
+
+
+def rule(orders: int = RANDOM_ORDERS) -> str:
+    """The rule the verdict's words follow from (``Curves.judge``), in words."""
+    return (f"The rule: on each curve, the {orders} random orders' areas make a range. A map is better than "
+            f"random when its area lies beyond that whole range on the good side (below it for deletion, above it "
+            f"for insertion) by more than {TIE_FLOOR}; worse than random when it lies beyond it on the bad side by "
+            f"more than {TIE_FLOOR}; otherwise no better than random (within random's range, give or take "
+            f"{TIE_FLOOR}). {orders} random orders are a rough band, not a significance test.")
+
+
 def judgement(c: Curves, method: str) -> tuple[int, int]:
-    """(deletion, insertion): +1 better than every random order, 0 a tie, −1 worse (see ``Curves.judge``)."""
+    """(deletion, insertion): +1 better than random, 0 within random's range, −1 worse (see ``Curves.judge``)."""
     return c.judge(method, "deletion"), c.judge(method, "insertion")
 
 
@@ -379,56 +430,91 @@ def _names(methods: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-PHRASES = {  # (deletion, insertion) judgement -> what it says; plural verb forms after "|"
-    (1, 1): "beats|beat random order on both curves (deletion falls faster, insertion rises faster)",
-    (1, 0): "beats|beat random only on deletion (insertion: a tie)",
-    (0, 1): "beats|beat random only on insertion (deletion: a tie)",
-    (1, -1): "beats|beat random on deletion but does|do worse on insertion",
-    (-1, 1): "does|do worse than random on deletion but beats|beat it on insertion",
-    (0, 0): "is|are no better than random",
-    (0, -1): "is|are no better than random on deletion and worse on insertion",
-    (-1, 0): "does|do worse than random on deletion (insertion: a tie)",
-    (-1, -1): "does|do worse than random on both curves",
-}
-
-
-def _conjugate(phrase: str, plural: bool) -> str:
-    words = [w.split("|")[plural] if "|" in w else w for w in phrase.split(" ")]
-    return " ".join(words)
-
-
-def verdict(c: Curves) -> str:
-    """What this image and model show, in one sentence built from the areas (``Curves.judge``)."""
-    by_pair: dict[tuple[int, int], list[str]] = {}
-    for m in c.deletion:
-        by_pair.setdefault(judgement(c, m), []).append(m)
-    said = [f"{_names(ms)} {_conjugate(PHRASES[pair], len(ms) > 1)}" for pair in PHRASES
-            if (ms := by_pair.get(pair))]
-    top = max(float(np.max(np.abs(v))) for v in [*c.deletion.values(), *c.insertion.values(), c.random_deletion,
-                                                  c.random_insertion])
-    small = (f" The score stays below {top:.2g} throughout, so every difference in area is under the {TIE_FLOOR} that "
-             "counts as a tie." if top < TIE_FLOOR else "")
-    return f"On this image, for the {c.target.score_name}: " + "; ".join(said) + "." + small
-
-
 def _num(v: float) -> str:
     """Three decimals, or three significant digits for small values (a random model's probabilities)."""
     return f"{v:.3f}" if abs(v) >= 0.1 else f"{v:.3g}"
 
 
+def _span(values: list[float]) -> str:
+    lo, hi = min(values), max(values)
+    return _num(lo) if _num(lo) == _num(hi) else f"{_num(lo)}–{_num(hi)}"
+
+
+def _curve_verdict(c: Curves, kind: str) -> str:
+    """One curve's clause: its random range, then each group of maps with the same judgement."""
+    groups: dict[int, list[str]] = {}
+    for m in c.deletion:
+        groups.setdefault(c.judge(m, kind), []).append(m)
+    lo, hi = c.random_range(kind)
+    said = []
+    for judged in (1, 0, -1):
+        if ms := groups.get(judged):
+            values = [getattr(c.area(m), kind) for m in ms]
+            inside = all(lo <= v <= hi for v in values)
+            said.append(f"{_names(ms)} {'are' if len(ms) > 1 else 'is'} {STANDING[judged]} "
+                        f"(area{'s' if len(ms) > 1 else ''} {_span(values)}, {where(kind, judged, inside)})")
+    better = "lower" if kind == "deletion" else "higher"
+    return (f"on {kind} ({better} area is better; the {len(c.random_areas(kind))} random orders' areas span "
+            f"{_num(lo)}–{_num(hi)}, mean {_num(getattr(c.area(RANDOM), kind))}), " + "; ".join(said))
+
+
+def verdict(c: Curves) -> str:
+    """What this image and model show, built from the areas by the stated rule (``rule``, ``Curves.judge``)."""
+    top = max(float(np.max(np.abs(v))) for v in [*c.deletion.values(), *c.insertion.values(), c.random_deletion,
+                                                  c.random_insertion])
+    small = (f" The score stays below {top:.2g} throughout, so every difference in area is under the {TIE_FLOOR} that "
+             "the rule needs." if top < TIE_FLOOR else "")
+    deletion, insertion = (_curve_verdict(c, k) for k in KINDS)
+    return (f"On this image, for the {c.target.score_name}: {deletion}. {insertion[0].upper()}{insertion[1:]}."
+            + small)
+
+
+def insertion_note(c: Curves) -> str:
+    """Why a map can beat random on deletion and still score below random order's mean on insertion, measured on
+    these curves ("" when no map does): its areas against random order's mean and range, the first step of both
+    curves for the maps whose first patches carry the score, then the likely reason."""
+    mean = c.area(RANDOM).insertion
+    ms = [m for m in c.deletion if c.judge(m, "deletion") == 1 and c.area(m).insertion < mean]
+    if not ms:
+        return ""
+    plural = len(ms) > 1
+    lo, hi = c.random_range("insertion")
+    said = (f"Why {_names(ms)} {'beat' if plural else 'beats'} random on deletion and still "
+            f"{'score' if plural else 'scores'} below random order's mean on insertion "
+            f"({_span([c.area(m).insertion for m in ms])} against {_num(mean)}; the {len(c.random_insertion)} random "
+            f"orders alone span {_num(lo)}–{_num(hi)}): deletion shows that the patches "
+            f"{'they rank' if plural else 'it ranks'} first matter, since removing them lowers the score sooner than "
+            "a random order does; insertion asks another question, whether those patches alone bring the score back. ")
+    j = 1  # the first step: the fewest patches removed / revealed
+    quick = [m for m in ms if c.deletion[m][j] < c.deletion[m][0] / 2]  # their first patches carry the score
+    if quick and len(c.fractions) > 2:
+        share = f"{c.fractions[j]:.0%}"
+        who = ("each of them ranks" if len(quick) > 1 else "it ranks") if quick == ms else \
+            f"{_names(quick)} rank{'s' if len(quick) == 1 else ''}"
+        said += (f"Measured here: removing the first {share} of the patches {who} first lowers the "
+                 f"{c.target.score_name} from {_num(float(c.deletion[quick[0]][0]))} to "
+                 f"{_span([float(c.deletion[m][j]) for m in quick])}; revealing those same {share} alone gives "
+                 f"{_span([float(c.insertion[m][j]) for m in quick])}, against "
+                 f"{_num(float(c.insertion[quick[0]][0]))} with no patch at all. ")
+    return said + ("The likely reason: for a model trained with every patch of its input present (the bundled model "
+                   "and the zoo's models were), a sequence with most of its patches missing is unlike anything seen "
+                   "in training, so what it scores at insertion's first steps says little about which patches "
+                   "matter, and random orders, which scatter the revealed patches over the whole image, can score "
+                   "higher there.")
+
+
 def areas_table(c: Curves) -> str:
-    """The areas as a markdown table, with each map's verdict against random order."""
-    words = {1: "better", 0: "tie", -1: "worse"}
+    """The areas as a markdown table, with each map's standing against random order (``Curves.judge``)."""
     r = c.area(RANDOM)
     rows = ["| map | deletion area (lower is better) | insertion area (higher is better) | vs random |",
             "|---|---|---|---|"]
     for m in c.deletion:
         a = c.area(m)
         d, i = judgement(c, m)
-        rows.append(f"| {METHODS[m]} | {_num(a.deletion)} | {_num(a.insertion)} | deletion {words[d]}, insertion "
-                    f"{words[i]} |")
-    spread = lambda kind: f"{_num(c.random_areas(kind).min())}–{_num(c.random_areas(kind).max())}"  # noqa: E731
-    rows.append(f"| {RANDOM} (mean of {len(c.random_deletion)}, range) | {_num(r.deletion)} ({spread('deletion')}) | "
+        rows.append(f"| {METHODS[m]} | {_num(a.deletion)} | {_num(a.insertion)} | deletion {TABLE_WORDS[d]}, "
+                    f"insertion {TABLE_WORDS[i]} |")
+    spread = lambda kind: "–".join(_num(v) for v in c.random_range(kind))  # noqa: E731
+    rows.append(f"| {RANDOM}: mean of {len(c.random_deletion)} (range) | {_num(r.deletion)} ({spread('deletion')}) | "
                 f"{_num(r.insertion)} ({spread('insertion')}) | — |")
     return "\n".join(rows)
 
