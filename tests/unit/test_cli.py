@@ -56,13 +56,13 @@ def test_faithfulness_prints_random_orders_range_beside_their_mean(tmp_path, cap
     assert lo <= r["random"]["insertion"] <= hi
     for m in r["methods"].values():
         assert lo <= m["insertion"] < r["random"]["insertion"]
-        assert m["vs_random"] == {"deletion": "better", "insertion": "no better (within random's range)"}
+        assert m["vs_random"] == {"deletion": "better", "insertion": "no better (within random's range ± 0.01)"}
     assert f"{lo:.3f}–{hi:.3f}" in r["verdict"] and r["insertion_note"].startswith("Why ")
     assert "better than random" in r["rule"] and "within random's range" in r["rule"]
     assert main(["faithfulness", str(star), "--model", "shapes"]) == 0
     out = capsys.readouterr().out
     assert f"{lo:.4f}–{hi:.4f}" in out and "random order: range (min–max)" in out
-    assert "no better (within random's range)" in out and r["insertion_note"] in out
+    assert "no better (within random's range ± 0.01)" in out and r["insertion_note"] in out
 
 
 def test_faithfulness_json_has_the_fields(capsys):

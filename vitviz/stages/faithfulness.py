@@ -400,7 +400,7 @@ def curves(bundle: Bundle, analysis: Analysis, target: Target, maps: dict[str, n
 
 KINDS = ("deletion", "insertion")
 STANDING = {1: "better than random", 0: "no better than random", -1: "worse than random"}
-TABLE_WORDS = {1: "better", 0: "no better (within random's range)", -1: "worse"}
+TABLE_WORDS = {1: "better", 0: f"no better (within random's range ± {TIE_FLOOR})", -1: "worse"}  # the rule's words
 
 
 def where(kind: str, judged: int, inside: bool = True) -> str:
