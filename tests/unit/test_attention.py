@@ -126,6 +126,7 @@ def test_local_early_growing_to_global_late_is_the_pattern():
     assert t.grows and t.early_mix and t.late_far and t.shown and not t.even
     assert t.mixing == (1, 2, 3, 4, 5, 6) and (t.early, t.late) == (6, 4)
     assert "That is the pattern the ViT paper found" in said and "blocks 1–6 have both" in said
+    assert f"changes by +{t.rise:.0f} px" in said and "at least +12 px" in said
     assert A.distance_pattern_shown(dist, uniform)
 
 
@@ -142,7 +143,7 @@ def test_local_attention_everywhere_does_not_grow():
     t, said, dist, uniform = _trend([[LOCAL] * 4] * 6)
     assert dist.max() < 0.2 * uniform
     assert not (t.grows or t.early_mix or t.late_far or t.even or t.shown)
-    assert abs(t.rise) < 1 and "stays level" in said
+    assert abs(t.rise) < 1 and "the median changes by 0 px from block 1 to block 6" in said
     assert all(why in said for why in ("does not grow with depth", "do not mix near and far heads",
                                        "late heads do not mostly look far"))
 

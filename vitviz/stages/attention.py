@@ -239,6 +239,11 @@ def distance_trend(dist: np.ndarray, uniform: float) -> DistanceTrend:
                          early, mixing, late, float(np.median(dist[-late:])))
 
 
+def _px(value: float) -> str:
+    """A signed distance in whole pixels ("+51 px", "−3 px", "0 px")."""
+    return "0 px" if round(value) == 0 else f"{value:+.0f} px".replace("-", "−")
+
+
 def _blocks(first: int, last: int) -> str:
     return f"block {first}" if first == last else f"blocks {first}–{last}"
 
@@ -269,11 +274,9 @@ def distance_verdict(dist: np.ndarray, uniform: float) -> str:
     said = (f"On this model the median head looks {t.medians[0]:.0f} px far in block 1 and {t.medians[-1]:.0f} px "
             f"in block {depth} (uniform attention: {u:.0f} px). ")
     if depth > 1:
-        trend = f"grows by {t.rise:.0f} px" if t.rise >= 0.5 else (
-            f"shrinks by {-t.rise:.0f} px" if t.rise <= -0.5 else "stays level")
         said += (f"Along the trend line over all {depth} blocks (Theil–Sen: the median of the slopes between every "
-                 f"two blocks, so one odd block cannot turn it around) the median {trend}; growing means at least "
-                 f"{MIN_RISE * u:.0f} px. ")
+                 f"two blocks, so one odd block cannot turn it around) the median changes by {_px(t.rise)} from "
+                 f"block 1 to block {depth}; growing with depth means at least {_px(MIN_RISE * u)}. ")
     said += (f"A head counts as near under {near:.0f} px ({NEAR:g} × uniform) and as far from {far:.0f} px "
              f"({FAR:g} × uniform): {_mixing(t)}; in "
              f"{_blocks(depth - t.late + 1, depth)} the median head looks {t.late_median:.0f} px far. ")
@@ -283,7 +286,8 @@ def distance_verdict(dist: np.ndarray, uniform: float) -> str:
     if t.shown:
         return said + ("That is the pattern the ViT paper found on its trained models: near and far heads mixed "
                        "early, the distance growing with depth, mostly far late.")
-    missing = [why for ok, why in ((t.grows, "its median head does not grow with depth"),
+    missing = [why for ok, why in ((t.grows, f"its median head does not grow with depth ({_px(t.rise)}, under "
+                                             f"{_px(MIN_RISE * u)})"),
                                    (t.early_mix, "its early blocks do not mix near and far heads"),
                                    (t.late_far, "its late heads do not mostly look far")) if not ok]
     return said + ("That is not the pattern the ViT paper found on its trained models (near and far heads mixed "
