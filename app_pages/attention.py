@@ -18,16 +18,18 @@ if ctx.bundle.spec.bundled:
     st.info(ATTENTION_NOTE, icon="🎓")  # an info box, not a caption: it stays visible in presenter mode
 
 st.header("1 · Where the CLS token looks")
-section = st.container()  # the maps and their block and head controls (a fragment), then the opacity slider
-opacity = st.slider("Heatmap opacity (large maps)", 0.0, 1.0, 0.6, 0.05, key="attn_opacity")
+OPACITY = 0.6
+# The opacity slider sits with the maps' block and head controls, inside the fragment; the rollout and class maps
+# further down use it too, so a change reruns the page (below) and they read the value it ran with.
+opacity = st.session_state.get("attn_opacity", OPACITY)
 
 
 @st.fragment
 def where_cls_looks() -> None:
-    """Block and head change only these maps: moving them reruns this section, not the page."""
+    """Block and head change only this section: moving them reruns it, not the page (the opacity reruns both)."""
     index = ctx.patch
     pictures = st.container()  # the picture first, its controls below it
-    c1, c2 = st.columns(2)
+    c1, c2, c3 = st.columns(3)
     layer = c1.slider("Block (layer)", 1, a.depth, a.depth, key="attn_layer",
                       help="A block is one round of attention followed by the MLP; the model has "
                            f"{a.depth} of them, one after the other.") - 1
@@ -35,6 +37,9 @@ def where_cls_looks() -> None:
                                help=f"Each block runs {a.heads} attention heads side by side, each with its own "
                                     "learned query, key and value projections.")
     head = None if head_choice == "mean of heads" else int(head_choice.split()[1])
+    if c3.slider("Heatmap opacity (large maps)", 0.0, 1.0, OPACITY, 0.05, key="attn_opacity",
+                 help="These two maps, and the rollout and class maps below.") != opacity:
+        st.rerun()  # the whole page: the rollout and class maps outside this fragment follow the new opacity
     with pictures:
         left, right = st.columns(2, gap="large")
     with left:
@@ -61,8 +66,7 @@ def where_cls_looks() -> None:
                 "closeness).")
 
 
-with section:
-    where_cls_looks()
+where_cls_looks()
 
 st.header("2 · Attention rollout (Abnar & Zuidema, 2020)")
 st.latex(r"\hat A_l = \mathrm{rownorm}\!\left(0.5\,\mathrm{fuse}_h(A_l) + 0.5\,I\right),\qquad "
@@ -133,7 +137,8 @@ else:
 st.header("4 · How far do heads look? Mean attention distance")
 chart(ctx.figure(views.distances), key="attn_distance")
 st.caption("Σⱼ Aᵢⱼ·‖pᵢ − pⱼ‖ in pixels (patch-to-patch attention renormalised), averaged over all query "
-           "patches (ViT paper, Figure 7 right).")
+           "patches (ViT paper, Figure 7 right). The line is each block's median head: the sentence below judges "
+           "its trend over depth.")
 st.markdown(ctx.built("distance_verdict", build=lambda: attention.distance_verdict(
     attention.mean_attention_distance(a.attentions, a.grid, a.patch_size, a.num_prefix),
     attention.uniform_attention_distance(a.grid, a.patch_size))))

@@ -142,8 +142,8 @@ elif step == "attn":
                 "where a token receives anything from other tokens.")
 elif step in ("add1", "add2"):
     chart(ctx.figure(views.residual_add, trace, token, step), key=f"block_{step}")
-    st.markdown("The token is not replaced, it is **added to**: the block's steps write small updates into a "
-                "running sum, the residual stream (section 7).")
+    st.markdown("The token is not replaced, it is **added to**: each step's result goes into a running sum, the "
+                "residual stream (section 7). " + block.add_sentence(trace, token, step, name))
     if step == "add2":
         st.metric(f"This sum vs the model's own block {layer + 1}, computed in float32",
                   difference(float(abs(trace.out[token] - stream.tokens[layer + 1, token]).max())))
@@ -228,7 +228,6 @@ else:
 st.header("7 · The residual stream")
 chart(ctx.figure(views.updates, stream, token), key="block_updates")
 sizes = block.update_sizes(stream, token)
-st.markdown(f"Each block adds an update to the token instead of replacing it. On this image, the block that changes "
-            f"{name} most is **block {int(sizes.argmax()) + 1}** (its update is {sizes.max():.0%} of the token's "
-            f"length); the smallest change is block {int(sizes.argmin()) + 1}'s ({sizes.min():.0%}).")
+st.markdown("Each block adds an update to the token instead of replacing it; the chart divides the update's length by "
+            f"the length of the token it is added to. On this image: {block.update_sentence(sizes, name)}")
 close_stage("block")

@@ -66,6 +66,21 @@ with c2:
     ], hide_index=True)
     st.markdown(vectors.twin_verdict(twin))
 
+st.subheader("An identical pair, made")
+try:
+    pair = ctx.experiment("identical_pair", run=lambda: vectors.identical_pair(ctx.bundle, a),
+                          label="Copying a patch and running the patch embedding on it…")
+except ValueError as why:  # a grid too small for two patches apart with their rings inside the image
+    st.info(f"Not on this image: {why}.", icon="ℹ️")
+else:
+    c1, c2 = st.columns([2, 3], gap="large")
+    with c1:
+        chart(ctx.figure(views.identical, pair), key="vectors_identical")
+    with c2:
+        st.metric(f"Max |difference| between patch {pair.source}'s and patch {pair.target}'s vectors",
+                  difference(pair.vector_difference))
+        st.markdown(vectors.identical_verdict(pair, P))
+
 st.header("4 · The CLS token")
 ref_sample = SAMPLES["cat" if ctx.image.name != SAMPLES["cat"].title else "coffee"]
 st.markdown(f"The CLS token is a **learned vector of {D} numbers**, part of the model's weights. It is not "
@@ -81,9 +96,11 @@ sims = ctx.built("cls_similarity_by_layer", build=lambda: vectors.cls_similarity
 chart(ctx.built("cls_similarity_heatmap", build=lambda: grid_heatmap(
     sims, "Cosine similarity of the CLS token with each patch token, layer by layer", colorscale=DIVERGING, zmid=0,
     x_title="patch", y_title="layer (0 = input)", height=300)), key="vectors_cls_layers")
+st.markdown(vectors.cls_spread_sentence(sims))
 chart(ctx.built("cls_similarity_lines", build=lambda: layer_lines(
     np.stack([sims.mean(1), sims.max(1)]), "CLS vs patches: mean and max cosine per layer",
     y_title="cosine similarity", names=["mean", "max"])), key="vectors_cls_lines")
+st.markdown(vectors.cls_trend_sentence(sims))
 
 st.header("5 · What the tokens have become")
 
@@ -93,11 +110,19 @@ def tokens_at_layer() -> None:
     """The layer changes only these two maps."""
     layer = st.slider("Layer (0 = input to block 1)", 0, a.depth, a.depth, key="vectors_layer")
     t1, t2 = st.columns(2, gap="large")
+    share = ctx.built("pca_share", layer, build=lambda: vectors.pca_share(a, layer))
+    alike, mean = ctx.built("alike_patches", layer, ctx.patch, build=lambda: vectors.alike_patches(a, layer, ctx.patch))
     with t1:
         chart(ctx.figure(views.token_pca, layer), key="vectors_pca")
+        st.markdown(f"Patches drawn in similar colours have similar tokens at layer {layer}: the colours are the 3 "
+                    f"directions in which the patch tokens differ most, which hold **{share:.0%}** of their "
+                    "variance here (the rest is not drawn).")
     with t2:
         clickable_chart(ctx.figure(views.similarity_to_patch, layer, ctx.patch), key="vectors_cos_map",
                         in_fragment=True)
+        st.markdown(f"Red: tokens pointing like patch {ctx.patch}'s (1: the same direction); blue: pointing away. At "
+                    f"layer {layer}, **{alike}** of the other {a.num_patches - 1} patches have cosine above "
+                    f"{vectors.ALIKE:g} with it (mean {mean:.2f}).")
 
 
 tokens_at_layer()

@@ -67,6 +67,10 @@ def test_every_step_and_control_on_the_bundled_model(streams):
         ok(at)
         assert any(h.value.startswith(f"2 · {block.BY_STEP[step].title} (step {STEP_KEYS.index(step) + 1} of 6)")
                    for h in at.header)
+        if step in ("add1", "add2"):  # what the add writes into the stream, measured (not "small updates")
+            [said] = [m.value for m in at.markdown if m.value.startswith("The token is not replaced")]
+            assert ("Here attention's result is" if step == "add1" else "Here the MLP's result is") in said
+            assert "small updates" not in said
     at.radio(key="block_step").set_value("attn").run()
     at.select_slider(key="block_temperature").set_value(4.0).run()
     ok(at)
@@ -78,6 +82,9 @@ def test_every_step_and_control_on_the_bundled_model(streams):
     at.selectbox(key="block_head").select(2).run()
     at.radio(key="block_query").set_value("cls").run()
     ok(at)
+    # section 7, by block as measured on the star: block 1 rewrites the CLS token (10.1×), blocks 2–3 do not
+    assert ("On this image: Block 1 rewrites the CLS token (its update is 10.1× the token's length); blocks 2–3 "
+            "change it by less than its length") in markdown(at)
     assert "Scores of CLS with every token" in titles(at) and "head 2" in titles(at)
     at.radio(key="block_query").set_value("patch").run()
     at.number_input(key="vitviz_patch").set_value(5).run()  # the sidebar (or a click on the image) picks the patch

@@ -86,6 +86,114 @@ def test_attention_to_self_has_zero_distance():
     assert A.mean_attention_distance(eye, (4, 4), 16)[0, 0] == 0
 
 
+GRID, PATCH = (14, 14), 16  # ViT-B/16 at 224 px: uniform attention looks 116.49 px far
+
+
+def _head(far: float) -> np.ndarray:
+    """[T, T] with T = 1 + 196: each patch attends to its 3×3 neighbourhood (local) with weight 1 − far and to
+    all patches alike (uniform) with weight ``far``; the CLS row and column get a little weight too."""
+    pos = A.patch_positions(GRID, PATCH)
+    cheb = np.abs(pos[:, None] - pos[None]).max(-1)  # [N, N] px
+    window = (cheb <= PATCH).astype(float)
+    window /= window.sum(-1, keepdims=True)
+    n = window.shape[0]
+    rows = (1 - far) * window + far / n
+    a = np.full((n + 1, n + 1), 0.01 / (n + 1))
+    a[1:, 1:] = 0.99 * rows
+    a[0] = 1 / (n + 1)
+    return a / a.sum(-1, keepdims=True)
+
+
+def _attention(fars: list[list[float]]) -> np.ndarray:
+    """[L, H, T, T] with head (l, h) built as ``_head(fars[l][h])``."""
+    return np.stack([np.stack([_head(f) for f in heads]) for heads in fars])
+
+
+def _trend(fars: list[list[float]]) -> tuple[A.DistanceTrend, str, np.ndarray, float]:
+    dist = A.mean_attention_distance(_attention(fars), GRID, PATCH)
+    uniform = A.uniform_attention_distance(GRID, PATCH)
+    return A.distance_trend(dist, uniform), A.distance_verdict(dist, uniform), dist, uniform
+
+
+LOCAL, GLOBAL = 0.0, 1.0
+
+
+def test_local_early_growing_to_global_late_is_the_pattern():
+    # 12 blocks of 6 heads: block l has 6 − l//2 local heads, the rest global; from block 11 on all global
+    fars = [[LOCAL] * max(0, 5 - l // 2) + [GLOBAL] * (6 - max(0, 5 - l // 2)) for l in range(12)]
+    t, said, dist, uniform = _trend(fars)
+    assert dist[0].min() < 20 and dist[-1].min() == pytest.approx(uniform, rel=0.01)  # as built
+    assert t.grows and t.early_mix and t.late_far and t.shown and not t.even
+    assert t.mixing == (1, 2, 3, 4, 5, 6) and (t.early, t.late) == (6, 4)
+    assert "That is the pattern the ViT paper found" in said and "blocks 1–6 have both" in said
+    assert f"changes by +{t.rise:.0f} px" in said and "at least +12 px" in said
+    assert A.distance_pattern_shown(dist, uniform)
+
+
+def test_uniform_attention_everywhere_is_not_the_pattern():
+    t, said, dist, uniform = _trend([[GLOBAL] * 4] * 6)
+    np.testing.assert_allclose(dist, 116.49, atol=0.6)  # the CLS column's small share is left out, as defined
+    assert t.even and t.late_far and not t.grows and not t.early_mix and not t.shown
+    assert "uniform attention: 116 px" in said and "spread almost evenly" in said
+    assert "That is not the pattern" in said and "does not grow with depth" in said
+    assert "do not mix near and far heads" in said and "late heads do not mostly look far" not in said
+
+
+def test_local_attention_everywhere_does_not_grow():
+    t, said, dist, uniform = _trend([[LOCAL] * 4] * 6)
+    assert dist.max() < 0.2 * uniform
+    assert not (t.grows or t.early_mix or t.late_far or t.even or t.shown)
+    assert abs(t.rise) < 1 and "the median changes by 0 px from block 1 to block 6" in said
+    assert all(why in said for why in ("does not grow with depth", "do not mix near and far heads",
+                                       "late heads do not mostly look far"))
+
+
+def test_a_nearly_uniform_first_block_does_not_hide_the_trend():
+    """The issue's case: block 1 nearly uniform, blocks 2–6 mix near and far heads, late heads all look far but
+    their median is below 0.8 × uniform. Judged by two blocks (block 1's spread, the last block's median) it
+    failed; judged by the trend over depth it is the pattern."""
+    fars = ([[0.97, 0.98, 0.99, 1.0, 0.99, 0.98]] +  # block 1: every head close to uniform
+            [[LOCAL] * k + [0.9] * (6 - k) for k in (5, 4, 4, 3, 3)] +  # blocks 2–6: near and far heads
+            [[f - 0.05, f - 0.02, f, f, f + 0.02, f + 0.05] for f in np.linspace(0.65, 0.72, 6)])  # blocks 7–12:
+    #                                                        all far, the last block's median 0.72 × uniform
+    t, said, dist, uniform = _trend(fars)
+    assert dist[0].max() - dist[0].min() < 0.25 * uniform  # what the two-block rule asked of block 1 …
+    assert np.median(dist[-1]) < 0.8 * uniform  # … and of the last block: both fail
+    assert dist[6:].min() >= A.FAR * uniform  # yet every late head looks far
+    assert t.mixing == (2, 3, 4, 5, 6) and t.grows and t.late_far and t.shown
+    assert "of blocks 1–6, blocks 2–6 have both" in said and "That is the pattern" in said
+
+
+def test_growth_without_an_early_mix_is_not_the_whole_pattern():
+    # every block's heads look alike, from near to far: it grows, but early blocks do not mix
+    t, said, _, _ = _trend([[f] * 4 for f in np.linspace(0.1, 0.9, 8)])
+    assert t.grows and t.late_far and not t.early_mix and not t.shown
+    assert "do not mix near and far heads" in said and "does not grow" not in said
+
+
+def test_theil_sen_rise_by_hand():
+    assert A.theil_sen_rise(np.array([1.0, 2.0, 3.0, 4.0])) == pytest.approx(3.0)
+    assert A.theil_sen_rise(np.array([10.0, 2.0, 3.0, 4.0, 5.0])) == pytest.approx(4.0)  # one odd first block
+    assert A.theil_sen_rise(np.array([5.0])) == 0.0
+
+
+@pytest.mark.parametrize("bundle_name", ["shapes_bundle", "tiny_bundle"])
+def test_the_distance_rule_on_the_bundled_and_a_random_model(request, bundle_name, photo):
+    from vitviz.inputs.samples import BY_KEY as SAMPLES
+    from vitviz.inputs.decode import load_image
+    bundle = request.getfixturevalue(bundle_name)
+    image = load_image(SAMPLES["shape_star"].data()) if bundle.spec.bundled else photo
+    a = analyze(bundle, image)
+    dist = A.mean_attention_distance(a.attentions, a.grid, a.patch_size, a.num_prefix)
+    uniform = A.uniform_attention_distance(a.grid, a.patch_size)
+    t, said = A.distance_trend(dist, uniform), A.distance_verdict(dist, uniform)
+    np.testing.assert_allclose(t.medians, np.median(dist, 1))
+    assert f"{t.medians[0]:.0f} px far in block 1" in said and f"{t.late_median:.0f} px far" in said
+    assert ("That is the pattern" in said) == t.shown
+    if not bundle.spec.bundled:  # random weights spread attention evenly: no growth, no near heads
+        assert t.even and not t.shown
+
+
 def test_dino_mask_keeps_fewest_patches_for_the_mass():
     v = np.array([[0.5, 0.1], [0.3, 0.1]])
     np.testing.assert_array_equal(A.dino_mask(v, 0.5), [[True, False], [False, False]])

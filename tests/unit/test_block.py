@@ -179,6 +179,65 @@ def test_update_sizes(case):
     assert sizes[0] == pytest.approx(np.linalg.norm(x[1] - x[0]) / np.linalg.norm(x[0]))
 
 
+def _stream(sizes: list[float], d: int = 8, seed: int = 0) -> B.Stream:
+    """A residual stream built so that block l adds an update of length sizes[l] × the token's length (token 0)."""
+    rng = np.random.default_rng(seed)
+    x = [rng.standard_normal(d)]
+    for r in sizes:
+        u = rng.standard_normal(d)
+        x.append(x[-1] + r * np.linalg.norm(x[-1]) * u / np.linalg.norm(u))
+    tokens = np.stack(x)[:, None].astype(np.float32)  # [L+1, 1, D]
+    return B.Stream(tokens, np.zeros((len(x), 2), np.float32), True)
+
+
+def test_update_rule_on_constructed_streams():
+    small = B.update_sizes(_stream([0.05, 0.1, 0.02, 0.2]), 0)
+    np.testing.assert_allclose(small, [0.05, 0.1, 0.02, 0.2], rtol=1e-5)  # as built
+    assert B.update_runs(small) == [(1, 4, "small")]
+    said = B.update_sentence(small, "the CLS token")
+    assert said.startswith("Blocks 1–4 add small updates to the CLS token (2%–20%)") and "rewrite" not in said[:60]
+
+    large = B.update_sizes(_stream([2.0, 3.0, 1.5]), 0)
+    assert B.update_runs(large) == [(1, 3, "rewrites")]
+    assert B.update_sentence(large, "patch 3").startswith("Blocks 1–3 rewrite patch 3 (updates 1.5×–3.0× its length)")
+
+    first = B.update_sizes(_stream([10.1, 0.4, 0.3, 0.1, 0.05]), 0)
+    assert B.update_runs(first) == [(1, 1, "rewrites"), (2, 3, "changes"), (4, 5, "small")]
+    said = B.update_sentence(first, "the CLS token")
+    assert said.startswith("Block 1 rewrites the CLS token (its update is 10.1× the token's length); blocks 2–3 "
+                           "change it by less than its length (30%–40%); from block 4 on, updates are small (5%–10% "
+                           "of its length).")
+
+    then_small = B.update_sizes(_stream([10.1, 0.1, 0.05, 0.2]), 0)
+    assert B.update_runs(then_small) == [(1, 1, "rewrites"), (2, 4, "small")]
+    assert "; from block 2 on, updates are small (5%–20% of its length)" in B.update_sentence(then_small, "it")
+
+
+def test_update_words_never_round_onto_a_bar():
+    assert [B.update_kind(v) for v in (0.2499, 0.25, 0.9996, 1.0, 10.1)] == ["small", "changes", "changes",
+                                                                           "rewrites", "rewrites"]
+    assert B.size_words(0.2499) == "24.99%" and B.size_words(0.996) == "99.6%" and B.size_words(0.38) == "38%"
+    assert B.size_words(10.105) == "10.1×"
+
+
+def test_the_add_steps_say_what_they_add(case):
+    a, stream = case.a, case.stream
+    trace = B.trace(case.bundle, a, 0, stream)
+    for token in (0, B.token_index(a, a.num_patches // 2)):
+        attn = np.linalg.norm(trace.attn_out[token]) / np.linalg.norm(trace.x[token])
+        mlp = np.linalg.norm(trace.mlp_out[token]) / np.linalg.norm(trace.mid[token])
+        assert B.added_size(trace, token, "add1") == pytest.approx(attn, rel=1e-5)
+        assert B.added_size(trace, token, "add2") == pytest.approx(mlp, rel=1e-5)
+        said = B.add_sentence(trace, token, "add1", "it")
+        assert B.size_words(attn) in said and ("rewrites" in said) == (attn >= B.REWRITE)
+    sizes = B.update_sizes(stream, 0)
+    said = B.update_sentence(sizes, "the CLS token")
+    assert all(re.search(rf"blocks? {i}\b", said.lower()) for i, _, _ in B.update_runs(sizes))  # every run named
+    if case.bundle.spec.bundled:  # measured on the star: block 1 rewrites the CLS token (10.1×), blocks 2–3 do not
+        assert said.startswith("Block 1 rewrites the CLS token (its update is 10.1×")
+        assert "small updates" not in said
+
+
 def test_figures(case):
     a, bundle, stream = case.a, case.bundle, case.stream
     trace = B.trace(bundle, a, a.depth - 1, stream)

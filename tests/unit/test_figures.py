@@ -103,8 +103,9 @@ def test_bit_fields_one_row_per_format():
 
 
 def test_distance_figure_has_reference_line():
-    fig = maps.distance_figure(np.ones((3, 2)), 116.49)
-    assert len(fig.data) == 2 and fig.layout.shapes[0].y0 == 116.49
+    fig = maps.distance_figure(np.array([[1.0, 3.0], [2.0, 6.0], [5.0, 5.0]]), 116.49)
+    assert len(fig.data) == 3 and fig.layout.shapes[0].y0 == 116.49  # two heads, their median, uniform
+    assert fig.data[2].name == "median of heads" and list(fig.data[2].y) == [2.0, 4.0, 5.0]
 
 
 def test_small_images_travel_exact_and_photo_sized_ones_as_jpeg_close_to_the_pixels():

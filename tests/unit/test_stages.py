@@ -110,6 +110,65 @@ def test_identical_patches_get_identical_vectors(analysed):
     assert twin.after_distance > 0.01  # the positions make them different
 
 
+def test_a_made_identical_pair_on_a_stock_vit(analysed):
+    bundle, _, a = analysed
+    pair = vectors.identical_pair(bundle, a)
+    twin = vectors.twin_patches(a)
+    assert pair.reach == 0 and (pair.source, pair.target) == (twin.first, twin.second)  # the twins, made identical
+    assert pair.input_difference == 0 and pair.vector_difference <= 1e-6 and pair.vector_size > 0.01
+    assert pair.after_distance > 0.01  # the positions tell them apart
+    said = vectors.identical_verdict(pair, a.patch_size)
+    assert "identical patches give identical vectors" in said and "colour-edge" not in said
+    with torch.inference_mode():  # independently: the model's patch embedding on the copied image
+        x = torch.from_numpy(np.array(a.pixels))[None].clone()
+        (sr, sc), (tr, tc) = (patches.patch_rc(i, a.grid) for i in (pair.source, pair.target))
+        x[..., tr * 16:(tr + 1) * 16, tc * 16:(tc + 1) * 16] = x[..., sr * 16:(sr + 1) * 16, sc * 16:(sc + 1) * 16]
+        emb = bundle.model.patch_embed(x)[0]
+    assert float((emb[pair.target] - emb[pair.source]).abs().max()) == pytest.approx(pair.vector_difference, abs=1e-7)
+
+
+def test_the_edge_channel_reads_one_pixel_across_the_border(shapes_bundle):
+    assert vectors.border_reach(shapes_bundle.model) == 1
+    embed = shapes_bundle.model.patch_embed
+    x = torch.zeros(1, 3, 112, 112)
+    p = 14  # patch (row 3, column 3) spans pixels 42..55
+    with torch.inference_mode():
+        base = embed.projection_input(x)[0, 3, 42:56, 42:56]
+        for offset, moves in ((1, True), (2, False)):  # a pixel `offset` px left of the patch's left border
+            y = x.clone()
+            y[0, :, 48, 3 * p - offset] = 1.0
+            changed = not torch.equal(embed.projection_input(y)[0, 3, 42:56, 42:56], base)
+            assert changed == moves
+
+
+def test_a_made_identical_pair_on_the_bundled_model(shapes_bundle):
+    from PIL import Image
+    from vitviz.offline.shapes import sample_image
+    a = analyze(shapes_bundle, Image.fromarray(sample_image("star").image))
+    pair = vectors.identical_pair(shapes_bundle, a)
+    (sr, sc), (tr, tc) = (patches.patch_rc(i, a.grid) for i in (pair.source, pair.target))
+    assert all(1 <= v <= 6 for v in (sr, sc, tr, tc)) and max(abs(sr - tr), abs(sc - tc)) >= 2  # rings inside, apart
+    assert pair.reach == 1
+    assert pair.pixels_only_input > 0.01 and pair.pixels_only_vector > 0.01  # the pixels alone are not enough here
+    assert pair.input_difference == 0 and pair.vector_difference <= 1e-6  # with the 1-pixel ring: identical
+    assert pair.after_distance > 0.01
+    said = vectors.identical_verdict(pair, a.patch_size)
+    assert f"the edge channel differs by up to {pair.pixels_only_input:.3f}" in said
+    assert "identical pixels and an identical 1-pixel ring: those give identical vectors" in said
+    picture = vectors.copied_image(a, pair)
+    np.testing.assert_array_equal(picture[tr * 14 - 1:(tr + 1) * 14 + 1, tc * 14 - 1:(tc + 1) * 14 + 1],
+                                  a.image[sr * 14 - 1:(sr + 1) * 14 + 1, sc * 14 - 1:(sc + 1) * 14 + 1])
+
+
+def test_pairs_that_can_be_made_identical_by_hand():
+    assert vectors.pair_choices((3, 3), 0).all()
+    assert not vectors.pair_choices((4, 4), 1).any()  # the 4 inner patches all touch
+    allowed = vectors.pair_choices((5, 5), 1)
+    assert allowed[6, 8] and allowed[6, 18] and not allowed[6, 7] and not allowed[6, 12] and not allowed[0, 12]
+    with pytest.raises(ValueError, match="no two patches"):
+        vectors._most_alike(np.ones((16, 3), np.float32), vectors.pair_choices((4, 4), 1))
+
+
 def test_cls_is_the_same_for_every_image(tiny_bundle, analysed, photo):
     _, _, a = analysed
     b = analyze(tiny_bundle, photo)
@@ -126,6 +185,34 @@ def test_filter_components_and_token_maps(analysed):
     assert rgb.shape == (14, 14, 3) and rgb.min() >= 0 and rgb.max() <= 1
     cmap = vectors.cosine_map(a, 5, 30)
     assert cmap.shape == (14, 14) and cmap.flat[30] == pytest.approx(1, abs=1e-5)
+
+
+def test_cls_sentences_read_the_numbers():
+    sims = np.array([[-0.2, 0.0, 0.1], [0.1, 0.3, 0.5], [0.6, 0.7, 0.8]])  # [L+1 = 3, N = 3]
+    assert "from -0.20 to 0.10" in vectors.cls_spread_sentence(sims) and "(row 2) from 0.60 to 0.80" in \
+        vectors.cls_spread_sentence(sims)
+    said = vectors.cls_trend_sentence(sims)
+    assert "the mean goes from -0.03 before block 1 to 0.70" in said and "the max from 0.10 to 0.80" in said
+    assert "moves most across block 2 (0.30 → 0.70)" in said
+
+
+def test_token_summaries_on_constructed_tokens(analysed):
+    from dataclasses import replace
+    _, _, a = analysed
+    rng = np.random.default_rng(0)
+    n, d = a.num_patches, a.embed_dim
+    flat = np.zeros((n, d), np.float32)
+    flat[:, :3] = rng.standard_normal((n, 3))  # the patch tokens vary in 3 directions only
+    tokens = np.concatenate([np.zeros((1, d), np.float32), flat])
+    b = replace(a, tokens_in=tokens)
+    assert vectors.pca_share(b, 0) == pytest.approx(1.0)
+    same = np.concatenate([np.zeros((1, d), np.float32), np.tile(rng.standard_normal(d), (n, 1)).astype(np.float32)])
+    c = replace(a, tokens_in=same)
+    assert vectors.alike_patches(c, 0, 5) == (n - 1, pytest.approx(1.0, abs=1e-5))  # every token points alike
+    half = same.copy()
+    half[1 + n // 2:] *= -1  # the second half points the opposite way
+    count, mean = vectors.alike_patches(replace(a, tokens_in=half), 0, 0)
+    assert count == n // 2 - 1 and mean == pytest.approx(((n // 2 - 1) - (n - n // 2)) / (n - 1), abs=1e-5)
 
 
 def test_cosine_rows_by_hand():

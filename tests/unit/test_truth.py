@@ -53,7 +53,9 @@ def test_attention_distance_sentence_matches_the_numbers(shown):
     dist = attention.mean_attention_distance(a.attentions, a.grid, a.patch_size, a.num_prefix)
     uniform = attention.uniform_attention_distance(a.grid, a.patch_size)
     said = attention.distance_verdict(dist, uniform)
-    assert f"{dist[0].min():.0f}–{dist[0].max():.0f} px" in said and f"{uniform:.0f} px" in said
+    trend = attention.distance_trend(dist, uniform)
+    assert f"{np.median(dist[0]):.0f} px far in block 1" in said and f"{uniform:.0f} px" in said
+    assert ("does not grow with depth" in said) == (not trend.grows)
     assert ("That is the pattern" in said) == attention.distance_pattern_shown(dist, uniform)
 
 

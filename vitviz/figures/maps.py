@@ -60,6 +60,8 @@ def distance_figure(dist: np.ndarray, uniform: float, title: str | None = None) 
     for h in range(heads):
         fig.add_trace(go.Scatter(x=np.arange(1, layers + 1), y=dist[:, h], mode="markers", name=f"head {h}",
                                  marker=dict(size=9)))
+    fig.add_trace(go.Scatter(x=np.arange(1, layers + 1), y=np.median(dist, axis=1), mode="lines",
+                             name="median of heads", line=dict(color=HIGHLIGHT, width=2)))  # the trend the verdict reads
     fig.add_hline(y=uniform, line=dict(color=HIGHLIGHT, dash="dash"),
                   annotation_text=f"uniform attention: {uniform:.2f} px", annotation_position="top left")
     fig.update_xaxes(title="block (depth)", dtick=1)

@@ -55,6 +55,7 @@ class ColourEdgePatchEmbed(PatchEmbed):
     """timm's ``PatchEmbed`` over four channels: the RGB pixels plus their fixed colour-edge channel."""
 
     extra_channels = ("colour edges",)
+    border_reach = 1  # px: the edges' 3×3 Sobel filter reads one pixel beyond each patch's border
 
     def __init__(self, *args, in_chans: int = 3, **kwargs) -> None:
         super().__init__(*args, in_chans=in_chans + 1, **kwargs)

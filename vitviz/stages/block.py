@@ -202,6 +202,75 @@ def update_sizes(stream: Stream, token: int) -> np.ndarray:
     return (np.linalg.norm(np.diff(x, axis=0), axis=-1) / np.maximum(np.linalg.norm(x[:-1], axis=-1), 1e-12))
 
 
+# How a block's update compares with the token it is added to (‖update‖ / ‖token‖), the rule behind the words.
+REWRITE = 1.0  # at least as long as the token: the block rewrites it (the sum is mostly the new update)
+SMALL = 0.25  # under a quarter of the token's length: a small update
+UPDATE_KINDS = ("rewrites", "changes", "small")
+
+
+def update_kind(size: float) -> str:
+    """"rewrites" (size ≥ ``REWRITE``), "small" (size < ``SMALL``) or "changes" (in between)."""
+    return "rewrites" if size >= REWRITE else ("small" if size < SMALL else "changes")
+
+
+def update_runs(sizes: np.ndarray) -> list[tuple[int, int, str]]:
+    """[L] update sizes -> runs of consecutive blocks of one kind: (first block, last block, kind), 1-based."""
+    runs: list[tuple[int, int, str]] = []
+    for i, size in enumerate(sizes, start=1):
+        kind = update_kind(float(size))
+        if runs and runs[-1][2] == kind:
+            runs[-1] = (runs[-1][0], i, kind)
+        else:
+            runs.append((i, i, kind))
+    return runs
+
+
+def size_words(size: float) -> str:
+    """An update size for people: "10.1×" from the token's length up, else a percentage that never rounds onto a
+    bar it is below (0.996 reads "99.6%", not "100%")."""
+    if size >= REWRITE:
+        return f"{size:.1f}×"
+    digits = 0
+    while digits < 4 and any(size < bar <= round(size, digits + 2) for bar in (REWRITE, SMALL)):
+        digits += 1
+    return f"{size:.{digits}%}"
+
+
+def _span(values: np.ndarray) -> str:
+    lo, hi = float(values.min()), float(values.max())
+    return size_words(lo) if size_words(lo) == size_words(hi) else f"{size_words(lo)}–{size_words(hi)}"
+
+
+def update_sentence(sizes: np.ndarray, name: str) -> str:
+    """How much each block changes ``name``, by runs of blocks, from the measured sizes [L] and the stated rule
+    (``REWRITE``, ``SMALL``): e.g. "block 1 rewrites the CLS token (its update is 10.1× the token's length);
+    from block 2 on, updates are smaller than the token (31%–73%)"."""
+    runs = update_runs(sizes)
+    parts = []
+    for n, (first, last, kind) in enumerate(runs):
+        who = name if n == 0 else "it"
+        part = sizes[first - 1:last]
+        one = first == last
+        blocks = f"block {first}" if one else f"blocks {first}–{last}"
+        if n > 0 and not one and last == len(sizes):  # the last run, to the end: "from block k on"
+            words = {"rewrites": f"from block {first} on, every block rewrites it ({_span(part)} its length)",
+                     "changes": f"from block {first} on, updates are smaller than the token but not small "
+                                f"({_span(part)} of its length)",
+                     "small": f"from block {first} on, updates are small ({_span(part)} of its length)"}[kind]
+        elif kind == "rewrites":
+            words = (f"{blocks} {'rewrites' if one else 'rewrite'} {who} ("
+                     + (f"its update is {_span(part)} the token's length)" if one else f"updates {_span(part)} its "
+                                                                                         "length)"))
+        elif kind == "changes":
+            words = f"{blocks} {'changes' if one else 'change'} {who} by less than its length ({_span(part)})"
+        else:
+            words = f"{blocks} {'adds a small update' if one else 'add small updates'} to {who} ({_span(part)})"
+        parts.append(words)
+    text = "; ".join(parts)
+    return (text[0].upper() + text[1:] + f". (An update at least as long as the token rewrites it; one under "
+            f"{SMALL:.0%} of the token's length is small.)")
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # one block, opened up
 
@@ -288,6 +357,27 @@ def trace(bundle: Bundle, analysis: Analysis, layer: int, stream: Stream) -> Blo
         output_vs_captured=float(np.abs(out_np - analysis.block_outputs[layer].astype(np.float32)).max()))
     return BlockTrace(layer, _np(x), _np(x_hat), _np(q), _np(k), _np(v), float(blk.attn.scale), _np(heads_out),
                       _np(attn_out), _np(mid), _np(mid_hat), _np(mlp_out), out_np, check)
+
+
+def added_size(trace_: BlockTrace, token: int, step: str) -> float:
+    """‖what the step adds‖ / ‖what it is added to‖ for one token: attention's result against the block's input
+    (``add1``), the MLP's against the sum after attention (``add2``)."""
+    added, base = (trace_.attn_out, trace_.x) if step == "add1" else (trace_.mlp_out, trace_.mid)
+    return float(np.linalg.norm(added[token].astype(np.float64))
+                 / max(np.linalg.norm(base[token].astype(np.float64)), 1e-12))
+
+
+def add_sentence(trace_: BlockTrace, token: int, step: str, name: str) -> str:
+    """What the residual add at ``step`` does to ``name`` in this block, measured, in the words of the rule."""
+    size = added_size(trace_, token, step)
+    what = "attention's result" if step == "add1" else "the MLP's result"
+    to = (f"{name} as it entered block {trace_.layer + 1}" if step == "add1" else
+          f"{name} after attention")
+    kind = update_kind(size)
+    said = {"rewrites": "as long as the token or longer, so it rewrites the token rather than adjusting it",
+            "changes": "shorter than the token, but not a small change",
+            "small": f"a small update (under {SMALL:.0%} of the token's length)"}[kind]
+    return f"Here {what} is {size_words(size)} {'the' if size >= REWRITE else 'of the'} length of {to}: {said}."
 
 
 @dataclass(frozen=True)

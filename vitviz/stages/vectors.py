@@ -10,9 +10,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vitviz.model.analysis import Analysis
+from vitviz.model.analysis import Analysis, input_dtype
+from vitviz.model.forward import as_input
 from vitviz.model.loading import Bundle
-from vitviz.stages.patches import all_patch_inputs, patch_input_vector
+from vitviz.stages.patches import all_patch_inputs, patch_input_vector, patch_rc
+from vitviz.wording import difference
 
 
 def projection(model: torch.nn.Module) -> tuple[np.ndarray, np.ndarray]:
@@ -74,15 +76,25 @@ class TwinPatches:
     after_distance: float
 
 
+def _most_alike(x: np.ndarray, allowed: np.ndarray | None = None) -> tuple[int, int]:
+    """The pair (first < second) of rows of ``x`` [N, K] closest in L2, among the ``allowed`` pairs [N, N] (all:
+    None). Raises ValueError when no pair is allowed."""
+    sq = (x * x).sum(1)
+    d2 = sq[:, None] + sq[None, :] - 2 * x @ x.T  # [N, N]
+    np.fill_diagonal(d2, np.inf)
+    if allowed is not None:
+        d2[~allowed] = np.inf
+    if not np.isfinite(d2).any():
+        raise ValueError("no two patches can be made identical here")
+    first, second = (int(v) for v in np.unravel_index(np.argmin(d2), d2.shape))
+    return min(first, second), max(first, second)
+
+
 def twin_patches(analysis: Analysis, first: int | None = None, second: int | None = None) -> TwinPatches:
     """The two patches with the most similar pixels (or the pair given), before and after positions."""
     x = all_patch_inputs(analysis).astype(np.float32)  # [N, C·P·P]
     if first is None or second is None:
-        sq = (x * x).sum(1)
-        d2 = sq[:, None] + sq[None, :] - 2 * x @ x.T  # [N, N]
-        np.fill_diagonal(d2, np.inf)
-        first, second = (int(v) for v in np.unravel_index(np.argmin(d2), d2.shape))
-        first, second = min(first, second), max(first, second)
+        first, second = _most_alike(x)
     n0 = analysis.num_prefix
     before = analysis.patch_embeddings[[first, second]]
     after = before + analysis.pos_embed[[n0 + first, n0 + second]]
@@ -91,6 +103,124 @@ def twin_patches(analysis: Analysis, first: int | None = None, second: int | Non
         float(np.sqrt(((x[first] - x[second]) ** 2).mean())),
         float(cosine_rows(before[:1], before[1:])[0, 0]), float(np.linalg.norm(before[0] - before[1])),
         float(cosine_rows(after[:1], after[1:])[0, 0]), float(np.linalg.norm(after[0] - after[1])))
+
+
+def border_reach(model: torch.nn.Module) -> int:
+    """How many pixels beyond its border a patch's projection input reads: 0 for timm's ``PatchEmbed`` (a patch's
+    own pixels only), 1 for the bundled model's colour-edge channel (a 3×3 filter)."""
+    return int(getattr(model.patch_embed, "border_reach", 0))
+
+
+@dataclass(frozen=True)
+class IdenticalPair:
+    """One patch's pixels copied onto another patch of the model's input, and the patch embedding run on it."""
+
+    source: int
+    target: int
+    reach: int  # px copied around the patch with it (``border_reach``): what "identical" has to include
+    pixels_only_input: float  # copying the P×P pixels alone: max |Δ| of the two patches' projection inputs …
+    pixels_only_vector: float  # … and of their vectors (the model's patch embedding)
+    pixels_only_cosine: float
+    input_difference: float  # copying the patch with its ``reach`` ring: max |Δ projection input| …
+    vector_difference: float  # … and max |Δ vector|
+    vector_size: float  # max |entry| of the source's vector: the scale a difference reads against
+    after_cosine: float  # the two tokens once the position embeddings are added (ring copy)
+    after_distance: float
+
+
+def pair_choices(grid: tuple[int, int], reach: int) -> np.ndarray:
+    """[N, N] bool: pairs that can be made identical with a ``reach``-pixel ring (any two when reach is 0): both
+    rings inside the image, and the two patches not touching (the copy must not change the source's own ring)."""
+    n = grid[0] * grid[1]
+    if not reach:
+        return np.ones((n, n), bool)
+    r, c = (v.ravel() for v in np.mgrid[0:grid[0], 0:grid[1]])
+    inner = (r >= 1) & (r <= grid[0] - 2) & (c >= 1) & (c <= grid[1] - 2)  # [N]
+    apart = np.maximum(np.abs(r[:, None] - r[None]), np.abs(c[:, None] - c[None])) >= 2  # [N, N]
+    return inner[:, None] & inner[None] & apart
+
+
+def _copy_patch(x: np.ndarray, p: int, source: tuple[int, int], target: tuple[int, int], ring: int) -> np.ndarray:
+    """A copy of ``x`` [C, H, W] with the source patch (and ``ring`` pixels around it) pasted over the target's."""
+    out = x.copy()
+    (sr, sc), (tr, tc) = source, target
+    out[:, tr * p - ring:(tr + 1) * p + ring, tc * p - ring:(tc + 1) * p + ring] = \
+        x[:, sr * p - ring:(sr + 1) * p + ring, sc * p - ring:(sc + 1) * p + ring]
+    return out
+
+
+def identical_pair(bundle: Bundle, analysis: Analysis, source: int | None = None,
+                   target: int | None = None) -> IdenticalPair:
+    """Make two patches identical in the model's input and run the model's own patch embedding on it.
+
+    By default the pair is the two most alike patches whose ring fits in the image (the twins, when they do).
+    The copy goes onto the normalised pixels, before anything the patch embedding computes from them: a model
+    whose projection input looks across a patch border (``border_reach``) sees identical patches only when
+    the ring around them is copied too; the pixels-only copy is measured beside it."""
+    model, p = bundle.model, analysis.patch_size
+    reach = border_reach(model)
+    if source is None or target is None:
+        source, target = _most_alike(all_patch_inputs(analysis).astype(np.float32), pair_choices(analysis.grid, reach))
+    rc_s, rc_t = patch_rc(source, analysis.grid), patch_rc(target, analysis.grid)
+    pixels = np.asarray(analysis.pixels, dtype=np.float32)  # [3, H, W] normalised
+    images = np.stack([_copy_patch(pixels, p, rc_s, rc_t, 0), _copy_patch(pixels, p, rc_s, rc_t, reach)])
+    x = as_input(images, bundle.device, input_dtype(model))  # [2, 3, H, W]
+    embed = model.patch_embed
+    with torch.inference_mode():
+        seen = embed.projection_input(x) if hasattr(embed, "projection_input") else x  # [2, C, H, W]
+        vectors = embed(x).float().cpu().numpy()  # [2, N, D]
+    seen = seen.float().cpu().numpy()
+
+    def patch_of(a: np.ndarray, rc: tuple[int, int]) -> np.ndarray:
+        return a[:, rc[0] * p:(rc[0] + 1) * p, rc[1] * p:(rc[1] + 1) * p]
+
+    inputs = [float(np.abs(patch_of(s, rc_t) - patch_of(s, rc_s)).max()) for s in seen]
+    diffs = [float(np.abs(v[target] - v[source]).max()) for v in vectors]
+    n0 = analysis.num_prefix
+    pos = analysis.pos_embed[[n0 + source, n0 + target]].astype(np.float32)  # [2, D]
+    after = vectors[1][[source, target]] + pos
+    return IdenticalPair(
+        source, target, reach, inputs[0], diffs[0],
+        float(cosine_rows(vectors[0][source:source + 1], vectors[0][target:target + 1])[0, 0]),
+        inputs[1], diffs[1], float(np.abs(vectors[1][source]).max()),
+        float(cosine_rows(after[:1], after[1:])[0, 0]), float(np.linalg.norm(after[0] - after[1])))
+
+
+def copied_image(analysis: Analysis, pair: IdenticalPair) -> np.ndarray:
+    """[H, W, 3] uint8: the image as the model saw it, with the pair's copy (patch and ring) made, for drawing."""
+    hwc = np.asarray(analysis.image)
+    chw = _copy_patch(hwc.transpose(2, 0, 1), analysis.patch_size, patch_rc(pair.source, analysis.grid),
+                      patch_rc(pair.target, analysis.grid), pair.reach)
+    return np.ascontiguousarray(chw.transpose(1, 2, 0))
+
+
+def identical_verdict(pair: IdenticalPair, patch: int) -> str:
+    """What the made pair shows, from its measured numbers (``difference``'s words: identical, equal up to
+    rounding, or a number)."""
+    said = (f"Copy patch {pair.source}'s pixels onto patch {pair.target} of the model's input and run the model's "
+            "own patch embedding on that image. ")
+    inputs = ("identical" if pair.input_difference == 0 else
+              f"not identical (max |difference| {difference(pair.input_difference)})")
+    vectors_words = (f"their vectors' max |difference| is **{difference(pair.vector_difference)}** (their entries "
+                     f"reach {pair.vector_size:.2f})")
+    equal = difference(pair.vector_difference).startswith(("identical", "equal up to rounding"))
+    if pair.reach:
+        ring = f"{pair.reach}-pixel ring"
+        said += (f"This model's patch embedding also reads a colour-edge channel whose filter looks {pair.reach} "
+                 f"pixel{'s' if pair.reach > 1 else ''} across each patch border. Copying only the {patch}×{patch} "
+                 "pixels leaves the colours identical, but the edge channel differs by up to "
+                 f"{pair.pixels_only_input:.3f} on the patch's border pixels (its neighbours are not patch "
+                 f"{pair.source}'s), and the vectors differ by up to {difference(pair.pixels_only_vector)} (cosine "
+                 f"{pair.pixels_only_cosine:.4f}). Copying the patch with the {ring} around it (that ring belongs to "
+                 f"the neighbouring patches, which change a little), what the projection reads is {inputs}, and "
+                 f"{vectors_words}. " +
+                 (f"On this model, identical patches means identical pixels and an identical {ring}: those give "
+                  "identical vectors. " if equal and pair.input_difference == 0 else ""))
+    else:
+        said += (f"Their {patch}×{patch} inputs are then {inputs}, and {vectors_words}" +
+                 (": identical patches give identical vectors. " if equal and pair.input_difference == 0 else ". "))
+    return said + (f"Adding the position embeddings, which depend only on where each patch sits, gives the two tokens "
+                   f"cosine **{pair.after_cosine:.4f}** (distance {pair.after_distance:.3f}).")
 
 
 def layer_tokens(analysis: Analysis, layer: int) -> np.ndarray:
@@ -103,6 +233,42 @@ def cls_similarity_by_layer(analysis: Analysis) -> np.ndarray:
     n0 = analysis.num_prefix
     return np.stack([cosine_rows(t[:1], t[n0:])[0] for t in
                      (layer_tokens(analysis, i) for i in range(analysis.depth + 1))])
+
+
+def cls_spread_sentence(sims: np.ndarray) -> str:
+    """What to look for in the CLS-vs-patches heatmap [L+1, N], with this image's numbers."""
+    last = sims.shape[0] - 1
+    return (f"Each row is a layer, each column a patch: red where the patch token points like the CLS token (1: the "
+            f"same direction), blue where it points away. Before block 1 (row 0) the cosines run from "
+            f"{sims[0].min():.2f} to {sims[0].max():.2f}; after the last block (row {last}) from {sims[-1].min():.2f} "
+            f"to {sims[-1].max():.2f}.")
+
+
+def cls_trend_sentence(sims: np.ndarray) -> str:
+    """What the mean/max lines of the CLS-vs-patches cosine [L+1, N] show, measured: where the mean moves most."""
+    mean, top = sims.mean(1), sims.max(1)
+    step = int(np.argmax(np.abs(np.diff(mean))))  # the block whose output moves the mean most
+    return (f"On this image the mean goes from {mean[0]:.2f} before block 1 to {mean[-1]:.2f} after the last block "
+            f"and the max from {top[0]:.2f} to {top[-1]:.2f}; the mean moves most across block {step + 1} "
+            f"({mean[step]:.2f} → {mean[step + 1]:.2f}). A higher cosine means the CLS token and the patch tokens "
+            "point more alike; it does not say which patches the CLS token read from (the Attention page maps that).")
+
+
+def pca_share(analysis: Analysis, layer: int) -> float:
+    """The share of the patch tokens' variance at ``layer`` that ``token_pca_rgb``'s 3 components hold."""
+    t = layer_tokens(analysis, layer)[analysis.num_prefix:].astype(np.float64)  # [N, D]
+    sv = np.linalg.svd(t - t.mean(0), compute_uv=False)
+    return float((sv[:3] ** 2).sum() / max((sv ** 2).sum(), 1e-24))
+
+
+ALIKE = 0.5  # cosine above which the page counts a patch token as pointing like the selected one
+
+
+def alike_patches(analysis: Analysis, layer: int, index: int) -> tuple[int, float]:
+    """(how many other patches have cosine above ``ALIKE`` with patch ``index`` at ``layer``, their mean cosine)."""
+    cos = cosine_map(analysis, layer, index).ravel()
+    others = np.delete(cos, index)
+    return int((others > ALIKE).sum()), float(others.mean())
 
 
 def cls_input_difference(first: Analysis, second: Analysis) -> float:
@@ -132,8 +298,7 @@ def twin_verdict(twin: TwinPatches) -> str:
     """What the twin patches show, from the measured numbers: the projection is a fixed function of its input,
     so alike inputs get alike vectors; the position embeddings then move them apart (or barely)."""
     said = (f"The projection is a fixed function of its input: the two most alike patches (input difference "
-            f"{twin.pixel_distance:.4f}) get vectors with cosine similarity **{twin.before_cosine:.4f}** — identical "
-            "inputs would give identical vectors, so vectors are not unique by themselves. ")
+            f"{twin.pixel_distance:.4f}) get vectors with cosine similarity **{twin.before_cosine:.4f}**. ")
     if twin.after_cosine < twin.before_cosine - 1e-3:
         return said + (f"Adding the position embeddings, which depend only on where each patch sits, brings that "
                        f"down to **{twin.after_cosine:.4f}**: position is what tells such tokens apart.")

@@ -38,6 +38,14 @@ def twins(_bundle: Bundle, a: Analysis) -> go.Figure:
                            title=f"The two most alike patches: {twin.first} and {twin.second}")
 
 
+def identical(_bundle: Bundle, a: Analysis, pair: vectors.IdenticalPair) -> go.Figure:
+    """The input with one patch copied onto another (and the ring the patch embedding reads, if any)."""
+    marks = np.zeros(a.grid)
+    marks.flat[[pair.source, pair.target]] = 1
+    return heatmap_overlay(vectors.copied_image(a, pair), marks, a.patch_size, opacity=0.55, height=380,
+                           title=f"Patch {pair.source} copied onto patch {pair.target}")
+
+
 def token_pca(_bundle: Bundle, a: Analysis, layer: int) -> go.Figure:
     rgb = vectors.token_pca_rgb(a, layer)  # [rows, cols, 3] in 0..1
     p = a.patch_size
