@@ -99,7 +99,7 @@ def shares_figure(labels: list[str], values: list[float], thresholds: list[float
     marks = [(lab, t) for lab, t in zip(labels, thresholds) if t is not None]
     if marks:
         fig.add_trace(go.Scatter(y=[m[0] for m in marks], x=[m[1] for m in marks], mode="markers", name="the rule's bar",
-                                 marker=dict(symbol="line-ns-open", size=26, line=dict(width=3, color=HIGHLIGHT)),
+                                 marker=dict(symbol="line-ns-open", size=26, color=HIGHLIGHT, line=dict(width=4, color=HIGHLIGHT)),
                                  hovertemplate="the rule's bar: %{x:.0%}<extra></extra>"))
     fig.update_xaxes(title=x_title, range=[0, 1.15], tickformat=".0%")
     fig.update_yaxes(autorange="reversed")

@@ -142,9 +142,9 @@ def what_it_encodes(kinds: tuple[str, ...]) -> str:
 
 def numbers(code: PositionCode) -> str:
     """The shares the rule reads, in one parenthesis."""
-    return (f"share of the table's variance explained beyond chance: distance from the border {_pct(code.border)}, "
-            f"which row {_pct(code.rows)}, which column {_pct(code.columns)}, all three {_pct(code.together)}; "
-            f"the side that tells left from right {_pct(code.left_right)}, top from bottom {_pct(code.top_bottom)}")
+    return (f"share of their variance explained beyond chance: distance from the border {_pct(code.border)}, "
+            f"row {_pct(code.rows)}, column {_pct(code.columns)}, all three {_pct(code.together)}; "
+            f"left/right side {_pct(code.left_right)}, top/bottom side {_pct(code.top_bottom)}")
 
 
 def sides(code: PositionCode) -> str:
@@ -182,4 +182,4 @@ def rule() -> str:
             f"border together explain less than {STRUCTURE_SHARE:.0%} of its variance; otherwise it encodes rows if "
             f"the top/bottom side (what changes sign when the grid is mirrored top↔bottom) explains at least "
             f"{SIDE_SHARE:.0%}, columns if the left/right side does, and distance from the border if that explains "
-            f"at least {BORDER_SHARE:.0%} (row and column codes such as 2D sin-cos give it less than 10 %).")
+            f"at least {BORDER_SHARE:.0%} (row and column codes such as 2D sin-cos give it less than 10%).")

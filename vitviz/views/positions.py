@@ -48,11 +48,12 @@ def mirror_cosines(_bundle: Bundle, a: Analysis) -> go.Figure:
     far = positions.structure(positions.patch_positions_embed(a), a.grid).far_cosine
     names = ["4 neighbours", "mirror left↔right", "mirror top↔bottom", "≥ 3 patches away"]
     values = [code.neighbour_cosine, code.mirror_left_right, code.mirror_top_bottom, far]
-    fig = go.Figure(go.Bar(x=names, y=values, marker_color=[ACCENT, HIGHLIGHT, HIGHLIGHT, ACCENT],
+    fig = go.Figure(go.Bar(y=names, x=values, orientation="h", marker_color=[ACCENT, HIGHLIGHT, HIGHLIGHT, ACCENT],
                            text=[f"{v:.2f}" for v in values], textposition="outside", cliponaxis=False,
                            showlegend=False))
-    fig.update_yaxes(title="mean cosine", range=[min(-0.1, min(values) - 0.1), 1.15])
-    return base_layout(fig, "A position vs its neighbours and its mirror images", height=320)
+    fig.update_xaxes(title="mean cosine", range=[min(-0.1, min(values) - 0.1), 1.2])
+    fig.update_yaxes(autorange="reversed")
+    return base_layout(fig, "Mean cosine: neighbours<br>vs mirror images", height=300)
 
 
 def by_offset(_bundle: Bundle, a: Analysis) -> go.Figure:
