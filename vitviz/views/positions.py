@@ -39,7 +39,7 @@ def code_shares(_bundle: Bundle, a: Analysis) -> go.Figure:
             ("side: top vs bottom", code.top_bottom, position_code.SIDE_SHARE)]
     return shares_figure([r[0] for r in rows], [max(float(np.nan_to_num(r[1])), 0.0) for r in rows],
                          [r[2] for r in rows], "What explains the table: share of its variance, beyond chance",
-                         x_title="share of the variance explained (adjusted R²)")
+                         x_title="share explained (adjusted R²)")
 
 
 def mirror_cosines(_bundle: Bundle, a: Analysis) -> go.Figure:
