@@ -71,6 +71,7 @@ def test_rows_only_and_columns_only(grid, dim):
     rows_only = pc.position_code(noisy(one_hot(r, dim), 0.05), grid)
     assert rows_only.kinds == (pc.ROWS,) and rows_only.columns < 0.05 and rows_only.left_right < 0.05
     assert "**rows only**" in pc.verdict(rows_only) and "barely tells left from right" in pc.verdict(rows_only)
+    assert "learned only part of that" in pc.verdict(rows_only)
     smooth_columns = pc.position_code(positions.sincos_1d(grid[1], dim)[c], grid)
     assert smooth_columns.kinds == (pc.COLUMNS,)
     assert "barely tells top from bottom" in pc.verdict(smooth_columns)
@@ -91,11 +92,20 @@ def test_a_mix_names_every_code_found():
     code = pc.position_code(table, grid)
     assert code.kinds == (pc.ROWS, pc.COLUMNS, pc.BORDER)
     assert "**a mix: rows, columns and distance from the border**" in pc.verdict(code)
+    assert "learned them too, and distance from the border besides" in pc.verdict(code)
 
 
 def test_a_constant_table_is_nothing():
     code = pc.position_code(np.ones((64, 8)), (8, 8))
     assert code.kinds == () and "nothing beyond noise" in pc.verdict(code)
+
+
+def test_a_single_row_has_no_top_bottom_side():
+    _, c, _ = indices((1, 12))
+    code = pc.position_code(positions.sincos_1d(12, 32)[c], (1, 12))  # a 1 × 12 strip coded by column
+    assert code.top_bottom == pytest.approx(0, abs=1e-9) and code.left_right >= pc.SIDE_SHARE
+    # one column code per position fits anything: the three codes together cannot be judged, and nothing is claimed
+    assert np.isnan(code.together) and code.kinds == ()
 
 
 def test_shares_ignore_rotation_and_scale_of_the_embedding_space():

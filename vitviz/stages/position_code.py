@@ -72,7 +72,8 @@ def grid_codes(grid: tuple[int, int]) -> dict[str, np.ndarray]:
         return (v[:, None] == np.unique(v)[None]).astype(np.float64)
 
     def side(v: np.ndarray, n: int) -> np.ndarray:  # [N, n // 2]: indicator(v = j) − indicator(v = n − 1 − j)
-        return np.stack([(v == j).astype(np.float64) - (v == n - 1 - j) for j in range(n // 2)], 1).reshape(v.size, -1)
+        columns = [(v == j).astype(np.float64) - (v == n - 1 - j) for j in range(n // 2)]
+        return np.stack(columns, 1) if columns else np.zeros((v.size, 0))
 
     return {"rows": one_hot(r), "columns": one_hot(c), "border": one_hot(border),
             "left_right": side(c, cols), "top_bottom": side(r, rows)}
@@ -105,7 +106,10 @@ def position_code(pos: np.ndarray, grid: tuple[int, int]) -> PositionCode:
     together = explained_share(table, np.concatenate([codes["rows"], codes["columns"], codes["border"]], 1))
     rows, cols = grid
     sim = cosine_rows(table, table)  # [N, N]
-    at = lambda i, j: i * cols + j  # noqa: E731
+
+    def at(i: int, j: int) -> int:  # raster index of (row i, column j)
+        return i * cols + j
+
     neighbours = [(at(i, j), at(i + di, j + dj)) for i in range(rows) for j in range(cols)
                   for di, dj in ((1, 0), (-1, 0), (0, 1), (0, -1)) if 0 <= i + di < rows and 0 <= j + dj < cols]
     mirror_lr = [(at(i, j), at(i, cols - 1 - j)) for i in range(rows) for j in range(cols) if abs(cols - 1 - 2 * j) >= 2]
@@ -173,6 +177,10 @@ def verdict(code: PositionCode) -> str:
     said += sides(code) + " "
     if kinds == (ROWS, COLUMNS):
         return said + f"{paper}; this model learned them too, though nobody told it about rows and columns."
+    if ROWS in kinds and COLUMNS in kinds:
+        return said + f"{paper}; this model learned them too, and distance from the border besides."
+    if ROWS in kinds or COLUMNS in kinds:
+        return said + f"{paper}; this model learned only part of that."
     return said + f"{paper}; this model learned something else."
 
 
