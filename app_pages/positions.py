@@ -8,7 +8,7 @@ from ui.on_request import ask_button, asked
 from ui.tour import close_stage, open_stage
 from vitviz.figures.images import encode_image
 from vitviz.figures.prediction import short_label
-from vitviz.stages import positions
+from vitviz.stages import position_code, positions
 from vitviz.views import positions as views
 from vitviz.wording import difference
 
@@ -24,15 +24,31 @@ with left:
     clickable_chart(ctx.figure(views.learned_similarity, per_image=False), key="pos_grid")
 with right:
     chart(ctx.figure(views.one_position, index, per_image=False), key="pos_one")
-st.markdown(ctx.built("structure_verdict", per_image=False, build=lambda: positions.structure_verdict(
-    positions.structure(positions.patch_positions_embed(a), a.grid))))
+code = ctx.built("position_code", per_image=False, build=lambda: position_code.position_code(
+    positions.patch_positions_embed(a), a.grid))
+st.markdown(position_code.verdict(code))
+c1, c2 = st.columns([3, 2], gap="large")
+with c1:
+    chart(ctx.figure(views.code_shares, per_image=False), key="pos_code")
+with c2:
+    chart(ctx.figure(views.mirror_cosines, per_image=False), key="pos_mirror")
+st.markdown(position_code.rule() + " Each share is an adjusted R²: what a least-squares fit on that code explains, "
+            "minus what as many random columns would explain by chance (0 for noise).")
 chart(ctx.figure(views.by_offset, per_image=False), key="pos_offsets")
+st.markdown("Each point is the mean cosine of two positions that many patches apart in the same column (row). "
+            + ctx.built("offset_note", per_image=False, build=lambda: positions.offset_note(
+                positions.structure(positions.patch_positions_embed(a), a.grid), code.kinds)))
 
 st.header("2 · Sin and cos: where the article is right")
+lo, _ = ctx.built("sincos_range", per_image=False, build=lambda: views.sincos_range(a))
 st.markdown("The article says positions are encoded with sin and cos. That is true of the original Transformer "
             "(1D) and of some vision models such as MAE (2D; Masked Autoencoders, He et al. 2022, a self-supervised "
             "ViT that uses fixed 2D sin-cos positions). The models here learn theirs instead. Compare, at "
-            f"the same size ({a.num_patches} positions × {D} dimensions):")
+            f"the same size ({a.num_patches} positions × {D} dimensions). Every cosine in these two tables is "
+            f"positive and high (most of their dimensions are slow waves that barely change across {a.num_patches} "
+            "positions), so on section 1's −1…1 scale both would be one red: their colours span "
+            f"{lo:.2f}…1 instead, on a sequential scale, the same for both. Compare patterns, not colours, with "
+            "section 1.")
 k1, k2 = st.columns(2, gap="large")
 with k1:
     chart(ctx.figure(views.sincos_similarity, "1d", per_image=False), key="pos_sc1")

@@ -21,7 +21,7 @@ from vitviz.claims import CLAIMS
 from vitviz.figures.prediction import short_label
 from vitviz.model.analysis import Analysis
 from vitviz.model.loading import Bundle
-from vitviz.stages import block, faithfulness, memory, positions, vectors
+from vitviz.stages import block, faithfulness, memory, position_code, positions, vectors
 from vitviz.views import attention as attention_views, bits as bits_views, block as block_views
 from vitviz.views import faithfulness as faithfulness_views
 from vitviz.views import home as home_views
@@ -107,10 +107,10 @@ def _faithfulness(b: Bundle, a: Analysis) -> list[str]:
 
 
 def _positions(b: Bundle, a: Analysis) -> list[str]:
-    s = positions.structure(positions.patch_positions_embed(a), a.grid)
-    return [f"<p>Mean cosine of a position embedding with its 4 neighbours {s.neighbour_cosine:.3f}, with "
-            f"positions ≥ 3 apart {s.far_cosine:.3f}.</p>",
-            _fig(positions_views.learned_similarity(b, a)), _fig(positions_views.sincos_similarity(b, a, "2d"))]
+    code = position_code.position_code(positions.patch_positions_embed(a), a.grid)
+    return [f"<p>{_md(position_code.verdict(code))}</p>",
+            _fig(positions_views.learned_similarity(b, a)), _fig(positions_views.code_shares(b, a)),
+            _fig(positions_views.sincos_similarity(b, a, "2d"))]
 
 
 def _bits(b: Bundle, a: Analysis) -> list[str]:

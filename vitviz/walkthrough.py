@@ -104,7 +104,8 @@ STAGES: tuple[Stage, ...] = (
         "How does the model know where a patch is?",
         "A position embedding, one vector per grid position, is **added** to each patch vector before the first "
         "block. In ViT and every model here these vectors are learned parameters, not computed with sin and cos; "
-        "trained ViTs learn rows and columns on their own (measured on the model you picked below).",
+        "the ViT paper found that its trained ViTs learned rows and columns on their own (Figure 7); what the model "
+        "you picked learned (rows, columns, distance from the border, or nothing) is measured below.",
         "Sin/cos position encodings exist (the original Transformer, MAE) and are compared side by side. Without "
         "positions a transformer cannot tell order at all: shuffle the patch tokens and the output does not change."),
     Stage(

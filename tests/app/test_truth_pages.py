@@ -38,11 +38,17 @@ def shuffled(at):
 
 def test_positions_say_what_this_model_shows():
     vit = open_page("vit_ti16", "cat", "positions")
-    assert any("no row/column structure" in m.value for m in vit.markdown)
+    assert any("encode **nothing beyond noise**" in m.value for m in vit.markdown)
     vit = shuffled(vit)
     assert any(m.value.startswith("equal up to rounding") or m.value == "identical (0)" for m in vit.metric)
     shapes = shuffled(open_page("shapes", "shape_star", "positions"))
-    assert any("On this model, a position's embedding" in m.value for m in shapes.markdown)
+    assert any("encode **mostly distance from the border**" in m.value and "barely tells left from right" in m.value
+               for m in shapes.markdown)
+    assert any("climbs back" in m.value and "distance from the border, not of side" in m.value
+               for m in shapes.markdown)  # the offset chart's note agrees with the verdict
+    assert any("The rule:" in m.value for m in shapes.markdown)
+    titles = " ".join(str(c.proto.spec) for c in shapes.get("plotly_chart"))
+    assert "What explains the table" in titles and "mirror images" in titles
     assert any("treats the tokens as a **set**" in m.value for m in shapes.markdown)
 
 

@@ -58,9 +58,28 @@ def test_random_weights_do_not_focus():
     assert random.focus_last_layer_cls < 1.3 and random.focus_rollout < 1.3
 
 
-def test_learned_positions_are_2d(scores):
+def test_learned_positions_encode_distance_from_the_border(scores):
+    """What the card says: neighbours are alike, but so are mirror images, and the side explains nothing."""
     assert scores.neighbour_cosine > scores.far_cosine + 0.2
-    assert np.all(np.diff(scores.row_profile) < 0) and np.all(np.diff(scores.col_profile) < 0)
+    assert scores.position_code["encodes"] == "mostly distance from the border"
+    code = scores.position_code
+    assert min(code["mirror_left_right"], code["mirror_top_bottom"]) > code["neighbour_cosine"]
+    for profile in (scores.row_profile, scores.col_profile):  # falls, then climbs back at the mirror image
+        assert np.all(np.diff(profile[:4]) < 0) and profile[-1] > min(profile) + 0.5
+
+
+def test_card_states_the_measured_position_code(shapes_bundle):
+    from vitviz.offline.vit import WEIGHTS_FILE
+    from vitviz.stages import position_code
+
+    card = (WEIGHTS_FILE.parent / "MODEL_CARD.md").read_text()
+    pos = shapes_bundle.model.pos_embed[0, shapes_bundle.model.num_prefix_tokens:].detach().numpy()  # [64, D]
+    code = position_code.position_code(pos, (8, 8))
+    shares = " / ".join(f"{max(v, 0):.0%}".replace("%", " %") for v in (
+        code.border, code.rows, code.columns, code.together, code.left_right, code.top_bottom))
+    assert shares in card
+    assert f"{code.mirror_left_right:.2f} / {code.mirror_top_bottom:.2f} vs {code.neighbour_cosine:.2f}" in card
+    assert "no border/centre ring dominating" not in card
 
 
 def test_two_stage_training_script_runs_and_continues_its_log(tmp_path):

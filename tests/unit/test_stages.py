@@ -237,10 +237,28 @@ def test_sincos_1d_formula():
     assert pe[5, 2] == pytest.approx(np.sin(5 / 10000 ** (2 / 8)))
 
 
-def test_sincos_2d_has_2d_structure():
+def test_sincos_2d_offsets_fall_with_distance():
     s = positions.structure(positions.sincos_2d((14, 14), 384), (14, 14))
     assert s.neighbour_cosine > s.far_cosine
     assert np.all(np.diff(s.by_row_offset[:4]) < 0) and np.all(np.diff(s.by_col_offset[:4]) < 0)
+
+
+def test_sincos_figures_share_a_stated_range_that_shows_their_structure(analysed):
+    from vitviz.model.analysis import model_alone
+    from vitviz.views import positions as views
+
+    bundle, _, a = analysed
+    a = model_alone(a)
+    lo, hi = views.sincos_range(a)
+    lowest = min(positions.similarity_grid(t, a.grid).min() for t in (
+        positions.sincos_1d(a.num_patches, a.embed_dim), positions.sincos_2d(a.grid, a.embed_dim)))
+    assert hi == 1 and lowest - 0.05 < lo <= lowest and lo > 0  # all positive: −1…1 would show one colour
+    for kind in ("1d", "2d"):
+        fig = views.sincos_similarity(bundle, a, kind)
+        heat = fig.data[0]
+        assert (heat.zmin, heat.zmax) == (lo, hi) and f"colours {lo:.2f}…1" in fig.layout.title.text.replace("<br>", " ")
+    learned = views.learned_similarity(bundle, a).data[0]
+    assert (learned.zmin, learned.zmax) == (-1, 1)  # the learned table keeps cosine's whole scale
 
 
 def test_shuffle_without_positions_changes_nothing(analysed):

@@ -11,7 +11,7 @@ from vitviz.inputs.samples import BY_KEY as SAMPLES
 from vitviz.model.analysis import analyze
 from vitviz.model.loading import load_model
 from vitviz.model.zoo import ZOO
-from vitviz.stages import attention, positions, vectors
+from vitviz.stages import attention, position_code, positions, vectors
 from vitviz.wording import difference
 
 RANDOM = [s.key for s in ZOO if not s.bundled]
@@ -36,16 +36,20 @@ def test_shuffle_sentence_holds(shown):
         assert result.with_pos_diff > 0.01
 
 
-def test_position_structure_sentence_matches_the_numbers(shown):
+def test_position_code_sentence_matches_the_numbers(shown):
     bundle, a = shown
-    s = positions.structure(positions.patch_positions_embed(a), a.grid)
-    said = positions.structure_verdict(s)
-    assert f"{s.neighbour_cosine:.3f}" in said and f"{s.far_cosine:.3f}" in said
-    structured = s.neighbour_cosine - s.far_cosine >= positions.STRUCTURE_MARGIN
-    assert ("rows and columns are in these vectors" in said) == structured
-    assert ("no row/column structure" in said) == (not structured)
-    if not bundle.spec.bundled:
-        assert not structured  # random initialisation has no 2D structure: the page must not claim one
+    code = position_code.position_code(positions.patch_positions_embed(a), a.grid)
+    said = position_code.verdict(code)
+    assert f"**{position_code.what_it_encodes(code.kinds)}**" in said and position_code.numbers(code) in said
+    assert (f"{code.mirror_left_right:.2f}" in said) == bool(code.kinds)
+    assert ("barely tells left from right" in said) == (bool(code.kinds) and position_code.COLUMNS not in code.kinds)
+    assert ("this model learned them too" in said) == (
+        position_code.ROWS in code.kinds and position_code.COLUMNS in code.kinds)
+    if bundle.spec.bundled:
+        assert code.kinds == (position_code.BORDER,)  # measured: mirror images more alike than neighbours
+    else:
+        assert code.kinds == ()  # random initialisation encodes nothing: the page must not claim a structure
+        assert "nothing beyond noise" in said
 
 
 def test_attention_distance_sentence_matches_the_numbers(shown):

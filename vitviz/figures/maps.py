@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
 from .images import clickable, tiles_figure
-from .style import DIVERGING, HIGHLIGHT, SEQUENTIAL, base_layout
+from .style import ACCENT, DIVERGING, HIGHLIGHT, SEQUENTIAL, base_layout
 
 
 @lru_cache(maxsize=8)
@@ -70,10 +70,15 @@ def distance_figure(dist: np.ndarray, uniform: float, title: str | None = None) 
 
 
 def similarity_grid_figure(canvas: np.ndarray, grid: tuple[int, int], title: str | None = None,
-                           height: int = 520) -> go.Figure:
-    """The tiled similarity maps (ViT Fig. 7 centre): tile (i, j) is position (i, j)'s similarity to all."""
-    fig = go.Figure(go.Heatmap(z=canvas, colorscale=DIVERGING, zmid=0, zmin=-1, zmax=1, hoverongaps=False,
-                               colorbar=dict(title="cosine", thickness=12)))
+                           height: int = 520, zrange: tuple[float, float] | None = None) -> go.Figure:
+    """The tiled similarity maps (ViT Fig. 7 centre): tile (i, j) is position (i, j)'s similarity to all.
+
+    By default on cosine's whole scale, −1…1, diverging around 0; ``zrange`` (lo, hi) stretches a sequential
+    scale over a narrower range instead (a table whose cosines are all positive and high reads as one colour
+    on −1…1)."""
+    scale = dict(colorscale=DIVERGING, zmid=0, zmin=-1, zmax=1) if zrange is None else \
+        dict(colorscale=SEQUENTIAL, zmin=zrange[0], zmax=zrange[1])
+    fig = go.Figure(go.Heatmap(z=canvas, **scale, hoverongaps=False, colorbar=dict(title="cosine", thickness=12)))
     fig.update_yaxes(autorange="reversed", visible=False, scaleanchor="x")
     fig.update_xaxes(visible=False)
     gap = 1
@@ -85,6 +90,23 @@ def similarity_grid_figure(canvas: np.ndarray, grid: tuple[int, int], title: str
                              marker=dict(size=max(6, 480 // (r * 2)), opacity=0.0),
                              hovertemplate="position %{customdata}<extra></extra>"))
     return clickable(base_layout(fig, title, height))
+
+
+def shares_figure(labels: list[str], values: list[float], thresholds: list[float | None], title: str | None = None,
+                  x_title: str = "") -> go.Figure:
+    """Horizontal bars, one per measure, each with its rule's threshold as a tick (none where ``None``)."""
+    fig = go.Figure(go.Bar(y=labels, x=values, orientation="h", marker_color=ACCENT, showlegend=False,
+                           text=[f"{v:.0%}" for v in values], textposition="outside", cliponaxis=False,
+                           hovertemplate="%{y}: %{x:.1%}<extra></extra>"))
+    marks = [(lab, t) for lab, t in zip(labels, thresholds) if t is not None]
+    if marks:
+        fig.add_trace(go.Scatter(y=[m[0] for m in marks], x=[m[1] for m in marks], mode="markers", name="the rule's bar",
+                                 marker=dict(symbol="line-ns-open", size=26, color=HIGHLIGHT, line=dict(width=4, color=HIGHLIGHT)),
+                                 hovertemplate="the rule's bar: %{x:.0%}<extra></extra>"))
+    fig.update_xaxes(title=x_title, range=[0, 1.15], tickformat=".0%")
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(legend=dict(orientation="h", y=-0.25))
+    return base_layout(fig, title, height=110 + 42 * len(labels))
 
 
 def waves_figure(embedding: np.ndarray, dims: list[int], title: str | None = None) -> go.Figure:

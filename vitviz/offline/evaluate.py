@@ -1,4 +1,4 @@
-"""Measure the bundled model on freshly generated images: accuracy, attention focus, 2D positions.
+"""Measure the bundled model on freshly generated images: accuracy, attention focus, what its positions encode.
 
 ``python -m vitviz.offline.evaluate`` prints the numbers the model card reports; the tests assert
 the thresholds on the same fixed seeds.
@@ -13,9 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from PIL import Image
 
-from vitviz.stages import attention
-
-from vitviz.stages import positions
+from vitviz.stages import attention, position_code, positions
 from vitviz.model.analysis import analyze
 from vitviz.model.loading import Bundle, load_model
 from vitviz.offline.shapes import generate_batch, patch_coverage
@@ -30,8 +28,9 @@ class OfflineScores:
     focus_rollout: float
     neighbour_cosine: float
     far_cosine: float
-    row_profile: list[float]  # mean cosine by vertical offset 0..3
+    row_profile: list[float]  # mean cosine by vertical offset 0 … rows − 1 (the offset chart)
     col_profile: list[float]
+    position_code: dict  # position_code.PositionCode's shares and mirror cosines, and "encodes": what the rule finds
 
 
 def evaluate(bundle: Bundle, accuracy_images: int = 500, focus_images: int = 200,
@@ -46,9 +45,12 @@ def evaluate(bundle: Bundle, accuracy_images: int = 500, focus_images: int = 200
             cls_focus.append(attention.focus_ratio(attention.cls_attention(a, a.depth - 1), on_object))
             roll_focus.append(attention.focus_ratio(attention.rollout_map(a), on_object))
     st = positions.structure(positions.patch_positions_embed(a), a.grid)
+    code = position_code.position_code(positions.patch_positions_embed(a), a.grid)
     return OfflineScores(correct / accuracy_images, float(np.mean(cls_focus)), float(np.mean(roll_focus)),
-                         st.neighbour_cosine, st.far_cosine, [float(v) for v in st.by_row_offset[:4]],
-                         [float(v) for v in st.by_col_offset[:4]])
+                         st.neighbour_cosine, st.far_cosine, [round(float(v), 3) for v in st.by_row_offset],
+                         [round(float(v), 3) for v in st.by_col_offset],
+                         {**{k: round(v, 3) for k, v in asdict(code).items() if isinstance(v, float)},
+                          "encodes": position_code.what_it_encodes(code.kinds)})
 
 
 def main() -> None:

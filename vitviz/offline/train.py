@@ -14,7 +14,8 @@ heads after the last block (``--patch-class-weight``) and after each earlier blo
 ``--object-attention-weight`` rewards patches on the shape for attending to patches on the shape
 (the CLS token's attention is never trained directly). The focus of the model's attention is
 therefore partly taught, not only emergent. No flips or transposes: left/right and up/down keep
-their meaning, so the position embeddings can learn rows and columns.
+their meaning, so the position embeddings could learn rows and columns (the shipped model learned mostly
+distance from the border instead: vitviz/assets/MODEL_CARD.md).
 """
 
 from __future__ import annotations

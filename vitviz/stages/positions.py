@@ -1,6 +1,7 @@
 """Stage 4: position embeddings — learned or sin/cos — and what happens without them.
 
-Similarity grids follow the ViT paper's Figure 7 (centre). Sin/cos references: 1D as in Vaswani
+Similarity grids follow the ViT paper's Figure 7 (centre); what the table encodes (rows, columns, distance from
+the border) is measured in ``position_code``. Sin/cos references: 1D as in Vaswani
 et al. (2017); 2D from timm's ``build_sincos2d_pos_embed`` (as used by MAE). Resolution changes
 use timm's ``set_input_size`` (``resample_abs_pos_embed`` underneath). The shuffle experiment
 rearranges the patch *tokens* (the patch embedding's output), not the pixels: a patch embedding that
@@ -21,6 +22,7 @@ from vitviz.model import forward
 from vitviz.model.forward import NO_CLASSIFIER
 from vitviz.model.analysis import Analysis, to_picture
 from vitviz.model.loading import Bundle
+from vitviz.stages import position_code
 from vitviz.stages.patches import resized_copy
 from vitviz.stages.vectors import cosine_rows
 
@@ -71,7 +73,8 @@ class Structure:
 
 
 def structure(pos: np.ndarray, grid: tuple[int, int]) -> Structure:
-    """How 2D the embeddings are: neighbours vs far positions, and similarity by row/column offset."""
+    """Neighbours vs far positions, and similarity by row/column offset (the offset chart). Neither tells a row/column
+    code from a ring code: ``position_code`` does."""
     sim = similarity_grid(pos, grid)
     rows, cols = grid
     near, far = [], []
@@ -161,23 +164,33 @@ def shuffle_experiment(bundle: Bundle, analysis: Analysis, seed: int = 0) -> Shu
     return ShuffleResult(order, np.ascontiguousarray(image), (with_pos[0], with_pos[1]), (without[0], without[1]))
 
 
-STRUCTURE_MARGIN = 0.1  # neighbours must be this much more alike than far positions to call it 2D structure
+OFFSET_RETURN = 0.1  # the offset chart "climbs back" when its far end is this much above its lowest point
 
 
-def has_2d_structure(s: Structure) -> bool:
-    return s.neighbour_cosine - s.far_cosine >= STRUCTURE_MARGIN
-
-
-def structure_verdict(s: Structure) -> str:
-    """What the position embeddings of the loaded model show, measured, next to the ViT paper's finding."""
-    said = (f"On this model, a position's embedding has mean cosine **{s.neighbour_cosine:.3f}** with its 4 "
-            f"neighbours and **{s.far_cosine:.3f}** with positions ≥ 3 patches away: ")
-    if has_2d_structure(s):
-        return said + ("neighbours are more alike, so rows and columns are in these vectors. Nobody told the model "
-                       "about rows and columns: trained ViTs learn this from data (ViT paper, Figure 7 centre).")
-    return said + ("neighbours are no more alike than far positions, so there is no row/column structure here "
-                   "(random or untrained embeddings look like this; the ViT paper found the structure in its "
-                   "trained models, Figure 7 centre).")
+def offset_note(s: Structure, kinds: tuple[str, ...]) -> str:
+    """What the offset chart shows, from its numbers: where each line is lowest and whether it climbs back at the
+    far end, where the only pair left is the first and the last row (column): each other's mirror image."""
+    parts, climbed = [], []
+    for axis, other, values in (("column", "row", s.by_row_offset), ("row", "column", s.by_col_offset)):
+        n = values.size
+        if n < 3:
+            continue
+        low = int(np.argmin(values[1:])) + 1
+        said = (f"along a {axis} it is {values[1]:.2f} at offset 1, lowest ({values[low]:.2f}) at offset {low} and "
+                f"{values[-1]:.2f} at offset {n - 1}")
+        if values[-1] - values[low] >= OFFSET_RETURN:
+            said += f" (the first and the last {other}, mirror images)"
+            climbed.append(axis)
+        parts.append(said)
+    if not parts:
+        return ""
+    note = "In the chart, " + "; ".join(parts) + "."
+    if climbed:
+        note += (" The cosine climbs back at the far end: a position is more like its mirror image than like "
+                 "positions halfway across.")
+        if position_code.BORDER in kinds and position_code.COLUMNS not in kinds:
+            note += " That is a code of distance from the border, not of side."
+    return note
 
 
 def shuffle_verdict(result: ShuffleResult, tolerance: float = 1e-4) -> str:
