@@ -57,11 +57,7 @@ def where_cls_looks() -> None:
                 "plain closeness; r measures how far it does.")
     chart(ctx.figure(views.relatedness, layer, head, index), key="attn_related")
     rel = ctx.built("relatedness", layer, head, index, build=lambda: attention.relatedness(a, layer, head, index))
-    st.markdown(f"On this image, block {layer + 1}, {head_choice}: r = **{rel.correlation:.2f}** between closeness and "
-                f"the attention score (the log of the weight, which for one head is query·key/√d up to a constant for "
-                f"the whole row), so "
-                f"closeness explains **{rel.explained:.0%}** of its variation over the other patches: "
-                f"{attention.CLOSENESS_WORDS[rel.kind]} here.")
+    st.markdown(f"On this image, block {layer + 1}, {head_choice}: " + attention.relatedness_sentence(rel))
     st.markdown(ctx.built("closeness_by_block", build=lambda: attention.closeness_sentence(
         attention.closeness_by_block(a))))
 

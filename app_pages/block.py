@@ -184,10 +184,7 @@ st.markdown(f"The article: “{block.ARTICLE_RELATED}”. Left: the cosine simil
 chart(ctx.figure(attention_views.relatedness, layer, head, ctx.patch), key="block_related")
 rel = ctx.built("relatedness", layer, head, ctx.patch,
                 build=lambda: attention.relatedness(a, layer, head, ctx.patch))
-st.markdown(f"On this image, block {layer + 1}, head {head}: r = **{rel.correlation:.2f}** between closeness and the "
-            f"attention score (the log of the weight: query·key/√{a.embed_dim // a.heads} up to a constant for the "
-            f"whole row), so closeness explains **{rel.explained:.0%}** of its variation over the other patches: "
-            f"{attention.CLOSENESS_WORDS[rel.kind]} here.")
+st.markdown(f"On this image, block {layer + 1}, head {head}: " + attention.relatedness_sentence(rel))
 st.markdown(ctx.built("closeness_by_block", build=lambda: attention.closeness_sentence(
     attention.closeness_by_block(a))))
 

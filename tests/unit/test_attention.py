@@ -231,3 +231,11 @@ def test_relatedness_is_cosine_against_log_attention(shown):
     assert c.kinds == tuple(A.closeness_kind(v) for v in c.median_r)
     said = A.closeness_sentence(c)
     assert ", ".join(f"{v:.2f}" for v in c.median_r) in said
+
+
+def test_relatedness_sentence_follows_the_rule():
+    grid = np.zeros((2, 2))
+    for r, kind in ((0.9, A.FOLLOWS), (0.5, A.PARTLY), (0.1, A.NOT), (-0.8, A.OPPOSITE)):
+        said = A.relatedness_sentence(A.Relatedness(grid, grid, r, A.closeness_kind(r)))
+        assert f"r = **{r:.2f}**" in said and f"**{r * r:.0%}**" in said and A.CLOSENESS_WORDS[kind] in said
+        assert ("inversely" in said) == (r < 0) and "query·key" in said

@@ -206,10 +206,12 @@ CLOSENESS_WORDS = {
     FOLLOWS: "attention follows closeness",
     PARTLY: "attention partly follows closeness",
     NOT: "attention does not follow closeness",
-    OPPOSITE: "attention goes the other way: the least alike tokens get the most",
+    OPPOSITE: "attention goes the other way (the least alike tokens get the most)",
 }
 CLOSENESS_SHORT = {FOLLOWS: "follows closeness", PARTLY: "partly follows it", NOT: "does not follow it",
                    OPPOSITE: "goes the other way (the least alike get the most)"}
+CLOSENESS_TAG = {FOLLOWS: "follows closeness", PARTLY: "partly follows", NOT: "does not follow",
+                 OPPOSITE: "the other way"}  # a figure title's few words
 
 
 def closeness_kind(r: float) -> str:
@@ -281,6 +283,14 @@ def relatedness(analysis: Analysis, layer: int, head: int | None, index: int) ->
     y = np.log(np.maximum(att[others].astype(np.float64), LOG_FLOOR))
     r = float(np.corrcoef(x, y)[0, 1]) if x.std() > 1e-12 and y.std() > 1e-12 else float("nan")
     return Relatedness(cos.reshape(analysis.grid), att.reshape(analysis.grid), r, closeness_kind(r))
+
+
+def relatedness_sentence(rel: Relatedness) -> str:
+    """r for one query, what it means, and the words the rule gives it."""
+    return (f"r = **{rel.correlation:.2f}** between closeness and the attention score (the log of the weight, which "
+            "for one head is query·key/√d up to a constant for the whole row), so closeness explains "
+            f"**{rel.explained:.0%}** of its variation over the other patches"
+            f"{', inversely' if rel.correlation < 0 else ''}: {CLOSENESS_WORDS[rel.kind]} here.")
 
 
 @dataclass(frozen=True)
