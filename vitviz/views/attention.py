@@ -96,4 +96,4 @@ def relatedness(_bundle: Bundle, a: Analysis, layer: int, head: int | None, inde
     fig.update_yaxes(scaleanchor="x2", row=1, col=2)
     fig = base_layout(fig, f"Close vectors or learned relation?<br>Block {layer + 1}, {_head_name(head)}: "
                            f"r = {rel.correlation:.2f} ({attention.CLOSENESS_TAG[rel.kind]})", height=440)
-    return fig.update_layout(margin=dict(t=90, b=70))
+    return fig.update_layout(margin=dict(t=fig.layout.margin.t + 18, b=70))  # room for the panel titles
