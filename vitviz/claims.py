@@ -19,8 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from vitviz.model.analysis import Analysis
 from vitviz.model.loading import Bundle
 from vitviz.stages import attention
@@ -54,6 +52,7 @@ CLASSIC = ModelShape(class_token=True, pool="token", classifier=True, cls_positi
 
 
 def model_shape(bundle: Bundle) -> ModelShape:
+    """Read from the loaded model, never assumed: a user's file may be a ViT without a CLS token."""
     model = bundle.model
     has_cls = getattr(model, "cls_token", None) is not None
     return ModelShape(class_token=has_cls, pool=str(getattr(model, "global_pool", "token") or "none"),
@@ -81,7 +80,7 @@ def pooled(pool: str) -> str:
 @dataclass(frozen=True)
 class Claim:
     quote: str  # the article's words, verbatim ([sic] marks its spelling, " … " an omission)
-    verdict: str  # WRONG, HALF or RIGHT
+    verdict: str  # WRONG, HALF or RIGHT (MEASURED: judged on the image, and nothing is shown yet)
     truth: str  # what is true, in plain words
     stage: str  # the key of the stage (vitviz.walkthrough) whose page demonstrates it, or HOME for a home card
     where: str  # the section of that page, or the home card's title
@@ -111,7 +110,7 @@ def cls_truth(shape: ModelShape) -> tuple[str, str]:
              "after block.")
     if shape.pool != "token":
         return WRONG, (start + f" And this model's head does not read it: it reads {pooled(shape.pool)} instead.")
-    end = ("what the classifier reads (this model's head reads the CLS token after the last block)" if shape.classifier
+    end = ("what the classifier reads (this model's head reads the CLS token)" if shape.classifier
            else "what this model hands out as its image features (it has no classifier)")
     return HALF, (start + f" Right about the end: after the last block it carries {end}: a summary learned in "
                   "training, not a record of which patch holds which shape or colour.")
