@@ -280,8 +280,8 @@ CLAIMS: tuple[Claim, ...] = (
           "Right: self-attention is where patches are compared. Each token's learned query is compared with every "
           "token's learned key, and each token takes in the values of the tokens it scores high, so information "
           "from other parts of an object can reach a patch. Which patches a head groups is learned, not guaranteed: "
-          "in self-supervised DINO ViTs, heads were found to attend to whole objects (Caron et al. 2021). Where a "
-          "patch looks on this model is its query map.",
+          "in self-supervised DINO ViTs, the last block's CLS attention heads were found to outline objects and "
+          "their parts (Caron et al. 2021). Where a patch looks on this model is its query map.",
           "attention", "section 1, where a patch looks (its query row)"),
     Claim("if u are thinking this information is also stored in CLS token then u are thinking wrong.",
           *cls_position_truth(CLASSIC),
