@@ -248,9 +248,9 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("Now, VLM identify the color and shape that patches contain.",
           HALF,
           "Right that a patch's vector is made from its colours and the pattern of its pixels: one matrix "
-          "multiplication of the pixel values (plus a bias), so patches that differ in colour or shape get "
-          "different vectors. Nothing is identified at that step: the vector is numbers, not the name of a colour "
-          "or a shape; what the shapes are is worked out, if at all, by the blocks after it.",
+          "multiplication of the pixel values (plus a bias). Nothing is identified at that step: the vector is "
+          "numbers, not the name of a colour or a shape; what the shapes are is worked out, if at all, by the "
+          "blocks after it.",
           "vectors", "section 1, show the math for one patch"),
     Claim("in VLM the concept of pixels are not used to understand the strcture [sic] or color of the complex image.",
           HALF,
