@@ -5,7 +5,7 @@ import streamlit as st
 from ui.charts import chart
 from ui.context import current
 from ui.widgets import fallback_notice, image_sources
-from vitviz.claims import CARD_CLASSES, CARD_CONV, CARD_VLM, CLAIMS
+from vitviz.claims import CARD_CLASSES, CARD_CONV, CARD_VLM, graded
 from vitviz.export import to_npz
 from vitviz.figures.images import encode_image
 from vitviz.handout import handout_html
@@ -119,10 +119,11 @@ st.subheader("4 · What the article says, checked live")
 st.markdown("vitviz started from a beginner's article about how image models work. Most of it is a fine first "
             "picture; below are its own words (spelling and all; [sic] marks the article's spelling, … a cut), "
             "a verdict, and what is true. Each one is shown live on your image: on a page, or in a card right here.")
-for claim in CLAIMS:
+for row in ctx.built("claims_graded", build=lambda: graded(bundle, a)):  # verdicts measured on this model and image
+    claim = row.claim
     c1, c2, c3 = st.columns([3, 3, 2])
-    c1.markdown(f"{claim.verdict_label} · *“{claim.quote}”*")
-    c2.markdown(claim.truth)
+    c1.markdown(f"{row.verdict_label} · *“{claim.quote}”*")
+    c2.markdown(row.truth)
     with c3:
         if claim.on_home:
             st.markdown(f"🔎 See it below: {claim.where}")

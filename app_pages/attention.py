@@ -55,16 +55,16 @@ def where_cls_looks() -> None:
 
     st.subheader("Related means close vectors?")
     st.markdown("The article says patches “which has less difference of vector number are considered as highly "
-                "related”. Left: how close each patch's vector (before positions) is to the selected patch's, by "
-                "cosine similarity (1: same direction). Right: where that patch actually looks in this block. "
-                "Attention compares a learned **query** of one token with learned **keys** of the others "
-                "(query·key), so it can differ from plain closeness.")
+                f"related”. Left: how close each patch's token is to the selected patch's as they **enter block "
+                f"{layer + 1}** (positions included: what this block's attention reads), by cosine similarity (1: "
+                "same direction). Right: where that patch actually looks in this block. Attention compares a learned "
+                "**query** of one token with learned **keys** of the others (query·key), so it can differ from "
+                "plain closeness; r measures how far it does.")
     chart(ctx.figure(views.relatedness, layer, head, index), key="attn_related")
     rel = ctx.built("relatedness", layer, head, index, build=lambda: attention.relatedness(a, layer, head, index))
-    st.markdown(f"On this image, block {layer + 1}, {head_choice}: the correlation between closeness and attention "
-                f"over the other patches is **r = {rel.correlation:.2f}** (1 would mean attention simply follows "
-                "closeness).")
-
+    st.markdown(f"On this image, block {layer + 1}, {head_choice}: " + attention.relatedness_sentence(rel))
+    st.markdown(ctx.built("closeness_by_block", build=lambda: attention.closeness_sentence(
+        attention.closeness_by_block(a))))
 
 where_cls_looks()
 

@@ -205,7 +205,7 @@ if st.session_state.get("act_measured"):
                     f"({100 * (formula / measured - 1):+.2f}%).")
 
 st.header("6 · Compute: the CPU runs the program, the GPU multiplies")
-st.markdown("The article says “GPU is used to execute the program temperorly”. It is the other way round: the **CPU** "
+st.markdown("The article says “GPU is used to execute the program temperorly [sic]”. It is the other way round: the **CPU** "
             "(the computer's main processor) runs the program, here Python, torch and this app. A **GPU** is a "
             "parallel arithmetic co-processor: the CPU hands it the big matrix products and it does thousands of "
             "multiply-adds at once. **CUDA** is NVIDIA's way of running computations on its GPUs; torch uses one when "
@@ -272,7 +272,7 @@ if data is not None:
     w3.metric("Images the published checkpoint was trained on" if random_weights else "Images it was trained on",
               data.count, help=("Literature: " if data.literature else "Recorded in ") + data.source)
     cite = f", as reported in the literature ({data.source})" if data.literature else f" ({data.source})"
-quote = "The article says “user input data is compared with the pretrin data”. It is not. "
+quote = "The article says “user input data is compared with the pretrin [sic] data”. It is not. "
 if random_weights:
     st.markdown(quote + f"These weights are **random**: trained on nothing at all, and the model still makes a "
                 f"prediction (a poor one), because a prediction is the image multiplied through {params:,} weights "

@@ -177,14 +177,16 @@ st.markdown(f"So information travels between tokens only through attention: the 
             "token) while it works on a patch; it can only use what attention already brought into this token.")
 
 st.header("4 · Relatedness is learned")
-st.markdown(f"The article: “{block.ARTICLE_RELATED}”. Left: the cosine similarity of the raw patch vectors (before "
-            f"positions) to patch {ctx.patch}'s; right: where patch {ctx.patch} looks in block {layer + 1}, head "
-            f"{head}. Attention compares a learned query with learned keys, so it can differ from plain closeness.")
+st.markdown(f"The article: “{block.ARTICLE_RELATED}”. Left: the cosine similarity of the tokens entering block "
+            f"{layer + 1} (what its attention reads) to patch {ctx.patch}'s; right: where patch {ctx.patch} looks in "
+            f"block {layer + 1}, head {head}. Attention compares a learned query with learned keys (step 2), so it "
+            "can differ from plain closeness; r measures how far it does.")
 chart(ctx.figure(attention_views.relatedness, layer, head, ctx.patch), key="block_related")
 rel = ctx.built("relatedness", layer, head, ctx.patch,
                 build=lambda: attention.relatedness(a, layer, head, ctx.patch))
-st.markdown(f"On this image, block {layer + 1}, head {head}: the correlation between closeness and attention over the "
-            f"other patches is **r = {rel.correlation:.2f}** (1 would mean attention simply follows closeness).")
+st.markdown(f"On this image, block {layer + 1}, head {head}: " + attention.relatedness_sentence(rel))
+st.markdown(ctx.built("closeness_by_block", build=lambda: attention.closeness_sentence(
+    attention.closeness_by_block(a))))
 
 st.header("5 · The whole attention matrix")
 chart(ctx.figure(views.matrix, layer, head, token), key="block_matrix")

@@ -5,13 +5,23 @@ A quote is the article's own words, spelling and all (``docs/seed_article.md`` h
 every quote against it): ``[sic]`` marks the article's spelling, `` … `` an omission; line breaks count as
 spaces. A claim is demonstrated on a stage's page (``stage`` is a key of ``vitviz.walkthrough.STAGES``) or,
 with ``stage == HOME``, on a card next to it on the home page (``where`` is then the card's title).
+
+A claim whose verdict depends on the model on screen has a ``judge``: it reads the model's shape (a CLS token or
+not, what the head reads) and, where the claim is about what the model does, a measurement on the image
+(``graded`` gives every claim's verdict and truth for one model and image). Before an image is chosen, a measured
+claim says only what holds whatever the measurement.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from vitviz.model.analysis import Analysis
+from vitviz.model.loading import Bundle
+from vitviz.stages import attention
 
 HOME = "home"  # the stage of a claim whose demonstration is a card on the home page
 ARTICLE = Path(__file__).resolve().parents[1] / "docs" / "seed_article.md"  # first lines: its source, then a rule
@@ -23,17 +33,59 @@ CARD_CONV = "Cutting into patches is a convolution"
 CARD_CLASSES = "A classifier answers with its classes"
 HOME_CARDS = (CARD_VLM, CARD_CONV, CARD_CLASSES)
 
-WRONG, HALF, RIGHT = "wrong", "half true", "right"
-VERDICTS: dict[str, str] = {WRONG: "❌ Wrong", HALF: "➗ Half true", RIGHT: "✅ Right"}  # icon + word: no colour needed
+WRONG, HALF, RIGHT, MEASURED = "wrong", "half true", "right", "measured"
+VERDICTS: dict[str, str] = {WRONG: "❌ Wrong", HALF: "➗ Half true", RIGHT: "✅ Right",  # icon + word: no colour needed
+                            MEASURED: "🔬 Measured on your image"}  # a measured claim before an image is chosen
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """What a claim's verdict reads of the model on screen (timm's own attributes)."""
+
+    class_token: bool  # it has a CLS token
+    pool: str  # timm's global_pool: "token" reads the CLS token, "avg" the mean of the patch tokens, ...
+    classifier: bool  # it has a classifier head (labels)
+    cls_position: bool  # the CLS token gets a position vector of its own (timm: not ``no_embed_class``)
+
+
+CLASSIC = ModelShape(class_token=True, pool="token", classifier=True, cls_position=True)  # ViT as published
+
+
+def model_shape(bundle: Bundle) -> ModelShape:
+    """Read from the loaded model, never assumed: a user's file may be a ViT without a CLS token."""
+    model = bundle.model
+    has_cls = getattr(model, "cls_token", None) is not None
+    return ModelShape(class_token=has_cls, pool=str(getattr(model, "global_pool", "token") or "none"),
+                      classifier=len(bundle.labels) > 0,
+                      cls_position=has_cls and not getattr(model, "no_embed_class", False))
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the judges read: the model's shape, and measurements on the image (None before one is chosen)."""
+
+    shape: ModelShape
+    closeness: attention.Closeness | None = None
+
+
+POOLS = {"avg": "the mean of the patch tokens (global average pooling)", "avgmax": "the mean and maximum of the "
+         "patch tokens", "max": "the maximum of the patch tokens", "map": "an attention-pooling layer over the tokens"}
+
+
+def pooled(pool: str) -> str:
+    """What a head with timm's ``global_pool`` = ``pool`` (not "token") reads, in words."""
+    return POOLS.get(pool, f"the tokens pooled by “{pool}”" if pool != "none" else "every token, unpooled")
 
 
 @dataclass(frozen=True)
 class Claim:
     quote: str  # the article's words, verbatim ([sic] marks its spelling, " … " an omission)
-    verdict: str  # WRONG, HALF or RIGHT
+    verdict: str  # WRONG, HALF or RIGHT (MEASURED: judged on the image, and nothing is shown yet)
     truth: str  # what is true, in plain words
     stage: str  # the key of the stage (vitviz.walkthrough) whose page demonstrates it, or HOME for a home card
     where: str  # the section of that page, or the home card's title
+    judge: Callable[[Evidence], tuple[str, str]] | None = None  # (verdict, truth) on the model on screen;
+    #   verdict and truth above are then what holds before an image (or, for a model-shape claim, on CLASSIC)
 
     @property
     def verdict_label(self) -> str:
@@ -42,6 +94,65 @@ class Claim:
     @property
     def on_home(self) -> bool:
         return self.stage == HOME
+
+
+# --- judges: a verdict on the model on screen ---------------------------------------------------------------
+
+def cls_truth(shape: ModelShape) -> tuple[str, str]:
+    """The CLS claim: wrong about when and how the CLS token gets its content; right, where the head reads it, that
+    at the end it carries what the classifier reads."""
+    if not shape.class_token:
+        return WRONG, (f"This model makes no CLS token at all: its head reads {pooled(shape.pool)} after the last "
+                       "block. (In ViTs that have one, the CLS token is a learned vector, the same for every image, "
+                       "until attention mixes the image in.)")
+    start = ("Wrong about when and how: the CLS token is not made from the image. It is a learned vector, the same for "
+             "every image as it enters block 1, and attention mixes information from the patches into it, block "
+             "after block.")
+    if shape.pool != "token":
+        return WRONG, (start + f" And this model's head does not read it: it reads {pooled(shape.pool)} instead.")
+    end = ("what the classifier reads (this model's head reads the CLS token)" if shape.classifier
+           else "what this model hands out as its image features (it has no classifier)")
+    return HALF, (start + f" Right about the end: after the last block it carries {end}: a summary learned in "
+                  "training, not a record of which patch holds which shape or colour.")
+
+
+def cls_position_truth(shape: ModelShape) -> tuple[str, str]:
+    """Position information is not stored in the CLS token: it is added to each patch's own token."""
+    own = ("here there is no CLS token at all" if not shape.class_token else
+           "the CLS token enters block 1 the same for every image, with a position vector of its own" if
+           shape.cls_position else "the CLS token enters block 1 the same for every image, with no position vector")
+    return RIGHT, ("Right: a patch's position is in its own token: a learned position vector is added to each patch "
+                   f"vector before block 1, and {own}. (Once attention mixes the tokens, what flows into the CLS token "
+                   "can carry position information too.)")
+
+
+RELATED_MECHANISM = ("Relatedness is computed, not read off closeness: attention compares a learned query with learned "
+                     "keys (query·key, then softmax), both made from the tokens entering a block by learned "
+                     "projections.")
+
+
+def related_truth(e: Evidence) -> tuple[str, str]:
+    """Graded from the measurement: attention that follows closeness in every block -> right; in some block at
+    least partly -> half true; in none -> wrong (``attention.Closeness.grade``)."""
+    if e.closeness is None:
+        return MEASURED, (RELATED_MECHANISM + " How much of it plain closeness explains is measured on your image: "
+                          "choose one.")
+    verdict = {attention.FOLLOWS: RIGHT, attention.PARTLY: HALF}.get(e.closeness.grade, WRONG)
+    return verdict, RELATED_MECHANISM + " " + attention.closeness_sentence(e.closeness)
+
+
+ARTICLE_BITS = ("01010111 01101000 01100001 01110100", "01101001 01110011",
+                "01000010 01101111 01110100 01110000 01110010 01100101 01110011 01110011", "00111111")  # as written
+
+
+def ascii_bits(text: str) -> str:
+    """Each character's 8-bit ASCII code, in groups: "A" -> "01000001"."""
+    return " ".join(format(ord(c), "08b") for c in text)
+
+
+def decode_bits(groups: str) -> str:
+    """The characters 8-bit groups of 0s and 1s stand for (other characters are skipped)."""
+    return "".join(chr(int(g, 2)) for g in re.findall(r"[01]{8}", groups))
 
 
 CLAIMS: tuple[Claim, ...] = (
@@ -57,8 +168,10 @@ CLAIMS: tuple[Claim, ...] = (
           "(MLPs) mixer divide that image patches",
           HALF,
           "Vision Transformers and MLP-Mixers cut the image into patches that do not overlap, with one convolution "
-          "whose window and step are both the patch size. A CNN makes no patches: it slides small overlapping "
-          "windows over the image, layer after layer.",
+          "whose window and step are both the patch size. Classic CNNs (VGG, ResNet) make no patches: they slide "
+          "small overlapping windows over the image, layer after layer. Some recent CNNs do start with a patch step: "
+          "ConvNeXt's first layer is a 4×4 convolution with stride 4, which cuts the image into 4-px patches (Liu et "
+          "al. 2022, “A ConvNet for the 2020s”), and then slides overlapping 7×7 windows again.",
           HOME, CARD_CONV),
     Claim("patches and pixels which is similar to tokens and sub tokens respectively",
           HALF,
@@ -93,9 +206,8 @@ CLAIMS: tuple[Claim, ...] = (
           "vectors", "section 3, are vectors always unique?"),
     Claim("CLS token is created where all the information of the image or patches has been stored in vector form "
           "like which patch contain which shapes or color etc.",
-          WRONG,
-          "The CLS token is a learned vector, the same for every image, until attention mixes the image in.",
-          "vectors", "section 4, the CLS token"),
+          cls_truth(CLASSIC)[0], cls_truth(CLASSIC)[1],
+          "vectors", "section 4, the CLS token", judge=lambda e: cls_truth(e.shape)),
     Claim("feed- forward layer helps self attention layer to have deep research according to the information stored "
           "in CLS token",
           WRONG,
@@ -104,10 +216,8 @@ CLAIMS: tuple[Claim, ...] = (
           "tokens.",
           "block", "section 3, only attention mixes tokens"),
     Claim("The patches which has less difference of vector number are considered as highly related to each other",
-          WRONG,
-          "Relatedness is learned: attention compares a learned query with learned keys (query·key, then softmax), "
-          "not how close the raw vectors are.",
-          "attention", "section 1, related means close vectors?"),
+          *related_truth(Evidence(CLASSIC)),
+          "attention", "section 1, related means close vectors?", judge=related_truth),
     Claim("Positional Encoding will automatically identify the position of patch as it use mathmatical [sic] concept "
           "like sin and cosin [sic]",
           HALF,
@@ -135,7 +245,86 @@ CLAIMS: tuple[Claim, ...] = (
           "Models trained with smaller patches (more tokens) were the more accurate ones in the published pairs, at "
           "quadratically more attention. These models classify images; they generate none.",
           "patches", "section 4, does a smaller patch mean more accuracy?"),
+    Claim("Now, VLM identify the color and shape that patches contain.",
+          HALF,
+          "Right that a patch's vector is made from its colours and the pattern of its pixels: one matrix "
+          "multiplication of the pixel values (plus a bias). Nothing is identified at that step: the vector is "
+          "numbers, not the name of a colour or a shape; what the shapes are is worked out, if at all, by the "
+          "blocks after it.",
+          "vectors", "section 1, show the math for one patch"),
+    Claim("in VLM the concept of pixels are not used to understand the strcture [sic] or color of the complex image.",
+          HALF,
+          "Right that pixels are no fallback like sub-tokens: the model never reads a pixel as a token of its own, "
+          "and every image gets the same grid of patches. But the pixels are all it reads: each patch vector is "
+          "computed from its pixels' values, so structure and colour reach the model only through them.",
+          "patches", "section 3, from pixels to numbers"),
+    Claim("it will try to match the physical properties like Fur, eyes, tail, or legs to similar patterns it has "
+          "seen before (like a dog, dragon, or wolf)",
+          HALF,
+          "Right that a trained classifier answers by how well the image fits patterns learned from its training "
+          "images; it keeps no images to compare with (Bits, section 7). It looks for no named parts like fur or "
+          "eyes: its blocks turn the patches into features and its head gives every class it knows a score, and "
+          "the highest is the answer, even for a creature it has no class for. Which patches the answer really "
+          "depends on is measured by hiding them.",
+          "faithfulness", "section 1, occlusion"),
+    Claim("1 word= 1 token= 1 vector so same as 1 patches= 1 vector.",
+          HALF,
+          "Right for the image: one patch is one token is one vector (plus any extra token such as the CLS token). "
+          "Not for text: a word is often several tokens, because subword tokenizers such as byte-pair encoding "
+          "(Sennrich, Haddow & Birch 2016; GPT-2 uses it on bytes) split rare words into pieces, the sub-tokens "
+          "the article itself mentions.",
+          "patches", "section 2, the patch grid and the token sequence"),
+    Claim("self attention layer helps VLM to compare the patches and identify which patch is the another part of "
+          "patch",
+          RIGHT,
+          "Right: self-attention is where patches are compared. Each token's learned query is compared with every "
+          "token's learned key, and each token takes in the values of the tokens it scores high, so information "
+          "from other parts of an object can reach a patch. Which patches a head groups is learned, not guaranteed: "
+          "in self-supervised DINO ViTs, the last block's CLS attention heads were found to outline objects and "
+          "their parts (Caron et al. 2021). Where a patch looks on this model is its query map.",
+          "attention", "section 1, where a patch looks (its query row)"),
+    Claim("if u are thinking this information is also stored in CLS token then u are thinking wrong.",
+          *cls_position_truth(CLASSIC),
+          "positions", "section 1, the position embeddings", judge=lambda e: cls_position_truth(e.shape)),
+    Claim("because we train ai model on various data set so it take much memory.",
+          WRONG,
+          "Training memory does not grow with the data set: the images are read in batches, used and dropped. What "
+          "sits in memory at once is the weights, their gradients, the optimiser's state (Adam: two more numbers "
+          "per weight) and one batch's activations; a bigger data set takes longer to train, not more memory.",
+          "bits", "sections 4–5, training memory and activations"),
+    Claim("the ASCII code of A is 65 now convert 065 into binary i.e. 01000001 so in binary A means 01000001",
+          RIGHT,
+          f"Right: A is 65 = 64 + 1, in 8 bits {ascii_bits('A')}, and the article's groups of bits are the codes of "
+          f"{', '.join('“' + decode_bits(g) + '”' for g in ARTICLE_BITS)}, one 8-bit code per character (UTF-8 "
+          "stores these characters the same way). That is how text is stored; a model's own numbers are binary "
+          "floats from the start (fp32: 32 bits each), not ASCII.",
+          "bits", "section 3, text and pixels are bytes too"),
 )
+
+
+@dataclass(frozen=True)
+class Graded:
+    """One claim's verdict and truth on the model (and image) on screen."""
+
+    claim: Claim
+    verdict: str
+    truth: str
+
+    @property
+    def verdict_label(self) -> str:
+        return VERDICTS[self.verdict]
+
+
+def evidence(bundle: Bundle, analysis: Analysis | None) -> Evidence:
+    """The model's shape, and the measurements on the analysed image (none before an image)."""
+    measured = analysis is not None and analysis.attentions.size > 0
+    return Evidence(model_shape(bundle), attention.closeness_by_block(analysis) if measured else None)
+
+
+def graded(bundle: Bundle, analysis: Analysis | None) -> tuple[Graded, ...]:
+    """Every claim, in table order, judged on ``bundle`` and ``analysis`` where its verdict depends on them."""
+    e = evidence(bundle, analysis)
+    return tuple(Graded(c, *c.judge(e)) if c.judge else Graded(c, c.verdict, c.truth) for c in CLAIMS)
 
 
 def article_text(path: Path = ARTICLE) -> str:

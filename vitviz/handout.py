@@ -17,7 +17,7 @@ from collections.abc import Callable
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from vitviz.claims import CLAIMS
+from vitviz.claims import graded
 from vitviz.figures.prediction import short_label
 from vitviz.model.analysis import Analysis
 from vitviz.model.loading import Bundle
@@ -159,9 +159,10 @@ def handout_html(bundle: Bundle, analysis: Analysis, image_name: str = "image") 
                   *SECTIONS.get(stage.key, lambda _b, _a: [])(bundle, a)]
     parts.append("<h2>What the beginner's article says, checked</h2>")
     parts.append("<p>The article's own words, spelling and all ([sic] marks its spelling, … a cut).</p>")
-    parts.append(_table([{"the article says": f"“{c.quote}”", "verdict": c.verdict_label, "what is true": c.truth,
-                          "shown on": f"Home, the card {c.where}" if c.on_home else f"{BY_KEY[c.stage].title}, {c.where}"}
-                         for c in CLAIMS]))
+    parts.append(_table([{"the article says": f"“{g.claim.quote}”", "verdict": g.verdict_label, "what is true": g.truth,
+                          "shown on": f"Home, the card {g.claim.where}" if g.claim.on_home
+                          else f"{BY_KEY[g.claim.stage].title}, {g.claim.where}"}
+                         for g in graded(bundle, a)]))
     if a.top_labels:
         parts += ["<h2>The prediction</h2>", "<p>" + ", ".join(
             f"{html.escape(short_label(label))}: {p:.1%}" for label, p in zip(a.top_labels, a.top_probs)) + "</p>"]

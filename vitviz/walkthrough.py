@@ -116,7 +116,7 @@ STAGES: tuple[Stage, ...] = (
         "and activation is a binary floating-point number (fp32: 4 bytes) from the start. Memory is count × "
         "bytes per number — weights, activations, attention matrices, and for training gradients and optimiser "
         "state.",
-        "A GPU does not “execute the program temperorly” [sic]: it does many multiply-adds in parallel. This page counts the "
+        "A GPU does not “execute the program temperorly [sic]”: it does many multiply-adds in parallel. This page counts the "
         "numbers and the multiply-adds for the loaded model, and measures them."),
 )
 

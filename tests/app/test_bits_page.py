@@ -80,7 +80,7 @@ def test_bits_page_states_training_memory_torch_casts_cpu_gpu_tokens_and_trainin
     assert dict(zip(formats["format"], formats["kind"]))["fp16"] == "subnormal"
 
     # the CPU runs the program; time on CPU (and CUDA when present) on a random input, next to the MACs
-    assert "“GPU is used to execute the program temperorly”" in text
+    assert "“GPU is used to execute the program temperorly [sic]”" in text
     assert "the **CPU** (the computer's main processor) runs the program" in text
     assert not any(m.label.startswith("Measured time / image on the CPU") for m in at.metric)  # on request
     at.button(key="timing_run").click().run()
@@ -141,10 +141,10 @@ def test_bits_page_quotes_are_verbatim_and_the_article_list_has_240_numbers():
     article = re.sub(r"\s+", " ", article_file.read_text(encoding="utf-8"))
     at = bits_page("shapes", "shape_heart")
     text = text_of(at)
-    for quote in ("GPU is used to execute the program temperorly",
+    for quote in ("GPU is used to execute the program temperorly [sic]",
                   'this is the vector presentation of "What is Botpress?"',
-                  "user input data is compared with the pretrin data"):
-        assert f"“{quote}”" in text and quote in article, quote
+                  "user input data is compared with the pretrin [sic] data"):
+        assert f"“{quote}”" in text and quote.replace(" [sic]", "") in article, quote
     start = article.index("[0.45, -0.12")
     assert len(re.findall(r"-?\d+\.\d+", article[start:article.index("]", start)])) == 240
     assert "one list of 240 numbers" in text

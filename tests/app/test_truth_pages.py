@@ -67,3 +67,24 @@ def test_sidebar_names_the_model_actually_running_after_a_fallback():
     sidebar = [m.value for m in at.sidebar.markdown]
     assert any("Running instead: **Offline shapes ViT (bundled)**" in v for v in sidebar)
     assert any("equal up to rounding" in m.value or "identical" in m.value for m in at.metric)
+
+
+def test_relatedness_is_graded_by_what_the_pages_measure():
+    """The Attention page prints the closeness measured block by block; the home table's verdict follows it."""
+    from vitviz import claims
+    from vitviz.inputs.decode import load_image
+    from vitviz.inputs.samples import BY_KEY as SAMPLES
+    from vitviz.model.analysis import analyze
+    from vitviz.stages import attention
+
+    bundle = caches.MODELS.peek("shapes") or load_model("shapes", device="cpu")
+    c = attention.closeness_by_block(analyze(bundle, load_image(SAMPLES["shape_star"].data())))
+    said = attention.closeness_sentence(c)
+    at = open_page("shapes", "shape_star", "attention")
+    assert any(said in m.value for m in at.markdown)
+    assert any("r = **" in m.value and "closeness explains **" in m.value for m in at.markdown)
+    at.switch_page("home.py").run()
+    verdict = {attention.FOLLOWS: claims.RIGHT, attention.PARTLY: claims.HALF}.get(c.grade, claims.WRONG)
+    rows = [m.value for m in at.markdown if "less difference of vector number" in m.value and "·" in m.value]
+    assert rows and rows[0].startswith(claims.VERDICTS[verdict])
+    assert any(said in m.value for m in at.markdown)  # the measured r beside the verdict

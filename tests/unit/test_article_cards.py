@@ -18,7 +18,7 @@ from vitviz.stages import article
 from vitviz.views import article as views
 from vitviz.wording import difference
 
-CITED = {"Improved Baselines with Visual Instruction Tuning"}  # paper titles, cited as such
+CITED = {"Improved Baselines with Visual Instruction Tuning", "A ConvNet for the 2020s"}  # paper titles, cited as such
 
 
 @pytest.fixture(scope="module", params=["shapes", "tiny"])
@@ -103,6 +103,8 @@ def test_patch_embedding_is_a_convolution_that_cuts_into_patches(case):
     assert difference(check.max_abs_diff).startswith(("equal up to rounding", "identical"))
     assert "read exactly once" in patch and f"makes {a.num_patches} vectors of {a.embed_dim} numbers" in patch
     assert f"**{check.cnn_windows:,} windows**" in cnn_said and f"instead of {a.num_patches}" in cnn_said
+    assert "A classic CNN never turns the image into a sequence of patch tokens" in cnn_said
+    assert "ConvNeXt's first layer is a 4×4 convolution with stride 4" in cnn_said and "Liu et al. 2022" in cnn_said
 
 
 def test_conv_sentences_follow_the_measurement():
@@ -170,3 +172,14 @@ def test_the_classes_card_suggests_or_names_the_unknown_image(shapes_bundle):
     shown = article.closed_set_sentence("M", s, a.embed_dim, name, unknown_shown=True)
     assert f"This is {name}:" in shown and "Try" not in shown
     assert s.top_label in shapes_bundle.labels  # a cat, and still one of the ten shapes
+
+
+def test_the_cnn_stems_the_card_names_are_timms():
+    """The sentences about ConvNeXt's and ResNet's first layers (cited) agree with timm's own definitions."""
+    import timm
+
+    stem = timm.create_model("convnext_atto", pretrained=False).stem[0]
+    assert isinstance(stem, torch.nn.Conv2d) and stem.kernel_size == stem.stride == (4, 4)  # a patchify stem
+    conv1 = timm.create_model("resnet18", pretrained=False).conv1
+    assert conv1.kernel_size == (7, 7) and conv1.stride == (2, 2)  # windows overlap
+    assert article.max_reads_per_pixel(32, 32, 4, 4) == 1 and article.max_reads_per_pixel(32, 32, 7, 2) > 1

@@ -211,3 +211,139 @@ def test_cls_and_query_maps_are_rows_of_the_recorded_attention(tiny_bundle, phot
 def test_focus_ratio():
     assert A.focus_ratio(np.array([1.0, 0, 0, 0]), np.array([True, False, False, False])) == pytest.approx(4.0)
     assert A.focus_ratio(np.ones(4), np.array([True, False, True, False])) == pytest.approx(1.0)
+
+
+# --- closeness against learned attention: the rule on constructed attention, then on the models ----------------
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def _tokens(n: int = 49, d: int = 16, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(n, d))
+
+
+def _cosine(x: np.ndarray) -> np.ndarray:
+    x = x / np.linalg.norm(x, axis=-1, keepdims=True)
+    return x @ x.T
+
+
+def test_closeness_rule_thresholds():
+    assert A.closeness_kind(1.0) == A.closeness_kind(np.sqrt(A.FOLLOWS_R2)) == A.FOLLOWS
+    assert A.closeness_kind(0.6) == A.PARTLY and A.closeness_kind(np.sqrt(A.PARTLY_R2)) == A.PARTLY
+    assert A.closeness_kind(0.2) == A.closeness_kind(-0.2) == A.closeness_kind(float("nan")) == A.NOT
+    assert A.closeness_kind(-0.9) == A.closeness_kind(-0.4) == A.OPPOSITE
+
+
+def test_attention_that_follows_cosine_closeness_is_told_so():
+    """Attention built as softmax(β · cosine): its log is the cosine up to a constant per row, r = 1 by construction
+    (also after float16, as the analysis stores it)."""
+    cos = _cosine(_tokens())
+    attn = np.stack([_softmax(b * cos) for b in (2.0, 8.0)])  # [H=2, N, N]
+    r = A.row_correlations(cos, attn.astype(np.float16))
+    assert r.shape == (2, 49) and np.all(r > 0.999)
+    assert A.closeness_kind(float(np.median(r))) == A.FOLLOWS
+    opposite = A.row_correlations(cos, _softmax(-4.0 * cos)[None])
+    assert np.all(opposite < -0.999) and A.closeness_kind(float(np.median(opposite))) == A.OPPOSITE
+
+
+def test_attention_independent_of_closeness_is_told_so():
+    """Scores drawn independently of the tokens: closeness explains nothing (r near 0)."""
+    cos = _cosine(_tokens())
+    scores = np.random.default_rng(1).normal(size=(4, 49, 49))
+    r = A.row_correlations(cos, _softmax(scores))
+    assert abs(float(np.median(r))) < 0.1 and A.closeness_kind(float(np.median(r))) == A.NOT
+    uniform = A.row_correlations(cos, np.full((1, 49, 49), 1 / 49))  # a constant row says nothing
+    assert np.isnan(uniform).all()
+
+
+def test_partly_is_a_mix_of_closeness_and_learned_scores():
+    """Scores = cosine + independent noise 1.5× its spread: r² ≈ 1 / (1 + 1.5²) ≈ 0.31 by construction, between the
+    bars."""
+    cos = _cosine(_tokens(n=100, d=8))
+    noise = np.random.default_rng(2).normal(size=(100, 100)) * cos[~np.eye(100, dtype=bool)].std() * 1.5
+    r = float(np.median(A.row_correlations(cos, _softmax(3.0 * (cos + noise))[None])))
+    assert A.PARTLY_R2 <= r * r < A.FOLLOWS_R2 and A.closeness_kind(r) == A.PARTLY
+
+
+def test_the_grade_over_blocks():
+    cos = _cosine(_tokens())
+    n0 = 1  # a CLS row and column around the patches, as in a model
+
+    def padded(patches: np.ndarray) -> np.ndarray:  # [H, N, N] -> [H, T, T]
+        h, n, _ = patches.shape
+        out = np.full((h, n + n0, n + n0), 1e-3)
+        out[:, n0:, n0:] = patches
+        return out
+
+    follow = padded(_softmax(5.0 * cos)[None])
+    random = padded(_softmax(np.random.default_rng(3).normal(size=(1, 49, 49))))
+    against = padded(_softmax(-5.0 * cos)[None])
+    grade = lambda *blocks: A.closeness_from(np.stack(blocks), [cos] * len(blocks), n0)
+    assert grade(follow, follow).grade == A.FOLLOWS
+    assert grade(follow, random).grade == A.PARTLY and grade(follow, random).blocks(A.NOT) == [2]
+    assert grade(random, random).grade == A.NOT
+    assert grade(random, against).grade == A.OPPOSITE
+    said = A.closeness_sentence(grade(follow, against))
+    assert "follows closeness in block 1" in said and "goes the other way" in said and "block 2" in said
+    assert f"{grade(follow, against).median_r[0]:.2f}, {grade(follow, against).median_r[1]:.2f}" in said
+
+
+@pytest.fixture(scope="module", params=["shapes", "tiny"])
+def shown(request, shapes_bundle, tiny_bundle):
+    from vitviz.inputs.decode import load_image
+    from vitviz.inputs.samples import BY_KEY as SAMPLES
+
+    bundle = shapes_bundle if request.param == "shapes" else tiny_bundle
+    return bundle, analyze(bundle, load_image(SAMPLES["shape_star" if request.param == "shapes" else "cat"].data()))
+
+
+def test_closeness_is_of_the_tokens_the_block_reads(shown):
+    """Block ℓ's attention, recomputed with the model's own layers from ``block_input``, is the recorded one: the
+    cosine is taken of what that attention really compares."""
+    import torch
+
+    bundle, a = shown
+    for layer in (0, a.depth - 1):
+        x = A.block_input(a, layer)
+        ref = a.tokens_in if layer == 0 else a.block_outputs[layer - 1]
+        np.testing.assert_array_equal(x, np.asarray(ref, np.float32))
+        blk = bundle.model.blocks[layer]
+        with torch.inference_mode():
+            h = blk.norm1(torch.from_numpy(x.copy())[None])  # [1, T, D]
+            qkv = blk.attn.qkv(h).reshape(1, a.num_tokens, 3, a.heads, -1).permute(2, 0, 3, 1, 4)
+            q, k = blk.attn.q_norm(qkv[0]), blk.attn.k_norm(qkv[1])  # [1, H, T, d]
+            attn = ((q @ k.transpose(-2, -1)) * blk.attn.scale).softmax(-1)[0].numpy()
+        assert np.abs(attn - a.attentions[layer].astype(np.float32)).max() < 2e-3
+
+
+def test_relatedness_is_cosine_against_log_attention(shown):
+    _, a = shown
+    index, layer = a.num_patches // 2, a.depth - 1
+    rel = A.relatedness(a, layer, 1, index)
+    x = A.block_input(a, layer)[a.num_prefix:].astype(np.float64)
+    cos = x @ x[index] / (np.linalg.norm(x, axis=1) * np.linalg.norm(x[index]))
+    row = a.attentions[layer, 1, a.num_prefix + index, a.num_prefix:].astype(np.float64)
+    np.testing.assert_allclose(rel.cosine.ravel(), cos, atol=1e-5)
+    np.testing.assert_allclose(rel.attention.ravel(), row, rtol=1e-6)
+    others = np.arange(a.num_patches) != index
+    expected = np.corrcoef(cos[others], np.log(np.maximum(row[others], A.LOG_FLOOR)))[0, 1]
+    assert rel.correlation == pytest.approx(expected, abs=1e-5)
+    assert rel.kind == A.closeness_kind(rel.correlation) and rel.explained == pytest.approx(expected ** 2, abs=1e-5)
+    # the per-block summary holds the same row's r among its rows
+    r = A.row_correlations(A.patch_closeness(a, layer), a.attentions[layer][:, a.num_prefix:, a.num_prefix:])
+    assert r[1, index] == pytest.approx(rel.correlation, abs=1e-5)
+    c = A.closeness_by_block(a)
+    assert c.depth == a.depth and c.median_r[layer] == pytest.approx(float(np.nanmedian(r)))
+    assert c.kinds == tuple(A.closeness_kind(v) for v in c.median_r)
+    said = A.closeness_sentence(c)
+    assert ", ".join(f"{v:.2f}" for v in c.median_r) in said
+
+
+def test_relatedness_sentence_follows_the_rule():
+    grid = np.zeros((2, 2))
+    for r, kind in ((0.9, A.FOLLOWS), (0.5, A.PARTLY), (0.1, A.NOT), (-0.8, A.OPPOSITE)):
+        said = A.relatedness_sentence(A.Relatedness(grid, grid, r, A.closeness_kind(r)))
+        assert f"r = **{r:.2f}**" in said and f"**{r * r:.0%}**" in said and A.CLOSENESS_WORDS[kind] in said
+        assert ("inversely" in said) == (r < 0) and "query·key" in said

@@ -4,9 +4,22 @@ import re
 
 import pytest
 
-from vitviz.claims import (ARTICLE, CLAIMS, HALF, HOME, HOME_CARDS, RIGHT, VERDICTS, WRONG, article_text,
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import timm
+
+from vitviz import claims as C
+from vitviz.claims import (ARTICLE, CLAIMS, HALF, HOME, HOME_CARDS, MEASURED, RIGHT, VERDICTS, WRONG, article_text,
                            quote_fragments, quote_occurs)
+from vitviz.inputs.decode import load_image
+from vitviz.inputs.samples import BY_KEY as SAMPLES
+from vitviz.model.analysis import analyze
+from vitviz.stages import attention
 from vitviz.walkthrough import BY_KEY
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +64,8 @@ def test_the_fixed_patch_size_is_not_listed_as_an_error():
 
 def test_each_claim_has_a_verdict_and_a_demonstration():
     assert len(CLAIMS) >= 10
-    assert {c.verdict for c in CLAIMS} <= set(VERDICTS) and {WRONG, HALF, RIGHT} <= set(VERDICTS)
+    assert {c.verdict for c in CLAIMS} <= set(VERDICTS) and {WRONG, HALF, RIGHT, MEASURED} <= set(VERDICTS)
+    assert [c for c in CLAIMS if c.verdict == MEASURED] == [c for c in CLAIMS if c.judge is related_judge()]
     for c in CLAIMS:
         assert c.truth and c.where
         assert c.stage in BY_KEY or c.stage == HOME
@@ -64,6 +78,10 @@ def test_each_claim_has_a_verdict_and_a_demonstration():
     assert next(c for c in CLAIMS if "feed- forward layer" in c.quote).stage in ("attention", "block")
 
 
+def related_judge():
+    return next(c for c in CLAIMS if "less difference of vector number" in c.quote).judge
+
+
 def test_sic_marks_a_word_the_article_spells_so(article):
     for c in CLAIMS:
         for m in re.finditer(r"(\S+) \[sic\]", c.quote):
@@ -74,11 +92,132 @@ def test_the_handout_carries_each_quote_with_its_verdict(shapes_bundle):
     import html
 
     from vitviz.handout import handout_html
-    from vitviz.inputs.decode import load_image
-    from vitviz.inputs.samples import BY_KEY as SAMPLES
-    from vitviz.model.analysis import analyze
 
-    page = handout_html(shapes_bundle, analyze(shapes_bundle, load_image(SAMPLES["shape_star"].data())))
-    for c in CLAIMS:
-        row = f"<td>{html.escape('“' + c.quote + '”')}</td><td>{html.escape(c.verdict_label)}</td>"
-        assert row in page, c.quote
+    a = analyze(shapes_bundle, load_image(SAMPLES["shape_star"].data()))
+    page = handout_html(shapes_bundle, a)
+    for g in C.graded(shapes_bundle, a):  # the verdicts judged on the model and image, as on the home page
+        row = f"<td>{html.escape('“' + g.claim.quote + '”')}</td><td>{html.escape(g.verdict_label)}</td>"
+        assert row in page, g.claim.quote
+
+
+MISSPELT = ("algorithmns", "avaliable", "mathmatical", "cosin", "temperorly", "strcture", "pretrin")
+"""The article's misspellings that are no English word: wherever the app quotes one, [sic] follows it."""
+
+
+def test_sic_is_used_the_same_way_everywhere(article):
+    flat = re.sub(r"\s+", " ", article)
+    sources = [p for p in ROOT.rglob("*.py") if "tests" not in p.relative_to(ROOT).parts
+               and not any(part.startswith(".") for part in p.relative_to(ROOT).parts)]
+    seen = set()
+    for word in MISSPELT:
+        assert re.search(rf"\b{word}\b", flat), word  # the article does spell it so
+        for path in sources:
+            for m in re.finditer(rf"\b{word}\b(.{{0,6}})", path.read_text(encoding="utf-8")):
+                seen.add(word)
+                assert m.group(1).startswith(" [sic]"), f"{path.relative_to(ROOT)}: {word}{m.group(1)}"
+    assert {"temperorly", "pretrin", "strcture"} <= seen  # quoted on the Bits page, the tour and the claims
+
+
+# --- verdicts judged on the model on screen --------------------------------------------------------------
+
+def claim(fragment: str) -> C.Claim:
+    return next(c for c in CLAIMS if fragment in c.quote)
+
+
+def test_the_cls_claim_is_half_true_where_the_head_reads_the_cls_token():
+    verdict, truth = C.cls_truth(C.CLASSIC)
+    assert verdict == HALF and "Wrong about when and how" in truth and "Right about the end" in truth
+    assert "the same for every image" in truth and "head reads the CLS token" in truth
+    verdict, truth = C.cls_truth(dataclasses.replace(C.CLASSIC, classifier=False))
+    assert verdict == HALF and "image features" in truth and "classifier reads" not in truth
+
+
+def test_the_cls_claim_never_gives_a_model_a_cls_token_it_lacks():
+    verdict, truth = C.cls_truth(C.ModelShape(class_token=False, pool="avg", classifier=True, cls_position=False))
+    assert verdict == WRONG and "no CLS token at all" in truth and "global average pooling" in truth
+    assert "Right about the end" not in truth and "head reads the CLS token" not in truth
+    verdict, truth = C.cls_truth(dataclasses.replace(C.CLASSIC, pool="avg"))  # a CLS token the head never reads
+    assert verdict == WRONG and "does not read it" in truth and "mean of the patch tokens" in truth
+    verdict, truth = C.cls_position_truth(C.ModelShape(False, "avg", True, False))
+    assert verdict == RIGHT and "no CLS token at all" in truth and "position vector of its own" not in truth
+
+
+def test_model_shape_is_read_from_the_model(shapes_bundle, tiny_bundle):
+    for bundle in (shapes_bundle, tiny_bundle):
+        assert C.model_shape(bundle) == C.CLASSIC  # both are classic ViTs: a CLS token the head reads
+    gap = timm.create_model("vit_tiny_patch16_224", pretrained=False, class_token=False, global_pool="avg",
+                            num_classes=len(tiny_bundle.labels))
+    gap_bundle = dataclasses.replace(tiny_bundle, model=gap.eval())
+    shape = C.model_shape(gap_bundle)
+    assert shape == C.ModelShape(class_token=False, pool="avg", classifier=True, cls_position=False)
+    a = analyze(gap_bundle, load_image(SAMPLES["cat"].data()))
+    assert a.num_prefix == 0
+    row = next(g for g in C.graded(gap_bundle, a) if g.claim is claim("CLS token is created"))
+    assert row.verdict == WRONG and "no CLS token at all" in row.truth
+
+
+def _closeness(*kinds_r: float) -> attention.Closeness:
+    m = np.asarray(kinds_r)
+    return attention.Closeness(m, tuple(attention.closeness_kind(v) for v in m))
+
+
+def test_the_relatedness_verdict_follows_the_measurement():
+    judge = claim("less difference of vector number").judge
+    e = C.Evidence(C.CLASSIC)
+    verdict, truth = judge(e)  # before an image: only what holds whatever the measurement
+    assert verdict == MEASURED and "query·key" in truth and "r =" not in truth and "median r" not in truth
+    for rs, expected in (((0.9, 0.95), RIGHT), ((0.9, 0.1), HALF), ((0.4, -0.8), HALF), ((0.1, -0.2), WRONG),
+                         ((-0.9, -0.6), WRONG)):
+        c = _closeness(*rs)
+        verdict, truth = judge(dataclasses.replace(e, closeness=c))
+        assert verdict == expected, rs
+        assert "query·key" in truth and ", ".join(f"{r:.2f}" for r in rs) in truth  # the measured r, on the page
+
+
+@pytest.mark.parametrize("which", ["shapes", "tiny"])
+def test_graded_on_the_models(which, shapes_bundle, tiny_bundle):
+    bundle = shapes_bundle if which == "shapes" else tiny_bundle
+    a = analyze(bundle, load_image(SAMPLES["shape_star" if which == "shapes" else "cat"].data()))
+    rows = C.graded(bundle, a)
+    assert [g.claim for g in rows] == list(CLAIMS)
+    related = next(g for g in rows if g.claim is claim("less difference of vector number"))
+    c = attention.closeness_by_block(a)
+    assert related.verdict == {attention.FOLLOWS: RIGHT, attention.PARTLY: HALF}.get(c.grade, WRONG)
+    assert ", ".join(f"{r:.2f}" for r in c.median_r) in related.truth
+    assert next(g for g in rows if g.claim is claim("CLS token is created")).verdict == HALF
+    for g in rows:
+        if g.claim.judge is None:
+            assert (g.verdict, g.truth) == (g.claim.verdict, g.claim.truth)
+    before = C.graded(bundle, None)
+    assert next(g for g in before if g.claim is claim("less difference")).verdict == MEASURED
+
+
+def test_the_claims_the_app_did_not_judge_before():
+    expected = {"VLM identify the color and shape that patches contain": (HALF, "vectors"),
+                "match the physical properties like Fur, eyes, tail": (HALF, "faithfulness"),
+                "the concept of pixels are not used": (HALF, "patches"),
+                "which patch is the another part of patch": (RIGHT, "attention"),
+                "if u are thinking this information is also stored in CLS token": (RIGHT, "positions"),
+                "1 word= 1 token= 1 vector": (HALF, "patches"),
+                "because we train ai model on various data set so it take much memory": (WRONG, "bits"),
+                "the ASCII code of A is 65": (RIGHT, "bits")}
+    for fragment, (verdict, stage) in expected.items():
+        c = claim(fragment)
+        assert (c.verdict, c.stage) == (verdict, stage), fragment
+    assert "batches" in claim("various data set").truth and "gradients" in claim("various data set").truth
+    assert "subword" in claim("1 word= 1 token").truth and "Sennrich" in claim("1 word= 1 token").truth
+
+
+def test_the_articles_ascii_is_checked_bit_by_bit(article):
+    flat = re.sub(r"\s+", " ", article)
+    assert C.ascii_bits("A") == format(65, "08b") == "01000001" and C.decode_bits("01000001") == "A"
+    words = [C.decode_bits(g) for g in C.ARTICLE_BITS]
+    assert words == ["What", "is", "Botpress", "?"]  # the article's groups spell its question
+    assert all(g in flat for g in C.ARTICLE_BITS) and all(C.ascii_bits(w) == g for w, g in zip(words, C.ARTICLE_BITS))
+    assert "“What”, “is”, “Botpress”, “?”" in claim("ASCII code of A").truth
+
+
+def test_the_cnn_claim_tells_classic_cnns_from_convnext():
+    truth = claim("Convolutional neutral").truth
+    assert "Classic CNNs (VGG, ResNet) make no patches" in truth and "ConvNeXt" in truth
+    assert "4×4 convolution with stride 4" in truth and "Liu et al. 2022" in truth

@@ -68,10 +68,18 @@ def test_relatedness_correlation_is_measured(shown):
     index = a.num_patches // 2
     rel = attention.relatedness(a, a.depth - 1, None, index)
     others = np.arange(a.num_patches) != index
-    expected = np.corrcoef(rel.cosine.ravel()[others], rel.attention.ravel()[others])[0, 1]
+    log_attention = np.log(np.maximum(rel.attention.ravel()[others].astype(np.float64), attention.LOG_FLOOR))
+    expected = np.corrcoef(rel.cosine.ravel()[others], log_attention)[0, 1]
     assert rel.correlation == pytest.approx(expected, abs=1e-6)
+    block_in = attention.block_input(a, a.depth - 1)[a.num_prefix:]  # the tokens the last block reads
+    np.testing.assert_allclose(rel.cosine.ravel(), vectors.cosine_rows(block_in[index:index + 1], block_in)[0],
+                               atol=1e-6)
     np.testing.assert_allclose(rel.attention.sum() + a.attentions[-1].astype(np.float32).mean(0)[1 + index, 0],
                                1.0, atol=5e-3)  # the attention row over patches plus CLS sums to 1
+    c = attention.closeness_by_block(a)
+    said = attention.closeness_sentence(c)
+    for kind in set(c.kinds):  # every block is named under the words its r earns
+        assert f"{attention.CLOSENESS_SHORT[kind]} in {attention.block_list(c.blocks(kind))}" in said
 
 
 def test_projection_and_cls_sentences(shown):

@@ -3,7 +3,8 @@
 - ViT, VLM and multimodal LLM: the loaded model's own token arithmetic next to a well-known VLM's
   (LLaVA-1.5, cited as published).
 - Cutting into patches is a convolution: timm's ``patch_embed.proj`` run on the analysed input equals
-  "cut into patches, flatten, multiply by W, add b"; a CNN's 3×3 windows overlap instead.
+  "cut into patches, flatten, multiply by W, add b"; a classic CNN's 3×3 windows overlap instead (ConvNeXt's
+  patchify stem, cited, is the exception).
 - A classifier answers with its classes: the closed set, and how its probability mass is spread.
 
 Each card's sentences are made here from the numbers, so a test can hold the text to the measurement.
@@ -182,11 +183,14 @@ def conv_sentences(c: ConvCheck) -> tuple[str, str]:
              f"{c.height}×{c.width} input into {c.windows} squares, flattening each into {c.values_per_window} numbers "
              f"({c.in_channels} channels × {k[0]}×{k[1]}) and multiplying by the {c.out_channels}×{c.values_per_window} "
              f"weight matrix, plus the bias, gives {agree}.")
-    cnn = (f"**A CNN does something else: its windows overlap.** A {c.cnn_kernel}×{c.cnn_kernel} convolution moving one "
-           f"pixel at a time (the layer VGG networks are built from) reads **{c.cnn_windows:,} windows** on the same "
-           f"image without padding, each inner pixel in {c.cnn_reads_per_pixel} of them, instead of {c.windows} "
-           "patches; the next layer does it again on the result. A CNN never turns the image into a sequence of "
-           "patch tokens. MLP-Mixer (Tolstikhin et al., 2021) starts like a ViT: one linear projection per "
+    cnn = (f"**A classic CNN does something else: its windows overlap.** A {c.cnn_kernel}×{c.cnn_kernel} convolution "
+           f"moving one pixel at a time (the layer VGG networks are built from) reads **{c.cnn_windows:,} windows** on "
+           f"the same image without padding, each inner pixel in {c.cnn_reads_per_pixel} of them, instead of "
+           f"{c.windows} patches; the next layer does it again on the result (ResNet's first layer, 7×7 moved 2 "
+           "pixels at a time, overlaps too). A classic CNN never turns the image into a sequence of patch tokens. "
+           "Some recent CNNs start with a patch step: ConvNeXt's first layer is a 4×4 convolution with stride 4, "
+           "non-overlapping 4-px patches, before overlapping 7×7 windows again (Liu et al. 2022, “A ConvNet for the "
+           "2020s”). MLP-Mixer (Tolstikhin et al., 2021) starts like a ViT: one linear projection per "
            "non-overlapping patch.")
     return patch, cnn
 

@@ -299,21 +299,165 @@ def distance_pattern_shown(dist: np.ndarray, uniform: float) -> bool:
     return distance_trend(dist, uniform).shown
 
 
+# --- Closeness or learned relation? -------------------------------------------------------------------
+# The article: patches whose vectors differ little "are considered as highly related". Attention in block ℓ scores
+# token j for query i with a learned query and key, qᵢ·kⱼ/√d, computed from the tokens that ENTER block ℓ. The fair
+# comparison is that score against the cosine of those same entering tokens. Within one attention row,
+# log aᵢⱼ = qᵢ·kⱼ/√d − log Σₖ exp(qᵢ·kₖ/√d): the log of the weight is the score up to one constant for the whole
+# row, so the Pearson correlation of cosine with log attention over a row IS its correlation with the score, and r²
+# is the share of the scores' variation that plain closeness explains.
+
+FOLLOWS_R2 = 0.5  # closeness explains at least half of the variation of the attention scores: attention follows it
+PARTLY_R2 = 0.1  # at least a tenth (|r| ≥ 0.32, about Cohen's "medium" correlation of 0.3): partly
+LOG_FLOOR = float(np.finfo(np.float16).smallest_subnormal)  # 2⁻²⁴: a weight float16 stored as 0 (its log is finite)
+FOLLOWS, PARTLY, NOT, OPPOSITE = "follows", "partly", "not", "opposite"
+CLOSENESS_WORDS = {
+    FOLLOWS: "attention follows closeness",
+    PARTLY: "attention partly follows closeness",
+    NOT: "attention does not follow closeness",
+    OPPOSITE: "attention goes the other way (the least alike tokens get the most)",
+}
+CLOSENESS_SHORT = {FOLLOWS: "follows closeness", PARTLY: "partly follows it", NOT: "does not follow it",
+                   OPPOSITE: "goes the other way (the least alike get the most)"}
+CLOSENESS_TAG = {FOLLOWS: "follows closeness", PARTLY: "partly follows", NOT: "does not follow",
+                 OPPOSITE: "the other way"}  # a figure title's few words
+
+
+def closeness_kind(r: float) -> str:
+    """The rule: r² ≥ FOLLOWS_R2 with r > 0 follows; r² ≥ PARTLY_R2 partly (r > 0) or the opposite (r < 0); else
+    not (also for nan: a constant row says nothing)."""
+    if not np.isfinite(r) or r * r < PARTLY_R2:
+        return NOT
+    if r < 0:
+        return OPPOSITE
+    return FOLLOWS if r * r >= FOLLOWS_R2 else PARTLY
+
+
+def block_input(analysis: Analysis, layer: int) -> np.ndarray:
+    """[T, D] float32: the tokens that enter block ``layer`` (0-based): block 1 gets the embedded tokens with their
+    positions, block ℓ + 1 gets block ℓ's output."""
+    return (analysis.tokens_in if layer == 0 else analysis.block_outputs[layer - 1]).astype(np.float32)
+
+
+def row_correlations(cosine: np.ndarray, attn: np.ndarray) -> np.ndarray:
+    """Pearson r per query row of cosine [N, N] with log attention [..., N, N] over the other patches (the query's
+    own entry left out) -> [..., N]; nan where either row is constant. One [N, N] at a time (DINO-S/8: 784²)."""
+    n = cosine.shape[-1]
+    off = ~np.eye(n, dtype=bool)
+    x = cosine.astype(np.float64)[off].reshape(n, n - 1)  # [N, N-1]
+    x = x - x.mean(-1, keepdims=True)
+    sx = np.sqrt((x * x).sum(-1))  # [N]
+    flat = attn.reshape(-1, n, n)
+    out = np.empty((flat.shape[0], n))
+    for k, a in enumerate(flat):
+        y = np.log(np.maximum(a.astype(np.float64)[off], LOG_FLOOR)).reshape(n, n - 1)  # [N, N-1]
+        y -= y.mean(-1, keepdims=True)
+        sy = np.sqrt((y * y).sum(-1))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = (x * y).sum(-1) / (sx * sy)
+        out[k] = np.where((sx > 1e-12) & (sy > 1e-12), r, np.nan)
+    return out.reshape(*attn.shape[:-2], n)
+
+
+def patch_closeness(analysis: Analysis, layer: int) -> np.ndarray:
+    """[N, N]: cosine similarity of the patch tokens entering block ``layer``."""
+    x = block_input(analysis, layer)[analysis.num_prefix:]  # [N, D]
+    return cosine_rows(x, x)
+
+
 @dataclass(frozen=True)
 class Relatedness:
-    """Raw closeness of patch vectors next to learned attention, for one query patch."""
+    """The closeness of the tokens entering a block next to that block's learned attention, for one query patch."""
 
-    cosine: np.ndarray  # [rows, cols]: cosine of the query's patch vector (before positions) with every patch's
+    cosine: np.ndarray  # [rows, cols]: cosine of the query's token entering the block with every patch's token
     attention: np.ndarray  # [rows, cols]: the query's attention row over the patches (layer, head)
-    correlation: float  # Pearson correlation of the two over the other patches (the query itself left out)
+    correlation: float  # Pearson r of cosine with log attention (the score) over the other patches
+    kind: str  # closeness_kind(correlation)
+
+    @property
+    def explained(self) -> float:
+        """r²: the share of the attention scores' variation that closeness explains (0 for nan)."""
+        return float(self.correlation ** 2) if np.isfinite(self.correlation) else 0.0
 
 
 def relatedness(analysis: Analysis, layer: int, head: int | None, index: int) -> Relatedness:
-    """The article says patches whose vectors differ little are "related". Put the raw vectors' cosine
-    next to what attention actually does from the same query: relatedness is learned (query·key)."""
-    cos = cosine_rows(analysis.patch_embeddings[index:index + 1], analysis.patch_embeddings)[0]  # [N]
+    """The article says patches whose vectors differ little are "related". Put the cosine of the tokens entering
+    block ``layer`` next to what attention in that block does from the same query: relatedness is learned
+    (query·key), and r says how much of it plain closeness explains here."""
+    cos = patch_closeness(analysis, layer)[index]  # [N]
     att = query_attention(analysis, layer, head, index).ravel()  # [N]
-    others = np.arange(cos.size) != index
-    x, y = cos[others].astype(np.float64), att[others].astype(np.float64)
-    r = float(np.corrcoef(x, y)[0, 1]) if x.std() > 0 and y.std() > 0 else float("nan")
-    return Relatedness(cos.reshape(analysis.grid), att.reshape(analysis.grid), r)
+    n = cos.size
+    others = np.arange(n) != index
+    x = cos[others].astype(np.float64)
+    y = np.log(np.maximum(att[others].astype(np.float64), LOG_FLOOR))
+    r = float(np.corrcoef(x, y)[0, 1]) if x.std() > 1e-12 and y.std() > 1e-12 else float("nan")
+    return Relatedness(cos.reshape(analysis.grid), att.reshape(analysis.grid), r, closeness_kind(r))
+
+
+def relatedness_sentence(rel: Relatedness) -> str:
+    """r for one query, what it means, and the words the rule gives it."""
+    return (f"r = **{rel.correlation:.2f}** between closeness and the attention score (the log of the weight, which "
+            "for one head is query·key/√d up to a constant for the whole row), so closeness explains "
+            f"**{rel.explained:.0%}** of its variation over the other patches"
+            f"{', inversely' if rel.correlation < 0 else ''}: {CLOSENESS_WORDS[rel.kind]} here.")
+
+
+@dataclass(frozen=True)
+class Closeness:
+    """How far attention follows closeness, block by block, over every head and query patch of one image."""
+
+    median_r: np.ndarray  # [L]: per block, the median over heads and query patches of r (cosine vs log attention)
+    kinds: tuple[str, ...]  # [L]: closeness_kind of each block's median r
+
+    @property
+    def depth(self) -> int:
+        return len(self.kinds)
+
+    def blocks(self, kind: str) -> list[int]:
+        """1-based numbers of the blocks of this kind."""
+        return [i + 1 for i, k in enumerate(self.kinds) if k == kind]
+
+    @property
+    def grade(self) -> str:
+        """The rule for the article's claim: every block follows -> "follows"; some block follows or partly follows
+        -> "partly"; some block goes the other way and none follows -> "opposite"; else "not"."""
+        if all(k == FOLLOWS for k in self.kinds):
+            return FOLLOWS
+        if any(k in (FOLLOWS, PARTLY) for k in self.kinds):
+            return PARTLY
+        return OPPOSITE if OPPOSITE in self.kinds else NOT
+
+
+def closeness_from(attentions: np.ndarray, closeness: list[np.ndarray], num_prefix: int) -> Closeness:
+    """attentions [L, H, T, T], closeness per block [N, N] -> the per-block summary (for constructed inputs too)."""
+    medians = []
+    for attn, cos in zip(attentions, closeness):
+        r = row_correlations(cos, attn[:, num_prefix:, num_prefix:])  # [H, N]
+        medians.append(float(np.nanmedian(r)) if np.isfinite(r).any() else float("nan"))
+    m = np.asarray(medians)
+    return Closeness(m, tuple(closeness_kind(v) for v in m))
+
+
+def closeness_by_block(analysis: Analysis) -> Closeness:
+    """Every block, every head, every query patch of the analysis: cosine of the tokens entering the block against
+    the block's log attention."""
+    return closeness_from(analysis.attentions, [patch_closeness(analysis, l) for l in range(analysis.depth)],
+                          analysis.num_prefix)
+
+
+def block_list(numbers: list[int]) -> str:
+    """'block 3' or 'blocks 1, 2, 4'."""
+    return ("block " if len(numbers) == 1 else "blocks ") + ", ".join(str(n) for n in numbers)
+
+
+def closeness_sentence(c: Closeness) -> str:
+    """What the per-block medians show, in words that follow the rule (numbers included)."""
+    rs = ", ".join(f"{r:.2f}" if np.isfinite(r) else "—" for r in c.median_r)
+    best = float(np.nanmax(c.median_r ** 2)) if np.isfinite(c.median_r).any() else 0.0
+    parts = [f"{CLOSENESS_SHORT[k]} in {block_list(c.blocks(k))}" for k in (FOLLOWS, PARTLY, OPPOSITE, NOT)
+             if c.blocks(k)]
+    return (f"Over every head and query patch of this image, the median r between the closeness of the tokens "
+            f"entering a block and its attention scores is, block by block: {rs}. Closeness explains at most "
+            f"{best:.0%} (r²) of the scores' variation in any block. Attention " + "; ".join(parts) + ". "
+            f"(Rule: r² ≥ "
+            f"{FOLLOWS_R2:.0%} follows, r² ≥ {PARTLY_R2:.0%} partly, or the other way when r is negative.)")

@@ -74,13 +74,14 @@ def dino_masks(_bundle: Bundle, a: Analysis, fraction: float) -> go.Figure:
 
 
 def relatedness(_bundle: Bundle, a: Analysis, layer: int, head: int | None, index: int) -> go.Figure:
-    """The raw patch vectors' cosine with the query next to its attention row: closeness is not relatedness.
+    """The cosine of the tokens entering block ``layer`` with the query's, next to the query's attention row in that
+    block: closeness next to learned relatedness, with r (cosine against log attention, the score).
 
     Short panel titles and each colour bar under its own map: the two maps read side by side at a phone's
     width (about 360 px) as on a projector."""
     rel = attention.relatedness(a, layer, head, index)
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=(
-        f"cosine with patch {index}", f"attention from patch {index}"))
+        f"block input: cosine with patch {index}", f"attention from patch {index}"))
     bar = dict(orientation="h", thickness=10, len=0.4, y=-0.04, yanchor="top", xanchor="center", ticks="outside",
                title=dict(side="bottom"))
     fig.add_trace(go.Heatmap(z=rel.cosine, colorscale=DIVERGING, zmin=-1, zmax=1,
@@ -94,5 +95,5 @@ def relatedness(_bundle: Bundle, a: Analysis, layer: int, head: int | None, inde
     fig.update_yaxes(scaleanchor="x", row=1, col=1)  # square patches
     fig.update_yaxes(scaleanchor="x2", row=1, col=2)
     fig = base_layout(fig, f"Close vectors or learned relation?<br>Block {layer + 1}, {_head_name(head)}: "
-                           f"correlation r = {rel.correlation:.2f}", height=440)
-    return fig.update_layout(margin=dict(t=90, b=70))
+                           f"r = {rel.correlation:.2f} ({attention.CLOSENESS_TAG[rel.kind]})", height=440)
+    return fig.update_layout(margin=dict(t=fig.layout.margin.t + 18, b=70))  # room for the panel titles
