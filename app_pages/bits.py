@@ -114,7 +114,7 @@ m1, m2, m3 = st.columns(3)
 m1.metric("Parameters (counted in the model)", f"{params:,}",
           help="The learned numbers: weights and biases of every layer, embeddings, the CLS token.")
 m2.metric("fp32 size", f"{of_model(model, 'bytes', lambda: memory.model_bytes(model)) / MB:,.2f} MB", help="Parameters × 4 bytes (and any buffers).")
-m3.metric("Largest layer", f"{name}", f"{layer_bytes / MB:.2f} MB", delta_color="off")
+m3.metric("Largest layer", f"{name}", f"{layer_bytes / MB:.2f} MB", delta_color="off", delta_arrow="off")
 st.dataframe([{"dtype": r.dtype, "weights (MB)": round(r.total / MB, 3), "largest layer (MB)": round(r.largest_layer / MB, 3),
                "accelerate's training figure: its largest single stage (MB)":
                    f"{r.training_adam / MB:,.3f}" if r.training_adam else memory.INTEGER_TRAINING_NOTE}
@@ -141,12 +141,12 @@ table.append({"part": "sum", "fp32 (bytes / parameter)": s32.bytes_per_param,
 st.dataframe(table, hide_index=True)
 s1, s2, s3 = st.columns(3)
 s1.metric("fp32 training: the sum", f"{states[0].total / MB:,.2f} MB", f"{states[0].bytes_per_param:g} B / parameter",
-          delta_color="off", help="weights 4 + gradients 4 + Adam m 4 + Adam v 4 bytes per parameter")
+          delta_color="off", delta_arrow="off", help="weights 4 + gradients 4 + Adam m 4 + Adam v 4 bytes per parameter")
 s2.metric("Mixed-precision training: the sum", f"{states[1].total / MB:,.2f} MB",
-          f"{states[1].bytes_per_param:g} B / parameter", delta_color="off",
+          f"{states[1].bytes_per_param:g} B / parameter", delta_color="off", delta_arrow="off",
           help="fp16/bf16 weights 2 + fp16/bf16 gradients 2 + fp32 master copy 4 + Adam m 4 + Adam v 4 bytes per parameter")
 s3.metric("accelerate estimate-memory, mixed precision", f"{states[1].accelerate_peak / MB:,.2f} MB",
-          "its largest single stage, not the sum", delta_color="off",
+          "its largest single stage, not the sum", delta_color="off", delta_arrow="off",
           help="accelerate lists four stages (model, gradients, optimizer, step) and prints the largest.")
 st.markdown(f"Mixed precision keeps **{states[1].bytes_per_param:g} bytes per parameter**, the same as fp32 "
             f"({states[0].bytes_per_param:g}): it saves activation memory and time, not optimizer state (Micikevicius et "
@@ -237,11 +237,11 @@ else:
     sec_gpu = (ctx.experiment("time_forward", "cuda", run=lambda: memory.time_forward(bundle.model, device="cuda"),
                               long=True, label="Timing the model on the GPU…", per_image=False) if gpu_name else None)
     k3.metric(f"Measured time / image on the CPU ({ctx.precision})", f"{1000 * sec_cpu:.1f} ms",
-              f"{2 * macs_all / sec_cpu / 1e9:.1f} {OPS}", delta_color="off",
+              f"{2 * macs_all / sec_cpu / 1e9:.1f} {OPS}", delta_color="off", delta_arrow="off",
               help=ops_help)
     if sec_gpu is not None:
         k4.metric(f"Measured time / image on CUDA ({gpu_name}, {ctx.precision})", f"{1000 * sec_gpu:.2f} ms",
-                  f"{2 * macs_all / sec_gpu / 1e9:.1f} {OPS}", delta_color="off", help=ops_help)
+                  f"{2 * macs_all / sec_gpu / 1e9:.1f} {OPS}", delta_color="off", delta_arrow="off", help=ops_help)
 if not gpu_name:
     k4.metric("Measured time / image on CUDA", "no CUDA GPU",
               help="torch.cuda.is_available() is False on this machine.")
@@ -262,7 +262,7 @@ data = memory.training_data(bundle)
 n_tensors, held = of_model(bundle.model, "state_dict_bytes", lambda: memory.state_dict_bytes(bundle.model))  # as stored in the number format on screen
 file_bytes = memory.weights_file_bytes(bundle)
 w1, w2, w3 = st.columns(3)
-w1.metric("Everything the model holds", f"{held / MB:,.2f} MB", f"{n_tensors} tensors", delta_color="off",
+w1.metric("Everything the model holds", f"{held / MB:,.2f} MB", f"{n_tensors} tensors", delta_color="off", delta_arrow="off",
           help="Its state_dict: the parameters (and buffers), nothing else.")
 w2.metric("Weights file", f"{file_bytes / MB:,.3f} MB",
           help="The bundled model ships in fp16 (2 bytes per parameter); hub models as fp32 safetensors "

@@ -118,11 +118,11 @@ def precision_section(ctx: Context) -> None:
     m1, m2, m3 = st.columns(3)
     m1.metric(f"Weights stored, {ctx.precision}", f"{d.weights.total / MB:,.2f} MB",
               f"{d.weights.total / d.weights_fp32.total:.1%} of fp32's {d.weights_fp32.total / MB:,.2f} MB",
-              delta_color="off", help="Measured tensor by tensor: codes, scales and zero points of the quantised ones.")
+              delta_color="off", delta_arrow="off", help="Measured tensor by tensor: codes, scales and zero points of the quantised ones.")
     m2.metric("Weight matrices of the Linear layers", f"{d.weights.linear_weights / MB:,.2f} MB",
-              f"{d.weights.linear_weights / d.weights_fp32.linear_weights:.1%} of fp32", delta_color="off")
+              f"{d.weights.linear_weights / d.weights_fp32.linear_weights:.1%} of fp32", delta_color="off", delta_arrow="off")
     m3.metric(f"Time / image, {ctx.precision}", f"{1000 * c.seconds:.1f} ms",
-              f"{c.seconds / c32.seconds:.2f} × fp32's {1000 * c32.seconds:.1f} ms", delta_color="off",
+              f"{c.seconds / c32.seconds:.2f} × fp32's {1000 * c32.seconds:.1f} ms", delta_color="off", delta_arrow="off",
               help="Median of 5 runs on a random input of the model's size, fp32 and this format timed one after the "
                    "other on this device.")
     rest = d.weights.other / MB

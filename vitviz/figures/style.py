@@ -11,8 +11,24 @@ DIVERGING = "RdBu_r"  # for signed values (cosine similarity, weights), centred 
 ACCENT = "#0072B2"  # Okabe-Ito blue
 HIGHLIGHT = "#E69F00"  # Okabe-Ito orange
 FONT_SIZE = 14
+# Okabe-Ito: the order traces without a colour of their own take. .streamlit/config.toml gives the app the same
+# list (theme.chartCategoricalColors), so a figure reads the same in the app and in the handout.
+COLORWAY = (ACCENT, HIGHLIGHT, "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+TEXT = "#31333F"  # Streamlit's light theme's text colour
+GRID = "#E6E6EA"
 TITLE_CHARS = 50  # a title line's characters: what a phone's width (about 360 px) shows of a bold chart title
 TITLE_LINE_PX = 22
+
+
+TEMPLATE = go.layout.Template(layout=go.Layout(
+    colorway=list(COLORWAY), font=dict(family="sans-serif", color=TEXT), paper_bgcolor="white",
+    plot_bgcolor="white", colorscale=dict(sequential=SEQUENTIAL, diverging=DIVERGING),
+    xaxis=dict(gridcolor=GRID, zerolinecolor=GRID, linecolor=GRID),
+    yaxis=dict(gridcolor=GRID, zerolinecolor=GRID, linecolor=GRID)))
+"""The app's look as a plotly template, for figures drawn outside the app (the handout): in the app Streamlit's
+own chart theme draws them, on a white page, in the colours above. Setting it explicitly also keeps a handout
+made inside the app free of the placeholder colours Streamlit's template (the default once streamlit is
+imported) leaves for its browser code to fill in."""
 
 
 def wrap_title(title: str, width: int = TITLE_CHARS) -> str:
