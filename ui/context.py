@@ -95,27 +95,48 @@ class Context:
         it waits its turn in the model queue, showing its place, when the model is busy. ``per_image=False``: a
         measurement of the model alone (on a random input), shared by every image and session. ``long``: seconds
         of work (many passes, a backward pass); other pages are drawn meanwhile (``caches.queued``'s ``step_out``)."""
-        key = self.key("experiment", name, *params, per_image=per_image)
-        hit = caches.EXPERIMENTS.get(key)
-        if hit is not None:
-            return hit
-        waiting = st.empty()
-        try:
-            with st.spinner(label):
-                return caches.queued(key, lambda: caches.EXPERIMENTS.get_or_compute(key, run),
-                                     on_wait=lambda place: show_place(waiting, place, "request"), step_out=long)
-        finally:
-            waiting.empty()
+        return _experiment(self.key("experiment", name, *params, per_image=per_image), run, label, long)
 
     def has_experiment(self, name: str, *params: Hashable, per_image: bool = True) -> bool:
         """Whether ``experiment(name, *params, per_image=…)`` would answer from the cache (this or another session
         ran it)."""
         return caches.EXPERIMENTS.get(self.key("experiment", name, *params, per_image=per_image)) is not None
 
+    @staticmethod
+    def on_this_computer(name: str, *params: Hashable, run: Callable[[], T], label: str, long: bool = False) -> T:
+        """A measurement of this computer alone (architectures of the zoo built here with random weights, timed on a
+        random input): it reads neither the model on screen nor the image, so it runs once per process, whatever
+        model, number format or image a visitor has, and is shared by every session."""
+        return _experiment(_here_key(name, *params), run, label, long)
+
+    @staticmethod
+    def has_on_this_computer(name: str, *params: Hashable) -> bool:
+        """Whether ``on_this_computer(name, *params, …)`` would answer from the cache."""
+        return caches.EXPERIMENTS.get(_here_key(name, *params)) is not None
+
     def sample_analysis(self, sample_key: str) -> Analysis:
         """The analysis of a gallery sample by the same model (pages compare the visitor's image with it)."""
         image, digest = caches.sample_image(sample_key)
         return caches.analysis_of(self.bundle, image, digest)
+
+
+def _here_key(name: str, *params: Hashable) -> tuple:
+    """The key of a measurement of this computer alone: no model identity, no image."""
+    return ("this computer", name, *params)
+
+
+def _experiment(key: Hashable, run: Callable[[], T], label: str, long: bool) -> T:
+    """``run()`` once per ``key`` through the model queue, with a spinner and the place in line while it waits."""
+    hit = caches.EXPERIMENTS.get(key)
+    if hit is not None:
+        return hit
+    waiting = st.empty()
+    try:
+        with st.spinner(label):
+            return caches.queued(key, lambda: caches.EXPERIMENTS.get_or_compute(key, run),
+                                 on_wait=lambda place: show_place(waiting, place, "request"), step_out=long)
+    finally:
+        waiting.empty()
 
 
 def show_place(slot, place: caches.Place, noun: str) -> None:
