@@ -6,6 +6,7 @@ from ui.caches import of_model
 from ui.charts import chart, chart_row
 from ui.on_request import ask_button, asked
 from ui.precision import precision_section
+from ui.timing import DEVICE_NAMES, time_per_image, timed
 from ui.tour import close_stage, open_stage
 from vitviz.stages import memory, numbers
 from vitviz.views import bits as views
@@ -222,7 +223,7 @@ OPS = "Gop/s" if ctx.precision == "int8" else "GFLOP/s"  # int8's Linear product
 ops_help = (f"{OPS} = 2 operations per MAC × the GMACs with Q·Kᵀ and A·V (second figure) / seconds"
             + (" (int8: the Linear layers' multiply-adds are integer operations)" if ctx.precision == "int8" else ""))
 # six passes of the model (per process and model, shared by every visitor): on request (ui/on_request.py)
-if not asked("timing_requested", ctx.has_experiment("time_forward", "cpu", per_image=False)):
+if not asked("timing_requested", timed(ctx, "cpu")):
     with k3:
         st.markdown(f"**Measured time / image on the CPU ({ctx.precision})**")
         ask_button("timing_requested", "Time on this server", key="timing_run")
@@ -232,10 +233,8 @@ if not asked("timing_requested", ctx.has_experiment("time_forward", "cpu", per_i
     if gpu_name:
         k4.markdown(f"**Measured time / image on CUDA ({gpu_name}, {ctx.precision})**: timed with the CPU")
 else:
-    sec_cpu = ctx.experiment("time_forward", "cpu", run=lambda: memory.time_forward(bundle.model, device="cpu"),
-                             long=True, label="Timing the model on the CPU…", per_image=False)
-    sec_gpu = (ctx.experiment("time_forward", "cuda", run=lambda: memory.time_forward(bundle.model, device="cuda"),
-                              long=True, label="Timing the model on the GPU…", per_image=False) if gpu_name else None)
+    sec_cpu = time_per_image(ctx, "cpu")  # the one measurement section 2 shows too, where the model runs on the CPU
+    sec_gpu = time_per_image(ctx, "cuda") if gpu_name else None
     k3.metric(f"Measured time / image on the CPU ({ctx.precision})", f"{1000 * sec_cpu:.1f} ms",
               f"{2 * macs_all / sec_cpu / 1e9:.1f} {OPS}", delta_color="off", delta_arrow="off",
               help=ops_help)
@@ -250,6 +249,8 @@ st.markdown(f"Timed on a **random input** of the model's size (1×3×{H}×{W}, `
             "warm-up: the multiply-adds are the same for every image of that size. The time is measured on this server "
             "once per model and number format, when someone first asks for it, and then shown to everyone; if the "
             "server was busy at that moment, everyone sees that slower time. "
+            + (f"Section 2's time is this same measurement on the {DEVICE_NAMES[bundle.device.type]}, not a second "
+               "one. " if ctx.precision != "fp32" else "")
             + (f"On this machine the CPU runs the program and hands the matrix products to the GPU ({gpu_name}); "
                "the CPU figure times a copy of the model run entirely on the CPU, for comparison."
                if gpu_name else
@@ -264,9 +265,17 @@ file_bytes = memory.weights_file_bytes(bundle)
 w1, w2, w3 = st.columns(3)
 w1.metric("Everything the model holds", f"{held / MB:,.2f} MB", f"{n_tensors} tensors", delta_color="off", delta_arrow="off",
           help="Its state_dict: the parameters (and buffers), nothing else.")
-w2.metric("Weights file", f"{file_bytes / MB:,.3f} MB",
-          help="The bundled model ships in fp16 (2 bytes per parameter); hub models as fp32 safetensors "
-               "(4 bytes per parameter).")
+if file_bytes is not None:
+    header = memory.safetensors_header_bytes(bundle.weights_path)
+    w2.metric("Weights file", f"{file_bytes / MB:,.3f} MB",
+              help=f"The size on disk of the file these weights were read from ({bundle.source}): "
+                   f"{file_bytes - header:,} bytes of tensors ({(file_bytes - header) / params:.2f} bytes per "
+                   f"parameter{memory.file_format_note(file_bytes - header, params, bundle.spec.bundled)}) and a "
+                   f"{header:,}-byte header that names each tensor and its shape.")
+else:
+    w2.metric("Weights file: parameters × 4 bytes", f"{memory.nominal_file_bytes(bundle) / MB:,.3f} MB",
+              help="No file was read: these weights are random. The published fp32 checkpoint holds 4 bytes per "
+                   "parameter, and its file adds a short header that names each tensor.")
 random_weights = memory.has_random_weights(bundle)
 if data is not None:
     w3.metric("Images the published checkpoint was trained on" if random_weights else "Images it was trained on",

@@ -58,13 +58,15 @@ class Context:
         """A file name for downloads of what is shown: model actually loaded and image hash."""
         return f"{self.bundle.identity.key}_{self.image.digest if self.image else 'no_image'}"
 
-    def key(self, *parts: Hashable, per_image: bool = True) -> tuple:
+    def key(self, *parts: Hashable, per_image: bool = True, of: Bundle | None = None) -> tuple:
         """A cache key for something computed from what is shown: the model actually loaded (with its
         device and precision), the image, and the parts (the experiment's name and settings).
-        ``per_image=False``: something of the model alone, one key for every image."""
+        ``per_image=False``: something of the model alone, one key for every image. ``of``: the same model in
+        another number format (``fp32``): its key is the one a visitor running it in that format gets."""
+        identity = (of or self.bundle).identity
         if not per_image:
-            return (self.bundle.identity, *parts)
-        return (self.bundle.identity, self.image.digest if self.image else None, *parts)
+            return (identity, *parts)
+        return (identity, self.image.digest if self.image else None, *parts)
 
     def figure(self, view: Callable[..., go.Figure], *settings: Hashable, per_image: bool = True) -> WireFigure:
         """``view(bundle, analysis, *settings)`` (a figure builder from ``vitviz.views``), built once per
@@ -90,17 +92,18 @@ class Context:
         return caches.BUILT.get_or_compute(key, make)
 
     def experiment(self, name: str, *params: Hashable, run: Callable[[], T], label: str, per_image: bool = True,
-                   long: bool = False) -> T:
+                   long: bool = False, of: Bundle | None = None) -> T:
         """An on-demand experiment (another forward pass) run once per (identity, name, params), with a spinner;
         it waits its turn in the model queue, showing its place, when the model is busy. ``per_image=False``: a
         measurement of the model alone (on a random input), shared by every image and session. ``long``: seconds
-        of work (many passes, a backward pass); other pages are drawn meanwhile (``caches.queued``'s ``step_out``)."""
-        return _experiment(self.key("experiment", name, *params, per_image=per_image), run, label, long)
+        of work (many passes, a backward pass); other pages are drawn meanwhile (``caches.queued``'s ``step_out``).
+        ``of``: an experiment of the same model in another number format (``self.fp32``), under that format's key."""
+        return _experiment(self.key("experiment", name, *params, per_image=per_image, of=of), run, label, long)
 
-    def has_experiment(self, name: str, *params: Hashable, per_image: bool = True) -> bool:
-        """Whether ``experiment(name, *params, per_image=…)`` would answer from the cache (this or another session
-        ran it)."""
-        return caches.EXPERIMENTS.get(self.key("experiment", name, *params, per_image=per_image)) is not None
+    def has_experiment(self, name: str, *params: Hashable, per_image: bool = True, of: Bundle | None = None) -> bool:
+        """Whether ``experiment(name, *params, per_image=…, of=…)`` would answer from the cache (this or another
+        session ran it)."""
+        return caches.EXPERIMENTS.get(self.key("experiment", name, *params, per_image=per_image, of=of)) is not None
 
     @staticmethod
     def on_this_computer(name: str, *params: Hashable, run: Callable[[], T], label: str, long: bool = False) -> T:
