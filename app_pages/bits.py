@@ -175,6 +175,15 @@ st.markdown(f"L = {shape.layers} blocks, h = {shape.width} numbers per token, a 
             f"and image the token vectors are s·h = {shape.tokens}×{shape.width} = {td_numbers:,} numbers, and the "
             f"attention matrices add a·s² = {shape.heads}×{shape.tokens}² = {attn_numbers:,} more: the "
             "**a·s²·b** term, quadratic in the tokens.")
+one, share = (memory.training_activation_numbers(shape, b) * 4 / b for b in (1, 2))
+st.markdown(f"**Why one image costs a little more (the L·sbh term).** Attention computes the queries, keys and values "
+            "of all tokens in one matrix product, one combined output of 3·s·h numbers per block. With **one image**, "
+            "the keys and values that attention keeps for the backward pass are slices of that combined output, so "
+            "the whole output stays in memory, its queries included, beside the scaled copy of the queries attention "
+            "multiplies with: s·h numbers more per block, L·s·h in all. With **two or more images**, PyTorch's "
+            "batched matrix product copies the keys and values out, the combined output is freed, and every image "
+            f"costs the same. On this model: **{one / MB:,.2f} MB** for one image alone, **{share / MB:,.2f} MB** per "
+            "image in a batch of 2 or more (the figure section 8 uses).")
 c1, c2 = st.columns(2)
 batch = c1.select_slider("Batch size", [1, 2, 4, 8, 16, 32, 64, 128], value=8, key="act_batch",
                          help="How many images go through the model at once.")
@@ -312,7 +321,8 @@ if fit.training is not None:
     st.markdown(f"Training counts weights + gradients + optimizer state (Adam m and v"
                 f"{', fp32 master copy' if dtype != 'fp32' else ''}) = **{fit.training.total / MB:,.1f} MB** "
                 f"({fit.training.bytes_per_param:g} B per parameter), plus **{fit.training_per_image / MB:,.2f} MB** of "
-                f"saved activations per image: batch {fit.training_batch:,} → {fit.training_bytes / GB:,.2f} GiB of the "
+                f"saved activations per image (in a batch of 2 or more: one image alone keeps a little more, see "
+                f"section 5): batch {fit.training_batch:,} → {fit.training_bytes / GB:,.2f} GiB of the "
                 f"{fit.free / GB:,.2f} GiB available. Inference: {fit.weights / MB:,.1f} MB of weights plus "
                 f"{fit.inference_per_image / MB:,.2f} MB of activations per image.")
 else:

@@ -61,6 +61,13 @@ def test_bits_page_states_training_memory_torch_casts_cpu_gpu_tokens_and_trainin
     stack = next(c for c in at.get("plotly_chart") if "everything in memory at once" in str(c.proto.spec))
     assert "accelerate estimate-memory: its largest single stage" in str(stack.proto.spec)
 
+    # the b = 1 term of the activation formula is explained, with both figures the page uses
+    shape = memory.Shape.of(net)
+    one, share = (memory.training_activation_numbers(shape, b) * 4 / b for b in (1, 2))
+    assert one > share
+    assert (f"**{one / MB:,.2f} MB** for one image alone, **{share / MB:,.2f} MB** per image in a batch of 2 or more"
+            in text) and "the combined output is freed" in text
+
     # 'Will it fit?' counts weights + gradients + optimizer + activations
     fit = memory.largest_batch(memory.Shape.of(net), net, memory.GPUS["NVIDIA T4, 16 GB"], "fp32")
     assert metric(at, "Largest training batch (Adam)").value == f"{fit.training_batch:,}"
@@ -128,6 +135,12 @@ def test_bits_page_states_training_memory_torch_casts_cpu_gpu_tokens_and_trainin
                  "**Activations** are", "**Adam**, the usual optimiser", "**CUDA** is", "**Quantisation** stores",
                  "**zero point** is"):
         assert term in text, term
+
+    # no arrow on a delta that is not a change (a count, a ratio, a note): the Bits page has no signed change
+    from streamlit.proto.Metric_pb2 import Metric
+    deltas = [m for m in at.metric if m.proto.delta]
+    assert deltas and all(m.proto.direction == Metric.NONE for m in deltas), \
+        [(m.label, m.proto.delta) for m in deltas if m.proto.direction != Metric.NONE]
 
     # pyarrow: every table column holds one type
     for frame in at.dataframe:
