@@ -166,8 +166,10 @@ st.markdown("**Activations** are the numbers a forward pass computes on the way:
             "the attention matrices, the MLP's hidden values. Training keeps many of them for the backward pass; "
             "inference can drop each one once it is used.")
 mlp_term = int(round(8 + 2 * shape.mlp_ratio))  # 16 for the usual MLP ratio 4 (Korthikanti et al.'s 16sbh)
-st.latex(r"\text{saved for backward (fp32)} = L\,(%d\,sbh + a s^2 b + 4sb) + %d\,H_{px}W_{px}b + 2sbh + 2sb"
-         r"\;(+\,L\,sbh \text{ if } b=1)" % (mlp_term, shape.channels))
+# in lines: one line was 800 px wide, cut off on a phone's 390 px
+st.latex(r"\begin{aligned}&\text{saved for backward (fp32)}\\ &= L\,(%d\,sbh + a s^2 b + 4sb)\\ "
+         r"&\quad + %d\,H_{px}W_{px}b + 2sbh + 2sb\\ &\quad (+\,L\,sbh \text{ if } b=1)\end{aligned}"
+         % (mlp_term, shape.channels))
 td_numbers, attn_numbers = memory.layer_numbers(shape)
 st.markdown(f"L = {shape.layers} blocks, h = {shape.width} numbers per token, a = {shape.heads} heads, s = "
             f"{shape.tokens} tokens, b = batch, H_px × W_px = {shape.height}×{shape.width_px} pixels of "

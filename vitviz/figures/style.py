@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import textwrap
+from collections.abc import Iterable
 
 import plotly.graph_objects as go
 
@@ -47,4 +49,16 @@ def base_layout(fig: go.Figure, title: str | None = None, height: int | None = N
     fig.update_layout(title=title, font=dict(size=FONT_SIZE), height=height,
                       dragmode=False,  # a finger on a chart scrolls the page (ui/charts.py)
                       margin=dict(l=10, r=10, t=50 + TITLE_LINE_PX * (lines - 1) if title else 10, b=10))
+    return fig
+
+
+def log_y(fig: go.Figure, values: Iterable[float], **where) -> go.Figure:
+    """A log y axis labelled at powers of ten only, with unlabelled minor ticks at 2…9 × each power, when the
+    values span a decade or more (plotly's own choice labels every minor tick, 2, 5, 2, 5, …, in small type).
+    Under a decade there are too few powers of ten to read it by: plotly's labels stay. ``where``: row/col of a
+    subplot."""
+    positive = [v for v in values if v is not None and v > 0]
+    fig.update_yaxes(type="log", **where)
+    if positive and math.log10(max(positive) / min(positive)) >= 1:
+        fig.update_yaxes(dtick=1, minor=dict(dtick="D1", ticks="outside", ticklen=3, showgrid=False), **where)
     return fig
