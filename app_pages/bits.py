@@ -222,7 +222,8 @@ st.markdown("The article says “GPU is used to execute the program temperorly�
             "parallel arithmetic co-processor: the CPU hands it the big matrix products and it does thousands of "
             "multiply-adds at once. **CUDA** is NVIDIA's way of running computations on its GPUs; torch uses one when "
             "`torch.cuda.is_available()`. A **MAC** (multiply-accumulate) is one a × b + c; a **FLOP** is one "
-            "floating-point operation, so 1 MAC = 2 FLOPs.")
+            "floating-point operation, so 1 MAC = 2 FLOPs. Speed is counted in **GFLOP/s**, billions of FLOPs per "
+            "second, or in **Gop/s**, billions of operations per second, where the products are integer ones (int8).")
 macs_no = memory.macs(shape, attention_matmuls=False)
 macs_all = memory.macs(shape)
 gpu_name = memory.cuda_name()

@@ -79,10 +79,9 @@ def _stored_weight(ctx: Context) -> None:
                     f"(error {w.error:+.2e}) and computes with that number.{exact}")
         return
     bits = 8 if ctx.precision == "int8" else 4
-    code_bits = format(w.code & ((1 << bits) - 1), f"0{bits}b")
-    stored = (f"(in two's complement, the usual binary code for negative integers: `{code_bits}`)" if bits == 8 else
-              f"(the 4-bit code `{code_bits}` in two's complement, the usual binary code for negative integers, kept in "
-              f"a full byte here: `{format(w.code & 0xFF, '08b')}`)")
+    stored = (f"({numbers.integer_bits_sentence(w.code, 8)})" if bits == 8 else
+              f"(as a 4-bit code {numbers.integer_bits_sentence(w.code, 4)}; kept in a full byte here: "
+              f"`{numbers.integer_bits(w.code, 8)}`)")
     st.markdown(f"`{w.name}` is **{w.fp32!r}** as loaded. The {ctx.precision} model holds the integer "
                 f"**{w.code}** {stored}, with the scale **{w.scale:.6g}** and zero point "
                 f"**{w.zero_point}** shared by {w.group}. The value it stands for is scale × (code − zero point) = "

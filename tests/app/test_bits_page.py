@@ -133,7 +133,7 @@ def test_bits_page_states_training_memory_torch_casts_cpu_gpu_tokens_and_trainin
     # every technical term gets a plain explanation where it first appears
     for term in ("**fp32**", "**exponent** (", "**mantissa** (", "**subnormal** (", "**MAC** (", "**FLOP** is",
                  "**Activations** are", "**Adam**, the usual optimiser", "**CUDA** is", "**Quantisation** stores",
-                 "**zero point** is"):
+                 "**zero point** is", "**GFLOP/s**, billions of FLOPs per second", "**Gop/s**, billions of operations"):
         assert term in text, term
 
     # no arrow on a delta that is not a change (a count, a ratio, a note): the Bits page has no signed change

@@ -273,3 +273,18 @@ def test_weights_file_is_the_size_on_disk_of_the_file_the_bundle_read(tmp_path, 
     assert memory.weights_file_bytes(local) != memory.nominal_file_bytes(local)
     assert memory.file_format_note(tensors, local.spec.params, False) == ": 16-bit floats"
     assert memory.file_format_note(4 * local.spec.params, local.spec.params, False) == ": fp32"
+
+
+def test_integer_bits_say_twos_complement_only_of_negative_numbers():
+    """A positive integer's bits are its plain binary; two's complement is named where it changes the bits."""
+    assert numbers.integer_bits(22, 8) == "00010110" and numbers.integer_bits(-5, 8) == "11111011"
+    assert numbers.integer_bits(-8, 4) == "1000" and numbers.integer_bits(7, 4) == "0111"
+    assert int(numbers.integer_bits(-5, 8), 2) == 256 - 5
+    with pytest.raises(ValueError):
+        numbers.integer_bits(128, 8)
+    positive = numbers.integer_bits_sentence(22, 8)
+    assert "two's complement" not in positive and "22 = 2^4 + 2^2 + 2^1" in positive
+    assert sum(2 ** int(t.split("^")[1]) for t in positive.split("= ")[1].split(";")[0].split(" + ")) == 22
+    negative = numbers.integer_bits_sentence(-5, 8)
+    assert "two's complement" in negative and "`11111011`" in negative and "2^8 − 5 = 251" in negative
+    assert "two's complement" not in numbers.integer_bits_sentence(0, 4)
