@@ -23,8 +23,8 @@ st.markdown(
     "Upload a photo (or pick a sample) and follow a **real pretrained Vision Transformer** (ViT: a neural network, "
     "already trained on many images, that reads a picture as a sequence of squares the way a language "
     "model reads words) through every step: the image is cut into **patches** (small squares of pixels), each patch "
-    "becomes a **vector** (a list of numbers), a **CLS token** (one extra vector that collects a summary of the "
-    "image) and **position embeddings** (vectors that say where each patch sits) join them, **self-attention** (each "
+    "becomes a **vector** (a list of numbers), a **CLS token** (CLS for *classification*: one extra "
+    "vector that collects a summary of the image) and **position embeddings** (vectors that say where each patch sits) join them, **self-attention** (each "
     "vector takes in the others, weighted by how relevant it finds them) mixes them **block** after block (a block: "
     "attention, then a small network applied to each vector alone), and the CLS token becomes the prediction.")
 st.markdown(

@@ -6,6 +6,7 @@ from ui.caches import of_model
 from ui.charts import chart, chart_row
 from ui.on_request import ask_button, asked
 from ui.precision import precision_section
+from ui.timing import DEVICE_NAMES, time_per_image, timed
 from ui.tour import close_stage, open_stage
 from vitviz.stages import memory, numbers
 from vitviz.views import bits as views
@@ -114,7 +115,7 @@ m1, m2, m3 = st.columns(3)
 m1.metric("Parameters (counted in the model)", f"{params:,}",
           help="The learned numbers: weights and biases of every layer, embeddings, the CLS token.")
 m2.metric("fp32 size", f"{of_model(model, 'bytes', lambda: memory.model_bytes(model)) / MB:,.2f} MB", help="Parameters × 4 bytes (and any buffers).")
-m3.metric("Largest layer", f"{name}", f"{layer_bytes / MB:.2f} MB", delta_color="off")
+m3.metric("Largest layer", f"{name}", f"{layer_bytes / MB:.2f} MB", delta_color="off", delta_arrow="off")
 st.dataframe([{"dtype": r.dtype, "weights (MB)": round(r.total / MB, 3), "largest layer (MB)": round(r.largest_layer / MB, 3),
                "accelerate's training figure: its largest single stage (MB)":
                    f"{r.training_adam / MB:,.3f}" if r.training_adam else memory.INTEGER_TRAINING_NOTE}
@@ -141,12 +142,12 @@ table.append({"part": "sum", "fp32 (bytes / parameter)": s32.bytes_per_param,
 st.dataframe(table, hide_index=True)
 s1, s2, s3 = st.columns(3)
 s1.metric("fp32 training: the sum", f"{states[0].total / MB:,.2f} MB", f"{states[0].bytes_per_param:g} B / parameter",
-          delta_color="off", help="weights 4 + gradients 4 + Adam m 4 + Adam v 4 bytes per parameter")
+          delta_color="off", delta_arrow="off", help="weights 4 + gradients 4 + Adam m 4 + Adam v 4 bytes per parameter")
 s2.metric("Mixed-precision training: the sum", f"{states[1].total / MB:,.2f} MB",
-          f"{states[1].bytes_per_param:g} B / parameter", delta_color="off",
+          f"{states[1].bytes_per_param:g} B / parameter", delta_color="off", delta_arrow="off",
           help="fp16/bf16 weights 2 + fp16/bf16 gradients 2 + fp32 master copy 4 + Adam m 4 + Adam v 4 bytes per parameter")
 s3.metric("accelerate estimate-memory, mixed precision", f"{states[1].accelerate_peak / MB:,.2f} MB",
-          "its largest single stage, not the sum", delta_color="off",
+          "its largest single stage, not the sum", delta_color="off", delta_arrow="off",
           help="accelerate lists four stages (model, gradients, optimizer, step) and prints the largest.")
 st.markdown(f"Mixed precision keeps **{states[1].bytes_per_param:g} bytes per parameter**, the same as fp32 "
             f"({states[0].bytes_per_param:g}): it saves activation memory and time, not optimizer state (Micikevicius et "
@@ -165,8 +166,10 @@ st.markdown("**Activations** are the numbers a forward pass computes on the way:
             "the attention matrices, the MLP's hidden values. Training keeps many of them for the backward pass; "
             "inference can drop each one once it is used.")
 mlp_term = int(round(8 + 2 * shape.mlp_ratio))  # 16 for the usual MLP ratio 4 (Korthikanti et al.'s 16sbh)
-st.latex(r"\text{saved for backward (fp32)} = L\,(%d\,sbh + a s^2 b + 4sb) + %d\,H_{px}W_{px}b + 2sbh + 2sb"
-         r"\;(+\,L\,sbh \text{ if } b=1)" % (mlp_term, shape.channels))
+# in lines: one line was 800 px wide, cut off on a phone's 390 px
+st.latex(r"\begin{aligned}&\text{saved for backward (fp32)}\\ &= L\,(%d\,sbh + a s^2 b + 4sb)\\ "
+         r"&\quad + %d\,H_{px}W_{px}b + 2sbh + 2sb\\ &\quad (+\,L\,sbh \text{ if } b=1)\end{aligned}"
+         % (mlp_term, shape.channels))
 td_numbers, attn_numbers = memory.layer_numbers(shape)
 st.markdown(f"L = {shape.layers} blocks, h = {shape.width} numbers per token, a = {shape.heads} heads, s = "
             f"{shape.tokens} tokens, b = batch, H_px × W_px = {shape.height}×{shape.width_px} pixels of "
@@ -174,6 +177,15 @@ st.markdown(f"L = {shape.layers} blocks, h = {shape.width} numbers per token, a 
             f"and image the token vectors are s·h = {shape.tokens}×{shape.width} = {td_numbers:,} numbers, and the "
             f"attention matrices add a·s² = {shape.heads}×{shape.tokens}² = {attn_numbers:,} more: the "
             "**a·s²·b** term, quadratic in the tokens.")
+one, share = (memory.training_activation_numbers(shape, b) * 4 / b for b in (1, 2))
+st.markdown(f"**Why one image costs a little more (the L·sbh term).** Attention computes the queries, keys and values "
+            "of all tokens in one matrix product, one combined output of 3·s·h numbers per block. With **one image**, "
+            "the keys and values that attention keeps for the backward pass are slices of that combined output, so "
+            "the whole output stays in memory, its queries included, beside the scaled copy of the queries attention "
+            "multiplies with: s·h numbers more per block, L·s·h in all. With **two or more images**, PyTorch's "
+            "batched matrix product copies the keys and values out, the combined output is freed, and every image "
+            f"costs the same. On this model: **{one / MB:,.2f} MB** for one image alone, **{share / MB:,.2f} MB** per "
+            "image in a batch of 2 or more (the figure section 8 uses).")
 c1, c2 = st.columns(2)
 batch = c1.select_slider("Batch size", [1, 2, 4, 8, 16, 32, 64, 128], value=8, key="act_batch",
                          help="How many images go through the model at once.")
@@ -210,7 +222,8 @@ st.markdown("The article says “GPU is used to execute the program temperorly [
             "parallel arithmetic co-processor: the CPU hands it the big matrix products and it does thousands of "
             "multiply-adds at once. **CUDA** is NVIDIA's way of running computations on its GPUs; torch uses one when "
             "`torch.cuda.is_available()`. A **MAC** (multiply-accumulate) is one a × b + c; a **FLOP** is one "
-            "floating-point operation, so 1 MAC = 2 FLOPs.")
+            "floating-point operation, so 1 MAC = 2 FLOPs. Speed is counted in **GFLOP/s**, billions of FLOPs per "
+            "second, or in **Gop/s**, billions of operations per second, where the products are integer ones (int8).")
 macs_no = memory.macs(shape, attention_matmuls=False)
 macs_all = memory.macs(shape)
 gpu_name = memory.cuda_name()
@@ -222,7 +235,7 @@ OPS = "Gop/s" if ctx.precision == "int8" else "GFLOP/s"  # int8's Linear product
 ops_help = (f"{OPS} = 2 operations per MAC × the GMACs with Q·Kᵀ and A·V (second figure) / seconds"
             + (" (int8: the Linear layers' multiply-adds are integer operations)" if ctx.precision == "int8" else ""))
 # six passes of the model (per process and model, shared by every visitor): on request (ui/on_request.py)
-if not asked("timing_requested", ctx.has_experiment("time_forward", "cpu", per_image=False)):
+if not asked("timing_requested", timed(ctx, "cpu")):
     with k3:
         st.markdown(f"**Measured time / image on the CPU ({ctx.precision})**")
         ask_button("timing_requested", "Time on this server", key="timing_run")
@@ -232,16 +245,14 @@ if not asked("timing_requested", ctx.has_experiment("time_forward", "cpu", per_i
     if gpu_name:
         k4.markdown(f"**Measured time / image on CUDA ({gpu_name}, {ctx.precision})**: timed with the CPU")
 else:
-    sec_cpu = ctx.experiment("time_forward", "cpu", run=lambda: memory.time_forward(bundle.model, device="cpu"),
-                             long=True, label="Timing the model on the CPU…", per_image=False)
-    sec_gpu = (ctx.experiment("time_forward", "cuda", run=lambda: memory.time_forward(bundle.model, device="cuda"),
-                              long=True, label="Timing the model on the GPU…", per_image=False) if gpu_name else None)
+    sec_cpu = time_per_image(ctx, "cpu")  # the one measurement section 2 shows too, where the model runs on the CPU
+    sec_gpu = time_per_image(ctx, "cuda") if gpu_name else None
     k3.metric(f"Measured time / image on the CPU ({ctx.precision})", f"{1000 * sec_cpu:.1f} ms",
-              f"{2 * macs_all / sec_cpu / 1e9:.1f} {OPS}", delta_color="off",
+              f"{2 * macs_all / sec_cpu / 1e9:.1f} {OPS}", delta_color="off", delta_arrow="off",
               help=ops_help)
     if sec_gpu is not None:
         k4.metric(f"Measured time / image on CUDA ({gpu_name}, {ctx.precision})", f"{1000 * sec_gpu:.2f} ms",
-                  f"{2 * macs_all / sec_gpu / 1e9:.1f} {OPS}", delta_color="off", help=ops_help)
+                  f"{2 * macs_all / sec_gpu / 1e9:.1f} {OPS}", delta_color="off", delta_arrow="off", help=ops_help)
 if not gpu_name:
     k4.metric("Measured time / image on CUDA", "no CUDA GPU",
               help="torch.cuda.is_available() is False on this machine.")
@@ -250,6 +261,8 @@ st.markdown(f"Timed on a **random input** of the model's size (1×3×{H}×{W}, `
             "warm-up: the multiply-adds are the same for every image of that size. The time is measured on this server "
             "once per model and number format, when someone first asks for it, and then shown to everyone; if the "
             "server was busy at that moment, everyone sees that slower time. "
+            + (f"Section 2's time is this same measurement on the {DEVICE_NAMES[bundle.device.type]}, not a second "
+               "one. " if ctx.precision != "fp32" else "")
             + (f"On this machine the CPU runs the program and hands the matrix products to the GPU ({gpu_name}); "
                "the CPU figure times a copy of the model run entirely on the CPU, for comparison."
                if gpu_name else
@@ -262,11 +275,19 @@ data = memory.training_data(bundle)
 n_tensors, held = of_model(bundle.model, "state_dict_bytes", lambda: memory.state_dict_bytes(bundle.model))  # as stored in the number format on screen
 file_bytes = memory.weights_file_bytes(bundle)
 w1, w2, w3 = st.columns(3)
-w1.metric("Everything the model holds", f"{held / MB:,.2f} MB", f"{n_tensors} tensors", delta_color="off",
+w1.metric("Everything the model holds", f"{held / MB:,.2f} MB", f"{n_tensors} tensors", delta_color="off", delta_arrow="off",
           help="Its state_dict: the parameters (and buffers), nothing else.")
-w2.metric("Weights file", f"{file_bytes / MB:,.3f} MB",
-          help="The bundled model ships in fp16 (2 bytes per parameter); hub models as fp32 safetensors "
-               "(4 bytes per parameter).")
+if file_bytes is not None:
+    header = memory.safetensors_header_bytes(bundle.weights_path)
+    w2.metric("Weights file", f"{file_bytes / MB:,.3f} MB",
+              help=f"The size on disk of the file these weights were read from ({bundle.source}): "
+                   f"{file_bytes - header:,} bytes of tensors ({(file_bytes - header) / params:.2f} bytes per "
+                   f"parameter{memory.file_format_note(file_bytes - header, params, bundle.spec.bundled)}) and a "
+                   f"{header:,}-byte header that names each tensor and its shape.")
+else:
+    w2.metric("Weights file: parameters × 4 bytes", f"{memory.nominal_file_bytes(bundle) / MB:,.3f} MB",
+              help="No file was read: these weights are random. The published fp32 checkpoint holds 4 bytes per "
+                   "parameter, and its file adds a short header that names each tensor.")
 random_weights = memory.has_random_weights(bundle)
 if data is not None:
     w3.metric("Images the published checkpoint was trained on" if random_weights else "Images it was trained on",
@@ -303,7 +324,8 @@ if fit.training is not None:
     st.markdown(f"Training counts weights + gradients + optimizer state (Adam m and v"
                 f"{', fp32 master copy' if dtype != 'fp32' else ''}) = **{fit.training.total / MB:,.1f} MB** "
                 f"({fit.training.bytes_per_param:g} B per parameter), plus **{fit.training_per_image / MB:,.2f} MB** of "
-                f"saved activations per image: batch {fit.training_batch:,} → {fit.training_bytes / GB:,.2f} GiB of the "
+                f"saved activations per image (in a batch of 2 or more: one image alone keeps a little more, see "
+                f"section 5): batch {fit.training_batch:,} → {fit.training_bytes / GB:,.2f} GiB of the "
                 f"{fit.free / GB:,.2f} GiB available. Inference: {fit.weights / MB:,.1f} MB of weights plus "
                 f"{fit.inference_per_image / MB:,.2f} MB of activations per image.")
 else:

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ui.charts import chart, chart_row, clickable_chart
+from ui.on_request import ask_button, asked
 from ui.tour import close_stage, open_stage
 from vitviz import wording
 from vitviz.figures.tokens import patch_size_figures
@@ -71,19 +72,21 @@ st.markdown("Pairs from the model zoo, each trained at its own patch size. Token
             "features** is a single linear classifier trained on top of the unchanged model, the usual test for "
             "self-supervised models like DINO (trained without labels). The two DINO rows are measured by linear "
             "probe and the two ViT-B rows are fine-tuned classifiers, so compare within a pair, not across pairs.")
-if st.button("Count and time the trained pairs on this computer", key="run_trained_pairs"):
-    st.session_state["trained_pairs_run"] = True
-if st.session_state.get("trained_pairs_run"):
-    costs = ctx.experiment("trained_pairs", run=trained_patch_sizes.pair_costs,
-                           long=True, label="Building each architecture and timing one image…")
+# the zoo's architectures with random weights on a random input: one measurement per process, for every model and image
+if not asked("trained_pairs_run", ctx.has_on_this_computer("trained_pairs")):
+    ask_button("trained_pairs_run", "Count and time the trained pairs on this computer", key="run_trained_pairs")
+else:
+    costs = ctx.on_this_computer("trained_pairs", run=trained_patch_sizes.pair_costs,
+                                 long=True, label="Building each architecture and timing one image…")
     st.dataframe([{"model": c.spec.title, "patch (px)": c.spec.patch_size, "tokens": c.tokens,
                    "attention scores per image": f"{c.attention_scores:,}", "GMACs per image": round(c.gmacs, 2),
                    "time here (ms)": round(1000 * c.seconds, 1), "published top-1 (%)": c.published.top1,
                    "what was measured": c.published.metric, "source": c.published.source} for c in costs],
                  hide_index=True)
-    st.markdown("Time: one image through each architecture on this computer, now, with random weights and a random "
-               "input (the arithmetic costs the same whatever the weights). A GMAC is a billion "
-               "multiply-accumulate operations.")
+    st.markdown("Time: one image through each architecture on this computer, with random weights and a random "
+               "input (the arithmetic costs the same whatever the weights and the image). It is measured once, when "
+               "someone first asks, and then shown to everyone using this server, whatever their model and image. A "
+               "GMAC is a billion multiply-accumulate operations.")
     st.markdown(trained_patch_sizes.verdict(costs))
 st.subheader("One trained model at other patch sizes")
 st.markdown(

@@ -89,8 +89,9 @@ def another_resolution() -> None:
     with q2:
         st.metric("Tokens", pred.tokens, delta=pred.tokens - a.num_tokens)
         if bundle.labels:
-            st.metric("Top-1", f"{short_label(pred.label)}", delta=f"{pred.prob:.1%} (was {a.top_probs[0]:.1%})",
-                      delta_color="off")
+            was = ("" if pred.label == a.top_labels[0] else f"{short_label(a.top_labels[0])}, ") + f"{a.top_probs[0]:.1%}"
+            st.metric("Top-1", f"{short_label(pred.label)}", delta=f"{pred.prob:.1%} (at {native} px: {was})",
+                      delta_color="off", delta_arrow="off")  # two probabilities, not a change: no arrow
         if size == native:
             st.caption("At the model's own size the position embeddings are used as trained: this is the page's own "
                        "run of the model on the image.")

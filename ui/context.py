@@ -58,13 +58,15 @@ class Context:
         """A file name for downloads of what is shown: model actually loaded and image hash."""
         return f"{self.bundle.identity.key}_{self.image.digest if self.image else 'no_image'}"
 
-    def key(self, *parts: Hashable, per_image: bool = True) -> tuple:
+    def key(self, *parts: Hashable, per_image: bool = True, of: Bundle | None = None) -> tuple:
         """A cache key for something computed from what is shown: the model actually loaded (with its
         device and precision), the image, and the parts (the experiment's name and settings).
-        ``per_image=False``: something of the model alone, one key for every image."""
+        ``per_image=False``: something of the model alone, one key for every image. ``of``: the same model in
+        another number format (``fp32``): its key is the one a visitor running it in that format gets."""
+        identity = (of or self.bundle).identity
         if not per_image:
-            return (self.bundle.identity, *parts)
-        return (self.bundle.identity, self.image.digest if self.image else None, *parts)
+            return (identity, *parts)
+        return (identity, self.image.digest if self.image else None, *parts)
 
     def figure(self, view: Callable[..., go.Figure], *settings: Hashable, per_image: bool = True) -> WireFigure:
         """``view(bundle, analysis, *settings)`` (a figure builder from ``vitviz.views``), built once per
@@ -90,32 +92,54 @@ class Context:
         return caches.BUILT.get_or_compute(key, make)
 
     def experiment(self, name: str, *params: Hashable, run: Callable[[], T], label: str, per_image: bool = True,
-                   long: bool = False) -> T:
+                   long: bool = False, of: Bundle | None = None) -> T:
         """An on-demand experiment (another forward pass) run once per (identity, name, params), with a spinner;
         it waits its turn in the model queue, showing its place, when the model is busy. ``per_image=False``: a
         measurement of the model alone (on a random input), shared by every image and session. ``long``: seconds
-        of work (many passes, a backward pass); other pages are drawn meanwhile (``caches.queued``'s ``step_out``)."""
-        key = self.key("experiment", name, *params, per_image=per_image)
-        hit = caches.EXPERIMENTS.get(key)
-        if hit is not None:
-            return hit
-        waiting = st.empty()
-        try:
-            with st.spinner(label):
-                return caches.queued(key, lambda: caches.EXPERIMENTS.get_or_compute(key, run),
-                                     on_wait=lambda place: show_place(waiting, place, "request"), step_out=long)
-        finally:
-            waiting.empty()
+        of work (many passes, a backward pass); other pages are drawn meanwhile (``caches.queued``'s ``step_out``).
+        ``of``: an experiment of the same model in another number format (``self.fp32``), under that format's key."""
+        return _experiment(self.key("experiment", name, *params, per_image=per_image, of=of), run, label, long)
 
-    def has_experiment(self, name: str, *params: Hashable, per_image: bool = True) -> bool:
-        """Whether ``experiment(name, *params, per_image=…)`` would answer from the cache (this or another session
-        ran it)."""
-        return caches.EXPERIMENTS.get(self.key("experiment", name, *params, per_image=per_image)) is not None
+    def has_experiment(self, name: str, *params: Hashable, per_image: bool = True, of: Bundle | None = None) -> bool:
+        """Whether ``experiment(name, *params, per_image=…, of=…)`` would answer from the cache (this or another
+        session ran it)."""
+        return caches.EXPERIMENTS.get(self.key("experiment", name, *params, per_image=per_image, of=of)) is not None
+
+    @staticmethod
+    def on_this_computer(name: str, *params: Hashable, run: Callable[[], T], label: str, long: bool = False) -> T:
+        """A measurement of this computer alone (architectures of the zoo built here with random weights, timed on a
+        random input): it reads neither the model on screen nor the image, so it runs once per process, whatever
+        model, number format or image a visitor has, and is shared by every session."""
+        return _experiment(_here_key(name, *params), run, label, long)
+
+    @staticmethod
+    def has_on_this_computer(name: str, *params: Hashable) -> bool:
+        """Whether ``on_this_computer(name, *params, …)`` would answer from the cache."""
+        return caches.EXPERIMENTS.get(_here_key(name, *params)) is not None
 
     def sample_analysis(self, sample_key: str) -> Analysis:
         """The analysis of a gallery sample by the same model (pages compare the visitor's image with it)."""
         image, digest = caches.sample_image(sample_key)
         return caches.analysis_of(self.bundle, image, digest)
+
+
+def _here_key(name: str, *params: Hashable) -> tuple:
+    """The key of a measurement of this computer alone: no model identity, no image."""
+    return ("this computer", name, *params)
+
+
+def _experiment(key: Hashable, run: Callable[[], T], label: str, long: bool) -> T:
+    """``run()`` once per ``key`` through the model queue, with a spinner and the place in line while it waits."""
+    hit = caches.EXPERIMENTS.get(key)
+    if hit is not None:
+        return hit
+    waiting = st.empty()
+    try:
+        with st.spinner(label):
+            return caches.queued(key, lambda: caches.EXPERIMENTS.get_or_compute(key, run),
+                                 on_wait=lambda place: show_place(waiting, place, "request"), step_out=long)
+    finally:
+        waiting.empty()
 
 
 def show_place(slot, place: caches.Place, noun: str) -> None:

@@ -36,8 +36,14 @@ PHONE_CSS = f"""
   [data-testid="stElementContainer"]:has([data-testid="stDataFrame"]) {{ margin-top: {TOOLBAR_REM}rem; }}
   [data-testid="stPlotlyChart"] .js-plotly-plot {{ overflow: visible !important; }}
   [data-testid="stPlotlyChart"] .modebar-container {{ top: -{TOOLBAR_REM}rem !important; }}
-  /* a formula wider than the screen scrolls sideways inside its own box instead of running off the edge */
-  [data-testid="stMain"] .katex-display {{ overflow-x: auto; overflow-y: hidden; padding-bottom: 0.25rem; }}
+  /* a formula wider than the screen scrolls sideways inside its own box instead of running off the edge, and a
+     shadow at the edge where more of it lies says so (a phone hides scroll bars, so it looked cut off); the white
+     covers scroll with the formula ("local") and hide each shadow once that end is reached */
+  [data-testid="stMain"] .katex-display {{ overflow-x: auto; overflow-y: hidden; padding-bottom: 0.25rem;
+    background: linear-gradient(to right, white 30%, rgba(255,255,255,0)) left / 2rem 100% no-repeat local,
+                linear-gradient(to left, white 30%, rgba(255,255,255,0)) right / 2rem 100% no-repeat local,
+                radial-gradient(farthest-side at 0 50%, rgba(0,0,0,.25), transparent) left / 0.9rem 100% no-repeat scroll,
+                radial-gradient(farthest-side at 100% 50%, rgba(0,0,0,.25), transparent) right / 0.9rem 100% no-repeat scroll; }}
   /* chart titles a little smaller, so more of a long title fits the width */
   .js-plotly-plot .gtitle {{ font-size: 14px !important; }}
 }}

@@ -18,10 +18,11 @@ from vitviz.figures.steps import depth_lines
 from vitviz.model import precision
 from vitviz.model.precision import WeightBytes, stored_bytes, stored_weight
 from vitviz.stages import numbers
-from vitviz.stages.precision import Cost, Drift, cost, drift, summary
+from vitviz.stages.precision import Drift, drift, summary
 
 from .charts import chart
 from .context import Context
+from .timing import DEVICE_NAMES, time_per_image
 
 MB = 1e6
 WEIGHT_LAYER = "blocks.0.attn.qkv"  # the weight shown "as stored": block 1's query/key/value projection
@@ -46,13 +47,6 @@ def precision_line(ctx: Context) -> None:
     """One line above every page when the model does not run in fp32: bytes, prediction and attention against fp32."""
     d = precision_drift(ctx)
     st.caption(summary(d.drift, d.weights, d.weights_fp32) + " · details on the Bits & memory page")
-
-
-def _costs(ctx: Context) -> tuple[Cost, Cost]:
-    """(fp32, running) bytes and time per image, measured side by side once per identity."""
-    both = ctx.experiment("precision_cost", run=lambda: (cost(ctx.fp32), cost(ctx.bundle)),
-                          label=f"Timing fp32 and {ctx.precision} on this device…", per_image=False)
-    return both
 
 
 def _not_fp32_intro(ctx: Context) -> None:
@@ -85,10 +79,9 @@ def _stored_weight(ctx: Context) -> None:
                     f"(error {w.error:+.2e}) and computes with that number.{exact}")
         return
     bits = 8 if ctx.precision == "int8" else 4
-    code_bits = format(w.code & ((1 << bits) - 1), f"0{bits}b")
-    stored = (f"(in two's complement, the usual binary code for negative integers: `{code_bits}`)" if bits == 8 else
-              f"(the 4-bit code `{code_bits}` in two's complement, the usual binary code for negative integers, kept in "
-              f"a full byte here: `{format(w.code & 0xFF, '08b')}`)")
+    stored = (f"({numbers.integer_bits_sentence(w.code, 8)})" if bits == 8 else
+              f"(as a 4-bit code {numbers.integer_bits_sentence(w.code, 4)}; kept in a full byte here: "
+              f"`{numbers.integer_bits(w.code, 8)}`)")
     st.markdown(f"`{w.name}` is **{w.fp32!r}** as loaded. The {ctx.precision} model holds the integer "
                 f"**{w.code}** {stored}, with the scale **{w.scale:.6g}** and zero point "
                 f"**{w.zero_point}** shared by {w.group}. The value it stands for is scale × (code − zero point) = "
@@ -113,25 +106,27 @@ def precision_section(ctx: Context) -> None:
         _not_fp32_intro(ctx)
         return
     d = precision_drift(ctx)
-    c32, c = _costs(ctx)
+    device = ctx.bundle.device.type  # where the model on screen runs: section 6 shows the same measurement
+    sec32, sec = time_per_image(ctx, device, fp32=True), time_per_image(ctx, device)
     st.markdown(precision.PRECISIONS[ctx.precision].what)
     m1, m2, m3 = st.columns(3)
     m1.metric(f"Weights stored, {ctx.precision}", f"{d.weights.total / MB:,.2f} MB",
               f"{d.weights.total / d.weights_fp32.total:.1%} of fp32's {d.weights_fp32.total / MB:,.2f} MB",
-              delta_color="off", help="Measured tensor by tensor: codes, scales and zero points of the quantised ones.")
+              delta_color="off", delta_arrow="off", help="Measured tensor by tensor: codes, scales and zero points of the quantised ones.")
     m2.metric("Weight matrices of the Linear layers", f"{d.weights.linear_weights / MB:,.2f} MB",
-              f"{d.weights.linear_weights / d.weights_fp32.linear_weights:.1%} of fp32", delta_color="off")
-    m3.metric(f"Time / image, {ctx.precision}", f"{1000 * c.seconds:.1f} ms",
-              f"{c.seconds / c32.seconds:.2f} × fp32's {1000 * c32.seconds:.1f} ms", delta_color="off",
-              help="Median of 5 runs on a random input of the model's size, fp32 and this format timed one after the "
-                   "other on this device.")
+              f"{d.weights.linear_weights / d.weights_fp32.linear_weights:.1%} of fp32", delta_color="off", delta_arrow="off")
+    m3.metric(f"Time / image, {ctx.precision}", f"{1000 * sec:.1f} ms",
+              f"{sec / sec32:.2f} × fp32's {1000 * sec32:.1f} ms", delta_color="off", delta_arrow="off",
+              help=f"Median of 5 runs on a random input of the model's size on this server's {DEVICE_NAMES[device]}. "
+                   "Each model and number format is timed once, when someone first needs it, and that one "
+                   "measurement is shown everywhere: here, in section 6, and to everyone using this server.")
     rest = d.weights.other / MB
     st.markdown(f"The **Linear layers** are the fully connected ones: query/key/value, attention's output, the MLP's two "
                 f"matrices and the classifier. Everything else ({rest:,.2f} MB: LayerNorms, biases, the patch projection, "
                 f"which is a convolution, the CLS token and the position embeddings) is stored as "
                 f"{', '.join(d.weights.other_dtypes)}. "
-                + ("**Faster** here" if c.seconds < c32.seconds else "**Slower** here")
-                + f" than fp32 ({c.seconds / c32.seconds:.2f}×): fewer bits in storage save memory (here, the stored "
+                + ("**Faster** here" if sec < sec32 else "**Slower** here")
+                + f" than fp32 ({sec / sec32:.2f}×): fewer bits in storage save memory (here, the stored "
                 "weights), but time only where the processor has fast arithmetic in that format and the library uses it.")
     if d.drift.max_dprob is not None:
         rows = [{"rank": i + 1, "fp32": short_label(l32), "fp32 probability": f"{p32:.2%}",

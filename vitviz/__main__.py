@@ -22,8 +22,17 @@ def _progress_printer(title: str):
 
 
 def cmd_models(_args: argparse.Namespace) -> int:
+    """The zoo, with each weights file's size: from the file when it is on this computer (bundled, in
+    ``$VITVIZ_WEIGHTS_DIR`` or the Hugging Face cache), else parameters × 4 bytes (the fp32 file to download)."""
+    import os
+
+    from vitviz.model.loading import local_weights
+
     for s in ZOO:
-        print(f"{s.key:10s} {s.title:30s} {s.params / 1e6:6.1f} M params  ~{s.download_mb:6.1f} MB  {s.timm_name}")
+        found = local_weights(s)
+        size = (f"{os.path.getsize(found[0]) / 1e6:8.3f} MB file ({found[1]})" if found else
+                f"{'~' + format(s.download_mb, '.3f'):>8s} MB: parameters × 4 bytes, not on this computer")
+        print(f"{s.key:10s} {s.title:30s} {s.params / 1e6:6.1f} M params  {size}  {s.timm_name}")
     return 0
 
 

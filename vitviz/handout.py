@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from vitviz.claims import graded
+from vitviz.figures import style
 from vitviz.figures.prediction import short_label
 from vitviz.model.analysis import Analysis
 from vitviz.model.loading import Bundle
@@ -37,6 +38,8 @@ h1 { font-size: 2em; } h2 { margin-top: 2em; border-bottom: 2px solid #0072B2; }
 
 
 def _fig(fig: go.Figure) -> str:
+    """The figure in the app's look (``style.TEMPLATE``), not plotly's default theme."""
+    fig = go.Figure(fig).update_layout(template=style.TEMPLATE)  # a copy: views may hand out a shared figure
     return f'<div class="fig">{fig.to_html(full_html=False, include_plotlyjs=False)}</div>'
 
 

@@ -321,5 +321,6 @@ def test_home_says_where_its_numbers_come_from_and_explains_its_words():
     for term in ("Vision Transformer** (ViT:", "**patches** (", "**vector** (", "**CLS token** (",
                  "**position embeddings** (", "**self-attention** (", "**block** after block (a block:"):
         assert term in intro, term
+    assert "CLS for *classification*" in intro  # what the three letters stand for
     helps = [c.proto.help for c in at.caption if c.proto.help]
     assert any("Head:" in h for h in helps) and any("fp32:" in h for h in helps) and any("Device:" in h for h in helps)

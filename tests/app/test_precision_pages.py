@@ -59,6 +59,10 @@ def test_bits_page_measures_the_format_against_fp32():
     weights = labels["Weights stored, int8"]
     assert "MB" in weights.value and "of fp32's" in weights.proto.delta
     assert "× fp32's" in labels["Time / image, int8"].proto.delta
+    # one measurement per model and format, shown in both places: section 6 shows section 2's time, not its own
+    assert labels["Measured time / image on the CPU (int8)"].value == labels["Time / image, int8"].value
+    fp32_ms = labels["Time / image, int8"].proto.delta.split("fp32's ")[1]
+    assert "Section 2's time is this same measurement on the CPU" in "\n".join(m.value for m in at.markdown)
     text = "\n".join(m.value for m in at.markdown)
     assert "code" in text and "scale × (code − zero point)" in text  # one weight as stored
     assert "The most probable class is **the same**" in text  # the bundled model keeps its answer on its own shapes in int8
@@ -66,3 +70,6 @@ def test_bits_page_measures_the_format_against_fp32():
     at.selectbox(key="vitviz_precision").select("bf16").run()
     ok(at)
     assert any("as the model holds it (bf16)" in str(c.proto.spec) for c in at.get("plotly_chart"))
+    at.selectbox(key="vitviz_precision").select("fp32").run()
+    ok(at)  # fp32 was timed for section 2: section 6 shows that time at once, without a button
+    assert next(m for m in at.metric if m.label == "Measured time / image on the CPU (fp32)").value == fp32_ms

@@ -29,9 +29,21 @@ def test_fetch_without_network_says_so(capsys):
     assert "not fetched" in capsys.readouterr().err
 
 
-def test_models_lists_the_zoo(capsys):
+def test_models_lists_the_zoo_with_the_size_of_each_file_on_this_computer(capsys):
+    from vitviz.model.loading import local_weights
+    from vitviz.model.zoo import ZOO
+    from vitviz.offline.vit import WEIGHTS_FILE
+
     assert main(["models"]) == 0
-    assert "vit_b16" in capsys.readouterr().out
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert set(lines) == {s.key for s in ZOO}
+    # the bundled file's own size (fp16 and a header), not parameters × 4 (0.889 MB)
+    assert f"{WEIGHTS_FILE.stat().st_size / 1e6:.3f} MB file (bundled with vitviz)" in lines["shapes"]
+    for s in ZOO:
+        found = local_weights(s)
+        expected = (f"{found[0].stat().st_size / 1e6:.3f} MB file" if found else
+                    f"{s.params * 4 / 1e6:.3f} MB: parameters × 4 bytes, not on this computer")
+        assert expected in lines[s.key], lines[s.key]
 
 
 def test_faithfulness_prints_the_prediction_and_the_areas_per_map(capsys):

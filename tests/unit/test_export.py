@@ -43,3 +43,30 @@ def test_handout_is_self_contained(tiny_bundle, photo):
     assert figure_count(page) >= 10
     assert "<script src=" not in page and "plotly.js v" in page  # plotly.js is inline, nothing is fetched
     assert "photo.png" in page
+    # the app's colours (vitviz/figures/style.py), not plotly's default theme (its grey-blue plot, its colours)
+    assert '"colorway":["#0072B2","#E69F00"' in page
+    assert "#E5ECF6" not in page.upper() and "#636EFA" not in page.upper()
+
+
+def test_handout_made_inside_the_app_has_no_placeholder_colours(shapes_bundle):
+    """Importing streamlit makes its chart theme plotly's default: a template of placeholder colours (#000001 …)
+    that only Streamlit's browser code fills in. A handout downloaded from the app must not carry it."""
+    import plotly.graph_objects as go
+    import plotly.io as pio
+    import streamlit  # noqa: F401  (registers and selects the "streamlit" template)
+    from vitviz.handout import _fig
+
+    assert pio.templates.default == "streamlit"
+    html = _fig(go.Figure(go.Bar(x=["a", "b"], y=[1, 2])))
+    assert "#000001" not in html and '"colorway":["#0072B2"' in html
+
+
+def test_the_app_and_the_handout_share_one_palette():
+    import tomllib
+    from pathlib import Path
+
+    from vitviz.figures import style
+
+    config = tomllib.loads((Path(__file__).resolve().parents[2] / ".streamlit" / "config.toml").read_text())
+    assert tuple(config["theme"]["chartCategoricalColors"]) == style.COLORWAY
+    assert list(style.TEMPLATE.layout.colorway) == list(style.COLORWAY)

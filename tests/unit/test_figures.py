@@ -164,3 +164,45 @@ def test_long_titles_wrap_to_lines_a_phone_shows_whole():
     assert wrap_title(marked) == marked  # markup is left alone
     fig = base_layout(go.Figure(), title)
     assert fig.layout.margin.t > base_layout(go.Figure(), "short").layout.margin.t  # room for the second line
+
+
+def _luminance(colour: str) -> float:
+    """WCAG relative luminance of a #RRGGBB colour."""
+    channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    r, g, b = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _contrast(a: str, b: str) -> float:
+    hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_marker_labels_on_stacked_bars_read_whatever_the_bar_colour():
+    """accelerate's diamonds sit on coloured bars: each figure beside one is a label with its own background,
+    its text at WCAG AAA contrast (7:1) against it, not plotly's grey text over the bar."""
+    fig = bits.stacked_bars(["fp32", "mixed"], {"weights": [4.0, 2.0], "Adam": [8.0, 8.0]},
+                            {"accelerate": [16.0, 8.0]}, "t")
+    labels = [a for a in fig.layout.annotations if a.text.endswith(" MB")]
+    assert [a.text for a in labels] == ["16.0 MB", "8.0 MB"]
+    for a in labels:
+        assert a.bgcolor and _contrast(a.font.color, a.bgcolor) >= 7
+    diamonds = next(t for t in fig.data if t.name == "accelerate")
+    assert diamonds.mode == "markers" and not diamonds.text  # no second, unreadable copy of the figures
+
+
+def test_log_axes_label_powers_of_ten_only():
+    """Over a decade or more: labels at 1, 10, 100 … only, minor ticks unlabelled (plotly labels 2 and 5 of every
+    decade by itself); under a decade plotly's own labels stay, since no power of ten may fall inside."""
+    from vitviz.figures.style import log_y
+
+    wide = log_y(go.Figure(go.Scatter(x=[1, 2, 3], y=[3, 400, 90_000])), [3, 400, 90_000])
+    assert wide.layout.yaxis.type == "log" and wide.layout.yaxis.dtick == 1
+    assert wide.layout.yaxis.minor.dtick == "D1" and wide.layout.yaxis.minor.ticks == "outside"
+    narrow = log_y(go.Figure(go.Scatter(x=[1, 2], y=[2, 7])), [2, 7])
+    assert narrow.layout.yaxis.type == "log" and narrow.layout.yaxis.dtick is None
+    panels = bits.scaling_figure([8, 16, 32], {"tokens": [785, 197, 50], "GMACs": [18.0, 4.6, 1.1]}, "patch")
+    assert panels.layout.yaxis.dtick == 1 and panels.layout.yaxis2.dtick == 1  # each panel, its own span
+    bars = tokens.patch_size_figures([8, 16, 32], [785, 197, 50], [10 ** 7, 10 ** 6, 10 ** 5], [0.1, 0.05, 0.02],
+                                     [0.5, 0.6, 0.4], ["a", "b", "c"], 16)[1]
+    assert bars.layout.yaxis.type == "log" and bars.layout.yaxis.dtick == 1

@@ -243,3 +243,48 @@ def test_values_to_inspect_and_projection_range_read_the_bundle(tiny_bundle, pho
 def test_gpu_sizes_are_the_boxes_gb_in_gib():
     assert memory.GPUS["NVIDIA T4, 16 GB"] == pytest.approx(14.901, abs=1e-3)  # 16 × 10^9 bytes = 14.9 GiB
     assert all(memory.GPUS[k] < gb for k, gb in memory.GPU_GB.items())
+
+
+def test_weights_file_is_the_size_on_disk_of_the_file_the_bundle_read(tmp_path, tiny_bundle, shapes_bundle):
+    """Not parameters × 4: the file holds the tensors in its own format plus a header. A file written here in fp16
+    is half the fp32 tensors plus its header; random weights have no file, and the page says parameters × 4."""
+    import os
+
+    from safetensors.torch import save_file
+
+    from vitviz.model.loading import load_model
+    from vitviz.offline.vit import WEIGHTS_FILE
+
+    assert memory.weights_file_bytes(shapes_bundle) == os.path.getsize(WEIGHTS_FILE)
+    header = memory.safetensors_header_bytes(WEIGHTS_FILE)
+    assert os.path.getsize(WEIGHTS_FILE) - header == 2 * shapes_bundle.spec.params  # shipped in fp16
+    assert memory.file_format_note(os.path.getsize(WEIGHTS_FILE) - header, shapes_bundle.spec.params, True) \
+        == ": fp16, as the bundled model ships"
+
+    assert memory.weights_file_bytes(tiny_bundle) is None  # random weights: no file was read
+    assert memory.nominal_file_bytes(tiny_bundle) == 4 * tiny_bundle.spec.params
+
+    path = tmp_path / "vit_ti16.safetensors"
+    save_file({k: v.half().contiguous() for k, v in tiny_bundle.model.state_dict().items()}, str(path))
+    local = load_model("vit_ti16", device="cpu", weights=path)
+    assert local.weights_path == path and memory.weights_file_bytes(local) == os.path.getsize(path)
+    tensors = os.path.getsize(path) - memory.safetensors_header_bytes(path)
+    assert tensors == 2 * sum(t.numel() for t in tiny_bundle.model.state_dict().values())
+    assert memory.weights_file_bytes(local) != memory.nominal_file_bytes(local)
+    assert memory.file_format_note(tensors, local.spec.params, False) == ": 16-bit floats"
+    assert memory.file_format_note(4 * local.spec.params, local.spec.params, False) == ": fp32"
+
+
+def test_integer_bits_say_twos_complement_only_of_negative_numbers():
+    """A positive integer's bits are its plain binary; two's complement is named where it changes the bits."""
+    assert numbers.integer_bits(22, 8) == "00010110" and numbers.integer_bits(-5, 8) == "11111011"
+    assert numbers.integer_bits(-8, 4) == "1000" and numbers.integer_bits(7, 4) == "0111"
+    assert int(numbers.integer_bits(-5, 8), 2) == 256 - 5
+    with pytest.raises(ValueError):
+        numbers.integer_bits(128, 8)
+    positive = numbers.integer_bits_sentence(22, 8)
+    assert "two's complement" not in positive and "22 = 2^4 + 2^2 + 2^1" in positive
+    assert sum(2 ** int(t.split("^")[1]) for t in positive.split("= ")[1].split(";")[0].split(" + ")) == 22
+    negative = numbers.integer_bits_sentence(-5, 8)
+    assert "two's complement" in negative and "`11111011`" in negative and "2^8 − 5 = 251" in negative
+    assert "two's complement" not in numbers.integer_bits_sentence(0, 4)

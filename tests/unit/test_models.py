@@ -238,3 +238,25 @@ def test_damaged_cache_file_is_replaced_when_the_hub_is_back(online, tmp_path):
         server.close()
     assert not b.fell_back and "downloaded again" in b.source and _same_weights(b, state)
     assert load_model("vit_ti16").source == "local Hugging Face cache"  # the next start uses the fresh copy
+
+
+def test_the_model_notes_explain_their_words():
+    """The sidebar shows the note of the model on screen: the first place a learner meets ImageNet and AugReg."""
+    from vitviz.model.zoo import ZOO
+
+    for spec in ZOO:
+        for word, explained in (("ImageNet-21k", "ImageNet-21k (a public collection of about 14 million labelled"),
+                                ("ImageNet-1k", "ImageNet-1k (1.28 million labelled photos of 1,000 classes"),
+                                ("AugReg", "AugReg (a recipe of strong augmentation")):
+            if word in spec.note:
+                assert explained in spec.note, (spec.key, word)
+        assert "ImageNet" not in spec.note.replace("ImageNet-21k", "").replace("ImageNet-1k", ""), spec.key
+
+
+def test_the_articles_named_models_and_methods_are_explained():
+    from vitviz.stages import article
+    from vitviz.walkthrough import BY_KEY
+
+    assert "CLIP trained to match images with their captions" in article.LLAVA_15.encoder
+    stage = BY_KEY["faithfulness"]
+    assert "LRP, layer-wise relevance propagation" in " ".join((stage.answer, stage.depth))

@@ -178,3 +178,29 @@ def test_the_bundled_model_keeps_its_answers_on_the_shape_samples_in_bf16_and_in
         expected = analyze(shapes_bundle, image).top_labels[0]
         for fmt, bundle in formats.items():
             assert analyze(bundle, image).top_labels[0] == expected, (sample.key, fmt)
+
+
+def test_an_int8_run_prints_no_deprecation_notice_and_other_pytree_messages_still_show():
+    """torchao's import made torch log that registering an Enum as a pytree constant is deprecated, on every int8
+    run (the CLI, the app's first quantised model). Only that line is dropped: a fresh process, so the import is
+    really the first one."""
+    import logging
+    import subprocess
+    import sys
+
+    code = ("from vitviz.model.loading import load_model; from vitviz.model.precision import to_precision; "
+            "to_precision(load_model('shapes', device='cpu'), 'int8'); print('done')")
+    run = subprocess.run([sys.executable, "-W", "always", "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and "done" in run.stdout, run.stderr
+    assert "deprecated" not in run.stderr and "Enum subclass" not in run.stderr, run.stderr
+
+    notice = precision._TorchaoEnumNotice()
+    make = lambda msg: logging.LogRecord("torch.utils._pytree", logging.WARNING, __file__, 1, msg, None, None)
+    assert not notice.filter(make(
+        "<enum 'KernelPreference'> is an Enum subclass and is now natively supported by torch.compile as an opaque "
+        "value type. Calling register_constant() on Enum subclasses is deprecated and will be an error in a future "
+        "release."))
+    assert notice.filter(make("<enum 'Mine'> is an Enum subclass and is now natively supported by torch.compile as "
+                              "an opaque value type. Calling register_constant() on Enum subclasses is deprecated "
+                              "and will be an error in a future release."))
+    assert notice.filter(make("something else went wrong"))

@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from vitviz.stages.numbers import Encoded
-from .style import ACCENT, HIGHLIGHT, base_layout
+from .style import ACCENT, HIGHLIGHT, base_layout, log_y as log_y_axis
 
 FIELD_COLOURS = {"sign": "#D55E00", "exponent": "#0072B2", "mantissa": "#009E73"}  # Okabe-Ito
 
@@ -42,6 +42,7 @@ def memory_bars(names: list[str], values_gb: list[float], title: str | None = No
     return base_layout(fig, title, height=340)
 
 
+LABEL_TEXT, LABEL_BACKGROUND = "#000000", "#FFFFFF"  # a label drawn over bars of any colour: 21:1 contrast
 STACK_COLOURS = ("#0072B2", "#E69F00", "#56B4E9", "#009E73", "#CC79A7", "#D55E00")  # Okabe-Ito
 
 
@@ -57,10 +58,14 @@ def stacked_bars(categories: list[str], stacks: dict[str, list[float]], markers:
     fig.add_trace(go.Scatter(x=categories, y=sums, mode="text", text=[f"sum {v:,.1f} {unit}" for v in sums],
                              textposition="top center", showlegend=False, hoverinfo="skip"))
     for name, values in (markers or {}).items():
-        fig.add_trace(go.Scatter(x=categories, y=values, mode="markers+text", name=name,
+        fig.add_trace(go.Scatter(x=categories, y=values, mode="markers", name=name,
                                  marker=dict(symbol="diamond", size=14, color="black"),
-                                 text=[f"{v:,.1f} {unit}" for v in values], textposition="middle right",
                                  hovertemplate=f"{name}: %{{y:,.2f}} {unit}<extra></extra>"))
+        # the diamond's figure sits on a coloured bar: black on a white label, not plotly's grey on the bar
+        for category, v in zip(categories, values):
+            fig.add_annotation(x=category, y=v, text=f"{v:,.1f} {unit}", showarrow=False, xanchor="left", xshift=12,
+                               font=dict(color=LABEL_TEXT), bgcolor=LABEL_BACKGROUND, bordercolor=LABEL_TEXT,
+                               borderwidth=1, borderpad=2)
     fig.update_layout(barmode="stack", legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0))
     fig.update_yaxes(title=unit, range=[0, 1.15 * max(sums + [v for vs in (markers or {}).values() for v in vs])])
     return base_layout(fig, title, height=460)
@@ -76,7 +81,7 @@ def scaling_figure(x: list[int], series: dict[str, list[float]], x_title: str, t
                                    showlegend=False, name=name))
         fig.update_xaxes(title=x_title)
         if log_y:
-            fig.update_yaxes(type="log")
+            log_y_axis(fig, ys)
         return base_layout(fig, name, height=340)
     fig = make_subplots(rows=1, cols=len(series), subplot_titles=list(series))
     for i, (name, ys) in enumerate(series.items(), start=1):
@@ -84,5 +89,5 @@ def scaling_figure(x: list[int], series: dict[str, list[float]], x_title: str, t
                                  showlegend=False, name=name), 1, i)
         fig.update_xaxes(title=x_title, row=1, col=i)
         if log_y:
-            fig.update_yaxes(type="log", row=1, col=i)
+            log_y_axis(fig, ys, row=1, col=i)
     return base_layout(fig, title, height=340)

@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .images import image_figure
-from .style import ACCENT, DIVERGING, HIGHLIGHT, base_layout
+from .style import ACCENT, DIVERGING, HIGHLIGHT, base_layout, log_y
 
 CHANNEL_COLOURS = ("#D55E00", "#009E73", "#0072B2")  # R, G, B channels (Okabe-Ito)
 EXTRA_CHANNEL_COLOUR = "#555555"  # a fixed extra input channel (the offline model's colour edges)
@@ -107,7 +107,7 @@ def patch_size_figures(patches: list[int], tokens: list[int], scores: list[int],
     def bars(title: str, ys: list[float], colour: str = ACCENT, log: bool = False, **kw) -> go.Figure:
         fig = go.Figure(go.Bar(x=x, y=ys, marker_color=colour, showlegend=False, **kw))
         if log:
-            fig.update_yaxes(type="log")
+            log_y(fig, ys)
         return base_layout(fig, title, height=300)
 
     return [bars("tokens", tokens), bars("attention scores<br>(all layers, heads)", scores, log=True),

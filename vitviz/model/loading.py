@@ -113,6 +113,7 @@ class Bundle:
     requested: ModelSpec | None = None  # what was asked for, when a fallback happened
     fallback_reason: str | None = None  # why, in one sentence
     precision: str = "fp32"  # the number format of the weights (only fp32 so far)
+    weights_path: Path | None = None  # the safetensors file the weights were read from; None: random weights
     calls: CallCounter = field(default_factory=CallCounter, repr=False, compare=False)  # shared by views
 
     @property
@@ -159,11 +160,9 @@ def _check_safetensors(path: Path) -> Path:
     return path
 
 
-def locate_weights(spec: ModelSpec, weights: str | Path | None = None,
-                   progress: hub.Progress | None = None) -> tuple[Path, str]:
-    """Find the weights of ``spec``: (path, source in words). Raises hub.HubUnavailable if none."""
-    if weights is not None:
-        return _check_safetensors(Path(weights)), f"local file {Path(weights).name}"
+def local_weights(spec: ModelSpec) -> tuple[Path, str] | None:
+    """The weights of ``spec`` already on this computer, without the network: (path, source in words) of the
+    bundled file, a ``$VITVIZ_WEIGHTS_DIR`` file or the local Hugging Face cache; None if there is none."""
     if spec.bundled:
         return offline_model.WEIGHTS_FILE, "bundled with vitviz"
     env_dir = os.environ.get(WEIGHTS_DIR_ENV)
@@ -174,7 +173,15 @@ def locate_weights(spec: ModelSpec, weights: str | Path | None = None,
     cached = hub.cached_file(spec.hub_repo)
     if cached is not None:
         return cached, "local Hugging Face cache"
-    return hub.download(spec.hub_repo, progress), "downloaded from the Hugging Face hub"
+    return None
+
+
+def locate_weights(spec: ModelSpec, weights: str | Path | None = None,
+                   progress: hub.Progress | None = None) -> tuple[Path, str]:
+    """Find the weights of ``spec``: (path, source in words). Raises hub.HubUnavailable if none."""
+    if weights is not None:
+        return _check_safetensors(Path(weights)), f"local file {Path(weights).name}"
+    return local_weights(spec) or (hub.download(spec.hub_repo, progress), "downloaded from the Hugging Face hub")
 
 
 def load_model(spec: ModelSpec | str, device: torch.device | str | None = None,
@@ -204,7 +211,8 @@ def load_model(spec: ModelSpec | str, device: torch.device | str | None = None,
             raise
         damaged = f"the weights file of {spec.title} ({source}) is damaged ({type(exc).__name__})"
         try:  # fetch a fresh copy if the hub is there; else fall back
-            model = _build(spec, hub.download(spec.hub_repo, progress, force=True), device)
+            path = hub.download(spec.hub_repo, progress, force=True)
+            model = _build(spec, path, device)
             source = f"downloaded again from the Hugging Face hub ({damaged})"
         except Exception as again:
             reason = f"{damaged}, and {again}" if isinstance(again, hub.HubUnavailable) else damaged
@@ -213,7 +221,7 @@ def load_model(spec: ModelSpec | str, device: torch.device | str | None = None,
     data_config = resolve_model_data_config(model)
     return Bundle(spec=spec, model=model, data_config=data_config,
                   transform=create_transform(**data_config, is_training=False),
-                  labels=_labels(spec, model), device=device, source=source)
+                  labels=_labels(spec, model), device=device, source=source, weights_path=path)
 
 
 def _fall_back(requested: ModelSpec, reason: str, device: torch.device,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import logging
 from dataclasses import dataclass, replace
 
 import torch
@@ -89,9 +90,33 @@ def offered(device: torch.device | str, model: torch.nn.Module | None = None) ->
     return {key: unavailable(key, device, model) for key in PRECISIONS}
 
 
+class _TorchaoEnumNotice(logging.Filter):
+    """Drops exactly one log line: torch 2.14 logs that registering an Enum as a pytree constant is deprecated, and
+    torchao 0.18 does that for its own ``KernelPreference`` when ``torchao.quantization`` is imported
+    (``torchao.utils.register_as_pytree_constant``). It is torchao's internals, not a call vitviz makes or could
+    make differently, and it printed on every int8/int4 run; every other message of that logger still shows."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.getMessage().endswith("is an Enum subclass and is now natively supported by torch.compile "
+                                                 "as an opaque value type. Calling register_constant() on Enum "
+                                                 "subclasses is deprecated and will be an error in a future release.")
+                    and "KernelPreference" in record.getMessage())
+
+
+def _import_torchao():
+    """torchao's quantisation API, imported without torch's notice about torchao's own enum (see above)."""
+    notice, pytree_log = _TorchaoEnumNotice(), logging.getLogger("torch.utils._pytree")
+    pytree_log.addFilter(notice)
+    try:
+        from torchao.quantization import Int8DynamicActivationInt8WeightConfig, IntxWeightOnlyConfig, quantize_
+        from torchao.quantization.granularity import PerGroup
+    finally:
+        pytree_log.removeFilter(notice)
+    return Int8DynamicActivationInt8WeightConfig, IntxWeightOnlyConfig, quantize_, PerGroup
+
+
 def _quantise(model: torch.nn.Module, key: str) -> None:
-    from torchao.quantization import Int8DynamicActivationInt8WeightConfig, IntxWeightOnlyConfig, quantize_
-    from torchao.quantization.granularity import PerGroup
+    Int8DynamicActivationInt8WeightConfig, IntxWeightOnlyConfig, quantize_, PerGroup = _import_torchao()
 
     config = (Int8DynamicActivationInt8WeightConfig() if key == "int8"
               else IntxWeightOnlyConfig(weight_dtype=torch.int4, granularity=PerGroup(INT4_GROUP)))

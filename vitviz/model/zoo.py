@@ -43,19 +43,24 @@ class ModelSpec:
         return self.labels != "none"
 
 
+# The words the notes use, explained where a learner first meets them (the sidebar shows the note of the model on screen)
+IN21K = "ImageNet-21k (a public collection of about 14 million labelled photos in about 21,000 classes)"
+IN1K = "ImageNet-1k (1.28 million labelled photos of 1,000 classes, the usual benchmark)"
+AUGREG = "AugReg (a recipe of strong augmentation, random changes to each training image, and regularisation)"
+
 ZOO: tuple[ModelSpec, ...] = (
     ModelSpec("vit_ti16", "ViT-Ti/16", "vit_tiny_patch16_224.augreg_in21k_ft_in1k", 16, 224, 5_717_416,
-              "Supervised: ImageNet-21k, then fine-tuned on ImageNet-1k with strong augmentation (AugReg)."),
+              f"Supervised: {IN21K}, then fine-tuned on {IN1K} with {AUGREG}."),
     ModelSpec("vit_s16", "ViT-S/16", "vit_small_patch16_224.augreg_in21k_ft_in1k", 16, 224, 22_050_664,
-              "Supervised: ImageNet-21k, then fine-tuned on ImageNet-1k with strong augmentation (AugReg)."),
+              f"Supervised: {IN21K}, then fine-tuned on {IN1K} with {AUGREG}."),
     ModelSpec("vit_b16", "ViT-B/16", "vit_base_patch16_224.augreg2_in21k_ft_in1k", 16, 224, 86_567_656,
-              "Supervised: ImageNet-21k, fine-tuned on ImageNet-1k (AugReg, second fine-tune recipe)."),
+              f"Supervised: {IN21K}, fine-tuned on {IN1K} with {AUGREG}, its second fine-tune recipe."),
     ModelSpec("vit_b32", "ViT-B/32", "vit_base_patch32_224.augreg_in21k_ft_in1k", 32, 224, 88_224_232,
-              "Supervised: ImageNet-21k, then ImageNet-1k (AugReg); 32-px patches: 49 patches, 50 tokens with CLS."),
+              f"Supervised: {IN21K}, then {IN1K} with {AUGREG}; 32-px patches: 49 patches, 50 tokens with CLS."),
     ModelSpec("deit_s16", "DeiT-S/16", "deit_small_patch16_224.fb_in1k", 16, 224, 22_050_664,
-              "Supervised on ImageNet-1k only, with heavy augmentation and regularisation (DeiT)."),
+              f"Supervised on {IN1K} only, with heavy augmentation and regularisation (DeiT)."),
     ModelSpec("dino_s16", "DINO ViT-S/16", "vit_small_patch16_224.dino", 16, 224, 21_665_664,
-              "Self-supervised on ImageNet without labels (DINO): no classifier, famous attention maps.",
+              f"Self-supervised on the photos of {IN1K} without their labels (DINO): no classifier, famous attention maps.",
               labels="none"),
     ModelSpec("dino_s8", "DINO ViT-S/8", "vit_small_patch8_224.dino", 8, 224, 21_670_272,
               "Self-supervised (DINO) with 8-px patches: 785 tokens, sharp maps, no classifier.",

@@ -52,7 +52,8 @@ class PublishedVLM:
 LLAVA_15 = PublishedVLM(
     name="LLaVA-1.5",
     citation="Liu, Li, Li & Lee (2023), “Improved Baselines with Visual Instruction Tuning”, arXiv:2310.03744",
-    encoder="CLIP ViT-L/14", resolution=336, patch=14, encoder_width=1024,
+    encoder="CLIP ViT-L/14 (a ViT that OpenAI's CLIP trained to match images with their captions)", resolution=336,
+    patch=14, encoder_width=1024,
     projector="a two-layer MLP (two matrix multiplications with a GELU between them)",
     llm="Vicuna-7B", llm_width=4096)
 
@@ -184,7 +185,7 @@ def conv_sentences(c: ConvCheck) -> tuple[str, str]:
              f"({c.in_channels} channels × {k[0]}×{k[1]}) and multiplying by the {c.out_channels}×{c.values_per_window} "
              f"weight matrix, plus the bias, gives {agree}.")
     cnn = (f"**A classic CNN does something else: its windows overlap.** A {c.cnn_kernel}×{c.cnn_kernel} convolution "
-           f"moving one pixel at a time (the layer VGG networks are built from) reads **{c.cnn_windows:,} windows** on "
+           f"moving one pixel at a time (the layer VGG networks, a classic family of CNNs from Oxford's Visual Geometry Group, are built from) reads **{c.cnn_windows:,} windows** on "
            f"the same image without padding, each inner pixel in {c.cnn_reads_per_pixel} of them, instead of "
            f"{c.windows} patches; the next layer does it again on the result (ResNet's first layer, 7×7 moved 2 "
            "pixels at a time, overlaps too). A classic CNN never turns the image into a sequence of patch tokens. "

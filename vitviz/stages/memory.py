@@ -334,13 +334,32 @@ def has_random_weights(bundle: Bundle) -> bool:
     return bundle.source.startswith("random")
 
 
-def weights_file_bytes(bundle: Bundle) -> int:
-    """Size of the weights file: the bundled file as shipped (fp16), else the hub's fp32 file
-    (``spec.download_mb``: 4 bytes per parameter)."""
-    if bundle.spec.bundled:
-        from vitviz.offline.vit import WEIGHTS_FILE
-        return os.path.getsize(WEIGHTS_FILE)
-    return int(round(bundle.spec.download_mb * 1e6))
+def weights_file_bytes(bundle: Bundle) -> int | None:
+    """Bytes on disk of the safetensors file the bundle's weights were read from (a local file, the Hugging Face
+    cache, the bundled file): its tensors plus safetensors' header, which names each tensor and its shape. None
+    when no file was read (random weights): ``nominal_file_bytes`` then says what the published file holds."""
+    path = bundle.weights_path
+    return os.path.getsize(path) if path is not None and os.path.isfile(path) else None
+
+
+def nominal_file_bytes(bundle: Bundle) -> int:
+    """Parameters × 4 bytes: the fp32 tensors of the published checkpoint's file, without its header."""
+    return bundle.spec.params * 4
+
+
+def file_format_note(tensor_bytes: int, params: int, bundled: bool) -> str:
+    """What the bytes per parameter of a weights file say about its format, in words (", fp32" …), or ""."""
+    per = tensor_bytes / params
+    if bundled and round(per) == 2:
+        return ": fp16, as the bundled model ships"
+    return {4: ": fp32", 2: ": 16-bit floats"}.get(round(per), "") if abs(per - round(per)) < 0.01 else ""
+
+
+def safetensors_header_bytes(path: str | os.PathLike) -> int:
+    """Bytes before the tensors of a safetensors file: its first 8 bytes give the length N of the JSON header
+    (little-endian) that follows them, so the tensors start at 8 + N."""
+    with open(path, "rb") as f:
+        return 8 + int.from_bytes(f.read(8), "little")
 
 
 GPU_GB: dict[str, float] = {  # the memory printed on the box, in GB (10^9 bytes)

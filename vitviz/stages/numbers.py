@@ -196,6 +196,26 @@ def quantize(value: float, lo: float, hi: float, bits: int) -> Quantized:
     return Quantized(f"int{bits}", bits, scale, zero, integer, stored, stored - value)
 
 
+def integer_bits(code: int, bits: int) -> str:
+    """``code`` as a ``bits``-bit signed integer is stored: two's complement, where a non-negative number is plain
+    binary with a leading 0 and a negative one is 2^bits + code (−5 in 8 bits: 256 − 5 = 251 = 11111011)."""
+    if not -(1 << (bits - 1)) <= code < (1 << (bits - 1)):
+        raise ValueError(f"{code} does not fit in {bits} signed bits")
+    return format(code & ((1 << bits) - 1), f"0{bits}b")
+
+
+def integer_bits_sentence(code: int, bits: int) -> str:
+    """How the bits of ``code`` read, in words: plain binary for a number ≥ 0, two's complement for a negative one
+    (a positive number is not "in two's complement" in any sense a learner would notice: its bits are its binary)."""
+    stored = integer_bits(code, bits)
+    if code >= 0:
+        return (f"`{stored}`: plain binary, {code} = " + " + ".join(
+            f"2^{i}" for i in reversed(range(bits)) if code >> i & 1) if code else f"`{stored}`: zero") + (
+            "; the leading 0 says it is not negative")
+    return (f"`{stored}`: a negative integer, stored in two's complement, the usual binary code for negative "
+            f"integers: 2^{bits} − {-code} = {(1 << bits) + code}, whose leading 1 says it is negative")
+
+
 def byte_level_tokens(text: str) -> list[int]:
     """One token per UTF-8 byte: where byte-level BPE (GPT-2's tokenizer) starts before merging
     frequent byte pairs into fewer, longer tokens. An honest upper bound, not a real tokenizer."""

@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from vitviz.figures.prediction import short_label
-from vitviz.figures.style import ACCENT, HIGHLIGHT, base_layout
+from vitviz.figures.style import ACCENT, HIGHLIGHT, base_layout, log_y
 from vitviz.model.analysis import Analysis
 from vitviz.model.loading import Bundle
 from vitviz.stages import article
@@ -22,5 +22,5 @@ def class_probabilities(bundle: Bundle, a: Analysis, k: int = 5) -> go.Figure:
                            hoverinfo="text+y", marker_color=[HIGHLIGHT] * k + [ACCENT] * (p.size - k),
                            marker_line_width=0))
     fig.update_xaxes(title=f"the {p.size:,} classes, most likely first")
-    fig.update_yaxes(title="probability (%, log scale)", type="log")
+    log_y(fig.update_yaxes(title="probability (%, log scale)"), 100 * p)
     return base_layout(fig, f"All {p.size:,} answers it can give: top {k} hold {p[order[:k]].sum():.1%}", height=300)
