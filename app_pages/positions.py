@@ -8,7 +8,7 @@ from ui.on_request import ask_button, asked
 from ui.tour import close_stage, open_stage
 from vitviz.figures.images import encode_image
 from vitviz.figures.prediction import short_label
-from vitviz.stages import positions
+from vitviz.stages import confidence, positions
 from vitviz.views import positions as views
 from vitviz.wording import difference
 
@@ -75,8 +75,10 @@ def another_resolution() -> None:
         if bundle.labels:
             st.metric("Top-1", f"{short_label(pred.label)}", delta=f"{pred.prob:.1%} (was {a.top_probs[0]:.1%})",
                       delta_color="off")
+            if not_sure := confidence.not_sure_line(a.logits):  # measured on the page's own run (the "was")
+                st.info(not_sure if size == native else f"At the model's own size: {not_sure}", icon="🤷")
         if size == native:
-            st.caption("At the model's own size the position embeddings are used as trained: this is the page's own "
+            st.caption("At the model's own size the position embeddings are used unchanged: this is the page's own "
                        "run of the model on the image.")
         else:
             st.caption(f"Position embeddings resampled from {a.grid[0]}×{a.grid[1]} to "

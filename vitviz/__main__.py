@@ -65,12 +65,16 @@ def _analyse_file(args: argparse.Namespace):
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
+    from vitviz.model import provenance
+    from vitviz.stages import confidence
+
     done = _analyse_file(args)
     if done is None:
         return 2
     bundle, a = done
     print(f"model:   {bundle.spec.title} ({bundle.spec.timm_name})")
     print(f"weights: {bundle.source}")
+    print(f"trained: {provenance.training_note(bundle.spec, bundle.provenance)}")
     print(f"device:  {bundle.device}")
     print(f"input:   {a.image.shape[1]}x{a.image.shape[0]} px, patches {a.patch_size} px, grid "
           f"{a.grid[0]}x{a.grid[1]} = {a.num_patches} patches + {a.num_prefix} CLS = {a.num_tokens} tokens")
@@ -81,8 +85,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         print("prediction:")
         for label, p in zip(a.top_labels, a.top_probs):
             print(f"  {p:6.1%}  {label}")
+        if not_sure := confidence.not_sure_line(a.logits):
+            print(f"note:    {not_sure}")
     else:
-        print("prediction: this model has no classifier (self-supervised)")
+        print(f"prediction: {provenance.no_classifier_sentence(bundle.spec, bundle.provenance)}")
     return 0
 
 

@@ -173,14 +173,15 @@ def locate_weights(spec: ModelSpec, weights: str | Path | None = None,
     A local file is the user's own: vitviz cannot tell how it was trained. The Hugging Face cache and
     the hub hold the published checkpoint of the spec's pretrained tag."""
     if weights is not None:
-        return _check_safetensors(Path(weights)), provenance.local_file(f"local file {Path(weights).name}")
+        name = Path(weights).name
+        return _check_safetensors(Path(weights)), provenance.local_file(f"local file {name}", name)
     if spec.bundled:
         return offline_model.WEIGHTS_FILE, provenance.bundled()
     env_dir = os.environ.get(WEIGHTS_DIR_ENV)
     if env_dir:
         for name in (f"{spec.key}.safetensors", f"{spec.timm_name}.safetensors"):
             if (Path(env_dir) / name).is_file():
-                return Path(env_dir) / name, provenance.local_file(f"local file {name} (${WEIGHTS_DIR_ENV})")
+                return Path(env_dir) / name, provenance.local_file(f"local file {name} (${WEIGHTS_DIR_ENV})", name)
     cached = hub.cached_file(spec.hub_repo)
     if cached is not None:
         return cached, provenance.published("local Hugging Face cache")

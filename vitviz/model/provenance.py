@@ -35,6 +35,7 @@ class Provenance:
 
     origin: str
     source: str
+    file: str = ""  # a user's file: its name
 
     def __post_init__(self) -> None:
         if self.origin not in ORIGINS:
@@ -70,8 +71,8 @@ def random_init() -> Provenance:
     return Provenance(RANDOM, RANDOM_SOURCE)
 
 
-def local_file(source: str) -> Provenance:
-    return Provenance(LOCAL_FILE, source)
+def local_file(source: str, file: str) -> Provenance:
+    return Provenance(LOCAL_FILE, source, file)
 
 
 def these_weights(p: Provenance) -> str:
@@ -79,7 +80,7 @@ def these_weights(p: Provenance) -> str:
     if p.random:
         return "these weights are random: trained on nothing"
     if p.unknown:
-        return f"these weights are your file ({p.source}): {UNKNOWN}"
+        return f"these weights are your file {p.file}: {UNKNOWN}"
     return ""
 
 
@@ -104,7 +105,7 @@ def recipe_sentence(spec: ModelSpec, p: Provenance) -> str:
     if p.trained_as_documented:
         return "Its training recipe added random crops, flips and more on top, to make it robust. "
     published_recipe = ("was trained on freshly generated images, with no random crops or flips" if spec.bundled
-                        else "added random crops, flips and more on top in training")
+                        else "was trained with random crops, flips and more on top")
     return (f"{_capital(these_weights(p))}, so no training recipe can be said of them; the "
             f"published checkpoint of this architecture {published_recipe}. ")
 
@@ -113,8 +114,11 @@ def patch_size_sentence(patch: int, p: Provenance) -> str:
     """At which patch size the weights on screen were trained (Patches page, the resampling experiment)."""
     if p.trained_as_documented:
         return (f"The model was trained at {patch} px: at other sizes it meets inputs it was not trained for.")
-    return (f"The architecture cuts {patch}-px patches; {these_weights(p)}, so no patch size is one they "
-            "were trained at.")
+    if p.random:
+        return (f"The architecture cuts {patch}-px patches; {these_weights(p)}, so no patch size is one they "
+                "were trained at.")
+    return (f"The architecture cuts {patch}-px patches; {these_weights(p)}, so whether they were trained at "
+            f"{patch} px is unknown too.")
 
 
 def no_classifier_sentence(spec: ModelSpec, p: Provenance) -> str:
@@ -132,8 +136,7 @@ def filters_sentence(p: Provenance) -> str:
         return ("These weights are random: trained on nothing, so these filters are noise, because nothing was "
                 "learned; the paper's reading is of trained filters.")
     if p.unknown:
-        return (f"These weights are your file ({p.source}): {UNKNOWN}, so vitviz cannot say whether these filters "
-                "were learned.")
+        return f"{_capital(these_weights(p))}, so vitviz cannot say whether these filters were learned."
     return ""
 
 
