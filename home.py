@@ -7,10 +7,10 @@ from ui.context import current
 from ui.widgets import fallback_notice, image_sources
 from vitviz.claims import CARD_CLASSES, CARD_CONV, CARD_VLM, CLAIMS
 from vitviz.export import to_npz
-from vitviz.model import provenance
 from vitviz.figures.images import encode_image
 from vitviz.handout import handout_html
 from vitviz.inputs.samples import BY_KEY as SAMPLES
+from vitviz.model import provenance
 from vitviz.stages import article, confidence
 from vitviz.views import article as article_views, home as views
 from vitviz.walkthrough import BY_KEY, STAGES
