@@ -147,7 +147,7 @@ def _faithfulness_of(bundle, name: str, data: bytes, rank: int, group: int | Non
     """One image's faithfulness numbers as a JSON-ready dict, or None after printing why the image was skipped."""
     from vitviz.inputs.decode import ImageError, load_image
     from vitviz.model.analysis import analyze
-    from vitviz.stages import faithfulness as faith
+    from vitviz.stages import confidence, faithfulness as faith
 
     try:
         image = load_image(data)
@@ -170,7 +170,8 @@ def _faithfulness_of(bundle, name: str, data: bytes, rank: int, group: int | Non
     r = c.area(faith.RANDOM)
     return {
         "image": name,
-        "predicted": ({"label": a.top_labels[0], "probability": a.top_probs[0]} if a.top_labels else None),
+        "predicted": ({"label": a.top_labels[0], "probability": a.top_probs[0],
+                       "not_sure": confidence.not_sure_line(a.logits)} if a.top_labels else None),
         "target": {"kind": "class probability" if t.has_class else "cosine similarity to the whole image's output",
                    "class_index": t.class_index, "label": t.label, "score_unmasked": report.occlusion.base},
         "grid": list(a.grid), "group": report.occlusion.group,
@@ -248,6 +249,8 @@ def cmd_faithfulness(args: argparse.Namespace) -> int:
         print(f"image:   {r['image']} ({r['grid'][0]}x{r['grid'][1]} patches, occlusion hides {r['group']}x{r['group']})")
         if r["predicted"]:
             print(f"predicted: {r['predicted']['label']} ({r['predicted']['probability']:.1%})")
+            if r["predicted"]["not_sure"]:
+                print(f"note:    {r['predicted']['not_sure']}")
         print(f"score:   {r['target']['kind']}" + (f" of “{r['target']['label']}”" if r["target"]["label"] else ""))
         print(f"{'map':30s} {'deletion':>9s} {'insertion':>9s}  vs random (deletion, insertion)")
         for m in r["methods"].values():

@@ -43,3 +43,6 @@ def test_handout_is_self_contained(tiny_bundle, photo):
     assert figure_count(page) >= 10
     assert "<script src=" not in page and "plotly.js v" in page  # plotly.js is inline, nothing is fetched
     assert "photo.png" in page
+    # random weights: the handout says so, and that the prediction is near uniform (measured: entropy ≥ 95 % of log C)
+    assert "These weights are random: trained on nothing" in page and "The model is not sure of anything" in page
+    assert "uniform would be 1\\u002f197 = 0.0051" in page  # the attention maps' titles (plotly's JSON escapes /)
