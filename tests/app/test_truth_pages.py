@@ -95,6 +95,7 @@ def test_training_is_said_from_where_the_weights_came_from(tmp_path, monkeypatch
     patches = _said(open_page("vit_ti16", "cat", "patches"))
     assert "Its training recipe added" not in patches and "the published checkpoint of this architecture" in patches
     assert "The model was trained at 16 px" not in patches
+    assert "a whole square **patch** of pixels (16×16 px for the model on screen)" in patches  # its own size
     vectors = _said(open_page("vit_ti16", "cat", "vectors"))
     assert "these filters are noise, because nothing was learned" in vectors
     attention = _said(open_page("vit_ti16", "cat", "attention"))
@@ -116,3 +117,14 @@ def test_training_is_said_from_where_the_weights_came_from(tmp_path, monkeypatch
         assert "cannot say whether these filters were learned" in vectors and "noise" not in vectors
     finally:
         caches.MODELS.put(untrained)
+
+
+def test_a_model_without_a_classifier_is_not_said_to_predict():
+    if caches.MODELS.peek("dino_s16") is None:
+        caches.MODELS.put(load_model("dino_s16", device="cpu", pretrained=False))
+    home = _said(home_page("dino_s16", "cat"))
+    assert "→ CLS token → features (DINO ViT-S/16 has no classifier: no prediction)" in home
+    assert "→ prediction" not in home and "the CLS token becomes the model's output" in home
+    assert "the architecture has no head; its published checkpoint was trained without labels" in home
+    shapes = _said(open_page("shapes", "shape_star", "patches"))
+    assert "(14×14 px for the model on screen)" in shapes
