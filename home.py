@@ -10,7 +10,8 @@ from vitviz.export import to_npz
 from vitviz.figures.images import encode_image
 from vitviz.handout import handout_html
 from vitviz.inputs.samples import BY_KEY as SAMPLES
-from vitviz.stages import article
+from vitviz.model import provenance
+from vitviz.stages import article, confidence
 from vitviz.views import article as article_views, home as views
 from vitviz.walkthrough import BY_KEY, STAGES
 
@@ -19,14 +20,18 @@ bundle, a = ctx.bundle, ctx.analysis
 
 fallback_notice(ctx)  # at the top: which model is shown, and why
 st.title("vitviz — watch a Vision Transformer read your image")
+origin = provenance.these_weights(bundle.provenance)  # '' for the published checkpoint and the bundled model
+reads = "reads a picture as a sequence of squares the way a language model reads words"
 st.markdown(
-    "Upload a photo (or pick a sample) and follow a **real pretrained Vision Transformer** (ViT: a neural network, "
-    "already trained on many images, that reads a picture as a sequence of squares the way a language "
-    "model reads words) through every step: the image is cut into **patches** (small squares of pixels), each patch "
+    "Upload a photo (or pick a sample) and follow a " + (
+        f"**real pretrained Vision Transformer** (ViT: a neural network, already trained on many images, that {reads})"
+        if not origin else f"**Vision Transformer** (ViT: a neural network that {reads}; on screen now, {origin})") +
+    " through every step: the image is cut into **patches** (small squares of pixels), each patch "
     "becomes a **vector** (a list of numbers), a **CLS token** (CLS for *classification*: one extra "
     "vector that collects a summary of the image) and **position embeddings** (vectors that say where each patch sits) join them, **self-attention** (each "
     "vector takes in the others, weighted by how relevant it finds them) mixes them **block** after block (a block: "
-    "attention, then a small network applied to each vector alone), and the CLS token becomes the prediction.")
+    "attention, then a small network applied to each vector alone), and the CLS token becomes the " +
+    ("prediction." if bundle.labels else "model's output (this one has no classifier, so no prediction)."))
 st.markdown(
     "Every number about your image is computed by the **model actually shown**, named in the sidebar: the one you "
     "picked or, when its weights are neither on this computer nor downloadable, the bundled offline shapes model, "
@@ -42,7 +47,7 @@ with left:
     image_sources(shapes_first=bundle.spec.labels == "shapes")
 with right:
     st.subheader("2 · What the model predicts",
-                 help="A classifier gives each of its classes (the fixed list of answers it was trained to give) a "
+                 help="A classifier gives each of its classes (the fixed list of answers its last layer can give) a "
                       "probability; the chart shows the five most likely.")
     if a is None:
         st.info("Choose an image on the left to see the prediction.", icon="👈")
@@ -51,10 +56,12 @@ with right:
                                   "pixels after its own resize (and crop, if any)", width=300)
         if a.top_labels:
             chart(ctx.figure(views.prediction), key="home_topk")
+            if not_sure := confidence.not_sure_line(a.logits):
+                st.info(not_sure, icon="🤷")
         else:
-            st.info(f"{bundle.spec.title} was trained without labels (self-supervised), so it has no classifier (the "
-                    "last layer that turns the CLS token into class probabilities): it still turns the image into "
-                    "tokens and attention, which the other pages show.", icon="ℹ️")
+            st.info(f"{provenance.no_classifier_sentence(bundle.spec, bundle.provenance)}. A classifier is the "
+                    "last layer that turns the CLS token into class probabilities; without one the model still turns the "
+                    "image into tokens and attention, which the other pages show.", icon="ℹ️")
         st.caption(f"Model: **{bundle.spec.title}** (`{bundle.spec.timm_name}`) · device: **{bundle.device.type.upper()}**"
                    f" · weights: {bundle.source}",
                    help="timm: the PyTorch library of image models this one comes from. Device: the chip that runs "
@@ -88,7 +95,8 @@ for col, stage in zip(st.columns(len(STAGES)), STAGES):
         st.markdown(f"**{stage.title}**")
         st.caption(facts.get(stage.key, stage.summary), help=terms.get(stage.key))
         st.page_link(stage.page, label=f"Open {stage.title}", icon=stage.icon)
-st.caption("Image → patches → vectors + CLS + positions → transformer blocks → CLS token → prediction")
+st.caption("Image → patches → vectors + CLS + positions → transformer blocks → CLS token → " +
+           ("prediction" if bundle.labels else f"features ({bundle.spec.title} has no classifier: no prediction)"))
 
 
 def vlm_card() -> None:

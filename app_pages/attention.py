@@ -8,7 +8,7 @@ from ui.on_request import ask_button, asked
 from ui.tour import close_stage, open_stage
 from vitviz.figures.prediction import short_label
 from vitviz.model import precision
-from vitviz.stages import attention
+from vitviz.stages import attention, confidence
 from vitviz.offline.vit import ATTENTION_NOTE
 from vitviz.views import attention as views
 
@@ -113,6 +113,8 @@ elif a.top_labels:
                                     format_func=lambda i: f"{short_label(a.top_labels[i])} ({a.top_probs[i]:.1%})")
             st.markdown("∇A is the **gradient**: how much the chosen class's score would change if an attention "
                         "weight changed. Only the positive part of gradient × attention is kept.")
+            if not_sure := confidence.not_sure_line(a.logits):
+                st.info(not_sure, icon="🤷")
         target = a.top_indices[cls_pick]
         if not asked("grad_requested", ctx.has_experiment("grad_rollout", target)):
             with g2:  # a forward and a backward pass: on request (ui/on_request.py)

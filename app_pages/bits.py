@@ -288,15 +288,19 @@ else:
     w2.metric("Weights file: parameters × 4 bytes", f"{memory.nominal_file_bytes(bundle) / MB:,.3f} MB",
               help="No file was read: these weights are random. The published fp32 checkpoint holds 4 bytes per "
                    "parameter, and its file adds a short header that names each tensor.")
-random_weights = memory.has_random_weights(bundle)
+origin = bundle.provenance  # random weights or a user's file: the data below is the published checkpoint's
 if data is not None:
-    w3.metric("Images the published checkpoint was trained on" if random_weights else "Images it was trained on",
+    w3.metric("Images it was trained on" if origin.trained_as_documented else
+              "Images the published checkpoint was trained on",
               data.count, help=("Literature: " if data.literature else "Recorded in ") + data.source)
     cite = f", as reported in the literature ({data.source})" if data.literature else f" ({data.source})"
 quote = "The article says “user input data is compared with the pretrin [sic] data”. It is not. "
-if random_weights:
-    st.markdown(quote + f"These weights are **random**: trained on nothing at all, and the model still makes a "
-                f"prediction (a poor one), because a prediction is the image multiplied through {params:,} weights "
+if not origin.trained_as_documented:
+    st.markdown(quote + ("These weights are **random**: trained on nothing at all" if origin.random else
+                         f"These weights are **your file** {origin.file}: its training is unknown to vitviz")
+                + ", and the model still makes a prediction"
+                + (" (a poor one)" if origin.random else "")
+                + f", because a prediction is the image multiplied through {params:,} weights "
                 f"({held / MB:,.2f} MB), with nothing else loaded."
                 + (f" The published checkpoint `{bundle.spec.timm_name}` was trained on {data.what}: {data.count} "
                    f"images{cite}." if data else ""))

@@ -6,6 +6,7 @@ from ui.caches import of_model
 from ui.charts import chart, clickable_chart
 from ui.tour import close_stage, open_stage
 from vitviz.figures.prediction import short_label
+from vitviz.model import provenance
 from vitviz.stages import attention, block
 from vitviz.views import attention as attention_views, block as views
 from vitviz.wording import difference
@@ -214,14 +215,13 @@ if lens.has_classifier:
                 f"{lens.final_prob[-1]:.1%} at the end.")
     st.markdown(("Before block 1 the CLS token is the same learned vector for every image, so the first reading is "
                  "the same for every image. " if reads == "the CLS token" else "") +
-                f"The final norm and head were trained on {reads} after the last block only, not between blocks: "
-                "early readings are a rough guide, not what the model “thinks”.")  # a caveat that changes what the figure means: not a caption
+                provenance.head_training_sentence(reads, bundle.provenance))  # a caveat that changes what the figure means: not a caption
     st.dataframe([{"depth": "input" if d == 0 else f"block {d}",
                    **{f"top {k + 1}": f"{short_label(bundle.labels[c])} ({p:.1%})" for k, (c, p) in enumerate(row)}}
                   for d, row in enumerate(lens.top)], hide_index=True)
 else:
     half = stream.depth // 2
-    st.markdown(f"{bundle.spec.title} has no classifier (it was trained without labels), so there is no prediction to "
+    st.markdown(f"{provenance.no_classifier_sentence(bundle.spec, bundle.provenance)}, so there is no prediction to "
                 f"read between blocks. Instead: the cosine similarity of the features of "
                 f"{block.head_reads(bundle.model)} at each depth "
                 f"(after the final norm) with its final state — {lens.similarity[0]:.2f} before block 1, "

@@ -7,7 +7,8 @@ from ui.on_request import ask_button, asked
 from ui.progress import progress_bar
 from ui.tour import close_stage, open_stage
 from vitviz.figures.prediction import short_label
-from vitviz.stages import attention
+from vitviz.model import provenance
+from vitviz.stages import attention, confidence
 from vitviz.stages import faithfulness as faith
 from vitviz.views import faithfulness as views
 
@@ -18,10 +19,12 @@ if a.top_labels:
     rank = st.selectbox("Explain class", list(range(len(a.top_labels))), key="faith_class",
                         format_func=lambda i: f"{short_label(a.top_labels[i])} ({a.top_probs[i]:.1%})",
                         help="Any of the model's top-5 classes: the score below is that class's probability.")
+    if not_sure := confidence.not_sure_line(a.logits):
+        st.info(not_sure, icon="🤷")
 else:
     rank = 0
-    st.info("This model has no classifier (it was trained without labels), so there is no class probability to "
-            "test. The score here is the **cosine similarity** of the model's output (the CLS token's features "
+    st.info(f"{provenance.no_classifier_sentence(bundle.spec, bundle.provenance)}, so there is no class probability "
+            "to test. The score here is the **cosine similarity** of the model's output (the CLS token's features "
             "after the last block and final norm) with its output on the whole image: how closely the two vectors "
             "point the same way (1 with nothing hidden, by definition; its length may still change). Lower means the "
             "hidden patches changed it. Gradient rollout weights attention by the gradient of a class score; this "

@@ -8,6 +8,7 @@ from ui.tour import close_stage, open_stage
 from vitviz import wording
 from vitviz.figures.tokens import patch_size_figures
 from vitviz.figures.images import encode_image
+from vitviz.model import provenance
 from vitviz.stages import patches, trained_patch_sizes
 from vitviz.views import home as home_views, patches as views
 
@@ -17,10 +18,8 @@ a, index = ctx.analysis, ctx.patch
 st.header("1 · What the model does to your image first")
 st.markdown("These steps are the model's own **evaluation** transform (timm's data config, `create_transform("
             "is_training=False)`): the resize, crop and **normalisation** (shifting and scaling each colour so the "
-            "numbers sit around 0) it is tested with. " + (
-                "This model was trained on freshly generated images, with no random crops or flips. "
-                if ctx.bundle.spec.bundled else
-                "Its training recipe added random crops, flips and more on top, to make it robust. ") +
+            "numbers sit around 0) it is tested with. " +
+            provenance.recipe_sentence(ctx.bundle.spec, ctx.bundle.provenance) +
             "The pixels stay 8-bit integers (0–255) until the last step turns them into floating-point numbers.")
 steps = ctx.experiment("preprocessing", run=lambda: patches.preprocessing_steps(ctx.bundle, ctx.image.image),
                        label="Preprocessing…")
@@ -113,8 +112,8 @@ if ran:
     st.dataframe([{"patch (px)": r.patch, "tokens": r.tokens, "attention scores": r.attention_scores,
                    "time (ms)": round(1000 * r.seconds, 1), "top-1": r.top_label.split(",")[0],
                    "probability": round(r.top_prob, 4)} for r in results], hide_index=True)
-    st.markdown("Time is one forward pass on this computer, measured now. The model was trained at "
-               f"{a.patch_size} px: at other sizes it meets inputs it was not trained for.")
+    st.markdown("Time is one forward pass on this computer, measured now. "
+                + provenance.patch_size_sentence(a.patch_size, ctx.bundle.provenance))
 
 with st.expander("In depth: the image as the model sees it"):
     chart(ctx.figure(home_views.seen_image), key="patches_seen")

@@ -8,7 +8,7 @@ from ui.on_request import ask_button, asked
 from ui.tour import close_stage, open_stage
 from vitviz.figures.images import encode_image
 from vitviz.figures.prediction import short_label
-from vitviz.stages import position_code, positions
+from vitviz.stages import confidence, position_code, positions
 from vitviz.views import positions as views
 from vitviz.wording import difference
 
@@ -92,8 +92,10 @@ def another_resolution() -> None:
             was = ("" if pred.label == a.top_labels[0] else f"{short_label(a.top_labels[0])}, ") + f"{a.top_probs[0]:.1%}"
             st.metric("Top-1", f"{short_label(pred.label)}", delta=f"{pred.prob:.1%} (at {native} px: {was})",
                       delta_color="off", delta_arrow="off")  # two probabilities, not a change: no arrow
+            if not_sure := confidence.not_sure_line(a.logits):  # measured on the page's own run at the model's size
+                st.info(not_sure if size == native else f"At the model's own size: {not_sure}", icon="🤷")
         if size == native:
-            st.caption("At the model's own size the position embeddings are used as trained: this is the page's own "
+            st.caption("At the model's own size the position embeddings are used unchanged: this is the page's own "
                        "run of the model on the image.")
         else:
             st.caption(f"Position embeddings resampled from {a.grid[0]}×{a.grid[1]} to "

@@ -9,6 +9,7 @@ from vitviz.figures.images import grid_heatmap
 from vitviz.figures.style import DIVERGING
 from vitviz.figures.tokens import layer_lines, vector_bars
 from vitviz.inputs.samples import BY_KEY as SAMPLES
+from vitviz.model import provenance
 from vitviz.stages import vectors
 from vitviz.views import vectors as views
 from vitviz.wording import difference
@@ -49,6 +50,8 @@ st.markdown("The rows of W are filters over a patch. Their first principal compo
                 " Only the filters' red, green and blue parts are shown; this model's fixed extra channel is "
                 "left out." if len(a.input_channels) > 3 else ""))
 chart(ctx.figure(views.filters, per_image=False), key="vectors_filters")
+if untrained := provenance.filters_sentence(ctx.bundle.provenance):
+    st.info(untrained, icon="🎲")
 
 st.header("3 · Are vectors always unique?")
 twin = ctx.built("twin_patches", build=lambda: vectors.twin_patches(a))

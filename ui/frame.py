@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from vitviz import wording
-from vitviz.model import hub, precision
+from vitviz.model import hub, precision, provenance
 from vitviz.model.loading import Bundle
 from vitviz.model.zoo import BY_KEY as SPECS, DEFAULT_KEY, ZOO
 
@@ -117,7 +117,7 @@ def run() -> None:
             st.markdown(f"Running instead: **{bundle.spec.title}**")
         if refused:
             st.warning(f"{number_format} cannot run {bundle.spec.title} here: {refused}. Running fp32.")
-        st.caption(bundle.spec.note)
+        st.caption(provenance.training_note(bundle.spec, bundle.provenance))
     with status:
         if analysis is not None:
             _patch_picker(analysis.num_patches, analysis.grid)

@@ -24,7 +24,7 @@ def open_stage(key: str) -> Context:
     ctx = context.current()
     st.title(f"{stage.icon} {stage.headline}")
     st.markdown(f"#### ❓ {stage.question}")
-    st.markdown(stage.answer)
+    st.markdown(stage.answer_for(ctx.analysis.patch_size if ctx.analysis is not None else ctx.bundle.spec.patch_size))
     with st.expander("In depth"):
         st.markdown(stage.depth)
     widgets.fallback_notice(ctx)

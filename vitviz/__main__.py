@@ -74,12 +74,16 @@ def _analyse_file(args: argparse.Namespace):
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
+    from vitviz.model import provenance
+    from vitviz.stages import confidence
+
     done = _analyse_file(args)
     if done is None:
         return 2
     bundle, a = done
     print(f"model:   {bundle.spec.title} ({bundle.spec.timm_name})")
     print(f"weights: {bundle.source}")
+    print(f"trained: {provenance.training_note(bundle.spec, bundle.provenance)}")
     print(f"device:  {bundle.device}")
     print(f"input:   {a.image.shape[1]}x{a.image.shape[0]} px, patches {a.patch_size} px, grid "
           f"{a.grid[0]}x{a.grid[1]} = {a.num_patches} patches + {a.num_prefix} CLS = {a.num_tokens} tokens")
@@ -90,8 +94,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         print("prediction:")
         for label, p in zip(a.top_labels, a.top_probs):
             print(f"  {p:6.1%}  {label}")
+        if not_sure := confidence.not_sure_line(a.logits):
+            print(f"note:    {not_sure}")
     else:
-        print("prediction: this model has no classifier (self-supervised)")
+        print(f"prediction: {provenance.no_classifier_sentence(bundle.spec, bundle.provenance)}")
     return 0
 
 
@@ -150,7 +156,7 @@ def _faithfulness_of(bundle, name: str, data: bytes, rank: int, group: int | Non
     """One image's faithfulness numbers as a JSON-ready dict, or None after printing why the image was skipped."""
     from vitviz.inputs.decode import ImageError, load_image
     from vitviz.model.analysis import analyze
-    from vitviz.stages import faithfulness as faith
+    from vitviz.stages import confidence, faithfulness as faith
 
     try:
         image = load_image(data)
@@ -172,7 +178,8 @@ def _faithfulness_of(bundle, name: str, data: bytes, rank: int, group: int | Non
     r = c.area(faith.RANDOM)
     return {
         "image": name,
-        "predicted": ({"label": a.top_labels[0], "probability": a.top_probs[0]} if a.top_labels else None),
+        "predicted": ({"label": a.top_labels[0], "probability": a.top_probs[0],
+                       "not_sure": confidence.not_sure_line(a.logits)} if a.top_labels else None),
         "target": {"kind": "class probability" if t.has_class else "cosine similarity to the whole image's output",
                    "class_index": t.class_index, "label": t.label, "score_unmasked": report.occlusion.base},
         "grid": list(a.grid), "group": report.occlusion.group,
@@ -256,6 +263,8 @@ def cmd_faithfulness(args: argparse.Namespace) -> int:
         print(f"image:   {r['image']} ({r['grid'][0]}x{r['grid'][1]} patches, occlusion hides {r['group']}x{r['group']})")
         if r["predicted"]:
             print(f"predicted: {r['predicted']['label']} ({r['predicted']['probability']:.1%})")
+            if r["predicted"]["not_sure"]:
+                print(f"note:    {r['predicted']['not_sure']}")
         print(f"score:   {r['target']['kind']}" + (f" of “{r['target']['label']}”" if r["target"]["label"] else ""))
         print(f"{'map':33s} {'deletion':>13s} {'insertion':>13s}  vs random (deletion; insertion)")
         for m in r["methods"].values():

@@ -20,9 +20,10 @@ from plotly.offline import get_plotlyjs
 from vitviz.claims import graded
 from vitviz.figures import style
 from vitviz.figures.prediction import short_label
+from vitviz.model import provenance
 from vitviz.model.analysis import Analysis
 from vitviz.model.loading import Bundle
-from vitviz.stages import block, faithfulness, memory, position_code, positions, vectors
+from vitviz.stages import block, confidence, faithfulness, memory, position_code, positions, vectors
 from vitviz.views import attention as attention_views, bits as bits_views, block as block_views
 from vitviz.views import faithfulness as faithfulness_views
 from vitviz.views import home as home_views
@@ -148,17 +149,20 @@ def handout_html(bundle: Bundle, analysis: Analysis, image_name: str = "image") 
     a, spec = analysis, bundle.spec
     parts = [f"<h1>How {html.escape(spec.title)} reads “{html.escape(image_name)}”</h1>",
              f"<p>Model <code>{html.escape(spec.timm_name)}</code> ({spec.params:,} parameters; "
-             f"{html.escape(spec.note)}) · weights: {html.escape(bundle.source)} · made "
+             f"{_md(provenance.training_note(spec, bundle.provenance))}) · weights: {html.escape(bundle.source)} · made "
              f"{_dt.date.today().isoformat()} with vitviz.</p>",
              "<h2>The image the model sees, and its prediction</h2>",
              _fig(home_views.seen_image(bundle, a, height=380))]
+    not_sure = confidence.not_sure_line(a.logits)
     if a.top_labels:
         parts.append(_fig(home_views.prediction(bundle, a)))
+        if not_sure:
+            parts.append(f"<p><strong>{html.escape(not_sure)}</strong></p>")
     else:
-        parts.append("<p>This model is self-supervised: it has no classifier.</p>")
+        parts.append(f"<p>{_md(provenance.no_classifier_sentence(spec, bundle.provenance))}.</p>")
     for number, stage in enumerate(STAGES, 1):
         parts += [f"<h2>{number} · {html.escape(stage.title)}</h2>",
-                  f"<p class='q'>{html.escape(stage.question)}</p><p>{_md(stage.answer)}</p>",
+                  f"<p class='q'>{html.escape(stage.question)}</p><p>{_md(stage.answer_for(a.patch_size))}</p>",
                   *SECTIONS.get(stage.key, lambda _b, _a: [])(bundle, a)]
     parts.append("<h2>What the beginner's article says, checked</h2>")
     parts.append("<p>The article's own words, spelling and all ([sic] marks its spelling, … a cut).</p>")
@@ -169,6 +173,8 @@ def handout_html(bundle: Bundle, analysis: Analysis, image_name: str = "image") 
     if a.top_labels:
         parts += ["<h2>The prediction</h2>", "<p>" + ", ".join(
             f"{html.escape(short_label(label))}: {p:.1%}" for label, p in zip(a.top_labels, a.top_probs)) + "</p>"]
+        if not_sure:
+            parts.append(f"<p>{html.escape(not_sure)}</p>")
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>vitviz handout</title><style>{CSS}</style>"
             f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>{''.join(parts)}</body></html>")
 

@@ -21,6 +21,10 @@ class Stage:
     answer: str  # a short true answer
     depth: str  # "in depth": what the article gets wrong, and the caveats
 
+    def answer_for(self, patch_size: int) -> str:
+        """The short answer with the model on screen's own facts filled in (its patch size, ``{patch}``)."""
+        return self.answer.replace("{patch}", f"{patch_size}×{patch_size} px")
+
     @property
     def page(self) -> str:
         """The page file, relative to the app root (``st.Page`` / ``st.page_link`` take it)."""
@@ -34,13 +38,16 @@ STAGES: tuple[Stage, ...] = (
         "patches", "Patches", "🧩", "Patches: cutting the image into squares",
         "The image is cut into fixed-size squares.",
         "Is a pixel like a sub-token?",
-        "Not quite. The token of a Vision Transformer is a whole square **patch** of pixels (16×16 for most "
-        "models here), not a pixel: the model never looks at single pixels on their own. Patches are the image's "
-        "words; there is no smaller unit the model falls back on.",
+        "Not quite. The token of a Vision Transformer is a whole square **patch** of pixels ({patch} for the "
+        "model on screen), not a pixel: the model never looks at single pixels on their own. Patches are the "
+        "image's words; there is no smaller unit the model falls back on.",
         "A text model splits a rare word into sub-tokens it knows. A ViT has no such fallback: every image, "
         "familiar or not, is cut into the same grid of patches, and each patch is turned into a vector by one "
-        "linear projection. Studies of trained ViTs find that what helps with unseen things is what the later "
-        "layers learned about textures, shapes and parts."),
+        "linear projection; whatever the model makes of something unseen, it makes from these patch vectors in "
+        "its later blocks. The ViT paper (Dosovitskiy et al., ICLR 2021, Section 4.5) found, on its trained "
+        "models, projection filters that resemble basis functions for the fine structure within a patch, and "
+        "heads that combine information from across the whole image already in the lowest blocks, more of them "
+        "deeper in the network."),
     Stage(
         "vectors", "Vectors", "➡️", "Vectors: from patch to token",
         "Each patch becomes a vector; a CLS token joins them.",

@@ -1,13 +1,15 @@
 """What the pages say about the model on screen, through AppTest: measured verdicts, caveats that stay visible."""
 
+import json
 
 import pytest
+from safetensors.torch import save_file
 from streamlit.testing.v1 import AppTest
 
 from ui import caches
 from vitviz.model.loading import load_model
 from vitviz.offline.vit import ATTENTION_NOTE
-from tests.app.pages import open_page as open_pages
+from tests.app.pages import ROOT, open_page as open_pages
 
 
 
@@ -99,3 +101,66 @@ def test_relatedness_is_graded_by_what_the_pages_measure():
     rows = [m.value for m in at.markdown if "less difference of vector number" in m.value and "·" in m.value]
     assert rows and rows[0].startswith(claims.VERDICTS[verdict])
     assert any(said in m.value for m in at.markdown)  # the measured r beside the verdict
+def _said(at: AppTest) -> str:
+    """Everything a learner reads on the page: text, boxes, captions and the figures' titles."""
+    parts = [e.value for kind in ("markdown", "caption", "info", "warning") for e in getattr(at, kind)]
+    figures = [json.dumps(json.loads(c.proto.spec), ensure_ascii=False).replace("<br>", " ")
+               for c in at.get("plotly_chart")]
+    return "\n".join(parts + figures)  # a title's line breaks read as spaces
+
+
+def home_page(model: str, sample: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=300)
+    at.session_state["vitviz_model"] = model
+    at.run()
+    at = at.selectbox(key="vitviz_sample").select(sample).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_training_is_said_from_where_the_weights_came_from(tmp_path, monkeypatch):
+    """Bundled: its card; random: trained on nothing, the prediction not sure of anything, the filters noise;
+    a user's file: its training unknown. Never the published checkpoint's recipe as if it were these weights'."""
+    shapes = _said(home_page("shapes", "shape_star"))
+    assert "MODEL_CARD.md" in shapes and "real pretrained Vision Transformer" in shapes
+    assert "not sure of anything" not in shapes
+
+    home = _said(home_page("vit_ti16", "cat"))
+    assert "These weights are random: trained on nothing" in home and "real pretrained" not in home
+    assert "The model is not sure of anything" in home
+    patches = _said(open_page("vit_ti16", "cat", "patches"))
+    assert "Its training recipe added" not in patches and "the published checkpoint of this architecture" in patches
+    assert "The model was trained at 16 px" not in patches
+    assert "a whole square **patch** of pixels (16×16 px for the model on screen)" in patches  # its own size
+    vectors = _said(open_page("vit_ti16", "cat", "vectors"))
+    assert "these filters are noise, because nothing was learned" in vectors
+    attention = _said(open_page("vit_ti16", "cat", "attention"))
+    assert "uniform would be 1/197 = 0.0051" in attention
+
+    # a learner's own file, written as benchmarks/classroom_load.py writes one: a random state_dict in
+    # $VITVIZ_WEIGHTS_DIR; here the random model's own, so the analyses cached under its identity are this file's
+    untrained = caches.MODELS.peek("vit_ti16")
+    save_file(untrained.model.state_dict(), str(tmp_path / "vit_ti16.safetensors"))
+    monkeypatch.setenv("VITVIZ_WEIGHTS_DIR", str(tmp_path))
+    mine = load_model("vit_ti16", device="cpu")
+    assert mine.provenance.unknown
+    caches.MODELS.put(mine)
+    try:
+        home = _said(home_page("vit_ti16", "cat"))
+        assert "its training is unknown to vitviz" in home and "real pretrained" not in home
+        assert "The model is not sure of anything" in home  # measured: these weights are random too
+        vectors = _said(open_page("vit_ti16", "cat", "vectors"))
+        assert "cannot say whether these filters were learned" in vectors and "noise" not in vectors
+    finally:
+        caches.MODELS.put(untrained)
+
+
+def test_a_model_without_a_classifier_is_not_said_to_predict():
+    if caches.MODELS.peek("dino_s16") is None:
+        caches.MODELS.put(load_model("dino_s16", device="cpu", pretrained=False))
+    home = _said(home_page("dino_s16", "cat"))
+    assert "→ CLS token → features (DINO ViT-S/16 has no classifier: no prediction)" in home
+    assert "→ prediction" not in home and "the CLS token becomes the model's output" in home
+    assert "the architecture has no head; its published checkpoint was trained without labels" in home
+    shapes = _said(open_page("shapes", "shape_star", "patches"))
+    assert "(14×14 px for the model on screen)" in shapes

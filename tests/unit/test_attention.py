@@ -347,3 +347,38 @@ def test_relatedness_sentence_follows_the_rule():
         said = A.relatedness_sentence(A.Relatedness(grid, grid, r, A.closeness_kind(r)))
         assert f"r = **{r:.2f}**" in said and f"**{r * r:.0%}**" in said and A.CLOSENESS_WORDS[kind] in said
         assert ("inversely" in said) == (r < 0) and "query·key" in said
+def test_spread_of_constructed_attention():
+    """Uniform attention is 1× uniform, a one-hot row is T×, and the sentence states 1/T for the model."""
+    t = 197
+    uniform = np.full((1, t), 1 / t)
+    assert A.spread(uniform[:, 1:], t).ratio == pytest.approx(1.0)  # the CLS column left out, as the maps do
+    one_hot = np.zeros(t)
+    one_hot[5] = 1.0
+    assert A.spread(one_hot[1:], t).ratio == pytest.approx(t)
+    assert A.spread(uniform, t).uniform == pytest.approx(1 / 197)
+    assert A.spread(uniform, t).sentence() == "uniform would be 1/197 = 0.0051; the largest weight here is 1.0× that"
+    assert A.spread(one_hot, t).sentence().endswith("is 197× that")
+    with pytest.raises(ValueError):
+        A.spread(uniform, 0)
+
+
+def test_every_attention_map_states_uniform_and_its_ratio(tiny_bundle, shapes_bundle, photo):
+    """On a random ViT (near-uniform attention) and on the bundled model: 1/T of the model on screen in every
+    attention map's title, with the map's own largest weight against it."""
+    from vitviz.views import attention as views
+
+    for bundle in (tiny_bundle, shapes_bundle):
+        a = analyze(bundle, photo)
+        t = a.num_tokens
+        cls = A.cls_attention(a, a.depth - 1)
+        title = views.cls_map(bundle, a, a.depth - 1, None, 0.6, 0).layout.title.text
+        assert f"1/{t} = {1 / t:.2g}" in title.replace("<br>", " ")
+        assert f"{A.spread(cls, t).ratio_text} that" in title.replace("<br>", " ")
+        for fig in (views.query_map(bundle, a, 0, None, 0.6, 3), views.rollout(bundle, a)):
+            assert f"1/{t} =" in fig.layout.title.text
+        heads = views.heads(bundle, a, 0)
+        assert f"1/{t} =" in heads.layout.title.text
+        ratios = [ann.text.rsplit(" · ", 1)[1] for ann in heads.layout.annotations]
+        assert ratios == [A.spread(A.cls_attention(a, 0, h), t).ratio_text for h in range(a.heads)]
+    random_ratio = A.spread(A.cls_attention(analyze(tiny_bundle, photo), 11), 197).ratio
+    assert 1.0 <= random_ratio < 1.5  # random weights: the last block's CLS map is within 50 % of uniform

@@ -8,7 +8,8 @@ def test_analyze_prints_prediction_source_and_shapes(capsys):
     assert main(["analyze", str(SAMPLES_DIR / "cat.jpg"), "--model", "shapes"]) == 0
     out = capsys.readouterr().out
     assert "weights: bundled with vitviz" in out and "attentions" in out and "(4, 4, 65, 65)" in out
-    assert "prediction:" in out
+    assert "prediction:" in out and "trained: Trained here on generated images" in out and "MODEL_CARD.md" in out
+    assert "not sure of anything" not in out  # measured: the bundled model puts most of its mass on one class
 
 
 def test_bad_image_is_a_clear_error(tmp_path, capsys):
@@ -88,6 +89,14 @@ def test_faithfulness_json_has_the_fields(capsys):
         assert 0 <= m["deletion"] <= 1 and 0 <= m["insertion"] <= 1 and set(m["vs_random"]) == {"deletion", "insertion"}
     assert doc["random"]["orders"] == 4 and doc["verdict"].startswith("On this image")
     assert doc["target"]["label"] != doc["predicted"]["label"]  # --rank 1: the second class
+    assert doc["predicted"]["not_sure"] is None  # the bundled model is sure of something
+
+
+def test_faithfulness_of_random_weights_says_the_model_is_not_sure(capsys):
+    assert main(["faithfulness", str(SAMPLES_DIR / "cat.jpg"), "--model", "shapes", "--random-weights"]) == 0
+    out = capsys.readouterr().out
+    assert "(random initialisation (no pretrained weights))" in out  # the model line names the source
+    assert "note:    The model is not sure of anything" in out
 
 
 def test_faithfulness_over_a_folder_gives_mean_and_spread(tmp_path, capsys):

@@ -46,6 +46,9 @@ def test_handout_is_self_contained(tiny_bundle, photo):
     # the app's colours (vitviz/figures/style.py), not plotly's default theme (its grey-blue plot, its colours)
     assert '"colorway":["#0072B2","#E69F00"' in page
     assert "#E5ECF6" not in page.upper() and "#636EFA" not in page.upper()
+    # random weights: the handout says so, and that the prediction is near uniform (measured: entropy ≥ 95 % of log C)
+    assert "These weights are random: trained on nothing" in page and "The model is not sure of anything" in page
+    assert "uniform would be 1\\u002f197 = 0.0051" in page  # the attention maps' titles (plotly's JSON escapes /)
 
 
 def test_handout_made_inside_the_app_has_no_placeholder_colours(shapes_bundle):

@@ -12,7 +12,7 @@ from huggingface_hub import constants
 from safetensors.torch import save, save_file
 
 from tests.fakehub import COMMIT, FakeHub, count_probes, free_port
-from vitviz.model import hub
+from vitviz.model import hub, provenance
 from vitviz.model.loading import ModelIdentity, choose_device, cpu_threads, load_model
 from vitviz.model.zoo import ZOO, get_spec
 
@@ -57,7 +57,7 @@ def test_explicit_local_file(ti_weights):
     state, path = ti_weights
     b = load_model("vit_ti16", weights=path)
     assert b.spec.key == "vit_ti16" and not b.fell_back
-    assert "local file" in b.source
+    assert "local file" in b.source and b.provenance.origin == provenance.LOCAL_FILE
     assert _same_weights(b, state)
     assert not b.model.training
     assert len(b.labels) == 1000 and "tench" in b.labels[0]
@@ -68,6 +68,7 @@ def test_weights_dir_env(ti_weights, monkeypatch):
     monkeypatch.setenv("VITVIZ_WEIGHTS_DIR", str(path.parent))
     b = load_model("vit_ti16")
     assert "VITVIZ_WEIGHTS_DIR" in b.source and _same_weights(b, state)
+    assert b.provenance.unknown and not b.provenance.trained_as_documented  # the user's file, not the published one
 
 
 def test_pickle_files_are_refused(tmp_path):
@@ -95,6 +96,7 @@ def test_local_hf_cache(ti_weights, tmp_path, monkeypatch):
     _fill_cache(tmp_path / "cache", TI.hub_repo, path.read_bytes())
     b = load_model("vit_ti16")
     assert b.source == "local Hugging Face cache" and _same_weights(b, state)
+    assert b.provenance.origin == provenance.PUBLISHED  # the cache holds the zoo's pretrained tag
 
 
 @pytest.fixture
@@ -260,3 +262,37 @@ def test_the_articles_named_models_and_methods_are_explained():
     assert "CLIP trained to match images with their captions" in article.LLAVA_15.encoder
     stage = BY_KEY["faithfulness"]
     assert "LRP, layer-wise relevance propagation" in " ".join((stage.answer, stage.depth))
+def test_provenance_of_each_source(shapes_bundle, tiny_bundle, ti_weights, monkeypatch):
+    """Bundled, random and a user's file: each says what vitviz knows about its training, and only that."""
+    _, path = ti_weights
+    monkeypatch.setenv("VITVIZ_WEIGHTS_DIR", str(path.parent))
+    mine = load_model("vit_ti16")
+    assert shapes_bundle.provenance.origin == provenance.BUNDLED and shapes_bundle.provenance.trained_as_documented
+    assert tiny_bundle.provenance.origin == provenance.RANDOM and tiny_bundle.source.startswith("random")
+    assert mine.provenance.origin == provenance.LOCAL_FILE
+
+    card = provenance.training_note(shapes_bundle.spec, shapes_bundle.provenance)
+    assert card.startswith(shapes_bundle.spec.note) and "MODEL_CARD.md" in card
+    random_note = provenance.training_note(tiny_bundle.spec, tiny_bundle.provenance)
+    assert random_note.startswith("These weights are random: trained on nothing")
+    assert f"The published checkpoint of this architecture ({TI.timm_name}): {TI.note}" in random_note
+    own_note = provenance.training_note(mine.spec, mine.provenance)
+    assert "your file vit_ti16.safetensors: its training is unknown to vitviz" in own_note
+    published = provenance.published("local Hugging Face cache")
+    assert provenance.training_note(TI, published) == TI.note
+
+    for origin in (tiny_bundle.provenance, mine.provenance):  # never the training facts as if they were these weights'
+        assert "recipe added" not in provenance.recipe_sentence(TI, origin)
+        assert "published checkpoint" in provenance.recipe_sentence(TI, origin)
+        assert "The model was trained at 16 px" not in provenance.patch_size_sentence(16, origin)
+        assert "trained on the CLS token" not in provenance.head_training_sentence("the CLS token", origin)
+        assert provenance.filters_sentence(origin)
+    assert "these filters are noise, because nothing was learned" in provenance.filters_sentence(tiny_bundle.provenance)
+    assert "cannot say whether these filters were learned" in provenance.filters_sentence(mine.provenance)
+    for origin in (shapes_bundle.provenance, published):
+        assert provenance.filters_sentence(origin) == ""
+        assert "The model was trained at 16 px" in provenance.patch_size_sentence(16, origin)
+    assert "random crops" in provenance.recipe_sentence(TI, published)
+    assert "no random crops" in provenance.recipe_sentence(shapes_bundle.spec, shapes_bundle.provenance)
+    with pytest.raises(ValueError, match="origin"):
+        provenance.Provenance("somewhere", "?")

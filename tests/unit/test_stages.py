@@ -319,3 +319,40 @@ def test_shuffle_on_the_offline_model_shuffles_tokens_not_pixels(shapes_bundle):
         (r, c), (r0, c0) = divmod(k, cols), divmod(int(res.order[k]), cols)
         np.testing.assert_array_equal(res.shuffled_image[r * p:(r + 1) * p, c * p:(c + 1) * p],
                                       a.image[r0 * p:(r0 + 1) * p, c0 * p:(c0 + 1) * p])
+
+
+def test_near_uniform_prediction_rule_on_constructed_logits():
+    """Uniform logits: not sure of anything; one class far ahead, or two classes sharing the mass: sure enough."""
+    from vitviz.stages import confidence
+
+    flat = confidence.confidence(np.zeros(1000))
+    assert flat.near_uniform and flat.entropy_share == pytest.approx(1.0) and flat.ratio == pytest.approx(1.0)
+    assert "not sure of anything" in flat.sentence() and "0.10% of a blind guess among 1,000 classes" in flat.sentence()
+    peaked = np.zeros(1000)
+    peaked[3] = 12.0
+    assert confidence.confidence(peaked).top > 0.9 and not confidence.confidence(peaked).near_uniform
+    assert confidence.not_sure_line(peaked) is None
+    pair = np.full(1000, -30.0)
+    pair[[1, 2]] = 0.0  # two classes share it all: log 2 / log 1000 = 10 % of the largest entropy
+    two = confidence.confidence(pair)
+    assert two.entropy_share == pytest.approx(np.log(2) / np.log(1000), abs=1e-3) and not two.near_uniform
+    # the rule's edge: a top class at 2× a blind guess among 10, the rest flat, is near uniform; at 4× it is not
+    def top_at(ratio: float, c: int = 10) -> np.ndarray:
+        p = np.full(c, (1 - ratio / c) / (c - 1))
+        p[0] = ratio / c
+        return np.log(p)
+    assert confidence.confidence(top_at(2.0)).near_uniform
+    assert not confidence.confidence(top_at(4.0)).near_uniform
+    assert confidence.confidence(np.zeros(0)) is None  # no classifier: no prediction to judge
+
+
+def test_a_random_vit_is_not_sure_and_the_bundled_model_is(analysed, shapes_bundle):
+    from vitviz.inputs.samples import BY_KEY as SAMPLES
+    from vitviz.inputs.decode import load_image
+    from vitviz.stages import confidence
+
+    _, _, a = analysed  # random weights
+    c = confidence.confidence(a.logits)
+    assert c.near_uniform and c.ratio < 5 and confidence.not_sure_line(a.logits)
+    star = analyze(shapes_bundle, load_image(SAMPLES["shape_star"].data()))
+    assert star.top_labels[0] == "star" and confidence.not_sure_line(star.logits) is None

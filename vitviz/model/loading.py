@@ -26,6 +26,8 @@ from timm.data import ImageNetInfo, create_transform, resolve_model_data_config
 from vitviz.model import capture  # offline_model registers the bundled timm model
 
 from vitviz.model import hub
+from vitviz.model import provenance
+from vitviz.model.provenance import Provenance
 
 from vitviz.offline import vit as offline_model
 from vitviz.offline.shapes import SHAPE_CLASSES
@@ -109,12 +111,17 @@ class Bundle:
     transform: Callable  # PIL image -> normalised tensor [3, H, W]
     labels: tuple[str, ...]  # class names; empty for models without a classifier
     device: torch.device
-    source: str  # where the weights came from, in words
+    provenance: Provenance  # where the weights came from: what vitviz knows about their training
     requested: ModelSpec | None = None  # what was asked for, when a fallback happened
     fallback_reason: str | None = None  # why, in one sentence
     precision: str = "fp32"  # the number format of the weights (only fp32 so far)
     weights_path: Path | None = None  # the safetensors file the weights were read from; None: random weights
     calls: CallCounter = field(default_factory=CallCounter, repr=False, compare=False)  # shared by views
+
+    @property
+    def source(self) -> str:
+        """Where the weights came from, in words (the sidebar's "weights: …")."""
+        return self.provenance.source
 
     @property
     def fell_back(self) -> bool:
@@ -160,28 +167,33 @@ def _check_safetensors(path: Path) -> Path:
     return path
 
 
-def local_weights(spec: ModelSpec) -> tuple[Path, str] | None:
-    """The weights of ``spec`` already on this computer, without the network: (path, source in words) of the
-    bundled file, a ``$VITVIZ_WEIGHTS_DIR`` file or the local Hugging Face cache; None if there is none."""
+def local_weights(spec: ModelSpec) -> tuple[Path, Provenance] | None:
+    """The weights of ``spec`` already on this computer, without the network: (path, where they came from) of
+    the bundled file, a ``$VITVIZ_WEIGHTS_DIR`` file or the local Hugging Face cache; None if there is none.
+
+    A local file is the user's own: vitviz cannot tell how it was trained. The Hugging Face cache holds the
+    published checkpoint of the spec's pretrained tag."""
     if spec.bundled:
-        return offline_model.WEIGHTS_FILE, "bundled with vitviz"
+        return offline_model.WEIGHTS_FILE, provenance.bundled()
     env_dir = os.environ.get(WEIGHTS_DIR_ENV)
     if env_dir:
         for name in (f"{spec.key}.safetensors", f"{spec.timm_name}.safetensors"):
             if (Path(env_dir) / name).is_file():
-                return Path(env_dir) / name, f"local file {name} (${WEIGHTS_DIR_ENV})"
+                return Path(env_dir) / name, provenance.local_file(f"local file {name} (${WEIGHTS_DIR_ENV})", name)
     cached = hub.cached_file(spec.hub_repo)
     if cached is not None:
-        return cached, "local Hugging Face cache"
+        return cached, provenance.published("local Hugging Face cache")
     return None
 
 
 def locate_weights(spec: ModelSpec, weights: str | Path | None = None,
-                   progress: hub.Progress | None = None) -> tuple[Path, str]:
-    """Find the weights of ``spec``: (path, source in words). Raises hub.HubUnavailable if none."""
+                   progress: hub.Progress | None = None) -> tuple[Path, Provenance]:
+    """Find the weights of ``spec``: (path, where they came from). Raises hub.HubUnavailable if none."""
     if weights is not None:
-        return _check_safetensors(Path(weights)), f"local file {Path(weights).name}"
-    return local_weights(spec) or (hub.download(spec.hub_repo, progress), "downloaded from the Hugging Face hub")
+        name = Path(weights).name
+        return _check_safetensors(Path(weights)), provenance.local_file(f"local file {name}", name)
+    return local_weights(spec) or (hub.download(spec.hub_repo, progress),
+                                   provenance.published("downloaded from the Hugging Face hub"))
 
 
 def load_model(spec: ModelSpec | str, device: torch.device | str | None = None,
@@ -198,10 +210,10 @@ def load_model(spec: ModelSpec | str, device: torch.device | str | None = None,
     if device.type == "cpu":
         set_threads()
     if not pretrained:
-        path, source = None, "random initialisation (no pretrained weights)"
+        path, origin = None, provenance.random_init()
     else:
         try:
-            path, source = locate_weights(spec, weights, progress)
+            path, origin = locate_weights(spec, weights, progress)
         except hub.HubUnavailable as exc:
             return _fall_back(spec, f"{spec.title} is not on this computer and {exc}", device, offline)
     try:
@@ -209,11 +221,11 @@ def load_model(spec: ModelSpec | str, device: torch.device | str | None = None,
     except Exception as exc:  # a damaged file: a cut-off download, a disk error, the wrong model's weights
         if weights is not None or spec.bundled or path is None:
             raise
-        damaged = f"the weights file of {spec.title} ({source}) is damaged ({type(exc).__name__})"
+        damaged = f"the weights file of {spec.title} ({origin}) is damaged ({type(exc).__name__})"
         try:  # fetch a fresh copy if the hub is there; else fall back
             path = hub.download(spec.hub_repo, progress, force=True)
             model = _build(spec, path, device)
-            source = f"downloaded again from the Hugging Face hub ({damaged})"
+            origin = provenance.published(f"downloaded again from the Hugging Face hub ({damaged})")
         except Exception as again:
             reason = f"{damaged}, and {again}" if isinstance(again, hub.HubUnavailable) else damaged
             return _fall_back(spec, reason, device, offline)
@@ -221,7 +233,7 @@ def load_model(spec: ModelSpec | str, device: torch.device | str | None = None,
     data_config = resolve_model_data_config(model)
     return Bundle(spec=spec, model=model, data_config=data_config,
                   transform=create_transform(**data_config, is_training=False),
-                  labels=_labels(spec, model), device=device, source=source, weights_path=path)
+                  labels=_labels(spec, model), device=device, provenance=origin, weights_path=path)
 
 
 def _fall_back(requested: ModelSpec, reason: str, device: torch.device,

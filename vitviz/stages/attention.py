@@ -41,6 +41,41 @@ def query_attention(analysis: Analysis, layer: int, head: int | None, index: int
     return _heads(analysis.attentions[layer][:, n0 + index, n0:], head).reshape(analysis.grid)  # [H, N] -> [N]
 
 
+@dataclass(frozen=True)
+class Spread:
+    """How far a map of attention weights is from uniform attention over the tokens its rows cover.
+
+    A softmax row sums to 1 over all ``tokens`` tokens, so uniform attention gives each 1/T; a colour scale
+    stretched from the map's smallest to its largest value makes a near-uniform map look as contrasted as a
+    sharp one. ``ratio`` = largest weight / (1/T): 1 for uniform attention, T when one token takes it all."""
+
+    tokens: int  # T: the tokens each row is a distribution over (patches + prefix tokens)
+    largest: float  # the largest weight in the map
+
+    @property
+    def uniform(self) -> float:
+        return 1.0 / self.tokens
+
+    @property
+    def ratio(self) -> float:
+        return self.largest * self.tokens
+
+    @property
+    def ratio_text(self) -> str:
+        return f"{self.ratio:.1f}×" if self.ratio < 10 else f"{self.ratio:.0f}×"
+
+    def sentence(self) -> str:
+        return (f"uniform would be 1/{self.tokens} = {self.uniform:.2g}; the largest weight here is "
+                f"{self.ratio_text} that")
+
+
+def spread(weights: np.ndarray, tokens: int) -> Spread:
+    """The spread of ``weights`` (any part of attention rows that each sum to 1 over ``tokens`` tokens)."""
+    if tokens < 1:
+        raise ValueError("a distribution needs at least one token")
+    return Spread(tokens, float(np.max(weights)))
+
+
 def fuse_heads(attn: np.ndarray, fusion: str = "mean") -> np.ndarray:
     """[..., H, T, T] -> [..., T, T] by mean, max or min over heads."""
     if fusion not in HEAD_FUSIONS:

@@ -326,12 +326,11 @@ TRAINING_DATA: dict[str, TrainingData] = {  # by the pretrained tag of the timm 
 
 
 def training_data(bundle: Bundle) -> TrainingData | None:
-    """What the checkpoint of the model on screen was trained on (None: tag unknown)."""
+    """What the published checkpoint of the model's architecture and tag was trained on (None: tag unknown).
+
+    A fact about the weights on screen only when ``bundle.provenance.trained_as_documented``; for random
+    weights or a user's file it is what the published checkpoint was trained on."""
     return TRAINING_DATA.get(bundle.spec.timm_name.split(".", 1)[-1])
-
-
-def has_random_weights(bundle: Bundle) -> bool:
-    return bundle.source.startswith("random")
 
 
 def weights_file_bytes(bundle: Bundle) -> int | None:

@@ -20,35 +20,59 @@ def _head_name(head: int | None) -> str:
     return "mean of heads" if head is None else f"head {head}"
 
 
+def _spread_line(values: np.ndarray, a: Analysis) -> str:
+    """The title's second line: uniform = 1/T for this model and the map's largest weight against it (the
+    colour scale runs from the map's own smallest to largest value, so the colours alone cannot say)."""
+    return "<br>" + attention.spread(values, a.num_tokens).sentence()
+
+
+def _tile_titles(names: list[str], maps: list[np.ndarray], a: Analysis) -> list[str]:
+    """Small-panel titles with each map's largest weight against uniform (1/T)."""
+    return [f"{n} · {attention.spread(m, a.num_tokens).ratio_text}" for n, m in zip(names, maps)]
+
+
+def _tiles_note(a: Analysis) -> str:
+    return (f"<br>uniform would be 1/{a.num_tokens} = {1 / a.num_tokens:.2g}; each panel: its largest weight, "
+            "× uniform")
+
+
 def cls_map(_bundle: Bundle, a: Analysis, layer: int, head: int | None, opacity: float, selected: int) -> go.Figure:
     """Where the CLS token looks in block ``layer`` (0-based)."""
-    return heatmap_overlay(a.image, attention.cls_attention(a, layer, head), a.patch_size, opacity, selected=selected,
+    values = attention.cls_attention(a, layer, head)  # [rows, cols]
+    return heatmap_overlay(a.image, values, a.patch_size, opacity, selected=selected,
                            height=460, colorbar_title="attention",
-                           title=f"CLS → patches, block {layer + 1}, {_head_name(head)}")
+                           title=f"CLS → patches, block {layer + 1}, {_head_name(head)}{_spread_line(values, a)}")
 
 
 def query_map(_bundle: Bundle, a: Analysis, layer: int, head: int | None, opacity: float, index: int) -> go.Figure:
-    return heatmap_overlay(a.image, attention.query_attention(a, layer, head, index), a.patch_size, opacity,
+    values = attention.query_attention(a, layer, head, index)  # [rows, cols]
+    return heatmap_overlay(a.image, values, a.patch_size, opacity,
                            selected=index, height=400, colorbar_title="attention",
-                           title=f"Where patch {index} looks (its query row), block {layer + 1}")
+                           title=f"Where patch {index} looks (its query row), block {layer + 1}"
+                                 f"{_spread_line(values, a)}")
 
 
 def heads(_bundle: Bundle, a: Analysis, layer: int) -> go.Figure:
-    return small_multiples(a.image, [attention.cls_attention(a, layer, h) for h in range(a.heads)],
-                           [f"head {h}" for h in range(a.heads)], SMALL_OPACITY, columns=min(6, a.heads),
-                           title=f"All {a.heads} heads of block {layer + 1}: CLS attention (each map scaled on its own)")
+    maps = [attention.cls_attention(a, layer, h) for h in range(a.heads)]
+    return small_multiples(a.image, maps, _tile_titles([f"head {h}" for h in range(a.heads)], maps, a),
+                           SMALL_OPACITY, columns=min(6, a.heads),
+                           title=f"All {a.heads} heads of block {layer + 1}: CLS attention (each map scaled on its own)"
+                                 f"{_tiles_note(a)}")
 
 
 def layers(_bundle: Bundle, a: Analysis) -> go.Figure:
-    return small_multiples(a.image, [attention.cls_attention(a, i) for i in range(a.depth)],
-                           [f"block {i + 1}" for i in range(a.depth)], SMALL_OPACITY, columns=min(6, a.depth),
-                           title="Mean over heads, every block: how CLS attention changes with depth")
+    maps = [attention.cls_attention(a, i) for i in range(a.depth)]
+    return small_multiples(a.image, maps, _tile_titles([f"block {i + 1}" for i in range(a.depth)], maps, a),
+                           SMALL_OPACITY, columns=min(6, a.depth),
+                           title=f"Mean over heads, every block: how CLS attention changes with depth{_tiles_note(a)}")
 
 
 def rollout(_bundle: Bundle, a: Analysis, fusion: str = "mean", discard: float = 0.0,
             opacity: float = 0.6) -> go.Figure:
-    return heatmap_overlay(a.image, attention.rollout_map(a, fusion, discard), a.patch_size, opacity, height=440,
-                           colorbar_title="relevance", title=f"Rollout ({fusion}, discard {discard:.2f})")
+    """The rollout's CLS row over the patches: a distribution over the tokens (rollout's rows sum to 1)."""
+    values = attention.rollout_map(a, fusion, discard)  # [rows, cols]
+    return heatmap_overlay(a.image, values, a.patch_size, opacity, height=440, colorbar_title="relevance",
+                           title=f"Rollout ({fusion}, discard {discard:.2f}){_spread_line(values, a)}")
 
 
 def relevance(_bundle: Bundle, a: Analysis, relevance_map: np.ndarray, label: str, opacity: float) -> go.Figure:

@@ -13,7 +13,7 @@ from vitviz.figures.steps import Panel, attention_matrix, depth_lines, token_bar
 from vitviz.figures.style import HIGHLIGHT
 from vitviz.model.analysis import Analysis
 from vitviz.model.loading import Bundle
-from vitviz.stages import block
+from vitviz.stages import attention, block
 from vitviz.stages.block import BlockTrace, Stream
 
 
@@ -83,7 +83,8 @@ def row_on_image(_bundle: Bundle, a: Analysis, trace: BlockTrace, head: int, tok
     what = "the attention row" if temperature == 1.0 else f"what-if: temperature {temperature:g}"
     return heatmap_overlay(a.image, row[n0:].reshape(a.grid), a.patch_size, 0.65,
                            selected=token - n0 if token >= n0 else None, height=420, colorbar_title="weight",
-                           title=f"softmax: {what}, {_tok(a, token)}, head {head} (CLS gets {row[0]:.3f})")
+                           title=f"softmax: {what}, {_tok(a, token)}, head {head} (CLS gets {row[0]:.3f})<br>"
+                                 + attention.spread(row[n0:], a.num_tokens).sentence())
 
 
 def head_output(_bundle: Bundle, a: Analysis, trace: BlockTrace, head: int, token: int,

@@ -13,6 +13,7 @@ from vitviz.figures.maps import small_multiples
 from vitviz.figures.style import DIVERGING, base_layout
 from vitviz.model.analysis import Analysis
 from vitviz.model.loading import Bundle
+from vitviz.stages import attention
 from vitviz.stages.faithfulness import METHODS, RANDOM, Curves, Occlusion
 
 # Okabe-Ito colours, one per method; the random baseline in grey
@@ -51,13 +52,20 @@ def occlusion_map(_bundle: Bundle, a: Analysis, occ: Occlusion, opacity: float =
     return fig
 
 
+DISTRIBUTIONS = ("attention", "rollout")  # the maps whose values are attention weights over the T tokens
+
+
 def maps(_bundle: Bundle, a: Analysis, c: Curves) -> go.Figure:
     """The maps whose orders the curves test, two a row (each scaled on its own): four in a row are too small to
     read at a phone's width."""
     keys = list(c.maps)
     rows = -(-len(keys) // 2)
-    return small_multiples(a.image, [c.maps[k] for k in keys], [METHODS[k] for k in keys], 0.6,
-                           columns=2, title="The maps under test (each scaled on its own)", height=70 + 240 * rows)
+    titles = [METHODS[k] + (f" · {attention.spread(c.maps[k], a.num_tokens).ratio_text} uniform"
+                            if k in DISTRIBUTIONS else "") for k in keys]
+    return small_multiples(a.image, [c.maps[k] for k in keys], titles, 0.6, columns=2,
+                           title=f"The maps under test (each scaled on its own)<br>attention and rollout: largest "
+                                 f"weight × uniform (1/{a.num_tokens} = {1 / a.num_tokens:.2g})",
+                           height=70 + 240 * rows)
 
 
 CURVE_TITLES = {"deletion": "Deletion: most important removed first<br>(lower area = better)",

@@ -1,0 +1,149 @@
+"""Where the weights of the model on screen came from, and so what vitviz knows about how it was trained.
+
+The one place every sentence about training comes from. Four origins:
+
+- ``PUBLISHED``: the zoo's pretrained tag, from the Hugging Face cache or the hub: the published
+  checkpoint, so the zoo spec's training facts (its note, its recipe, its data) hold;
+- ``BUNDLED``: vitviz's own shapes model, whose training is recorded in ``vitviz/assets/MODEL_CARD.md``;
+- ``RANDOM``: random initialisation (``load_model(..., pretrained=False)``): trained on nothing;
+- ``LOCAL_FILE``: a file of the user's own (an explicit path or ``$VITVIZ_WEIGHTS_DIR``): vitviz only
+  knows that it fits the architecture; its training is unknown to vitviz.
+
+For the last two, what the zoo knows is still worth saying, but as what it is: a fact about the
+published checkpoint of this architecture, not about the weights on screen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vitviz.model.zoo import ModelSpec
+
+PUBLISHED = "published"
+BUNDLED = "bundled"
+RANDOM = "random"
+LOCAL_FILE = "local file"
+ORIGINS = (PUBLISHED, BUNDLED, RANDOM, LOCAL_FILE)
+
+RANDOM_SOURCE = "random initialisation (no pretrained weights)"
+UNKNOWN = "its training is unknown to vitviz"
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """The origin of a model's weights (one of ``ORIGINS``) and the source in words (the sidebar's)."""
+
+    origin: str
+    source: str
+    file: str = ""  # a user's file: its name
+
+    def __post_init__(self) -> None:
+        if self.origin not in ORIGINS:
+            raise ValueError(f"origin must be one of {ORIGINS}, not {self.origin!r}")
+
+    def __str__(self) -> str:
+        return self.source
+
+    @property
+    def trained_as_documented(self) -> bool:
+        """True when the spec's and card's training facts are facts about these weights."""
+        return self.origin in (PUBLISHED, BUNDLED)
+
+    @property
+    def random(self) -> bool:
+        return self.origin == RANDOM
+
+    @property
+    def unknown(self) -> bool:
+        """A user's own file: it fits the architecture, nothing more is known."""
+        return self.origin == LOCAL_FILE
+
+
+def published(source: str) -> Provenance:
+    return Provenance(PUBLISHED, source)
+
+
+def bundled() -> Provenance:
+    return Provenance(BUNDLED, "bundled with vitviz")
+
+
+def random_init() -> Provenance:
+    return Provenance(RANDOM, RANDOM_SOURCE)
+
+
+def local_file(source: str, file: str) -> Provenance:
+    return Provenance(LOCAL_FILE, source, file)
+
+
+def these_weights(p: Provenance) -> str:
+    """What the weights on screen are, in a few words, for random or unknown weights ('' when documented)."""
+    if p.random:
+        return "these weights are random: trained on nothing"
+    if p.unknown:
+        return f"these weights are your file {p.file}: {UNKNOWN}"
+    return ""
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+MODEL_CARD = "vitviz/assets/MODEL_CARD.md"  # the bundled model's card: its data, recipe and evaluation
+
+
+def training_note(spec: ModelSpec, p: Provenance) -> str:
+    """One line on how the model on screen was trained (the sidebar's model note, the handout's)."""
+    if p.trained_as_documented:
+        return f"{spec.note} Its card: {MODEL_CARD}." if spec.bundled else spec.note
+    return f"{_capital(these_weights(p))}. The published checkpoint of this architecture ({spec.timm_name}): {spec.note}"
+
+
+def recipe_sentence(spec: ModelSpec, p: Provenance) -> str:
+    """How training augmented the images, beside the model's evaluation transform (Patches page)."""
+    if spec.bundled and p.trained_as_documented:
+        return "This model was trained on freshly generated images, with no random crops or flips. "
+    if p.trained_as_documented:
+        return "Its training recipe added random crops, flips and more on top, to make it robust. "
+    published_recipe = ("was trained on freshly generated images, with no random crops or flips" if spec.bundled
+                        else "was trained with random crops, flips and more on top")
+    return (f"{_capital(these_weights(p))}, so no training recipe can be said of them; the "
+            f"published checkpoint of this architecture {published_recipe}. ")
+
+
+def patch_size_sentence(patch: int, p: Provenance) -> str:
+    """At which patch size the weights on screen were trained (Patches page, the resampling experiment)."""
+    if p.trained_as_documented:
+        return (f"The model was trained at {patch} px: at other sizes it meets inputs it was not trained for.")
+    if p.random:
+        return (f"The architecture cuts {patch}-px patches; {these_weights(p)}, so no patch size is one they "
+                "were trained at.")
+    return (f"The architecture cuts {patch}-px patches; {these_weights(p)}, so whether they were trained at "
+            f"{patch} px is unknown too.")
+
+
+def no_classifier_sentence(spec: ModelSpec, p: Provenance) -> str:
+    """Why the model has no classifier: its checkpoint was trained without labels, or the architecture has no head."""
+    if p.trained_as_documented:
+        return f"{spec.title} has no classifier (it was trained without labels)"
+    return (f"{spec.title} has no classifier (the architecture has no head; its published checkpoint was trained "
+            "without labels)")
+
+
+def filters_sentence(p: Provenance) -> str:
+    """What the projection filters on screen are, for random or unknown weights ('' when documented: the
+    page's reading of trained filters then applies)."""
+    if p.random:
+        return ("These weights are random: trained on nothing, so these filters are noise, because nothing was "
+                "learned; the paper's reading is of trained filters.")
+    if p.unknown:
+        return f"{_capital(these_weights(p))}, so vitviz cannot say whether these filters were learned."
+    return ""
+
+
+def head_training_sentence(reads: str, p: Provenance) -> str:
+    """What the final norm and head were trained on (the logit lens's caveat, Inside a block page)."""
+    if p.trained_as_documented:
+        return (f"The final norm and head were trained on {reads} after the last block only, not between blocks: "
+                "early readings are a rough guide, not what the model “thinks”.")
+    return (f"The final norm and head are read as the model reads {reads} after the last block; {these_weights(p)}, "
+            "so no reading, early or late, is something the model learned.")
