@@ -29,6 +29,8 @@ html, body, [data-testid="stAppViewContainer"] {{ font-size: {ROOT_PX}px; }}
 h1 {{ font-size: 2.1rem !important; }} h2 {{ font-size: 1.6rem !important; }} h3 {{ font-size: 1.3rem !important; }}
 [data-testid="stMetricValue"] {{ font-size: 1.9rem; }}
 [data-testid="stMain"] code {{ font-size: max(0.85em, 16px); }}
+[data-testid="stMain"] .katex {{ font-size: 1em; }}
+[data-testid="stMain"] .katex-display {{ overflow-x: auto; overflow-y: hidden; padding-bottom: 0.25rem; }}
 [data-testid="stMain"] [data-testid="stHorizontalBlock"] {{ flex-wrap: wrap; }}
 [data-testid="stMain"] [data-testid="stColumn"] {{ min-width: min(100%, {COLUMN_MIN_REM}rem); }}
 [data-testid="stMain"] [data-testid="stColumn"]:has([data-testid="stPlotlyChart"]) {{ min-width: 100%; }}

@@ -41,6 +41,7 @@ PRESENTER_FONT = 22  # the house FONT_SIZE on a projector
 PRESENTER_SCALE = PRESENTER_FONT / FONT_SIZE  # every explicit font size grows by the same factor
 PRESENTER_MIN_PX = 16  # no text of a figure below this on a projector
 PRESENTER_MIN_HEIGHT = 640  # a main figure fills a 1280×720 screen under the page header
+PLOTLY_HEIGHT = 450  # plotly's height for a figure that sets none
 _AXIS = re.compile(r"[xy]axis\d*")
 
 
@@ -75,13 +76,27 @@ def _presenter_fonts(value: object, in_font: bool = False) -> object:
     return value
 
 
+def _presenter_height(height: int, rows: int) -> int:
+    """Taller with the larger text: a figure of three rows of panels or more by the font's factor (its panels'
+    titles and tick labels would run into each other at its old height), any other as far as
+    ``PRESENTER_MIN_HEIGHT`` (a main figure then fills the screen; a strip one image high stays a strip)."""
+    grown = round(height * PRESENTER_SCALE)
+    return grown if rows >= 3 else max(height, min(grown, PRESENTER_MIN_HEIGHT))
+
+
+def _rows(layout: dict) -> int:
+    """How many rows of panels a figure stacks (distinct vertical domains of its y axes)."""
+    return len({tuple(axis.get("domain") or (0, 1)) for k, axis in layout.items()
+                if _AXIS.fullmatch(k) and k.startswith("y") and isinstance(axis, dict)}) or 1
+
+
 def presenter(figure: dict) -> dict:
     """``figure`` (a plotly figure as plain JSON types: ``{"data": […], "layout": {…}}``) for a projector.
 
     One rule for every chart: the base font is ``PRESENTER_FONT``, every explicit size (subplot titles,
     annotations, cell digits, tick labels) grows by ``PRESENTER_SCALE`` and never goes below ``PRESENTER_MIN_PX``,
     text that plotly would shrink to fit a bar is kept at that floor, the title's margin grows with its font and the
-    figure is at least ``PRESENTER_MIN_HEIGHT`` tall. What the figure shows is left as it is."""
+    figure grows taller with it (``_presenter_height``). What the figure shows is left as it is."""
     layout = _presenter_fonts(figure.get("layout", {}))
     font = layout.get("font") or {}
     title = layout.get("title") or {}
@@ -93,7 +108,7 @@ def presenter(figure: dict) -> dict:
               "font": {**font, "size": max(PRESENTER_FONT, font.get("size") or 0)},
               "title": {**title, "font": {**title_font, "size": title_font.get("size") or PRESENTER_FONT + 4}},
               "uniformtext": {"minsize": PRESENTER_MIN_PX, "mode": "show"},
-              "height": max(layout.get("height") or 0, PRESENTER_MIN_HEIGHT)}
+              "height": _presenter_height(layout.get("height") or PLOTLY_HEIGHT, _rows(layout))}
     for name in {"xaxis", "yaxis", *(k for k in layout if _AXIS.fullmatch(k))}:  # the host's theme sizes ticks in
         axis = layout.get(name) or {}  # its own units otherwise (Streamlit: 0.75 rem), and log axes' minor labels
         axis_title = axis.get("title") or {}  # at 0.75 of the tick size: 16.5 px at the presenter size
