@@ -28,7 +28,10 @@ MEASURE = """() => {
   const svg = [...main.querySelectorAll('.js-plotly-plot svg text')].filter(t => t.textContent.trim() && shown(t))
     .map(t => [parseFloat(getComputedStyle(t).fontSize), t.textContent.trim().slice(0, 40)]);
   const chart = main.querySelector('[data-testid="stPlotlyChart"]');
-  const areas = [...chart.querySelectorAll('.nsewdrag')].map(a => a.getBoundingClientRect());
+  // the plotting area: the drawn images of a map (a square map's axes span the whole width around it), else the
+  // panels' areas
+  const images = [...chart.querySelectorAll('.cartesianlayer image')];
+  const areas = (images.length ? images : [...chart.querySelectorAll('.nsewdrag')]).map(a => a.getBoundingClientRect());
   const plot = areas.length ? Math.max(...areas.map(a => a.right)) - Math.min(...areas.map(a => a.left)) : 0;
   return {content, text: smallest(text), svg: smallest(svg), texts: svg.length,
           figure: chart.getBoundingClientRect().width, plot,

@@ -206,7 +206,7 @@ def test_presenter_style_enlarges_every_text_and_takes_nothing_away():
     assert layout["xaxis"]["title"]["text"] == "column" and 0.75 * PRESENTER_FONT >= PRESENTER_MIN_PX
     assert shown["data"][0]["textfont"] == {"size": PRESENTER_MIN_PX, "color": "white"}  # 9 px would be 14: floor
     assert layout["uniformtext"] == {"minsize": PRESENTER_MIN_PX, "mode": "show"}  # bar labels are not shrunk
-    assert layout["height"] == round(300 * PRESENTER_SCALE) and layout["margin"]["t"] > before["layout"]["margin"]["t"]
+    assert layout["height"] == PRESENTER_MIN_HEIGHT and layout["margin"]["t"] > before["layout"]["margin"]["t"]
     # what the figure shows is the same: data, text and titles
     assert shown["data"][0]["z"] == before["data"][0]["z"] and shown["data"][0]["text"] == before["data"][0]["text"]
     assert layout["title"]["text"] == before["layout"]["title"]["text"]
@@ -214,8 +214,8 @@ def test_presenter_style_enlarges_every_text_and_takes_nothing_away():
     assert presenter(shown)["layout"]["font"]["size"] >= PRESENTER_FONT > FONT_SIZE
     tall = presenter(to_wire(base_layout(go.Figure(), "t", height=900)).to_dict())
     assert tall["layout"]["height"] == 900  # a figure taller than the screen keeps its height
-    main = presenter(to_wire(base_layout(go.Figure(), "t", height=500)).to_dict())
-    assert main["layout"]["height"] == PRESENTER_MIN_HEIGHT  # grows with its text as far as the screen's height
+    strip = presenter(to_wire(base_layout(go.Figure(), "t", height=140)).to_dict())
+    assert strip["layout"]["height"] == round(140 * PRESENTER_SCALE)  # a strip grows with its text, stays a strip
     from plotly.subplots import make_subplots
     stacked = make_subplots(rows=4, cols=1, subplot_titles=["a", "b", "c", "d"])
     stacked = presenter(to_wire(base_layout(stacked, "four rows", height=720)).to_dict())

@@ -42,6 +42,7 @@ PRESENTER_SCALE = PRESENTER_FONT / FONT_SIZE  # every explicit font size grows b
 PRESENTER_MIN_PX = 16  # no text of a figure below this on a projector
 PRESENTER_MIN_HEIGHT = 640  # a main figure fills a 1280×720 screen under the page header
 PLOTLY_HEIGHT = 450  # plotly's height for a figure that sets none
+STRIP_PX = 300  # a figure lower than this is a strip (a row of images, a row of bits), not a picture to fill a screen
 _AXIS = re.compile(r"[xy]axis\d*")
 
 
@@ -77,11 +78,14 @@ def _presenter_fonts(value: object, in_font: bool = False) -> object:
 
 
 def _presenter_height(height: int, rows: int) -> int:
-    """Taller with the larger text: a figure of three rows of panels or more by the font's factor (its panels'
-    titles and tick labels would run into each other at its old height), any other as far as
-    ``PRESENTER_MIN_HEIGHT`` (a main figure then fills the screen; a strip one image high stays a strip)."""
+    """Taller with the larger text. A figure of at least ``STRIP_PX`` fills the screen's height
+    (``PRESENTER_MIN_HEIGHT``: a square map then is as large as the screen allows); a lower one is a strip (one row
+    of images, one bar) and grows by the font's factor only, so it stays a strip; a figure of three rows of panels or
+    more grows by that factor at least (its panels' titles and tick labels would run into each other)."""
     grown = round(height * PRESENTER_SCALE)
-    return grown if rows >= 3 else max(height, min(grown, PRESENTER_MIN_HEIGHT))
+    if height < STRIP_PX:
+        return grown
+    return max(grown if rows >= 3 else height, PRESENTER_MIN_HEIGHT)
 
 
 def _rows(layout: dict) -> int:
