@@ -14,5 +14,5 @@ ROOT = Path(__file__).resolve().parents[1]
 if __name__ == "__main__":
     env = {**os.environ, "VITVIZ_SCREENSHOTS": str(ROOT / "docs" / "screenshots"), "HF_HUB_OFFLINE": "1"}
     tests = ["tests/e2e/test_browser.py::test_every_page_in_a_real_browser",
-             "tests/e2e/test_browser.py::test_presenter_mode_at_projector_size"]
+             "tests/e2e/test_presenter_browser.py::test_presenter_mode_at_projector_size"]
     sys.exit(subprocess.call([sys.executable, "-m", "pytest", "-q", *tests], cwd=ROOT, env=env))

@@ -1,37 +1,20 @@
-"""Drawing figures: presenter-mode scaling, a PNG button on every chart, charts that let a finger scroll the page,
-and clickable patch charts."""
+"""Drawing figures: presenter-mode scaling (one rule for every chart), a PNG button on every chart, charts that let
+a finger scroll the page, and clickable patch charts."""
 
 from __future__ import annotations
 
 import plotly.graph_objects as go
 import streamlit as st
 
+from vitviz.figures import style
 from vitviz.figures.images import PATCH_TRACE
-from vitviz.figures.wire import to_wire, trace_names
+from vitviz.figures.wire import WireFigure, to_wire, trace_names
 
 from . import session
 
-PRESENTER_FONT = 22
-PRESENTER_MIN_HEIGHT = 560
-PRESENTER_CSS = """
-<style>
-html, body, [data-testid="stAppViewContainer"] { font-size: 22px; }
-[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.25rem; line-height: 1.5; }
-[data-testid="stMetricValue"] { font-size: 2.6rem; }
-h1 { font-size: 3rem !important; } h2 { font-size: 2.3rem !important; } h3 { font-size: 1.8rem !important; }
-[data-testid="stExpander"], [data-testid="stCaptionContainer"] { display: none; }
-</style>
-"""
-
-
-def presenter_css() -> None:
-    """Large type and no secondary details when presenter mode is on."""
-    if session.presenter():
-        st.html(PRESENTER_CSS)
-
 
 def chart(fig: go.Figure, key: str, **kwargs) -> object:
-    """``st.plotly_chart`` with presenter-mode scaling: larger fonts, one main figure per screen.
+    """``st.plotly_chart`` with presenter-mode scaling: every text larger, none below 16 px, taller figures.
 
     No chart pans or zooms on a drag (``dragmode=False``): on a touch screen a finger on a chart scrolls the page,
     as it does everywhere else; hover, clicks and the toolbar's zoom buttons still work. (A chart with
@@ -43,12 +26,8 @@ def chart(fig: go.Figure, key: str, **kwargs) -> object:
     wire = to_wire(fig)  # new top-level layout entries only: a cached figure is shared with other sessions
     if wire.layout_value("dragmode") is not False:  # house-style figures carry it already (base_layout)
         wire = wire.with_layout(dragmode=False)
-    if session.presenter():
-        title = wire.layout_value("title") or {}
-        wire = wire.with_layout(
-            font={**(wire.layout_value("font") or {}), "size": PRESENTER_FONT},
-            title={**title, "font": {**title.get("font", {}), "size": PRESENTER_FONT + 4}},
-            height=max(wire.layout_value("height") or 0, PRESENTER_MIN_HEIGHT))
+    if session.presenter():  # one rule for every chart (vitviz.figures.style.presenter); the page CSS: ui/presenter.py
+        wire = WireFigure(style.presenter(wire.to_dict()), wire.wire_bytes)
     config = {"toImageButtonOptions": {"format": "png", "filename": f"vitviz_{key}", "scale": 2},
               "displaylogo": False}
     return st.plotly_chart(wire, key=key, config=config, **kwargs)

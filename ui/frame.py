@@ -15,7 +15,7 @@ from vitviz.model import hub, precision, provenance
 from vitviz.model.loading import Bundle
 from vitviz.model.zoo import BY_KEY as SPECS, DEFAULT_KEY, ZOO
 
-from . import caches, charts, phone, session, widgets
+from . import caches, phone, presenter, session, widgets
 from .context import Context, publish, show_place
 from .precision import precision_line
 from vitviz.walkthrough import HOME_PAGE, STAGES
@@ -88,8 +88,9 @@ def run() -> None:
     st.set_page_config(page_icon="🔬", layout="wide")
     page = navigation()
     with st.sidebar:
-        st.toggle("Presenter mode", key=session.K_PRESENTER,
-                  help="Large type and figures for a projector; details folded away.")
+        st.toggle("Presenter mode", key=session.K_PRESENTER, on_change=presenter.switched,
+                  help="Large type and figures for a projector, the sidebar folded away (the arrow at the top "
+                       "left opens it again); nothing is hidden.")
         requested = _model_picker()
         number_format = _precision_picker()
         running = st.container()  # what actually runs, filled in once the model is loaded
@@ -98,7 +99,7 @@ def run() -> None:
             st.image(chosen.preview, caption=f"{chosen.name} ({chosen.image.width}×{chosen.image.height})",
                      width="stretch")
         status = st.container()
-    charts.presenter_css()
+    presenter.apply()
     phone.phone_css()
     fp32 = _load(requested)
     refused = precision.unavailable(number_format, fp32.device, fp32.model)
@@ -127,6 +128,7 @@ def run() -> None:
         if ctx.fallback is not None and not hub.hub_offline():
             st.button("Try the model hub again", key="vitviz_retry_hub", on_click=caches.MODELS.retry_now,
                       help="Forget the failed attempt and ask the hub again now (a dead network costs ~4 s).")
+    presenter.what_runs(bundle)  # the sidebar is folded on a projector: which weights run stays in view
     if ctx.precision != precision.DEFAULT and analysis is not None:
         precision_line(ctx)
     publish(ctx)

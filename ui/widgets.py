@@ -77,16 +77,19 @@ def image_sources(shapes_first: bool) -> None:
 
 
 def fallback_notice(ctx: Context) -> None:
-    """Which model is shown instead of the one picked, why, and when the hub is asked again."""
+    """Which model is shown instead of the one picked, why, and when the hub is asked again: one line (on a
+    1280-px projector too), so that it never pushes the page out of the first screen."""
     f = ctx.fallback
     if f is None:
         return
+    requested = ctx.bundle.requested.title if ctx.bundle.requested is not None else ctx.requested
+    reason = ctx.bundle.fallback_reason or f.reason
+    missing = f"{requested} is not on this computer and "  # implied by "runs instead of": said once, not twice
+    why = reason[len(missing):] if reason.startswith(missing) else reason
     if hub.hub_offline():
         when = ""  # the reason already says offline mode is on: the hub is not asked
     elif f.retry_in_s > 0:
-        when = f" vitviz asks the hub again in about {f.retry_in_s:.0f} s, or now with the sidebar's button."
+        when = f" The hub is asked again in {f.retry_in_s:.0f} s."
     else:
-        when = " vitviz asks the hub again on the next change."
-    st.warning(f"{ctx.bundle.fallback_reason}. Showing the bundled **{ctx.bundle.spec.title}** instead: it is a "
-               f"real ViT trained on shapes, so pick one of its shape samples for the clearest pictures.{when}",
-               icon="📡")
+        when = " The hub is asked again on the next change."
+    st.warning(f"**{ctx.bundle.spec.title}** runs instead of {requested}: {why}.{when}", icon="📡")

@@ -8,7 +8,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import png_bytes
-from ui import caches
+from ui import caches, presenter
 from vitviz.model.loading import load_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,7 +87,7 @@ def test_stage_page_before_any_image_offers_samples():
 
 def test_hub_model_without_network_falls_back_with_a_notice():
     at = ok(choose_sample(start("vit_s16"), "cat"))
-    assert any("not on this computer" in w.value for w in at.warning)
+    assert any("runs instead of ViT-S/16" in w.value for w in at.warning)  # one line: what runs, instead of what
     assert caches.MODELS.peek("vit_s16").spec.key == "shapes"
     assert any("offline mode is on" in w.value for w in at.warning)  # HF_HUB_OFFLINE: the hub is not asked
 
@@ -102,7 +102,7 @@ def test_fallback_and_the_bundled_model_share_one_model():
     ok(at)
     assert caches.MODELS.peek("shapes").model is fallback.model
     assert (len(caches.MODELS), len(caches.ANALYSES)) == (n_models, n_analyses)
-    assert not any("not on this computer" in w.value for w in at.warning)
+    assert not any("runs instead of" in w.value for w in at.warning)
 
 
 @pytest.mark.parametrize("model", ["shapes"] + RANDOM_MODELS)
@@ -238,14 +238,20 @@ def test_downloads_offered_after_an_analysis():
 
 
 def test_presenter_mode_carries_across_pages():
-    at = ok(choose_sample(start(), "shape_star"))
+    at = ok(choose_sample(start("vit_s16"), "shape_star"))  # not on this computer (tests run offline): a fallback
     at.toggle(key="vitviz_presenter").set_value(True).run()
     ok(at)
     assert at.session_state["vitviz_presenter"] is True
     at.switch_page(BY_KEY["attention"].page).run()
     ok(at)
     assert at.toggle(key="vitviz_presenter").value is True
-    assert any("font-size: 22px" in h.proto.body for h in at.get("html"))
+    styles = [h.proto.body for h in at.get("html")]
+    assert any(f"font-size: {presenter.ROOT_PX}px" in body for body in styles)
+    assert not any("display: none" in body for body in styles)  # presenter mode enlarges, it hides nothing
+    # the sidebar is folded on a projector: which model and weights run is said above the page
+    shown = caches.MODELS.peek("shapes")
+    assert any("weights:" in c.value and shown.source in c.value and shown.spec.title in c.value for c in at.main.caption)
+    assert any("runs instead of" in w.value for w in at.main.warning)  # the fallback notice stays too
 
 
 def test_dead_hub_in_the_app_falls_back_within_10_s(monkeypatch):
@@ -265,7 +271,7 @@ def test_dead_hub_in_the_app_falls_back_within_10_s(monkeypatch):
     at = choose_sample(start("deit_s16"), "cat")
     assert _time.monotonic() - started <= 10
     ok(at)
-    assert any("could not be reached" in w.value and "asks the hub again" in w.value for w in at.warning)
+    assert any("could not be reached" in w.value and "asked again" in w.value for w in at.warning)
     probes = count_probes(monkeypatch)
     at.switch_page(BY_KEY["patches"].page).run()  # within the window: the failure is remembered, no new probe
     ok(at)
@@ -317,7 +323,7 @@ def test_home_says_where_its_numbers_come_from_and_explains_its_words():
     intro = " ".join(m.value for m in at.markdown)
     assert "model actually shown" in intro and "bundled offline shapes model" in intro
     assert "random input of the model's size" in intro  # the timing and activation measurements
-    assert any("not on this computer" in w.value for w in at.warning)
+    assert any("runs instead of ViT-S/16" in w.value for w in at.warning)
     for term in ("Vision Transformer** (ViT:", "**patches** (", "**vector** (", "**CLS token** (",
                  "**position embeddings** (", "**self-attention** (", "**block** after block (a block:"):
         assert term in intro, term

@@ -208,21 +208,6 @@ def test_handout_opens_offline_with_every_figure(browser, tmp_path, shapes_bundl
     context.close()
 
 
-def test_presenter_mode_at_projector_size(server, page, shots):
-    open_home_with(page, server, "A heart", 1280, 720)
-    page.locator('[data-testid="stSidebar"]').get_by_text("Presenter mode").click()
-    wait_idle(page)
-    size = page.evaluate("""parseFloat(getComputedStyle(
-        document.querySelector('[data-testid=stMarkdownContainer] p')).fontSize)""")
-    assert size >= 24  # readable from the back of a room
-    shot(page, shots, "presenter_home")
-    go(page, "Attention")
-    wait_charts(page, 2)
-    assert page.locator('[data-testid="stExpander"]').first.is_hidden()
-    assert_clean(page)
-    shot(page, shots, "presenter_attention")
-
-
 def test_several_users_at_once_on_one_server(server, browser, shapes_bundle):
     """Four browser sessions choose different images at the same moment; each sees its own prediction."""
     from vitviz.model.analysis import analyze

@@ -206,3 +206,58 @@ def test_log_axes_label_powers_of_ten_only():
     bars = tokens.patch_size_figures([8, 16, 32], [785, 197, 50], [10 ** 7, 10 ** 6, 10 ** 5], [0.1, 0.05, 0.02],
                                      [0.5, 0.6, 0.4], ["a", "b", "c"], 16)[1]
     assert bars.layout.yaxis.type == "log" and bars.layout.yaxis.dtick == 1
+def _font_sizes(value, in_font=False):
+    """Every font size in a plain-JSON figure (constructed test input: sizes are numbers)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if in_font and k == "size":
+                yield v
+            elif isinstance(v, (dict, list)):
+                yield from _font_sizes(v, k.endswith("font"))
+    elif isinstance(value, list):
+        for v in value:
+            yield from _font_sizes(v, in_font)
+
+
+def test_presenter_style_enlarges_every_text_and_takes_nothing_away():
+    import copy
+
+    from vitviz.figures.style import (FONT_SIZE, PRESENTER_FONT, PRESENTER_MIN_HEIGHT, PRESENTER_MIN_PX,
+                                      PRESENTER_SCALE, base_layout, presenter)
+    from vitviz.figures.wire import to_wire
+
+    fig = base_layout(go.Figure(go.Heatmap(z=np.eye(3), text=[["0", "1", "0"]] * 3, texttemplate="%{text}",
+                                           textfont=dict(size=9, color="white"))), "A title", height=300)
+    fig.add_annotation(text="head 0", x=0, y=0, font=dict(size=10))
+    fig.add_annotation(text="a big note", x=1, y=1, font=dict(size=20))
+    fig.update_xaxes(tickfont=dict(size=11), title=dict(text="column", font=dict(size=12)))
+    wire = to_wire(fig).to_dict()
+    before = copy.deepcopy(wire)
+    shown = presenter(wire)
+    assert wire == before  # the cached figure (shared with other sessions) is not written to
+    sizes = list(_font_sizes(shown))
+    assert len(sizes) > len(list(_font_sizes(before)))  # every size kept, plus those the host would choose
+    assert min(sizes) >= PRESENTER_MIN_PX
+    layout = shown["layout"]
+    assert layout["font"]["size"] == PRESENTER_FONT and layout["title"]["font"]["size"] > PRESENTER_FONT
+    assert [a["font"]["size"] for a in layout["annotations"]] == [PRESENTER_MIN_PX, round(20 * PRESENTER_SCALE, 1)]
+    assert layout["xaxis"]["tickfont"]["size"] == round(11 * PRESENTER_SCALE, 1) > 11
+    # sizes left to the host (Streamlit's theme draws ticks at 0.75 rem, log axes' minor labels at 0.75 of that)
+    assert layout["yaxis"]["tickfont"]["size"] == layout["legend"]["font"]["size"] == PRESENTER_FONT
+    assert layout["xaxis"]["title"]["text"] == "column" and 0.75 * PRESENTER_FONT >= PRESENTER_MIN_PX
+    assert shown["data"][0]["textfont"] == {"size": PRESENTER_MIN_PX, "color": "white"}  # 9 px would be 14: floor
+    assert layout["uniformtext"] == {"minsize": PRESENTER_MIN_PX, "mode": "show"}  # bar labels are not shrunk
+    assert layout["height"] == PRESENTER_MIN_HEIGHT and layout["margin"]["t"] > before["layout"]["margin"]["t"]
+    # what the figure shows is the same: data, text and titles
+    assert shown["data"][0]["z"] == before["data"][0]["z"] and shown["data"][0]["text"] == before["data"][0]["text"]
+    assert layout["title"]["text"] == before["layout"]["title"]["text"]
+    assert [a["text"] for a in layout["annotations"]] == ["head 0", "a big note"]
+    assert presenter(shown)["layout"]["font"]["size"] >= PRESENTER_FONT > FONT_SIZE
+    tall = presenter(to_wire(base_layout(go.Figure(), "t", height=900)).to_dict())
+    assert tall["layout"]["height"] == 900  # a figure taller than the screen keeps its height
+    strip = presenter(to_wire(base_layout(go.Figure(), "t", height=140)).to_dict())
+    assert strip["layout"]["height"] == round(140 * PRESENTER_SCALE)  # a strip grows with its text, stays a strip
+    from plotly.subplots import make_subplots
+    stacked = make_subplots(rows=4, cols=1, subplot_titles=["a", "b", "c", "d"])
+    stacked = presenter(to_wire(base_layout(stacked, "four rows", height=720)).to_dict())
+    assert stacked["layout"]["height"] == round(720 * PRESENTER_SCALE)  # room for the larger panel titles

@@ -3,6 +3,8 @@ and the fallback to the bundled model when the hub is dead or silent — each wi
 
 import hashlib
 import os
+import socket
+import ssl
 import time
 
 import pytest
@@ -125,6 +127,7 @@ def test_dead_port_falls_back_fast(online, monkeypatch):
     start = time.monotonic()
     b = load_model("vit_ti16")
     _assert_fallback(start, b, "could not be reached")
+    assert "127.0.0.1 refused the connection" in b.fallback_reason  # in words, not "ConnectionRefusedError"
     assert probes == [TI.hub_repo]
     failed = hub.recent_failure()  # remembered: the next models do not wait on the hub again...
     assert failed is not None and failed.reason in b.fallback_reason and failed.retry_in() > 0
@@ -133,6 +136,19 @@ def test_dead_port_falls_back_fast(online, monkeypatch):
     monkeypatch.setattr(hub, "RETRY_AFTER_S", 0.0)  # ...until the window is over: then it is asked again
     assert hub.recent_failure() is None
     assert load_model("vit_ti16").fell_back and len(probes) == 2
+
+
+@pytest.mark.parametrize("error, words", [
+    (socket.gaierror(-2, "Name or service not known"), "no network: the name huggingface.co could not be looked up"),
+    (ConnectionRefusedError(111, "Connection refused"), "huggingface.co refused the connection"),
+    (TimeoutError("timed out"), "huggingface.co did not answer in time"),
+    (ssl.SSLError("bad handshake"), "the secure connection to huggingface.co failed"),
+    (ConnectionResetError(104, "reset"), "the connection to huggingface.co was cut"),
+    (ValueError("something else"), "no connection to huggingface.co"),
+])
+def test_an_unreachable_hub_is_explained_in_words(error, words):
+    why = hub.unreachable_why(error, "https://huggingface.co/api/models/x")
+    assert why.startswith(words) and type(error).__name__ not in why
 
 
 def test_forget_failure_probes_at_once(online, monkeypatch):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import textwrap
 from collections.abc import Iterable
 
@@ -62,3 +63,93 @@ def log_y(fig: go.Figure, values: Iterable[float], **where) -> go.Figure:
     if positive and math.log10(max(positive) / min(positive)) >= 1:
         fig.update_yaxes(dtick=1, minor=dict(dtick="D1", ticks="outside", ticklen=3, showgrid=False), **where)
     return fig
+# Presenter mode (a projector): the same figure, larger. Every text of a figure is scaled from the house size to
+# PRESENTER_FONT and never drawn below PRESENTER_MIN_PX; nothing is removed.
+PRESENTER_FONT = 22  # the house FONT_SIZE on a projector
+PRESENTER_SCALE = PRESENTER_FONT / FONT_SIZE  # every explicit font size grows by the same factor
+PRESENTER_MIN_PX = 16  # no text of a figure below this on a projector
+PRESENTER_MIN_HEIGHT = 640  # a main figure fills a 1280×720 screen under the page header
+PLOTLY_HEIGHT = 450  # plotly's height for a figure that sets none
+STRIP_PX = 300  # a figure lower than this is a strip (a row of images, a row of bits), not a picture to fill a screen
+_AXIS = re.compile(r"[xy]axis\d*")
+
+
+def _presenter_size(size: object) -> object:
+    if isinstance(size, bool):
+        return size
+    if isinstance(size, (int, float)):
+        return max(PRESENTER_MIN_PX, round(size * PRESENTER_SCALE, 1))
+    if isinstance(size, list):  # one size per point
+        return [_presenter_size(s) for s in size]
+    return size
+
+
+def _presenter_fonts(value: object, in_font: bool = False) -> object:
+    """``value`` (plain JSON types) with every font size inside it scaled; new containers only where one changed,
+    so a cached figure's shared parts are never written to."""
+    if isinstance(value, dict):
+        changed = {}
+        for k, v in value.items():
+            if in_font and k == "size":
+                new = _presenter_size(v)
+            elif isinstance(v, (dict, list)):
+                new = _presenter_fonts(v, k.endswith("font") or (in_font and k == "font"))
+            else:
+                continue
+            if new is not v:
+                changed[k] = new
+        return {**value, **changed} if changed else value
+    if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
+        items = [_presenter_fonts(v, in_font) for v in value]
+        return items if any(a is not b for a, b in zip(items, value)) else value
+    return value
+
+
+def _presenter_height(height: int, rows: int) -> int:
+    """Taller with the larger text. A figure of at least ``STRIP_PX`` fills the screen's height
+    (``PRESENTER_MIN_HEIGHT``: a square map then is as large as the screen allows); a lower one is a strip (one row
+    of images, one bar) and grows by the font's factor only, so it stays a strip; a figure of three rows of panels or
+    more grows by that factor at least (its panels' titles and tick labels would run into each other)."""
+    grown = round(height * PRESENTER_SCALE)
+    if height < STRIP_PX:
+        return grown
+    return max(grown if rows >= 3 else height, PRESENTER_MIN_HEIGHT)
+
+
+def _rows(layout: dict) -> int:
+    """How many rows of panels a figure stacks (distinct vertical domains of its y axes)."""
+    return len({tuple(axis.get("domain") or (0, 1)) for k, axis in layout.items()
+                if _AXIS.fullmatch(k) and k.startswith("y") and isinstance(axis, dict)}) or 1
+
+
+def presenter(figure: dict) -> dict:
+    """``figure`` (a plotly figure as plain JSON types: ``{"data": […], "layout": {…}}``) for a projector.
+
+    One rule for every chart: the base font is ``PRESENTER_FONT``, every explicit size (subplot titles,
+    annotations, cell digits, tick labels) grows by ``PRESENTER_SCALE`` and never goes below ``PRESENTER_MIN_PX``,
+    text that plotly would shrink to fit a bar is kept at that floor, the title's margin grows with its font and the
+    figure grows taller with it (``_presenter_height``). What the figure shows is left as it is."""
+    layout = _presenter_fonts(figure.get("layout", {}))
+    font = layout.get("font") or {}
+    title = layout.get("title") or {}
+    if isinstance(title, str):
+        title = {"text": title}
+    title_font = title.get("font") or {}
+    margin = layout.get("margin") or {}
+    layout = {**layout,
+              "font": {**font, "size": max(PRESENTER_FONT, font.get("size") or 0)},
+              "title": {**title, "font": {**title_font, "size": title_font.get("size") or PRESENTER_FONT + 4}},
+              "uniformtext": {"minsize": PRESENTER_MIN_PX, "mode": "show"},
+              "height": _presenter_height(layout.get("height") or PLOTLY_HEIGHT, _rows(layout))}
+    for name in {"xaxis", "yaxis", *(k for k in layout if _AXIS.fullmatch(k))}:  # the host's theme sizes ticks in
+        axis = layout.get(name) or {}  # its own units otherwise (Streamlit: 0.75 rem), and log axes' minor labels
+        axis_title = axis.get("title") or {}  # at 0.75 of the tick size: 16.5 px at the presenter size
+        if isinstance(axis_title, str):
+            axis_title = {"text": axis_title}
+        layout[name] = {**axis, "tickfont": {"size": PRESENTER_FONT, **(axis.get("tickfont") or {})},
+                        "title": {**axis_title, "font": {"size": PRESENTER_FONT, **(axis_title.get("font") or {})}}}
+    legend = layout.get("legend") or {}
+    layout["legend"] = {**legend, "font": {"size": PRESENTER_FONT, **(legend.get("font") or {})}}
+    if isinstance(margin.get("t"), (int, float)) and title.get("text"):
+        layout["margin"] = {**margin, "t": round(margin["t"] * PRESENTER_SCALE)}
+    return {"data": [_presenter_fonts(t) for t in figure.get("data", [])], "layout": layout}

@@ -11,9 +11,12 @@ next download probes again, so a network that comes back is used without restart
 from __future__ import annotations
 
 import os
+import socket
+import ssl
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,13 +61,29 @@ def probe(repo_id: str, timeout: float = PROBE_TIMEOUT_S) -> str | None:
         except urllib.error.HTTPError as exc:  # the hub answered: it is reachable
             result.append(None if exc.code < 500 else f"the model hub answered with error {exc.code}")
         except Exception as exc:  # refused, reset, DNS failure, timeout
-            reason = getattr(exc, "reason", exc)
-            result.append(f"the model hub could not be reached ({type(reason).__name__})")
+            result.append(f"the model hub could not be reached ({unreachable_why(getattr(exc, 'reason', exc), url)})")
 
     t = threading.Thread(target=ask, daemon=True)
     t.start()
     t.join(timeout + 0.5)
     return result[0] if result else "the model hub did not answer in time"
+
+
+def unreachable_why(error: BaseException | str, url: str) -> str:
+    """Why a connection to ``url`` failed, in words (never the bare exception name: "gaierror" tells a teacher
+    nothing)."""
+    host = urllib.parse.urlsplit(url).hostname or url
+    if isinstance(error, socket.gaierror):  # getaddrinfo: the name lookup (DNS) itself failed
+        return f"no network: the name {host} could not be looked up"
+    if isinstance(error, ConnectionRefusedError):
+        return f"{host} refused the connection"
+    if isinstance(error, (TimeoutError, socket.timeout)):
+        return f"{host} did not answer in time"
+    if isinstance(error, ssl.SSLError):
+        return f"the secure connection to {host} failed"
+    if isinstance(error, (ConnectionResetError, ConnectionAbortedError)):
+        return f"the connection to {host} was cut"
+    return f"no connection to {host}"
 
 
 def _progress_tqdm(callback: Progress) -> type[tqdm]:
