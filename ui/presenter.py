@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from vitviz.model import provenance
 from vitviz.model.loading import Bundle
 
 from . import session
@@ -74,4 +75,4 @@ def what_runs(bundle: Bundle) -> None:
     """Above the page while the sidebar is folded: which model runs, on what, with which weights."""
     if session.presenter():
         st.caption(f"**{bundle.spec.title}** · running on **{bundle.device.type.upper()}** · weights: "
-                   f"{bundle.source} · {bundle.spec.note}")
+                   f"{bundle.source} · {provenance.training_note(bundle.spec, bundle.provenance)}")
