@@ -63,12 +63,14 @@ def log_y(fig: go.Figure, values: Iterable[float], **where) -> go.Figure:
     if positive and math.log10(max(positive) / min(positive)) >= 1:
         fig.update_yaxes(dtick=1, minor=dict(dtick="D1", ticks="outside", ticklen=3, showgrid=False), **where)
     return fig
+
+
 # Presenter mode (a projector): the same figure, larger. Every text of a figure is scaled from the house size to
 # PRESENTER_FONT and never drawn below PRESENTER_MIN_PX; nothing is removed.
 PRESENTER_FONT = 22  # the house FONT_SIZE on a projector
 PRESENTER_SCALE = PRESENTER_FONT / FONT_SIZE  # every explicit font size grows by the same factor
 PRESENTER_MIN_PX = 16  # no text of a figure below this on a projector
-PRESENTER_MIN_HEIGHT = 640  # a main figure fills a 1280×720 screen under the page header
+PRESENTER_MIN_HEIGHT = 700  # a main figure fills a 1280×720 screen (a square map with a three-line title, too)
 PLOTLY_HEIGHT = 450  # plotly's height for a figure that sets none
 STRIP_PX = 300  # a figure lower than this is a strip (a row of images, a row of bits), not a picture to fill a screen
 _AXIS = re.compile(r"[xy]axis\d*")
