@@ -314,9 +314,10 @@ elif data is not None:
     st.markdown(quote + f"The prediction on the home page was computed from the image's {a.image.size:,} pixel bytes "
                 f"and these {params:,} weights ({held / MB:,.2f} MB), with nothing else loaded. The model was trained "
                 f"on {data.trained_on}{cite}; none of them is loaded to predict. The weights could not even hold them: "
-                f"in memory now ({ctx.precision}) they take {held:,} bytes, ÷ {data.count} {data.unit} "
-                f"{'≈' if data.approximate else '='} **{held / data.images:.2f} bytes per training image**"
-                + (f" (the weights file on disk, {file_bytes:,} bytes: {file_bytes / data.images:.2f})"
+                f"in memory now ({ctx.precision}) they take {held:,} bytes, and {held:,} bytes ÷ {data.count} "
+                f"{data.unit} {'≈' if data.approximate else '='} **{held / data.images:.2f} bytes per training "
+                "image**"
+                + (f" (the weights file on disk: {file_bytes:,} bytes ÷ {data.count} = {file_bytes / data.images:.2f})"
                    if file_bytes is not None else "") +
                 f", while one image of {a.image.shape[0]}×{a.image.shape[1]} pixels is "
                 f"{a.image.size:,} bytes. Training changed the weights; a prediction only runs the image through them.")

@@ -135,11 +135,11 @@ def test_bits_page_states_training_memory_torch_casts_cpu_gpu_tokens_and_trainin
         assert ("trained on generated shape images; it saw 1,088,000 images: 1,024,000 different ones in stage 1 "
                 "(16,000 batches of 64), and stage 2 re-used stage 1's first 1,000 batches") in text
         # the ratio names the copy it divides: the weights in memory now (fp32), and the file on disk beside it
-        assert (f"in memory now (fp32) they take {held:,} bytes, ÷ 1,024,000 different images = "
+        assert (f"in memory now (fp32) they take {held:,} bytes, and {held:,} bytes ÷ 1,024,000 different images = "
                 f"**{held / 1_024_000:.2f} bytes per training image**") in text
         from vitviz.offline.vit import WEIGHTS_FILE
         size = WEIGHTS_FILE.stat().st_size
-        assert f"(the weights file on disk, {size:,} bytes: {size / 1_024_000:.2f})" in text
+        assert f"(the weights file on disk: {size:,} bytes ÷ 1,024,000 = {size / 1_024_000:.2f})" in text
         assert metric(at, "Weights file").value == f"{WEIGHTS_FILE.stat().st_size / MB:,.3f} MB"  # the file on disk
         assert "fp16, as the bundled model ships" in metric(at, "Weights file").proto.help
     else:
