@@ -248,7 +248,7 @@ CLAIMS: tuple[Claim, ...] = (
           "Models trained with smaller patches (more tokens) were the more accurate ones in the published pairs, at "
           "quadratically more attention. On a fixed compute budget the opposite can happen: the bundled model's card "
           "(vitviz/assets/MODEL_CARD.md) reports its 14-px version at 61.7 % held-out accuracy and an 8-px one at "
-          "47 % after the same 11 minutes of CPU training. These models classify images; they generate none.",
+          "47 %, each about 11 minutes into training side by side on the same CPU. These models classify images; they generate none.",
           "patches", "section 4, does a smaller patch mean more accuracy?"),
     Claim("Now, VLM identify the color and shape that patches contain.",
           HALF,

@@ -354,7 +354,7 @@ TRAINING_DATA: dict[str, TrainingData] = {  # by the pretrained tag of the timm 
     "dino": TrainingData("the ImageNet-1k training set, without its labels", IMAGENET_1K, False,
                          "Russakovsky et al. 2015, ILSVRC-2012; Caron et al. 2021, DINO", True),
     "shapes": TrainingData("generated shape images", SHAPES_TRAINING_STEPS[0] * SHAPES_BATCH, False,
-                           "vitviz/assets/MODEL_CARD.md (Data) and vitviz/offline/train.py", False,
+                           "vitviz/assets/MODEL_CARD.md, its Data section; vitviz/offline/train.py", False,
                            shown=SHAPES_SHOWN),
 }
 
