@@ -49,6 +49,12 @@ chart(ctx.figure(views.one_number, float(value), per_image=False), key="bits_fie
 st.dataframe([{"format": e.format, "bits": e.bits, "kind": d.kind, "read back: sign × 2^power × significand": d.formula,
                "stored value": repr(e.stored), "rounding error": f"{e.error:+.3e}", "note": e.note}
               for e, d in zip(encoded, decoded)], hide_index=True)
+stored = of_model(model, "stored_float_format", lambda: memory.stored_float_format(bundle.weights_path))
+if pick in memory.WEIGHT_VALUES and stored not in (None, "fp32"):
+    st.markdown(f"This model's weights are stored in **{stored}** in their file (every floating-point tensor in its "
+                f"safetensors header) and widened to fp32 when loaded, so {stored} holds this weight exactly: the "
+                f"{stored} row's rounding error is 0. Pick an activation (a value of a patch's vector, a "
+                "pixel) to see rounding.")
 sub = numbers.encode_float(numbers.SUBNORMAL_EXAMPLE, FMT["fp16"])
 sub_read = numbers.decode(sub, FMT["fp16"])
 smallest = FMT["fp16"].finfo.smallest_normal
@@ -302,14 +308,18 @@ if not origin.trained_as_documented:
                 + (" (a poor one)" if origin.random else "")
                 + f", because a prediction is the image multiplied through {params:,} weights "
                 f"({held / MB:,.2f} MB), with nothing else loaded."
-                + (f" The published checkpoint `{bundle.spec.timm_name}` was trained on {data.what}: {data.count} "
-                   f"images{cite}." if data else ""))
+                + (f" The published checkpoint `{bundle.spec.timm_name}` was trained on {data.trained_on}{cite}."
+                   if data else ""))
 elif data is not None:
     st.markdown(quote + f"The prediction on the home page was computed from the image's {a.image.size:,} pixel bytes "
                 f"and these {params:,} weights ({held / MB:,.2f} MB), with nothing else loaded. The model was trained "
-                f"on {data.what}: {data.count} images{cite}; none of them is loaded to predict. The weights could not "
-                f"even hold them: {held:,} bytes ÷ {data.count} images {'≈' if data.approximate else '='} "
-                f"**{held / data.images:.2f} bytes per training image**, while one image of {a.image.shape[0]}×{a.image.shape[1]} pixels is "
+                f"on {data.trained_on}{cite}; none of them is loaded to predict. The weights could not even hold them: "
+                f"in memory now ({ctx.precision}) they take {held:,} bytes, and {held:,} bytes ÷ {data.count} "
+                f"{data.unit} {'≈' if data.approximate else '='} **{held / data.images:.2f} bytes per training "
+                "image**"
+                + (f" (the weights file on disk: {file_bytes:,} bytes ÷ {data.count} = {file_bytes / data.images:.2f})"
+                   if file_bytes is not None else "") +
+                f", while one image of {a.image.shape[0]}×{a.image.shape[1]} pixels is "
                 f"{a.image.size:,} bytes. Training changed the weights; a prediction only runs the image through them.")
 
 st.header("8 · Will it fit?")

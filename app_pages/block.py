@@ -199,8 +199,6 @@ st.header("6 · Where the answer forms: the logit lens")
 lens = ctx.built("logit_lens", build=lambda: block.logit_lens(stream, a))
 chart(ctx.figure(views.lens, stream), key="block_lens")
 if lens.has_classifier:
-    final = short_label(bundle.labels[lens.final_class])
-    first = block.settled_depth(lens)
     reads = of_model(bundle.model, "head_reads", lambda: block.head_reads(bundle.model))
     st.markdown(f"{reads[0].upper() + reads[1:]} after each block, read through the model's final norm and "
                 f"classifier as if the model stopped there (nostalgebraist's “logit lens”, 2020, for GPT-2; **logits** are the "
@@ -209,8 +207,8 @@ if lens.has_classifier:
                    f"**{difference(lens.last_vs_logits, 1e-5)}**." if ctx.precision not in ("bf16", "fp16") else
                    f"the float32 recomputation of the model's output: max difference from the {ctx.precision} model's "
                    f"own logits **{lens.last_vs_logits:.2g}**, the rounding of {ctx.precision} arithmetic.")
-                + f" On this image "
-                f"“{final}” is the top class from " + ("the input on" if first == 0 else f"block {first} on") +
+                + " On this image "
+                + block.settled_phrase(lens, [short_label(label) for label in bundle.labels]) +
                 f"; its probability goes from {lens.final_prob[0]:.1%} before block 1 to "
                 f"{lens.final_prob[-1]:.1%} at the end.")
     st.markdown(("Before block 1 the CLS token is the same learned vector for every image, so the first reading is "

@@ -9,6 +9,7 @@ from vitviz import wording
 from vitviz.figures.tokens import patch_size_figures
 from vitviz.figures.images import encode_image
 from vitviz.model import provenance
+from vitviz.offline.vit import PATCH_BUDGET_NOTE
 from vitviz.stages import patches, trained_patch_sizes
 from vitviz.views import home as home_views, patches as views
 
@@ -87,6 +88,7 @@ else:
                "someone first asks, and then shown to everyone using this server, whatever their model and image. A "
                "GMAC is a billion multiply-accumulate operations.")
     st.markdown(trained_patch_sizes.verdict(costs))
+st.markdown(PATCH_BUDGET_NOTE)
 st.subheader("One trained model at other patch sizes")
 st.markdown(
     "A model is *trained* at one patch size (the article is right that it does not depend on the image). "

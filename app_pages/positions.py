@@ -32,8 +32,9 @@ with c1:
     chart(ctx.figure(views.code_shares, per_image=False), key="pos_code")
 with c2:
     chart(ctx.figure(views.mirror_cosines, per_image=False), key="pos_mirror")
-st.markdown(position_code.rule() + " Each share is an adjusted R²: what a least-squares fit on that code explains, "
-            "minus what as many random columns would explain by chance (0 for noise).")
+st.markdown(position_code.rule() + " Each share is the R² of a least-squares fit on that code (the share of the "
+            "table's variance it explains), corrected for the number of fitted columns: **adjusted R²** = "
+            "1 − (1 − R²)(N − 1)/(N − k − 1) for N positions and k columns, about 0 for noise.")
 chart(ctx.figure(views.by_offset, per_image=False), key="pos_offsets")
 st.markdown("Each point is the mean cosine of two positions that many patches apart in the same column (row). "
             + ctx.built("offset_note", per_image=False, build=lambda: positions.offset_note(

@@ -33,9 +33,9 @@ with right:
                                                     if extra else "") +
                 f"); `W` and `b`: the model's patch embedding (a {P}×{P} convolution with stride {P}, "
                 "which is exactly this matrix product).")
-    st.metric("W·x + b vs the model's own patch vector", difference(check.max_abs_diff),
-              help="Computed here in float64 from the weights, compared with the vector the model produced in "
-                   "its forward pass (float32).")
+    st.metric(f"W·x + b vs the model's own vector, for patch {index}", difference(check.max_abs_diff),
+              help=f"Patch {index} only (the home page checks all patches at once): computed here in float64 from "
+                   "the weights, compared with the vector the model produced in its forward pass (float32).")
     chart(ctx.built("vector_bars", index, build=lambda: vector_bars(
         check.computed, f"Patch {index} as a {D}-number vector (bars: W·x+b; crosses: the model's own)",
         compare=check.recorded, names=("W·x + b", "model"))), key="vectors_bars")

@@ -199,10 +199,13 @@ CLAIMS: tuple[Claim, ...] = (
           "takes a model that generates text, such as a vision-language model.",
           HOME, CARD_CLASSES),
     Claim("all the vector numbers are unique because every patch contain different color with different shape and "
-          "size",
-          WRONG,
-          "Identical patch inputs get identical vectors; only the position embedding added afterwards tells them apart "
-          "(the bundled model's edge channel also sees neighbouring pixels, so there the whole input must match).",
+          "size. … location of the object using mathematical concept like sin and cosine so the vector number are "
+          "always unique in a image.",
+          HALF,
+          "Right that the tokens end up distinct, but because a position vector is added to each patch vector, not "
+          "because patches always differ: identical patches give identical patch vectors (on the bundled model the "
+          "one-pixel ring around the patch must match too, since its edge channel reads it), and only the position "
+          "vector tells them apart (in these ViTs a table of parameters, not sin and cosine).",
           "vectors", "section 3, are vectors always unique?"),
     Claim("CLS token is created where all the information of the image or patches has been stored in vector form "
           "like which patch contain which shapes or color etc.",
@@ -243,7 +246,9 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("high patches means high accuracy of image generation.",
           HALF,
           "Models trained with smaller patches (more tokens) were the more accurate ones in the published pairs, at "
-          "quadratically more attention. These models classify images; they generate none.",
+          "quadratically more attention. On a fixed compute budget the opposite can happen: the bundled model's card "
+          "(vitviz/assets/MODEL_CARD.md) reports its 14-px version at 61.7 % held-out accuracy and an 8-px one at "
+          "47 %, each about 11 minutes into training side by side on the same CPU. These models classify images; they generate none.",
           "patches", "section 4, does a smaller patch mean more accuracy?"),
     Claim("Now, VLM identify the color and shape that patches contain.",
           HALF,
@@ -286,9 +291,11 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("if u are thinking this information is also stored in CLS token then u are thinking wrong.",
           *cls_position_truth(CLASSIC),
           "positions", "section 1, the position embeddings", judge=lambda e: cls_position_truth(e.shape)),
-    Claim("because we train ai model on various data set so it take much memory.",
+    Claim("now your answer will be probabily [sic]: because we train ai model on various data set so it take much "
+          "memory.",
           WRONG,
-          "Training memory does not grow with the data set: the images are read in batches, used and dropped. What "
+          "The article offers this as the reader's likely answer and then agrees with it (“we need to train data set "
+          "so we need more memory i agree with that”). Training memory does not grow with the data set: the images are read in batches, used and dropped. What "
           "sits in memory at once is the weights, their gradients, the optimiser's state (Adam: two more numbers "
           "per weight) and one batch's activations; a bigger data set takes longer to train, not more memory.",
           "bits", "sections 4–5, training memory and activations"),
@@ -337,8 +344,9 @@ def _spaces(text: str) -> str:
 
 
 def quote_fragments(quote: str) -> list[str]:
-    """The verbatim pieces of a quote: [sic] marks removed, split at omissions, whitespace runs as one space."""
-    return [_spaces(part.replace(SIC, "")) for part in quote.split(OMISSION.strip())]
+    """The verbatim pieces of a quote: [sic] marks removed (with the space before them, so that "word [sic]:"
+    reads "word:"), split at omissions, whitespace runs as one space."""
+    return [_spaces(part.replace(" " + SIC, "").replace(SIC, "")) for part in quote.split(OMISSION.strip())]
 
 
 def quote_occurs(quote: str, text: str) -> bool:

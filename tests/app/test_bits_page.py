@@ -45,6 +45,19 @@ def test_bits_page_states_training_memory_torch_casts_cpu_gpu_tokens_and_trainin
     text = text_of(at)
     MB = 1e6
 
+    # section 1 opens on a weight: the bundled file stores fp16, so fp16 rounds it with no error, and the page says so
+    assert at.selectbox(key="bits_source").value == memory.WEIGHT_W00
+    rows = at.dataframe[0].value
+    fp16_error = float(dict(zip(rows["format"], rows["rounding error"]))["fp16"])
+    said = "This model's weights are stored in **fp16** in their file"
+    if model == "shapes":
+        assert fp16_error == 0 and said in text
+    else:  # random weights: no file, and an fp32 number that fp16 rounds
+        assert fp16_error != 0 and "weights are stored in" not in text
+    at.selectbox(key="bits_source").select(next(o for o in at.selectbox(key="bits_source").options
+                                                if o.startswith("A value of patch"))).run()
+    assert said not in text_of(at)  # an activation: computed in fp32, not read from the file
+
     # mixed-precision training: the sum of what sits in memory (16 B / parameter), accelerate's figure labelled
     fp32, mixed = memory.training_memory(net, "fp32"), memory.training_memory(net, "bf16")
     assert metric(at, "fp32 training: the sum").value == f"{fp32.total / MB:,.2f} MB"
@@ -119,7 +132,14 @@ def test_bits_page_states_training_memory_torch_casts_cpu_gpu_tokens_and_trainin
     if model == "shapes":
         assert metric(at, "Images it was trained on").value == "1,024,000"  # distinct: stage 2 repeated stage 1's seed
         assert "none of them is loaded to predict" in text and "MODEL_CARD.md" in text
+        assert ("trained on generated shape images; it saw 1,088,000 images: 1,024,000 different ones in stage 1 "
+                "(16,000 batches of 64), and stage 2 re-used stage 1's first 1,000 batches") in text
+        # the ratio names the copy it divides: the weights in memory now (fp32), and the file on disk beside it
+        assert (f"in memory now (fp32) they take {held:,} bytes, and {held:,} bytes ÷ 1,024,000 different images = "
+                f"**{held / 1_024_000:.2f} bytes per training image**") in text
         from vitviz.offline.vit import WEIGHTS_FILE
+        size = WEIGHTS_FILE.stat().st_size
+        assert f"(the weights file on disk: {size:,} bytes ÷ 1,024,000 = {size / 1_024_000:.2f})" in text
         assert metric(at, "Weights file").value == f"{WEIGHTS_FILE.stat().st_size / MB:,.3f} MB"  # the file on disk
         assert "fp16, as the bundled model ships" in metric(at, "Weights file").proto.help
     else:

@@ -99,7 +99,8 @@ def test_patch_embedding_is_a_convolution_that_cuts_into_patches(case):
 
     patch, cnn_said = article.conv_sentences(check)
     assert f"Conv2d({check.in_channels}, {check.out_channels}, kernel_size={p}×{p}, stride={p}×{p})" in patch
-    assert f"the same numbers: {difference(check.max_abs_diff)}" in patch
+    # the scope of the check is every patch (the Vectors page checks one patch)
+    assert f"the same numbers over all {a.num_patches} patches: {difference(check.max_abs_diff)}" in patch
     assert difference(check.max_abs_diff).startswith(("equal up to rounding", "identical"))
     assert "read exactly once" in patch and f"makes {a.num_patches} vectors of {a.embed_dim} numbers" in patch
     assert f"**{check.cnn_windows:,} windows**" in cnn_said and f"instead of {a.num_patches}" in cnn_said
@@ -110,10 +111,10 @@ def test_patch_embedding_is_a_convolution_that_cuts_into_patches(case):
 def test_conv_sentences_follow_the_measurement():
     """If the numbers disagreed or the windows overlapped, the text would say so."""
     ok = article.ConvCheck(3, 192, (16, 16), (16, 16), 224, 224, 196, 3.8e-6, 1, 3, 49284, 9)
-    assert "the same numbers: equal up to rounding (3.8e-06)" in article.conv_sentences(ok)[0]
+    assert "the same numbers over all 196 patches: equal up to rounding (3.8e-06)" in article.conv_sentences(ok)[0]
     off = dataclasses.replace(ok, max_abs_diff=0.5)
     said = article.conv_sentences(off)[0]
-    assert "same numbers" not in said and "differ by up to 0.500" in said
+    assert "same numbers" not in said and "differ by up to 0.500 (the largest over all 196 patches)" in said
     overlapping = dataclasses.replace(ok, stride=(8, 8), reads_per_pixel=4)
     said = article.conv_sentences(overlapping)[0]
     assert "never overlap" not in said and "up to 4 times" in said

@@ -166,6 +166,19 @@ def test_settled_depth_by_hand():
     assert B.settled_depth(lens([1, 1, 7])) == 2
 
 
+def test_settled_phrase_says_when_only_the_last_block_reads_the_answer():
+    def lens(tops):
+        return B.Lens(True, 2, np.zeros((0, 0)), np.zeros(0), tuple(((c, 0.5),) for c in tops), np.zeros(0), 0.0)
+
+    names = ["circle", "cross", "star"]
+    assert B.settled_phrase(lens([2, 2, 2]), names) == "“star” is the top class from the input on"
+    assert B.settled_phrase(lens([0, 2, 2, 2, 2]), names) == \
+        "“star” is the top class from block 1 on; before it the reading is “circle”"
+    # depth 4 is the last block (depth 0 is the input): not "from block 4 on"
+    assert B.settled_phrase(lens([0, 1, 2, 1, 2]), names) == \
+        "“star” is the top class only in the last block (block 4); before it the reading is “cross”"
+
+
 def test_before_block_1_the_cls_reading_is_the_same_for_every_image(shapes_case, shapes_bundle):
     other = Case(shapes_bundle, "shape_heart")
     np.testing.assert_allclose(shapes_case.stream.head[0], other.stream.head[0], atol=1e-6)

@@ -45,6 +45,7 @@ def test_quote_matching_is_strict(article):
     assert quote_occurs("CLS token is created … which shapes or color etc.", article)
     assert not quote_occurs("which shapes or color etc. … CLS token is created", article)  # omissions keep order
     assert quote_fragments("a [sic] b … c") == ["a b", "c"]
+    assert quote_fragments("probabily [sic]: because") == ["probabily: because"]  # the mark, not a space, goes
 
 
 def test_the_article_is_quoted_the_way_it_reads(article):
@@ -100,7 +101,7 @@ def test_the_handout_carries_each_quote_with_its_verdict(shapes_bundle):
         assert row in page, g.claim.quote
 
 
-MISSPELT = ("algorithmns", "avaliable", "mathmatical", "cosin", "temperorly", "strcture", "pretrin")
+MISSPELT = ("algorithmns", "avaliable", "mathmatical", "cosin", "temperorly", "strcture", "pretrin", "probabily")
 """The article's misspellings that are no English word: wherever the app quotes one, [sic] follows it."""
 
 
@@ -221,3 +222,30 @@ def test_the_cnn_claim_tells_classic_cnns_from_convnext():
     truth = claim("Convolutional neutral").truth
     assert "Classic CNNs (VGG, ResNet) make no patches" in truth and "ConvNeXt" in truth
     assert "4×4 convolution with stride 4" in truth and "Liu et al. 2022" in truth
+
+
+def test_the_patch_size_claim_cites_the_bundled_models_budget_run():
+    """The counter-example on a fixed budget quotes the model card's numbers, not numbers of its own."""
+    from vitviz.offline.vit import PATCH_BUDGET_NOTE
+
+    card = re.sub(r"\s+", " ", (ROOT / "vitviz" / "assets" / "MODEL_CARD.md").read_text(encoding="utf-8"))
+    assert "about 11 minutes in: 8-px patches (14×14 tokens) 47 % held-out accuracy, 14-px patches (8×8 tokens) " \
+           "61.7 %" in card
+    truth = claim("high patches means high accuracy").truth
+    for said in (truth, PATCH_BUDGET_NOTE):
+        assert "fixed compute budget" in said and "61.7 %" in said and "47 %" in said and "MODEL_CARD.md" in said
+
+
+def test_unique_vectors_are_half_true_because_of_the_position_vector(article):
+    c = claim("all the vector numbers are unique")
+    assert c.verdict == HALF and c.stage == "vectors"
+    assert quote_occurs(c.quote, article) and "sin and cosine" in c.quote  # the sentence to its end
+    assert "a position vector is added" in c.truth and "identical patches give identical patch vectors" in c.truth
+
+
+def test_the_training_memory_quote_is_the_readers_expected_answer(article):
+    c = claim("various data set")
+    assert c.quote.startswith("now your answer will be probabily [sic]:")
+    assert "reader's likely answer" in c.truth
+    agreed = re.search(r"“([^”]+)”", c.truth).group(1)
+    assert quote_occurs(agreed, article) and "i agree with that" in agreed

@@ -219,6 +219,28 @@ def test_every_zoo_checkpoint_says_what_it_was_trained_on():
     assert "--init stage1.safetensors" in card and "--seed" not in card
     assert "seed * 1_000_003 + step" in inspect.getsource(train._Batches)
     assert memory.TRAINING_DATA["shapes"].images == 16_000 * 64
+    shapes = memory.TRAINING_DATA["shapes"]
+    assert shapes.trained_on == ("generated shape images; it saw 1,088,000 images: 1,024,000 different ones in "
+                                 "stage 1 (16,000 batches of 64), and stage 2 re-used stage 1's first 1,000 batches")
+    assert shapes.unit == "different images" and memory.TRAINING_DATA["fb_in1k"].unit == "images"
+    assert memory.TRAINING_DATA["fb_in1k"].trained_on == "the ImageNet-1k training set: 1,281,167 images"
+    assert "1,088,000 images, 1,024,000 different" in " ".join(card.split())  # the card says it too
+
+
+def test_stored_float_format_reads_the_files_header(tmp_path):
+    """From the file, not a guess: one format for all float tensors, None for a mix or no file."""
+    from safetensors.torch import save_file
+
+    from vitviz.offline.vit import WEIGHTS_FILE
+    cases = {"fp16": {"w": torch.zeros(2, dtype=torch.float16), "n": torch.zeros(1, dtype=torch.int64)},
+             "fp32": {"w": torch.zeros(2)}, "bf16": {"w": torch.zeros(2, dtype=torch.bfloat16)},
+             None: {"w": torch.zeros(2), "v": torch.zeros(2, dtype=torch.float16)}}
+    for expected, tensors in cases.items():
+        path = tmp_path / f"{expected}.safetensors"
+        save_file(tensors, str(path), metadata={"format": "pt"})
+        assert memory.stored_float_format(path) == expected
+    assert memory.stored_float_format(None) is None
+    assert memory.stored_float_format(WEIGHTS_FILE) == "fp16"  # the bundled model ships in fp16
 
 
 def test_a_vit_holds_only_its_weights():

@@ -25,6 +25,20 @@ def test_shipped_file_is_small_safetensors():
         assert "head.weight" in f.keys() and not any("cover" in k for k in f.keys())  # training-only head dropped
 
 
+def test_card_describes_the_eval_transform_timm_builds(shapes_bundle):
+    """Resize of the shorter side, then a centre crop: the card says so (it once said "no crop")."""
+    from torchvision import transforms as T
+
+    steps = shapes_bundle.transform.transforms
+    resize = next(t for t in steps if isinstance(t, T.Resize))
+    crop = next(t for t in steps if isinstance(t, T.CenterCrop))
+    assert resize.size == offline_model.IMAGE_SIZE and tuple(crop.size) == (offline_model.IMAGE_SIZE,) * 2
+    assert resize.interpolation == T.InterpolationMode.BICUBIC
+    card = " ".join((offline_model.WEIGHTS_FILE.parent / "MODEL_CARD.md").read_text().split())
+    assert "no crop" not in card
+    assert "resizes the shorter side to 112 px (bicubic), then takes the centre 112×112 crop" in card
+
+
 def test_colour_edges_see_any_contrast_and_nothing_else():
     flat = torch.full((1, 3, 16, 16), 0.3)
     assert offline_model.colour_edges(flat).abs().max() < 1e-6  # flat colour: no edge anywhere

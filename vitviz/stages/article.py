@@ -171,8 +171,9 @@ def conv_sentences(c: ConvCheck) -> tuple[str, str]:
     """(the patch embedding as a convolution, what a CNN does instead), with the measured numbers."""
     k, s = c.kernel, c.stride
     same = c.kernel == c.stride
-    agree = (f"the same numbers: {difference(c.max_abs_diff)}" if c.max_abs_diff <= ROUNDING
-             else f"numbers that differ by up to {difference(c.max_abs_diff)}")
+    agree = (f"the same numbers over all {c.windows} patches: {difference(c.max_abs_diff)}"
+             if c.max_abs_diff <= ROUNDING else
+             f"numbers that differ by up to {difference(c.max_abs_diff)} (the largest over all {c.windows} patches)")
     patch = (f"The model's `patch_embed.proj` is a **convolution** (a small window of weights slid over the image, "
              f"multiplying and adding at each place): `Conv2d({c.in_channels}, {c.out_channels}, kernel_size="
              f"{k[0]}×{k[1]}, stride={s[0]}×{s[1]})`. "

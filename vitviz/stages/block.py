@@ -196,6 +196,20 @@ def settled_depth(lens: Lens) -> int:
     return 0
 
 
+def settled_phrase(lens: Lens, names: list[str]) -> str:
+    """Where the final prediction becomes the lens's top class, in words (``names``: a short label per class):
+    "“star” is the top class from the input on", "… from block 2 on; before it the reading is “cross”", or, when
+    only the last depth reads it, "… only in the last block (block 4); before it the reading is “cross”"."""
+    first, last = settled_depth(lens), len(lens.top) - 1
+    final = f"“{names[lens.final_class]}” is the top class "
+    if first == 0:
+        return final + "from the input on"
+    before = f"; before it the reading is “{names[lens.top[first - 1][0][0]]}”"
+    if first == last:
+        return final + f"only in the last block (block {last})" + before
+    return final + f"from block {first} on" + before
+
+
 def update_sizes(stream: Stream, token: int) -> np.ndarray:
     """[L]: ‖x_{l+1} − x_l‖ / ‖x_l‖ for one token: how much each block changes it (its update to the stream)."""
     x = stream.tokens[:, token].astype(np.float64)  # [L+1, D]

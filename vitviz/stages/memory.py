@@ -20,6 +20,7 @@ multiply-adds, and what a prediction needs.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -37,16 +38,37 @@ ACTIVATION_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 2, "int4": 2}  # in
 INTEGER_TRAINING_NOTE = "not trained directly here"  # 8-bit optimisers and QLoRA exist: see the page
 
 
+WEIGHT_W00 = "A weight: patch projection W[0, 0]"
+WEIGHT_MAX = "The largest |weight| in the model"
+WEIGHT_VALUES = (WEIGHT_W00, WEIGHT_MAX)  # the entries of ``values_to_inspect`` that are weights (not activations)
+
+
 def values_to_inspect(bundle: Bundle, analysis: Analysis, index: int) -> dict[str, float]:
-    """A few real numbers from the live model and analysis, by description."""
+    """A few real numbers from the live model and analysis, by description (the weights: ``WEIGHT_VALUES``)."""
     model = bundle.model
     with torch.no_grad():
         return {
-            "A weight: patch projection W[0, 0]": float(model.patch_embed.proj.weight.flatten()[0]),
+            WEIGHT_W00: float(model.patch_embed.proj.weight.flatten()[0]),
             f"A value of patch {index}'s vector (dimension 0)": float(analysis.patch_embeddings[index, 0]),
             f"A normalised pixel of patch {index}": float(patch_input_vector(analysis, index)[0]),
-            "The largest |weight| in the model": float(max(p.abs().max() for p in model.parameters())),
+            WEIGHT_MAX: float(max(p.abs().max() for p in model.parameters())),
         }
+
+
+SAFETENSORS_FLOATS = {"F32": "fp32", "F16": "fp16", "BF16": "bf16", "F64": "fp64"}  # header dtype -> format name
+
+
+def stored_float_format(path: str | os.PathLike | None) -> str | None:
+    """The one float format every floating-point tensor of a safetensors file is stored in ("fp16", ...), read from
+    its header; None without a file, or when its tensors mix formats. Why: weights stored in fp16 and loaded into
+    fp32 are fp16 numbers already, so fp16 rounds them with no error at all."""
+    if path is None:
+        return None
+    with open(path, "rb") as f:
+        header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
+    kinds = {entry["dtype"] for name, entry in header.items() if name != "__metadata__"}
+    floats = {SAFETENSORS_FLOATS[k] for k in kinds if k in SAFETENSORS_FLOATS}
+    return floats.pop() if len(floats) == 1 else None
 
 
 def projection_weight_range(bundle: Bundle) -> tuple[float, float]:
@@ -297,14 +319,30 @@ class TrainingData:
     approximate: bool  # a round figure
     source: str  # the papers (literature) or the document that records it
     literature: bool  # True: a figure reported by papers, not measured here
+    shown: str = ""  # how many images training showed, when some were shown more than once ("" : each once)
 
     @property
     def count(self) -> str:
         return f"about {self.images / 1e6:,.0f} million" if self.approximate else f"{self.images:,}"
 
+    @property
+    def trained_on(self) -> str:
+        """What follows "trained on": "the ImageNet-1k training set: 1,281,167 images", or the data then how many
+        images were shown and how many differ."""
+        return f"{self.what}; {self.shown}" if self.shown else f"{self.what}: {self.count} images"
+
+    @property
+    def unit(self) -> str:
+        """What ``images`` counts: "images", or "different images" where some were shown twice."""
+        return "different images" if self.shown else "images"
+
 
 SHAPES_TRAINING_STEPS = (16_000, 1_000)  # vitviz/assets/MODEL_CARD.md: stage 1 and stage 2
 SHAPES_BATCH = 64  # a fresh batch of generated images at every step
+# stage 2 ran with the same seed and counts its steps from 0 again, so its 1,000 batches are stage 1's first 1,000
+SHAPES_SHOWN = (f"it saw {sum(SHAPES_TRAINING_STEPS) * SHAPES_BATCH:,} images: "
+                f"{SHAPES_TRAINING_STEPS[0] * SHAPES_BATCH:,} different ones in stage 1 ({SHAPES_TRAINING_STEPS[0]:,} "
+                f"batches of {SHAPES_BATCH}), and stage 2 re-used stage 1's first {SHAPES_TRAINING_STEPS[1]:,} batches")
 IMAGENET_1K = 1_281_167  # the ILSVRC-2012 training set (Russakovsky et al. 2015)
 IMAGENET_21K = TrainingData("ImageNet-21k, then fine-tuned on ImageNet-1k", 14_000_000, True,
                             "Deng et al. 2009, ImageNet; Steiner et al. 2022, “How to train your ViT?”, AugReg", True)
@@ -315,13 +353,9 @@ TRAINING_DATA: dict[str, TrainingData] = {  # by the pretrained tag of the timm 
                             "Russakovsky et al. 2015, ILSVRC-2012; Touvron et al. 2021, DeiT", True),
     "dino": TrainingData("the ImageNet-1k training set, without its labels", IMAGENET_1K, False,
                          "Russakovsky et al. 2015, ILSVRC-2012; Caron et al. 2021, DINO", True),
-    # stage 2 ran with the same seed, so its 1,000 batches are stage 1's first 1,000 (vitviz/offline/train.py
-    # generates batch ``step`` from seed·1000003 + step): 16,000 × 64 distinct images, 17,000 × 64 shown
-    "shapes": TrainingData("distinct generated shape images (1,088,000 were shown in training: its last 1,000 "
-                           "batches repeated the first 1,000)",
-                           SHAPES_TRAINING_STEPS[0] * SHAPES_BATCH, False,
-                           "vitviz/assets/MODEL_CARD.md and vitviz/offline/train.py: 16,000 distinct batches of 64 "
-                           "(stage 2 repeated the first 1,000)", False),
+    "shapes": TrainingData("generated shape images", SHAPES_TRAINING_STEPS[0] * SHAPES_BATCH, False,
+                           "vitviz/assets/MODEL_CARD.md, its Data section; vitviz/offline/train.py", False,
+                           shown=SHAPES_SHOWN),
 }
 
 

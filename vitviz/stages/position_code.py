@@ -9,8 +9,9 @@ each one-hot over its values (so any function of that index fits):
 - the side: what changes sign when the grid is mirrored left↔right (top↔bottom). Only that part of a column
   (row) code tells left from right (top from bottom); a ring code has none of it.
 
-Each code's number is the adjusted R² of a least-squares fit of the table [N, D] on it: the share of the table's
-variance it explains, minus what as many random columns explain by chance (0 for noise, 1 for a perfect fit).
+Each code's number is the adjusted R² of a least-squares fit of the table [N, D] on it: R² (the share of the
+table's variance it explains) corrected for the number k of fitted columns, 1 − (1 − R²)(N − 1)/(N − k − 1)
+(about 0 for noise, 1 for a perfect fit).
 The mirror cosines (a position with its left↔right and top↔bottom mirror image, against its neighbours) are
 the same finding seen in the similarity maps.
 
