@@ -312,3 +312,21 @@ def test_provenance_of_each_source(shapes_bundle, tiny_bundle, ti_weights, monke
     assert "no random crops" in provenance.recipe_sentence(shapes_bundle.spec, shapes_bundle.provenance)
     with pytest.raises(ValueError, match="origin"):
         provenance.Provenance("somewhere", "?")
+
+
+def test_random_weights_are_one_seeded_draw_and_leave_the_global_rng_alone():
+    """Two random loads give the same weights (every reader sees the same numbers) and the caller's RNG is not
+    moved: what it draws next is what it would have drawn without the loads."""
+    torch.manual_seed(123)
+    expected = torch.rand(4)
+    torch.manual_seed(123)
+    first = load_model("vit_ti16", device="cpu", pretrained=False)
+    torch.manual_seed(7)  # another global state: the weights must not follow it
+    second = load_model("vit_ti16", device="cpu", pretrained=False)
+    torch.manual_seed(123)
+    load_model("vit_ti16", device="cpu", pretrained=False)
+    assert torch.equal(torch.rand(4), expected)
+    a, b = first.model.state_dict(), second.model.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert any(a[k].std() > 0 for k in a if k.endswith("qkv.weight"))  # a real random draw, not zeros
+    assert "seed 0" in first.source

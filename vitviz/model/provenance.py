@@ -25,7 +25,8 @@ RANDOM = "random"
 LOCAL_FILE = "local file"
 ORIGINS = (PUBLISHED, BUNDLED, RANDOM, LOCAL_FILE)
 
-RANDOM_SOURCE = "random initialisation (no pretrained weights)"
+RANDOM_SEED = 0  # random weights are drawn with this seed: every load, every reader, the same numbers
+RANDOM_SOURCE = f"random initialisation, seed {RANDOM_SEED} (no pretrained weights)"
 UNKNOWN = "its training is unknown to vitviz"
 
 
