@@ -83,9 +83,11 @@ else:
                    "what was measured": c.published.metric, "source": c.published.source} for c in costs],
                  hide_index=True)
     st.markdown("Time: one image through each architecture on this computer, with random weights and a random "
-               "input (the arithmetic costs the same whatever the weights and the image). It is measured once, when "
-               "someone first asks, and then shown to everyone using this server, whatever their model and image. A "
-               "GMAC is a billion multiply-accumulate operations.")
+               "input (the arithmetic costs the same whatever the weights and the image). It is one measurement of "
+               "each architecture, taken once per process when someone first asks, and then shown to everyone using "
+               "this server, whatever their model and image; it is apart from the Bits page's timing, so the two "
+               "differ with the machine's load when each was taken. A GMAC is a billion multiply-accumulate "
+               "operations.")
     st.markdown(trained_patch_sizes.verdict(costs))
 st.subheader(provenance.resampled_heading(ctx.bundle.provenance))
 st.markdown(
