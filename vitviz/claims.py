@@ -127,7 +127,8 @@ def cls_position_truth(shape: ModelShape) -> tuple[str, str]:
     own = ("here there is no CLS token at all" if not shape.class_token else
            "the CLS token enters block 1 the same for every image, with a position vector of its own" if
            shape.cls_position else "the CLS token enters block 1 the same for every image, with no position vector")
-    return RIGHT, ("Right: a patch's position is in its own token: a learned position vector is added to each patch "
+    return RIGHT, (f"Right: a patch's position is in its own token: a {provenance.learned(shape.origin)} position "
+                   "vector is added to each patch "
                    f"vector before block 1, and {own}. (Once attention mixes the tokens, what flows into the CLS token "
                    "can carry position information too.)")
 

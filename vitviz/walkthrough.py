@@ -82,7 +82,8 @@ STAGES: tuple[Stage, ...] = (
         "What happens inside one transformer block?",
         "Two steps, each **added** to the token rather than replacing it: **attention**, where every token takes a "
         "weighted average of all tokens' values (the only place tokens meet), then an **MLP**, two matrices with a "
-        "GELU between them that work on each token on its own. A LayerNorm comes before each. Below, one token goes "
+        "GELU (a smooth cut-off of negative numbers) between them that work on each token on its own. A "
+        "LayerNorm (it rescales each token's numbers to mean 0 and spread 1) comes before each. Below, one token goes "
         "through every step with the model's own numbers, recomputed and checked against the model.",
         "The article says the “feed- forward layer helps self attention layer to have deep research according to the "
         "information stored in CLS token”. The feed-forward layer (the MLP) never reads the CLS token while it works "

@@ -332,6 +332,10 @@ def test_near_uniform_prediction_rule_on_constructed_logits():
     peaked[3] = 12.0
     assert confidence.confidence(peaked).top > 0.9 and not confidence.confidence(peaked).near_uniform
     assert confidence.not_sure_line(peaked) is None
+    # one rounding of one number: 9.8649 of 9.9658 bits is said 9.86 of 9.97, 98.9 % (not 99.0 % from the raw share)
+    from vitviz.wording import entropy_share
+    assert entropy_share(9.8649, 9.9658) == ("9.86", "9.97", "98.9%")
+    assert "entropy is 9.97 of at most 9.97 bits, 100.0% of the most possible" in flat.sentence()
     pair = np.full(1000, -30.0)
     pair[[1, 2]] = 0.0  # two classes share it all: log 2 / log 1000 = 10 % of the largest entropy
     two = confidence.confidence(pair)

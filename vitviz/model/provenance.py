@@ -92,6 +92,15 @@ def _capital(text: str) -> str:
 MODEL_CARD = "vitviz/assets/MODEL_CARD.md"  # the bundled model's card: its data, recipe and evaluation
 
 
+def model_name(spec: ModelSpec, p: Provenance) -> str:
+    """The model's timm name as code: the checkpoint's full name when it runs ("`vit_small_patch16_224.augreg_…`"),
+    else the architecture, with the published checkpoint named as what it is ("`vit_small_patch16_224`
+    (published checkpoint: `….augreg_…`)"); the bundled model has no published checkpoint."""
+    if p.trained_as_documented or spec.arch == spec.timm_name:
+        return f"`{spec.timm_name}`"
+    return f"`{spec.arch}` (published checkpoint: `{spec.timm_name}`)"
+
+
 def training_note(spec: ModelSpec, p: Provenance) -> str:
     """One line on how the model on screen was trained (the sidebar's model note, the handout's)."""
     if p.trained_as_documented:
