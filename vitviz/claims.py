@@ -155,7 +155,6 @@ def patch_size_truth(shape: ModelShape) -> tuple[str, str]:
                    f"grid. (timm can resample the weights to another patch size, but {later}.)")
 
 
-RELATED_MECHANISM = related_mechanism(provenance.published("the published checkpoint"))  # before a model is known
 R_WORDS = ("r is the correlation between closeness and attention's scores (1: they rise together exactly, 0: no "
            "relation); r² is the share of the scores' variation that closeness explains.")
 
