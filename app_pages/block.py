@@ -98,7 +98,8 @@ if step in ("norm1", "norm2"):
              r"\qquad \varepsilon = %s" % f"{n.eps:g}")
     chart(ctx.figure(views.norm, trace, token, step), key=f"block_{step}")
     st.caption("Each token is normalised on its own, over its own numbers: the LayerNorm never looks at another "
-               "token. γ and β are learned, one pair per block and per LayerNorm.")
+               f"token. γ and β are {provenance.learned(bundle.provenance)} parameters, one pair per block and per "
+               "LayerNorm.")
 elif step == "attn":
     s = block.query_step(trace, a, head, token)
     d = trace.head_dim
