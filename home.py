@@ -85,10 +85,7 @@ terms = {
     "vectors": "Token: one vector in the sequence the model reads (each patch, plus the CLS token).",
     "attention": "Head: one of several attention patterns a block computes side by side. Score: how much one token "
                  "looks at another, so tokens² scores per head.",
-    "positions": ("Learned: the position vectors are numbers found in training, like the other weights."
-                  if bundle.provenance.trained_as_documented else
-                  "Parameters: the position vectors are numbers of the model, like the other weights; training finds "
-                  f"them, and here they are {provenance.values(bundle.provenance)}."),
+    "positions": provenance.positions_term(bundle.provenance),
     "block": "MLP: two matrix multiplications with a GELU (a smooth cut-off of negative numbers) between them, "
              "applied to each token on its own.",
     "bits": "fp32: a 32-bit floating-point number, 4 bytes; the model computes with numbers like this.",

@@ -228,6 +228,14 @@ def values(p: Provenance) -> str:
     return f"random ({here(p)})" if p.random else f"from your file {p.file}"
 
 
+def positions_term(p: Provenance) -> str:
+    """The home pipeline's note on the position vectors: found in training, or what they are here instead."""
+    if p.trained_as_documented:
+        return "Learned: the position vectors are numbers found in training, like the other weights."
+    return ("Parameters: the position vectors are numbers of the model, like the other weights; training finds them, "
+            f"and here they are {values(p)}.")
+
+
 def learned_or(p: Provenance, instead: str) -> str:
     """"learned" for trained weights, else ``instead`` (e.g. "computed": what is left true of random weights)."""
     return "learned" if p.trained_as_documented else instead
