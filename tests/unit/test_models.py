@@ -355,3 +355,8 @@ def test_learned_is_said_only_of_trained_weights(shapes_bundle, tiny_bundle, ti_
         assert provenance.values(p) != "learned" and provenance.learned_or(p, "computed") == "computed"
         assert "trained" not in provenance.resampled_heading(p)
     assert "trained at no patch size" in provenance.resampled_meaning(random)
+    assert provenance.positions_term(trained).startswith("Learned: ")
+    assert "here they are random (random initialisation, seed 0)" in provenance.positions_term(random)
+    assert provenance.model_name(get_spec("vit_s16"), published) == "`vit_small_patch16_224.augreg_in21k_ft_in1k`"
+    assert provenance.model_name(get_spec("vit_s16"), random) == (
+        "`vit_small_patch16_224` (published checkpoint: `vit_small_patch16_224.augreg_in21k_ft_in1k`)")
