@@ -62,11 +62,11 @@ with right:
             st.info(f"{provenance.no_classifier_sentence(bundle.spec, bundle.provenance)}. A classifier is the "
                     "last layer that turns the CLS token into class probabilities; without one the model still turns the "
                     "image into tokens and attention, which the other pages show.", icon="ℹ️")
-        st.caption(f"Model: **{bundle.spec.title}** (`{bundle.spec.timm_name}`) · device: **{bundle.device.type.upper()}**"
+        st.caption(f"Model: **{bundle.spec.title}** ({provenance.model_name(bundle.spec, bundle.provenance)}) · device: **{bundle.device.type.upper()}**"
                    f" · weights: {bundle.source}",
                    help="timm: the PyTorch library of image models this one comes from. Device: the chip that runs "
                         "it (CPU: the computer's main processor; CUDA: an NVIDIA graphics card). Weights: the model's "
-                        "learned numbers.")
+                        f"{provenance.learned(bundle.provenance)} numbers.")
 
 st.subheader("3 · The pipeline at a glance")
 facts = {}
@@ -85,7 +85,7 @@ terms = {
     "vectors": "Token: one vector in the sequence the model reads (each patch, plus the CLS token).",
     "attention": "Head: one of several attention patterns a block computes side by side. Score: how much one token "
                  "looks at another, so tokens² scores per head.",
-    "positions": "Learned: the position vectors are numbers found in training, like the other weights.",
+    "positions": provenance.positions_term(bundle.provenance),
     "block": "MLP: two matrix multiplications with a GELU (a smooth cut-off of negative numbers) between them, "
              "applied to each token on its own.",
     "bits": "fp32: a 32-bit floating-point number, 4 bytes; the model computes with numbers like this.",

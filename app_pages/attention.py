@@ -7,7 +7,7 @@ from ui.charts import chart, clickable_chart
 from ui.on_request import ask_button, asked
 from ui.tour import close_stage, open_stage
 from vitviz.figures.prediction import short_label
-from vitviz.model import precision
+from vitviz.model import precision, provenance
 from vitviz.stages import attention, confidence
 from vitviz.offline.vit import ATTENTION_NOTE
 from vitviz.views import attention as views
@@ -35,7 +35,7 @@ def where_cls_looks() -> None:
                            f"{a.depth} of them, one after the other.") - 1
     head_choice = c2.selectbox("Head", ["mean of heads"] + [f"head {h}" for h in range(a.heads)], key="attn_head",
                                help=f"Each block runs {a.heads} attention heads side by side, each with its own "
-                                    "learned query, key and value projections.")
+                                    f"{provenance.learned(ctx.bundle.provenance)} query, key and value projections.")
     head = None if head_choice == "mean of heads" else int(head_choice.split()[1])
     if c3.slider("Heatmap opacity (large maps)", 0.0, 1.0, OPACITY, 0.05, key="attn_opacity",
                  help="These two maps, and the rollout and class maps below.") != opacity:
@@ -57,8 +57,8 @@ def where_cls_looks() -> None:
     st.markdown("The article says patches “which has less difference of vector number are considered as highly "
                 f"related”. Left: how close each patch's token is to the selected patch's as they **enter block "
                 f"{layer + 1}** (positions included: what this block's attention reads), by cosine similarity (1: "
-                "same direction). Right: where that patch actually looks in this block. Attention compares a learned "
-                "**query** of one token with learned **keys** of the others (query·key), so it can differ from "
+                "same direction). Right: where that patch actually looks in this block. Attention compares "
+                f"{provenance.attention_compares(ctx.bundle.provenance, '**')}, so it can differ from "
                 "plain closeness; r measures how far it does.")
     chart(ctx.figure(views.relatedness, layer, head, index), key="attn_related")
     rel = ctx.built("relatedness", layer, head, index, build=lambda: attention.relatedness(a, layer, head, index))
@@ -139,7 +139,7 @@ else:
 st.header("4 · How far do heads look? Mean attention distance")
 chart(ctx.figure(views.distances), key="attn_distance")
 st.caption("Σⱼ Aᵢⱼ·‖pᵢ − pⱼ‖ in pixels (patch-to-patch attention renormalised), averaged over all query "
-           "patches (ViT paper, Figure 7 right). The line is each block's median head: the sentence below judges "
+           "patches (the ViT paper, Dosovitskiy et al., 2021, Figure 7 right). The line is each block's median head: the sentence below judges "
            "its trend over depth.")
 st.markdown(ctx.built("distance_verdict", build=lambda: attention.distance_verdict(
     attention.mean_attention_distance(a.attentions, a.grid, a.patch_size, a.num_prefix),

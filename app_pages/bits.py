@@ -129,7 +129,8 @@ st.dataframe([{"dtype": r.dtype, "weights (MB)": round(r.total / MB, 3), "larges
 st.caption("Same rule and numbers as `estimate-memory` of Hugging Face accelerate (a library for running models), byte for byte (bf16 added: the same as fp16). Its training figure is "
            "the largest of the four stages it lists (model, gradients, optimizer, step), not their sum; it is empty "
            "for int8/int4. These are nominal sizes, everything packed at the format's bits; section 2 measures what the "
-           "model in the sidebar's format really stores (torchao keeps LayerNorms, biases and the patch projection in "
+           "model in the sidebar's format really stores (torchao, PyTorch's library for quantisation, keeps "
+           "LayerNorms, biases and the patch projection in "
            "fp32, adds scales, and keeps each int4 code in a byte of its own).")
 states = [of_model(model, "training_memory", lambda f=f: memory.training_memory(model, f), f) for f in ("fp32", "bf16")]
 st.subheader("Training with Adam: what sits in memory at once")

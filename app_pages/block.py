@@ -98,7 +98,8 @@ if step in ("norm1", "norm2"):
              r"\qquad \varepsilon = %s" % f"{n.eps:g}")
     chart(ctx.figure(views.norm, trace, token, step), key=f"block_{step}")
     st.caption("Each token is normalised on its own, over its own numbers: the LayerNorm never looks at another "
-               "token. γ and β are learned, one pair per block and per LayerNorm.")
+               f"token. γ and β are {provenance.learned(bundle.provenance)} parameters, one pair per block and per "
+               "LayerNorm.")
 elif step == "attn":
     s = block.query_step(trace, a, head, token)
     d = trace.head_dim
@@ -177,10 +178,11 @@ st.markdown(f"So information travels between tokens only through attention: the 
             f"The article says the “{block.ARTICLE_FEED_FORWARD}”. The MLP never reads the CLS token (or any other "
             "token) while it works on a patch; it can only use what attention already brought into this token.")
 
-st.header("4 · Relatedness is learned")
+st.header(f"4 · Relatedness is {provenance.learned_or(bundle.provenance, 'computed')}")
 st.markdown(f"The article: “{block.ARTICLE_RELATED}”. Left: the cosine similarity of the tokens entering block "
             f"{layer + 1} (what its attention reads) to patch {ctx.patch}'s; right: where patch {ctx.patch} looks in "
-            f"block {layer + 1}, head {head}. Attention compares a learned query with learned keys (step 2), so it "
+            f"block {layer + 1}, head {head}. Attention (step 2) compares "
+            f"{provenance.attention_compares(bundle.provenance)}, so it "
             "can differ from plain closeness; r measures how far it does.")
 chart(ctx.figure(attention_views.relatedness, layer, head, ctx.patch), key="block_related")
 rel = ctx.built("relatedness", layer, head, ctx.patch,
@@ -211,7 +213,7 @@ if lens.has_classifier:
                 + block.settled_phrase(lens, [short_label(label) for label in bundle.labels]) +
                 f"; its probability goes from {lens.final_prob[0]:.1%} before block 1 to "
                 f"{lens.final_prob[-1]:.1%} at the end.")
-    st.markdown(("Before block 1 the CLS token is the same learned vector for every image, so the first reading is "
+    st.markdown((f"Before block 1 the CLS token is the same {provenance.learned(bundle.provenance)} vector for every image, so the first reading is "
                  "the same for every image. " if reads == "the CLS token" else "") +
                 provenance.head_training_sentence(reads, bundle.provenance))  # a caveat that changes what the figure means: not a caption
     st.dataframe([{"depth": "input" if d == 0 else f"block {d}",

@@ -21,7 +21,7 @@ st.markdown("These steps are the model's own **evaluation** transform (timm's da
             "is_training=False)`): the resize, crop and **normalisation** (shifting and scaling each colour so the "
             "numbers sit around 0) it is tested with. " +
             provenance.recipe_sentence(ctx.bundle.spec, ctx.bundle.provenance) +
-            "The pixels stay 8-bit integers (0–255) until the last step turns them into floating-point numbers.")
+            patches.float_sentence(ctx.bundle, ctx.image.image))
 steps = ctx.experiment("preprocessing", run=lambda: patches.preprocessing_steps(ctx.bundle, ctx.image.image),
                        label="Preprocessing…")
 for col, step in zip(st.columns(len(steps)), steps):
@@ -84,20 +84,23 @@ else:
                    "what was measured": c.published.metric, "source": c.published.source} for c in costs],
                  hide_index=True)
     st.markdown("Time: one image through each architecture on this computer, with random weights and a random "
-               "input (the arithmetic costs the same whatever the weights and the image). It is measured once, when "
-               "someone first asks, and then shown to everyone using this server, whatever their model and image. A "
-               "GMAC is a billion multiply-accumulate operations.")
+               "input (the arithmetic costs the same whatever the weights and the image). It is one measurement of "
+               "each architecture, taken once per process when someone first asks, and then shown to everyone using "
+               "this server, whatever their model and image; it is apart from the Bits page's timing, so the two "
+               "differ with the machine's load when each was taken. A GMAC is a billion multiply-accumulate "
+               "operations.")
     st.markdown(trained_patch_sizes.verdict(costs))
 st.markdown(PATCH_BUDGET_NOTE)
-st.subheader("One trained model at other patch sizes")
+st.subheader(provenance.resampled_heading(ctx.bundle.provenance))
 st.markdown(
-    "A model is *trained* at one patch size (the article is right that it does not depend on the image). "
+    "A model is built, and trained, at one patch size (the article is right that it does not depend on the image). "
     "timm can still resample its patch projection to another size (`resample_patch_embed`, from FlexiViT, a ViT "
-    "trained to work at many patch sizes) and its **position embeddings** (the learned vectors that say where each "
+    "trained to work at many patch sizes) and its **position embeddings** (the "
+    f"{provenance.learned(ctx.bundle.provenance)} vectors that say where each "
     "patch sits) to the new grid (`resample_abs_pos_embed`, which resamples the grid of position vectors to the "
     "new size). Run this model at several patch sizes on "
-    "your image: the token count and the attention cost change as above, and when the answer changes, it is "
-    "because the model meets inputs it never saw in training, not because more patches are better or worse.")
+    "your image: the token count and the attention cost change as above; "
+    + provenance.resampled_meaning(ctx.bundle.provenance))
 options = patches.patch_size_options(a.patch_size, a.image.shape[0])
 default = [p for p in options if a.patch_size // 2 <= p <= a.patch_size * 2][:5]
 sizes = st.multiselect("Patch sizes to try (px)", options, default=default, key="patch_sizes")

@@ -8,6 +8,7 @@ from ui.on_request import ask_button, asked
 from ui.tour import close_stage, open_stage
 from vitviz.figures.images import encode_image
 from vitviz.figures.prediction import short_label
+from vitviz.model import provenance
 from vitviz.stages import confidence, position_code, positions
 from vitviz.views import positions as views
 from vitviz.wording import difference
@@ -43,8 +44,10 @@ st.markdown("Each point is the mean cosine of two positions that many patches ap
 st.header("2 · Sin and cos: where the article is right")
 lo, _ = ctx.built("sincos_range", per_image=False, build=lambda: views.sincos_range(a))
 st.markdown("The article says positions are encoded with sin and cos. That is true of the original Transformer "
-            "(1D) and of some vision models such as MAE (2D; Masked Autoencoders, He et al. 2022, a self-supervised "
-            "ViT that uses fixed 2D sin-cos positions). The models here learn theirs instead. Compare, at "
+            "(Vaswani et al., 2017; 1D) and of some vision models such as MAE (2D; Masked Autoencoders, He et al. 2022, a self-supervised "
+            "ViT that uses fixed 2D sin-cos positions). The models here learn theirs in training instead"
+            + (f" (the weights on screen: {provenance.here(bundle.provenance)})" if provenance.here(bundle.provenance)
+               else "") + ". Compare, at "
             f"the same size ({a.num_patches} positions × {D} dimensions). Every cosine in these two tables is "
             f"positive and high (most of their dimensions are slow waves that barely change across {a.num_patches} "
             "positions), so on section 1's −1…1 scale both would be one red: their colours span "
@@ -126,14 +129,15 @@ def shuffle() -> None:
               key="pos_shuffled")
     with e2:
         unit = "probability" if bundle.labels else "output"
-        st.metric(f"With position embeddings: max |Δ {unit}| original vs shuffled", f"{shuf.with_pos_diff:.4f}")
-        st.metric(f"Without position embeddings: max |Δ {unit}|", difference(shuf.without_pos_diff))
+        st.metric(f"With position embeddings: max |Δ {unit}| original vs shuffled", difference(shuf.with_pos_diff, positions.SHUFFLE_ROUNDING))
+        st.metric(f"Without position embeddings: max |Δ {unit}|",
+                  difference(shuf.without_pos_diff, positions.SHUFFLE_ROUNDING))
         if bundle.labels:
             top = [bundle.labels[int(np.argmax(v))] for v in (*shuf.with_pos, *shuf.without_pos)]
             st.dataframe([{"": "with positions", "original": short_label(top[0]), "shuffled": short_label(top[1])},
                           {"": "positions removed", "original": short_label(top[2]),
                            "shuffled": short_label(top[3])}], hide_index=True)
-        st.markdown(positions.shuffle_verdict(shuf))
+        st.markdown(positions.shuffle_verdict(shuf, random=bundle.provenance.random))
 
 
 shuffle()

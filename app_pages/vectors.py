@@ -45,7 +45,7 @@ chart(ctx.figure(views.all_vectors, index), key="vectors_matrix")
 st.header("2 · What the projection looks for")
 st.markdown("The rows of W are filters over a patch. Their first principal components (**PCA**: the directions "
             "in which the filters vary most), shown as colour tiles, summarise the patterns the filters are made "
-            "of; the ViT paper (Figure 7 left) reads them as plausible basis functions for the fine structure "
+            "of; the ViT paper (Dosovitskiy et al., 2021, Figure 7 left) reads them as plausible basis functions for the fine structure "
             "within a patch." + (
                 " Only the filters' red, green and blue parts are shown; this model's fixed extra channel is "
                 "left out." if len(a.input_channels) > 3 else ""))
@@ -86,11 +86,14 @@ else:
 
 st.header("4 · The CLS token")
 ref_sample = SAMPLES["cat" if ctx.image.name != SAMPLES["cat"].title else "coffee"]
-st.markdown(f"The CLS token is a **learned vector of {D} numbers**, part of the model's weights. It is not "
+st.markdown(f"The CLS token is a {provenance.parameter(f'vector of {D} numbers', ctx.bundle.provenance, '**')}, "
+            "part of the model's weights. It is not "
             "created from your image: before block 1 it is the same for every image. Only attention, block "
             "after block, mixes information from the patches into it; the last layer's CLS is what the "
             "classifier reads" + (" (this self-supervised model has no classifier: its last CLS is its image "
                                   "summary)." if not ctx.bundle.labels else "."))
+if ctx.bundle.provenance.random:
+    st.markdown(vectors.cls_length_sentence(a))
 with st.spinner("Analysing a second image for comparison…"):
     ref = ctx.sample_analysis(ref_sample.key)
 st.metric(f"Max difference between the CLS entering block 1 for your image and for “{ref_sample.title}”",
@@ -125,7 +128,8 @@ def tokens_at_layer() -> None:
                         in_fragment=True)
         st.markdown(f"Red: tokens pointing like patch {ctx.patch}'s (1: the same direction); blue: pointing away. At "
                     f"layer {layer}, **{alike}** of the other {a.num_patches - 1} patches have cosine above "
-                    f"{vectors.ALIKE:g} with it (mean {mean:.2f}).")
+                    f"{vectors.ALIKE:g} with it (mean {mean:.2f}). "
+                    + vectors.alike_sentence(layer, ctx.bundle.provenance.random))
 
 
 tokens_at_layer()

@@ -24,9 +24,10 @@ def open_stage(key: str) -> Context:
     ctx = context.current()
     st.title(f"{stage.icon} {stage.headline}")
     st.markdown(f"#### ❓ {stage.question}")
-    st.markdown(stage.answer_for(ctx.analysis.patch_size if ctx.analysis is not None else ctx.bundle.spec.patch_size))
+    st.markdown(stage.answer_for(ctx.analysis.patch_size if ctx.analysis is not None else ctx.bundle.spec.patch_size,
+                                 ctx.bundle.provenance))
     with st.expander("In depth"):
-        st.markdown(stage.depth)
+        st.markdown(stage.depth_for(ctx.bundle.provenance))
     widgets.fallback_notice(ctx)
     if ctx.analysis is None:
         st.info("No image chosen yet. Pick a sample below (or upload one on the home page) and this page "

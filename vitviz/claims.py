@@ -19,8 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from vitviz.model import provenance
 from vitviz.model.analysis import Analysis
 from vitviz.model.loading import Bundle
+from vitviz.model.provenance import Provenance
 from vitviz.stages import attention
 
 HOME = "home"  # the stage of a claim whose demonstration is a card on the home page
@@ -46,6 +48,8 @@ class ModelShape:
     pool: str  # timm's global_pool: "token" reads the CLS token, "avg" the mean of the patch tokens, ...
     classifier: bool  # it has a classifier head (labels)
     cls_position: bool  # the CLS token gets a position vector of its own (timm: not ``no_embed_class``)
+    patch_size: int = 16  # the patch size it is built with
+    origin: Provenance = provenance.published("the published checkpoint")  # where its weights came from
 
 
 CLASSIC = ModelShape(class_token=True, pool="token", classifier=True, cls_position=True)  # ViT as published
@@ -57,7 +61,8 @@ def model_shape(bundle: Bundle) -> ModelShape:
     has_cls = getattr(model, "cls_token", None) is not None
     return ModelShape(class_token=has_cls, pool=str(getattr(model, "global_pool", "token") or "none"),
                       classifier=len(bundle.labels) > 0,
-                      cls_position=has_cls and not getattr(model, "no_embed_class", False))
+                      cls_position=has_cls and not getattr(model, "no_embed_class", False),
+                      patch_size=bundle.spec.patch_size, origin=bundle.provenance)
 
 
 @dataclass(frozen=True)
@@ -105,15 +110,16 @@ def cls_truth(shape: ModelShape) -> tuple[str, str]:
         return WRONG, (f"This model makes no CLS token at all: its head reads {pooled(shape.pool)} after the last "
                        "block. (In ViTs that have one, the CLS token is a learned vector, the same for every image, "
                        "until attention mixes the image in.)")
-    start = ("Wrong about when and how: the CLS token is not made from the image. It is a learned vector, the same for "
-             "every image as it enters block 1, and attention mixes information from the patches into it, block "
+    start = ("Wrong about when and how: the CLS token is not made from the image. It is a "
+             f"{provenance.parameter('vector', shape.origin)}, the same for every image as it enters block 1, and attention mixes information from the patches into it, block "
              "after block.")
     if shape.pool != "token":
         return WRONG, (start + f" And this model's head does not read it: it reads {pooled(shape.pool)} instead.")
     end = ("what the classifier reads (this model's head reads the CLS token)" if shape.classifier
            else "what this model hands out as its image features (it has no classifier)")
-    return HALF, (start + f" Right about the end: after the last block it carries {end}: a summary learned in "
-                  "training, not a record of which patch holds which shape or colour.")
+    summary = ("a summary learned in training" if shape.origin.trained_as_documented else
+               f"a summary made by {provenance.learned(shape.origin)} weights")
+    return HALF, (start + f" Right about the end: after the last block it carries {end}: {summary}, not a record of which patch holds which shape or colour.")
 
 
 def cls_position_truth(shape: ModelShape) -> tuple[str, str]:
@@ -121,24 +127,46 @@ def cls_position_truth(shape: ModelShape) -> tuple[str, str]:
     own = ("here there is no CLS token at all" if not shape.class_token else
            "the CLS token enters block 1 the same for every image, with a position vector of its own" if
            shape.cls_position else "the CLS token enters block 1 the same for every image, with no position vector")
-    return RIGHT, ("Right: a patch's position is in its own token: a learned position vector is added to each patch "
+    return RIGHT, (f"Right: a patch's position is in its own token: a {provenance.learned(shape.origin)} position "
+                   "vector is added to each patch "
                    f"vector before block 1, and {own}. (Once attention mixes the tokens, what flows into the CLS token "
                    "can carry position information too.)")
 
 
-RELATED_MECHANISM = ("Relatedness is computed, not read off closeness: attention compares a learned query with learned "
-                     "keys (query·key, then softmax), both made from the tokens entering a block by learned "
-                     "projections.")
+def related_mechanism(origin: Provenance) -> str:
+    """How attention relates tokens, in words that hold for the weights on screen (learned only when trained)."""
+    return ("Relatedness is computed, not read off closeness (the cosine similarity of two tokens: 1 when they "
+            f"point the same way): attention compares {provenance.attention_compares(origin)}, then a softmax turns "
+            "the scores into weights that sum to 1; queries and keys are made from the tokens entering a block.")
+
+
+def patch_size_truth(shape: ModelShape) -> tuple[str, str]:
+    """Patch size is fixed by the architecture; that it was trained at it holds only for trained weights."""
+    built = (f"Every model here is built with one patch size ({shape.patch_size} px for the model on screen), which "
+             "the published checkpoints were trained at")
+    if shape.origin.trained_as_documented:
+        built += "; the model on screen was trained at it too"
+    else:
+        built += f"; the weights on screen were not ({provenance.here(shape.origin)})"
+    later = ("the model then meets inputs it was not trained on" if shape.origin.trained_as_documented else
+             "with these weights the answer then changes by noise, not by anything learned" if shape.origin.random
+             else "a trained model then meets inputs it was not trained on")
+    return RIGHT, (f"{built}. Each resizes every image to its own resolution first, so every image gets the same "
+                   f"grid. (timm can resample the weights to another patch size, but {later}.)")
+
+
+R_WORDS = ("r is the correlation between closeness and attention's scores (1: they rise together exactly, 0: no "
+           "relation); r² is the share of the scores' variation that closeness explains.")
 
 
 def related_truth(e: Evidence) -> tuple[str, str]:
     """Graded from the measurement: attention that follows closeness in every block -> right; in some block at
     least partly -> half true; in none -> wrong (``attention.Closeness.grade``)."""
     if e.closeness is None:
-        return MEASURED, (RELATED_MECHANISM + " How much of it plain closeness explains is measured on your image: "
+        return MEASURED, (related_mechanism(e.shape.origin) + " How much of it plain closeness explains is measured on your image: "
                           "choose one.")
     verdict = {attention.FOLLOWS: RIGHT, attention.PARTLY: HALF}.get(e.closeness.grade, WRONG)
-    return verdict, RELATED_MECHANISM + " " + attention.closeness_sentence(e.closeness)
+    return verdict, related_mechanism(e.shape.origin) + " " + R_WORDS + " " + attention.closeness_sentence(e.closeness)
 
 
 ARTICLE_BITS = ("01010111 01101000 01100001 01110100", "01101001 01110011",
@@ -187,10 +215,8 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("Remember the length and width of square patches are fixed during training of the model. It doesn't "
           "depend upon the size of image.",
           RIGHT,
-          "Every model here was trained at one patch size and resizes every image to its own resolution first, so "
-          "every image gets the same grid. (timm can resample the weights to another patch size, but the model then "
-          "meets inputs it was not trained on.)",
-          "patches", "section 4, one trained model at other patch sizes"),
+          patch_size_truth(CLASSIC)[1],
+          "patches", "section 4, one model at other patch sizes", judge=lambda e: patch_size_truth(e.shape)),
     Claim("if VLM see image of a new create [sic] … then it will say \"This looks like a hybrid between a wolf and a "
           "dragon.\"",
           WRONG,

@@ -162,7 +162,7 @@ def handout_html(bundle: Bundle, analysis: Analysis, image_name: str = "image") 
         parts.append(f"<p>{_md(provenance.no_classifier_sentence(spec, bundle.provenance))}.</p>")
     for number, stage in enumerate(STAGES, 1):
         parts += [f"<h2>{number} · {html.escape(stage.title)}</h2>",
-                  f"<p class='q'>{html.escape(stage.question)}</p><p>{_md(stage.answer_for(a.patch_size))}</p>",
+                  f"<p class='q'>{html.escape(stage.question)}</p><p>{_md(stage.answer_for(a.patch_size, bundle.provenance))}</p>",
                   *SECTIONS.get(stage.key, lambda _b, _a: [])(bundle, a)]
     parts.append("<h2>What the beginner's article says, checked</h2>")
     parts.append("<p>The article's own words, spelling and all ([sic] marks its spelling, … a cut).</p>")

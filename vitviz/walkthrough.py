@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vitviz.model import provenance
+from vitviz.model.provenance import Provenance
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -21,14 +24,27 @@ class Stage:
     answer: str  # a short true answer
     depth: str  # "in depth": what the article gets wrong, and the caveats
 
-    def answer_for(self, patch_size: int) -> str:
-        """The short answer with the model on screen's own facts filled in (its patch size, ``{patch}``)."""
-        return self.answer.replace("{patch}", f"{patch_size}×{patch_size} px")
+    def answer_for(self, patch_size: int, origin: Provenance) -> str:
+        """The short answer with the model on screen's own facts filled in: its patch size (``{patch}``) and what
+        its parameters are (``{projection}``, ``{cls}``: learned only when the weights were trained)."""
+        return _fill(self.answer, origin).replace("{patch}", f"{patch_size}×{patch_size} px")
+
+    def depth_for(self, origin: Provenance) -> str:
+        """The "in depth" text with what the parameters on screen are filled in (``{positions}``)."""
+        return _fill(self.depth, origin)
 
     @property
     def page(self) -> str:
         """The page file, relative to the app root (``st.Page`` / ``st.page_link`` take it)."""
         return f"app_pages/{self.key}.py"
+
+
+def _fill(text: str, origin: Provenance) -> str:
+    """A stage text's placeholders for what the weights on screen are (``vitviz.model.provenance``'s words)."""
+    return (text.replace("{projection}", provenance.projection(origin))
+            .replace("{cls}", "a " + provenance.parameter("vector", origin))
+            .replace("{positions}", "learned in these models" if origin.trained_as_documented else
+                     f"in these models learned in training; here {provenance.here(origin)}"))
 
 
 HOME_PAGE = "home.py"  # image, model, prediction, the pipeline at a glance, the article's claims
@@ -52,21 +68,22 @@ STAGES: tuple[Stage, ...] = (
         "vectors", "Vectors", "➡️", "Vectors: from patch to token",
         "Each patch becomes a vector; a CLS token joins them.",
         "How does a patch become a vector, and is every vector unique?",
-        "Each patch's pixels are multiplied by one learned matrix (plus a bias): that is the whole “linear "
+        "Each patch's pixels are multiplied by {projection}, plus a bias: that is the whole “linear "
         "projection”. Two patches with the same input get the **same** vector (for the bundled model the input also "
         "holds a colour-edge channel computed across patch borders); only after the position embeddings are added "
-        "do they differ. The CLS token is a learned vector, identical for every image, until attention "
+        "do they differ. The CLS token is {cls}, identical for every image, until attention "
         "mixes the image into it.",
         "The article says vectors are always unique and encode position with sin and cos. Both are checked live "
         "below: identical patches give identical vectors, and the position information is a separate, added "
-        "vector (learned in these models; sin/cos in some others, see Positions)."),
+        "vector ({positions}; sin/cos in some others, see Positions)."),
     Stage(
         "block", "Inside a block", "🔧", "Inside a block: attention and the MLP, on real numbers",
         "Each block: attention mixes the tokens, then an MLP works on each token alone.",
         "What happens inside one transformer block?",
         "Two steps, each **added** to the token rather than replacing it: **attention**, where every token takes a "
         "weighted average of all tokens' values (the only place tokens meet), then an **MLP**, two matrices with a "
-        "GELU between them that work on each token on its own. A LayerNorm comes before each. Below, one token goes "
+        "GELU (a smooth cut-off of negative numbers) between them that work on each token on its own. A "
+        "LayerNorm (it rescales each token's numbers to mean 0 and spread 1) comes before each. Below, one token goes "
         "through every step with the model's own numbers, recomputed and checked against the model.",
         "The article says the “feed- forward layer helps self attention layer to have deep research according to the "
         "information stored in CLS token”. The feed-forward layer (the MLP) never reads the CLS token while it works "
@@ -112,7 +129,7 @@ STAGES: tuple[Stage, ...] = (
         "How does the model know where a patch is?",
         "A position embedding, one vector per grid position, is **added** to each patch vector before the first "
         "block. In ViT and every model here these vectors are learned parameters, not computed with sin and cos; "
-        "the ViT paper found that its trained ViTs learned rows and columns on their own (Figure 7); what the model "
+        "the ViT paper (Dosovitskiy et al., 2021) found that its trained ViTs learned rows and columns on their own (Figure 7); what the model "
         "you picked learned (rows, columns, distance from the border, or nothing) is measured below.",
         "Sin/cos position encodings exist (the original Transformer, MAE) and are compared side by side. Without "
         "positions a transformer cannot tell order at all: shuffle the patch tokens and the output does not change."),

@@ -14,6 +14,13 @@ def difference(value: float, tolerance: float = ROUNDING) -> str:
     return f"{value:.2e}" if abs(value) < 0.01 else f"{value:.3f}"
 
 
+def entropy_share(bits: float, max_bits: float) -> tuple[str, str, str]:
+    """('9.86', '9.97', '98.9%'): an entropy and its maximum in bits, rounded once to 2 decimals, and the share
+    computed from those rounded numbers, so every place that says it gives the same numbers, and they agree."""
+    b, m = round(bits, 2), round(max_bits, 2)
+    return f"{b:.2f}", f"{m:.2f}", f"{b / m:.1%}" if m > 0 else "0.0%"
+
+
 def patch_place(index: int, grid: tuple[int, int]) -> str:
     """'row 2, column 1': where patch ``index`` (raster order) sits, counting from 0 at the top left, as the
     sidebar's patch picker and the patch indices do (one convention on every page)."""

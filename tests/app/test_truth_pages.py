@@ -164,3 +164,41 @@ def test_a_model_without_a_classifier_is_not_said_to_predict():
     assert "the architecture has no head; its published checkpoint was trained without labels" in home
     shapes = _said(open_page("shapes", "shape_star", "patches"))
     assert "(14×14 px for the model on screen)" in shapes
+
+
+def test_learned_is_said_only_of_trained_weights():
+    """Random weights: parameters are not called learned, a patch size not trained at, the published checkpoint
+    named as such; the bundled model keeps the trained wording."""
+    home = _said(home_page("vit_ti16", "cat"))
+    assert "(`vit_tiny_patch16_224` (published checkpoint: `vit_tiny_patch16_224.augreg_in21k_ft_in1k`))" in home
+    for trained_only in ("It is a learned vector", "a summary learned in training", "a learned query",
+                         "was trained at it too"):
+        assert trained_only not in home, trained_only
+    assert "learned in a trained model; here random initialisation, seed 0" in home
+    assert "r² is the share of the scores' variation that closeness explains" in home  # r and r² explained
+    vectors = _said(open_page("vit_ti16", "cat", "vectors"))
+    assert ("**parameter vector of 192 numbers** (learned in a trained model; here random initialisation, seed 0)"
+            in vectors and "learned vector" not in vectors and "learned matrix" not in vectors)
+    assert "timm draws the CLS token with a tiny spread" in vectors
+    assert "the ViT paper (Dosovitskiy et al., 2021, Figure 7 left)" in vectors
+    patches_page = open_page("vit_ti16", "cat", "patches")
+    patches = _said(patches_page)
+    assert "trained at no patch size" in patches and "never saw in training" not in patches
+    assert "One model at other patch sizes" in [s.value for s in patches_page.subheader]
+    assert "until `MaybeToTensor`, the step before `Normalize`," in patches
+    block_page = open_page("vit_ti16", "cat", "block")
+    assert "4 · Relatedness is computed" in [h.value for h in block_page.header]
+    block = _said(block_page)
+    assert "Close vectors or computed relation?" in block and "learned query" not in block
+    assert "the same random vector for every image" in block
+    attention = _said(open_page("vit_ti16", "cat", "attention"))
+    assert "computed (query·key) by the block's random projections" in attention and "learned query" not in attention
+    positions = _said(shuffled(open_page("vit_ti16", "cat", "positions")))
+    assert "the same dimensions, random (random initialisation, seed 0)" in positions
+    assert "barely change the output" in positions and "× as much with them" in positions
+
+    shapes = open_page("shapes", "shape_star", "block")
+    assert "4 · Relatedness is learned" in [h.value for h in shapes.header]
+    assert "Close vectors or learned relation?" in _said(shapes)
+    said = _said(open_page("shapes", "shape_star", "vectors"))
+    assert "**learned vector of" in said and "timm draws the CLS token" not in said

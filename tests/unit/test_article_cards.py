@@ -140,6 +140,11 @@ def test_a_classifier_answers_with_its_classes(case):
     assert f"**{s.classes:,} classes**" in said and f"**{s.top_label.split(',')[0]}** with {s.top_prob:.1%}" in said
     assert f"top 5 hold {s.top_k_mass:.1%}" in said and f"other {s.classes - 5:,} classes" in said
     assert f"{s.entropy_bits:.2f} bits, of at most log₂ {s.classes:,} = {s.max_bits:.2f} bits" in said
+    share = f"{round(s.entropy_bits, 2) / round(s.max_bits, 2):.1%} of the most possible"
+    assert share in said  # the share from the rounded bits it prints, as the not-sure line says it
+    from vitviz.stages import confidence
+    line = confidence.confidence(np.array(a.logits)).sentence()
+    assert line is None or (share in line and f"{s.entropy_bits:.2f} of at most {s.max_bits:.2f} bits" in line)
 
     fig = views.class_probabilities(bundle, a)
     assert len(fig.data[0].y) == s.classes and f"top 5 hold {s.top_k_mass:.1%}" in fig.layout.title.text

@@ -145,12 +145,16 @@ def test_the_cls_claim_never_gives_a_model_a_cls_token_it_lacks():
 
 def test_model_shape_is_read_from_the_model(shapes_bundle, tiny_bundle):
     for bundle in (shapes_bundle, tiny_bundle):
-        assert C.model_shape(bundle) == C.CLASSIC  # both are classic ViTs: a CLS token the head reads
+        shape = C.model_shape(bundle)
+        assert shape.patch_size == bundle.spec.patch_size and shape.origin == bundle.provenance
+        # both are classic ViTs: a CLS token the head reads
+        assert dataclasses.replace(shape, patch_size=16, origin=C.CLASSIC.origin) == C.CLASSIC
     gap = timm.create_model("vit_tiny_patch16_224", pretrained=False, class_token=False, global_pool="avg",
                             num_classes=len(tiny_bundle.labels))
     gap_bundle = dataclasses.replace(tiny_bundle, model=gap.eval())
     shape = C.model_shape(gap_bundle)
-    assert shape == C.ModelShape(class_token=False, pool="avg", classifier=True, cls_position=False)
+    assert shape == C.ModelShape(class_token=False, pool="avg", classifier=True, cls_position=False,
+                                 patch_size=16, origin=tiny_bundle.provenance)
     a = analyze(gap_bundle, load_image(SAMPLES["cat"].data()))
     assert a.num_prefix == 0
     row = next(g for g in C.graded(gap_bundle, a) if g.claim is claim("CLS token is created"))
@@ -249,3 +253,21 @@ def test_the_training_memory_quote_is_the_readers_expected_answer(article):
     assert "reader's likely answer" in c.truth
     agreed = re.search(r"“([^”]+)”", c.truth).group(1)
     assert quote_occurs(agreed, article) and "i agree with that" in agreed
+def test_training_words_follow_where_the_weights_came_from(shapes_bundle, tiny_bundle):
+    """Random weights are never called learned or trained at their patch size; trained ones keep those words."""
+    trained, random = C.model_shape(shapes_bundle), C.model_shape(tiny_bundle)
+    _, truth = C.patch_size_truth(trained)
+    assert f"({shapes_bundle.spec.patch_size} px for the model on screen)" in truth and "was trained at it too" in truth
+    _, truth = C.patch_size_truth(random)
+    assert "the weights on screen were not (random initialisation, seed 0)" in truth and "noise" in truth
+    assert "trained at it too" not in truth
+    _, truth = C.cls_truth(trained)
+    assert "It is a learned vector" in truth and "a summary learned in training" in truth
+    _, truth = C.cls_truth(random)
+    assert "learned in a trained model; here random initialisation, seed 0" in truth
+    assert "summary learned" not in truth and "a learned vector" not in truth
+    assert "a learned query" in C.related_mechanism(trained.origin)
+    assert "a learned" not in C.related_mechanism(random.origin) and "computed (query·key)" in C.related_mechanism(
+        random.origin)
+    by_quote = {g.claim.quote: g for g in C.graded(tiny_bundle, None)}
+    assert "noise" in next(g.truth for q, g in by_quote.items() if q.startswith("Remember the length"))

@@ -95,7 +95,7 @@ def test_faithfulness_json_has_the_fields(capsys):
 def test_faithfulness_of_random_weights_says_the_model_is_not_sure(capsys):
     assert main(["faithfulness", str(SAMPLES_DIR / "cat.jpg"), "--model", "shapes", "--random-weights"]) == 0
     out = capsys.readouterr().out
-    assert "(random initialisation (no pretrained weights))" in out  # the model line names the source
+    assert "(random initialisation, seed 0 (no pretrained weights))" in out  # the model line names the source
     assert "note:    The model is not sure of anything" in out
 
 

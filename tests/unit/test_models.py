@@ -312,3 +312,51 @@ def test_provenance_of_each_source(shapes_bundle, tiny_bundle, ti_weights, monke
     assert "no random crops" in provenance.recipe_sentence(shapes_bundle.spec, shapes_bundle.provenance)
     with pytest.raises(ValueError, match="origin"):
         provenance.Provenance("somewhere", "?")
+
+
+def test_random_weights_are_one_seeded_draw_and_leave_the_global_rng_alone():
+    """Two random loads give the same weights (every reader sees the same numbers) and the caller's RNG is not
+    moved: what it draws next is what it would have drawn without the loads."""
+    torch.manual_seed(123)
+    expected = torch.rand(4)
+    torch.manual_seed(123)
+    first = load_model("vit_ti16", device="cpu", pretrained=False)
+    torch.manual_seed(7)  # another global state: the weights must not follow it
+    second = load_model("vit_ti16", device="cpu", pretrained=False)
+    torch.manual_seed(123)
+    load_model("vit_ti16", device="cpu", pretrained=False)
+    assert torch.equal(torch.rand(4), expected)
+    a, b = first.model.state_dict(), second.model.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert any(a[k].std() > 0 for k in a if k.endswith("qkv.weight"))  # a real random draw, not zeros
+    assert "seed 0" in first.source
+
+
+def test_learned_is_said_only_of_trained_weights(shapes_bundle, tiny_bundle, ti_weights, monkeypatch):
+    """One helper chooses the words for every page: trained weights keep "learned"; random ones and a user's file
+    say what their values are instead."""
+    _, path = ti_weights
+    monkeypatch.setenv("VITVIZ_WEIGHTS_DIR", str(path.parent))
+    mine = load_model("vit_ti16").provenance
+    trained, published, random = shapes_bundle.provenance, provenance.published("cache"), tiny_bundle.provenance
+    for p in (trained, published):
+        assert provenance.learned(p) == "learned" and provenance.parameter("vector", p) == "learned vector"
+        assert provenance.projection(p) == "one learned matrix" and provenance.values(p) == "learned"
+        assert provenance.attention_compares(p).startswith("a learned query")
+        assert provenance.resampled_heading(p) == "One trained model at other patch sizes"
+        assert "never saw in training" in provenance.resampled_meaning(p)
+    assert provenance.learned(random) == "random" and provenance.learned(mine) == "stored"
+    assert provenance.parameter("vector", random, "**") == ("**parameter vector** (learned in a trained model; here "
+                                                            "random initialisation, seed 0)")
+    assert "your file vit_ti16.safetensors" in provenance.parameter("vector", mine)
+    for p in (random, mine):
+        assert "learned" not in provenance.projection(p) and "learned" not in provenance.attention_compares(p)
+        assert "computed (query·key)" in provenance.attention_compares(p)
+        assert provenance.values(p) != "learned" and provenance.learned_or(p, "computed") == "computed"
+        assert "trained" not in provenance.resampled_heading(p)
+    assert "trained at no patch size" in provenance.resampled_meaning(random)
+    assert provenance.positions_term(trained).startswith("Learned: ")
+    assert "here they are random (random initialisation, seed 0)" in provenance.positions_term(random)
+    assert provenance.model_name(get_spec("vit_s16"), published) == "`vit_small_patch16_224.augreg_in21k_ft_in1k`"
+    assert provenance.model_name(get_spec("vit_s16"), random) == (
+        "`vit_small_patch16_224` (published checkpoint: `vit_small_patch16_224.augreg_in21k_ft_in1k`)")

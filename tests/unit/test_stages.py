@@ -332,6 +332,10 @@ def test_near_uniform_prediction_rule_on_constructed_logits():
     peaked[3] = 12.0
     assert confidence.confidence(peaked).top > 0.9 and not confidence.confidence(peaked).near_uniform
     assert confidence.not_sure_line(peaked) is None
+    # one rounding of one number: 9.8649 of 9.9658 bits is said 9.86 of 9.97, 98.9 % (not 99.0 % from the raw share)
+    from vitviz.wording import entropy_share
+    assert entropy_share(9.8649, 9.9658) == ("9.86", "9.97", "98.9%")
+    assert "entropy is 9.97 of at most 9.97 bits, 100.0% of the most possible" in flat.sentence()
     pair = np.full(1000, -30.0)
     pair[[1, 2]] = 0.0  # two classes share it all: log 2 / log 1000 = 10 % of the largest entropy
     two = confidence.confidence(pair)
@@ -356,3 +360,36 @@ def test_a_random_vit_is_not_sure_and_the_bundled_model_is(analysed, shapes_bund
     assert c.near_uniform and c.ratio < 5 and confidence.not_sure_line(a.logits)
     star = analyze(shapes_bundle, load_image(SAMPLES["shape_star"].data()))
     assert star.top_labels[0] == "star" and confidence.not_sure_line(star.logits) is None
+
+
+def test_training_words_on_the_stage_texts_follow_the_weights(tiny_bundle, shapes_bundle):
+    """Vectors' opening: "learned" for trained weights only; the CLS length is measured (timm draws it tiny)."""
+    from PIL import Image
+
+    from vitviz.stages import vectors as vec
+    from vitviz.walkthrough import STAGES
+
+    stage = next(s for s in STAGES if s.key == "vectors")
+    trained = stage.answer_for(16, shapes_bundle.provenance) + stage.depth_for(shapes_bundle.provenance)
+    random = stage.answer_for(16, tiny_bundle.provenance) + stage.depth_for(tiny_bundle.provenance)
+    assert "one learned matrix" in trained and "a learned vector" in trained and "{" not in trained
+    assert "learned matrix" not in random and "a learned vector" not in random and "{" not in random
+    assert "the model's weight matrix (here random initialisation, seed 0)" in random
+    a = analyze(tiny_bundle, Image.new("RGB", (224, 224), (120, 80, 40)))
+    cls, patch = vec.cls_lengths(a)
+    assert cls == pytest.approx(float(np.linalg.norm(a.cls_token)), rel=1e-6) and cls < 1e-3 < patch  # timm: std 1e-6
+    assert f"{cls:.1e}" in vec.cls_length_sentence(a)
+    assert vec.alike_sentence(3, True) and vec.alike_sentence(3, False) == "" and vec.alike_sentence(0, True) == ""
+
+
+def test_shuffle_sentence_compares_the_two_changes():
+    """Both changes in wording.difference's words and their ratio; the random-weights caveat only when asked."""
+    from vitviz.stages.positions import ShuffleResult, shuffle_verdict
+
+    zero = np.zeros(3)
+    result = ShuffleResult(order=np.arange(4), shuffled_image=np.zeros((2, 2, 3), np.uint8),
+                           with_pos=(zero, np.array([0.0, 1.38e-5, 0.0])), without_pos=(zero, np.array([1.2e-9, 0, 0])))
+    said = shuffle_verdict(result, random=True)
+    assert "by at most 1.38e-05; without them: equal up to rounding (1.2e-09)" in said
+    assert "11,500× as much" in said and "barely change the output" in said and "**set**" in said
+    assert "barely change" not in shuffle_verdict(result)

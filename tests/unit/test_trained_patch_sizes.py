@@ -32,3 +32,16 @@ def test_every_published_number_has_a_source_and_the_verdict_quotes_the_numbers(
         s, b = by_key[small], by_key[large]
         assert f"{s.tokens / b.tokens:.1f}× the tokens" in said
         assert f"{s.published.top1:.1f}% vs {b.published.top1:.1f}%" in said
+
+
+def test_a_pair_from_two_recipes_says_so(costs):
+    """ViT-B/16's checkpoint is augreg2, its B/32 partner's augreg: the pair's sentence names both recipes and the
+    same-recipe number; DINO's pair shares one recipe and gets no such note."""
+    by_key = {c.spec.key: c for c in costs}
+    note = tps.recipe_note(by_key["vit_b16"], by_key["vit_b32"])
+    assert "`augreg2_in21k_ft_in1k`" in note and "`augreg_in21k_ft_in1k`" in note and "mixes patch size" in note
+    assert "84.5% (+3.8 points" in note
+    assert tps.recipe_note(by_key["dino_s8"], by_key["dino_s16"]) == ""
+    assert note in tps.verdict(costs)
+    for c in costs:  # the recipe named is the zoo's checkpoint, as the source column names it
+        assert tps.recipe(c.spec) in c.published.source or c.spec.key.startswith("dino")

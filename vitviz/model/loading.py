@@ -151,9 +151,14 @@ def _labels(spec: ModelSpec, model: torch.nn.Module) -> tuple[str, ...]:
 
 
 def _build(spec: ModelSpec, weights: Path | None, device: torch.device) -> torch.nn.Module:
-    """Create the timm model with the safetensors file ``weights``; None means random weights (tests)."""
+    """Create the timm model with the safetensors file ``weights``; None means random weights (tests), drawn
+    with seed ``provenance.RANDOM_SEED`` so that every load gives the same ones."""
     if weights is None:
-        model = timm.create_model(spec.timm_name, pretrained=False)
+        # One draw for everyone (learners, reviewers, tests see the same numbers), without moving the
+        # caller's global RNG: seed a forked generator state.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(provenance.RANDOM_SEED)
+            model = timm.create_model(spec.timm_name, pretrained=False)
     else:
         model = timm.create_model(spec.timm_name, pretrained=True, pretrained_cfg_overlay=dict(file=str(weights)))
     return model.eval().to(device)

@@ -25,7 +25,8 @@ RANDOM = "random"
 LOCAL_FILE = "local file"
 ORIGINS = (PUBLISHED, BUNDLED, RANDOM, LOCAL_FILE)
 
-RANDOM_SOURCE = "random initialisation (no pretrained weights)"
+RANDOM_SEED = 0  # random weights are drawn with this seed: every load, every reader, the same numbers
+RANDOM_SOURCE = f"random initialisation, seed {RANDOM_SEED} (no pretrained weights)"
 UNKNOWN = "its training is unknown to vitviz"
 
 
@@ -91,6 +92,15 @@ def _capital(text: str) -> str:
 MODEL_CARD = "vitviz/assets/MODEL_CARD.md"  # the bundled model's card: its data, recipe and evaluation
 
 
+def model_name(spec: ModelSpec, p: Provenance) -> str:
+    """The model's timm name as code: the checkpoint's full name when it runs ("`vit_small_patch16_224.augreg_…`"),
+    else the architecture, with the published checkpoint named as what it is ("`vit_small_patch16_224`
+    (published checkpoint: `….augreg_…`)"); the bundled model has no published checkpoint."""
+    if p.trained_as_documented or spec.arch == spec.timm_name:
+        return f"`{spec.timm_name}`"
+    return f"`{spec.arch}` (published checkpoint: `{spec.timm_name}`)"
+
+
 def training_note(spec: ModelSpec, p: Provenance) -> str:
     """One line on how the model on screen was trained (the sidebar's model note, the handout's)."""
     if p.trained_as_documented:
@@ -121,6 +131,23 @@ def patch_size_sentence(patch: int, p: Provenance) -> str:
             f"{patch} px is unknown too.")
 
 
+def resampled_heading(p: Provenance) -> str:
+    """The Patches page's resampling experiment's heading: "trained" only when the weights were."""
+    return "One trained model at other patch sizes" if p.trained_as_documented else "One model at other patch sizes"
+
+
+def resampled_meaning(p: Provenance) -> str:
+    """What a changed answer at another patch size means for the weights on screen."""
+    if p.trained_as_documented:
+        return ("when the answer changes, it is because the model meets inputs it never saw in training, not because "
+                "more patches are better or worse.")
+    if p.random:
+        return (f"{these_weights(p)}, trained at no patch size, so when the answer changes it is noise, not because "
+                "more patches are better or worse.")
+    return (f"{these_weights(p)}: a trained model would meet inputs it never saw in training, and a change says "
+            "nothing about more patches being better or worse.")
+
+
 def no_classifier_sentence(spec: ModelSpec, p: Provenance) -> str:
     """Why the model has no classifier: its checkpoint was trained without labels, or the architecture has no head."""
     if p.trained_as_documented:
@@ -147,3 +174,68 @@ def head_training_sentence(reads: str, p: Provenance) -> str:
                 "early readings are a rough guide, not what the model “thinks”.")
     return (f"The final norm and head are read as the model reads {reads} after the last block; {these_weights(p)}, "
             "so no reading, early or late, is something the model learned.")
+
+
+# --- "learned": a word only trained weights earn --------------------------------------------------------------
+# A parameter of a trained model was learned; of random weights it was drawn; of a user's file vitviz cannot
+# say. Pages ask these helpers instead of writing "learned" themselves.
+
+def learned(p: Provenance) -> str:
+    """The adjective for the model's parameter values: "learned" (published or bundled weights), "random"
+    (random initialisation), "stored" (a user's file: what made them is unknown to vitviz)."""
+    if p.trained_as_documented:
+        return "learned"
+    return "random" if p.random else "stored"
+
+
+def here(p: Provenance) -> str:
+    """Where the values on screen came from, when they were not learned ('' when they were)."""
+    if p.trained_as_documented:
+        return ""
+    return f"random initialisation, seed {RANDOM_SEED}" if p.random else f"your file {p.file}, {UNKNOWN}"
+
+
+def parameter(noun: str, p: Provenance, mark: str = "") -> str:
+    """A parameter of the model in words: "learned vector" for trained weights; "parameter vector (learned in a
+    trained model; here random initialisation, seed 0)" for random ones (a user's file likewise). ``mark``
+    wraps the noun phrase (e.g. "**" for bold), not the parenthesis."""
+    if p.trained_as_documented:
+        return f"{mark}learned {noun}{mark}"
+    return f"{mark}parameter {noun}{mark} (learned in a trained model; here {here(p)})"
+
+
+def projection(p: Provenance) -> str:
+    """The patch embedding's matrix: "one learned matrix", or "the model's weight matrix (here …)"."""
+    if p.trained_as_documented:
+        return "one learned matrix"
+    return f"the model's weight matrix (here {here(p)})"
+
+
+def attention_compares(p: Provenance, mark: str = "") -> str:
+    """How attention relates tokens: one token's query against the others' keys, made by the block's projections
+    (learned ones only when the weights were trained). ``mark`` wraps "query" and "keys" (e.g. "**")."""
+    q, k = f"{mark}query{mark}", f"{mark}keys{mark}"
+    if p.trained_as_documented:
+        return f"a learned {q} of one token with learned {k} of the others (query·key)"
+    return f"a {q} of one token with {k} of the others, computed (query·key) by the block's {learned(p)} projections"
+
+
+def values(p: Provenance) -> str:
+    """How the parameter values on screen were set, for a title: "learned", "random (random initialisation,
+    seed 0)" or "from your file …"."""
+    if p.trained_as_documented:
+        return "learned"
+    return f"random ({here(p)})" if p.random else f"from your file {p.file}"
+
+
+def positions_term(p: Provenance) -> str:
+    """The home pipeline's note on the position vectors: found in training, or what they are here instead."""
+    if p.trained_as_documented:
+        return "Learned: the position vectors are numbers found in training, like the other weights."
+    return ("Parameters: the position vectors are numbers of the model, like the other weights; training finds them, "
+            f"and here they are {values(p)}.")
+
+
+def learned_or(p: Provenance, instead: str) -> str:
+    """"learned" for trained weights, else ``instead`` (e.g. "computed": what is left true of random weights)."""
+    return "learned" if p.trained_as_documented else instead

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from vitviz.model.analysis import Analysis
 from vitviz.model.loading import Bundle
-from vitviz.wording import ROUNDING, difference
+from vitviz.wording import ROUNDING, difference, entropy_share
 
 
 # --- ViT, VLM and multimodal LLM ---------------------------------------------------------------------
@@ -54,7 +54,8 @@ LLAVA_15 = PublishedVLM(
     citation="Liu, Li, Li & Lee (2023), “Improved Baselines with Visual Instruction Tuning”, arXiv:2310.03744",
     encoder="CLIP ViT-L/14 (a ViT that OpenAI's CLIP trained to match images with their captions)", resolution=336,
     patch=14, encoder_width=1024,
-    projector="a two-layer MLP (two matrix multiplications with a GELU between them)",
+    projector="a two-layer MLP (two matrix multiplications with a GELU, a smooth cut-off of negative numbers, "
+              "between them)",
     llm="Vicuna-7B", llm_width=4096)
 
 
@@ -254,6 +255,7 @@ def closed_set_sentence(title: str, s: ClosedSet | None, dim: int, unknown: str 
         return (f"{title} has no classifier: it turns an image into {dim} numbers (features) and gives no answer "
                 "at all. A classifier head added on top would again choose from a fixed list of classes.")
     rest = s.classes - s.k
+    bits, most, share = entropy_share(s.entropy_bits, s.max_bits)
     try_it = ("" if not unknown else
               f" This is {unknown}: none of its classes fits, and it still answers with one of them." if unknown_shown
               else f" Try {unknown}: none of its classes fits, and it still answers with one of them.")
@@ -261,6 +263,6 @@ def closed_set_sentence(title: str, s: ClosedSet | None, dim: int, unknown: str 
             f"this image its answer is **{s.top_label.split(',')[0]}** with {s.top_prob:.1%}; its top {s.k} hold "
             f"{s.top_k_mass:.1%} of the probability, and the other {rest:,} classes share the remaining "
             f"{1 - s.top_k_mass:.1%}. How spread out the answer is, measured as **entropy**, is "
-            f"{s.entropy_bits:.2f} bits, of at most log₂ {s.classes:,} = {s.max_bits:.2f} bits (every class equally "
-            f"likely; 0 bits: completely sure). Whatever the image, the answer is one of these names; it cannot say "
+            f"{bits} bits, of at most log₂ {s.classes:,} = {most} bits (every class equally "
+            f"likely; 0 bits: completely sure): {share} of the most possible. Whatever the image, the answer is one of these names; it cannot say "
             f"“a hybrid between a wolf and a dragon” unless that is a class.{try_it}")

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vitviz.wording import entropy_share
+
 NEAR_UNIFORM_ENTROPY = 0.95  # H(p) / log C at or above this: the probabilities are spread almost evenly
 
 
@@ -38,14 +40,19 @@ class Confidence:
     def near_uniform(self) -> bool:
         return self.entropy_share >= NEAR_UNIFORM_ENTROPY
 
+    @property
+    def entropy_bits(self) -> float:
+        return self.entropy_share * float(np.log2(self.classes))
+
     def sentence(self) -> str | None:
         """One line saying the model is not sure of anything, when the rule says so (else None)."""
         if not self.near_uniform:
             return None
+        bits, most, share = entropy_share(self.entropy_bits, float(np.log2(self.classes)))
         return (f"The model is not sure of anything: its top class gets {self.top:.2%}, {self.ratio:.1f}× the "
                 f"{self.uniform:.2%} of a blind guess among {self.classes:,} classes, and its probabilities are "
-                f"spread almost evenly (their entropy is {self.entropy_share:.1%} of the most possible, log "
-                f"{self.classes:,}; vitviz calls a prediction near uniform from {NEAR_UNIFORM_ENTROPY:.0%}).")
+                f"spread almost evenly (their entropy is {bits} of at most {most} bits, {share} of the most "
+                f"possible; vitviz calls a prediction near uniform from {NEAR_UNIFORM_ENTROPY:.0%}).")
 
 
 def confidence(logits: np.ndarray) -> Confidence | None:

@@ -51,6 +51,23 @@ def preprocessing_steps(bundle: Bundle, image: Image.Image) -> list[PreprocessSt
     return steps
 
 
+def float_sentence(bundle: Bundle, image: Image.Image) -> str:
+    """Which step of the eval transform turns the 8-bit pixels into floating-point numbers, read from the transform
+    itself (timm: ``MaybeToTensor``, the step before ``Normalize``)."""
+    x, names = image.convert("RGB"), []
+    for t in getattr(bundle.transform, "transforms", [bundle.transform]):
+        names.append(type(t).__name__)
+        x = t(x)
+        if not isinstance(x, Image.Image):
+            break
+    else:
+        return ""
+    after = getattr(bundle.transform, "transforms", [])[len(names):]
+    then = f", the step before `{type(after[0]).__name__}`," if after else ""
+    return (f"The pixels stay 8-bit integers (0–255) until `{names[-1]}`{then} turns them into floating-point "
+            "numbers (0–1); it is not drawn below, as the picture does not change.")
+
+
 def patch_rc(index: int, grid: tuple[int, int]) -> tuple[int, int]:
     """Patch index (raster order, 0-based, CLS excluded) -> (row, col)."""
     return divmod(int(index), grid[1])

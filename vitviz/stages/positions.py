@@ -25,6 +25,7 @@ from vitviz.model.loading import Bundle
 from vitviz.stages import position_code
 from vitviz.stages.patches import resized_copy
 from vitviz.stages.vectors import cosine_rows
+from vitviz.wording import difference
 
 
 def patch_positions_embed(analysis: Analysis) -> np.ndarray:
@@ -193,11 +194,30 @@ def offset_note(s: Structure, kinds: tuple[str, ...]) -> str:
     return note
 
 
-def shuffle_verdict(result: ShuffleResult, tolerance: float = 1e-4) -> str:
-    """What the shuffle experiment measured, in one sentence."""
+SHUFFLE_ROUNDING = 1e-6  # the shuffle's output differences at or below this are float32 rounding (wording.difference)
+
+
+def shuffle_comparison(result: ShuffleResult, random: bool = False) -> str:
+    """The two measured changes side by side, with their ratio; on random weights, why the contrast is small."""
+    said = (f"With the position embeddings, shuffling moves the output by at most "
+            f"{difference(result.with_pos_diff, SHUFFLE_ROUNDING)}; without them: "
+            f"{difference(result.without_pos_diff, SHUFFLE_ROUNDING)}")
+    if result.without_pos_diff > 0:
+        ratio = result.with_pos_diff / result.without_pos_diff
+        said += f", so {ratio:,.0f}× as much with them" if ratio >= 10 else f", a ratio of {ratio:.2g}"
+    said += "."
+    if random:
+        said += (" These weights are random: their position embeddings barely change the output at all, so the "
+                 "contrast is small in absolute terms.")
+    return said
+
+
+def shuffle_verdict(result: ShuffleResult, tolerance: float = 1e-4, random: bool = False) -> str:
+    """What the shuffle experiment measured: the two changes compared, then whether the tokens are a set."""
+    said = shuffle_comparison(result, random) + " "
     if result.without_pos_diff <= tolerance:
-        return ("Without positions, attention treats the tokens as a **set**: shuffling them changed nothing "
-                "the CLS token can see — the outputs are equal up to rounding. Once the patch tokens exist, the position "
-                "embeddings are the only place where their order enters.")
-    return (f"Without positions the outputs still differ by {result.without_pos_diff:.2e}: this model does not "
+        return said + ("Without positions, attention treats the tokens as a **set**: shuffling them changed nothing "
+                       "the CLS token can see — the outputs are equal up to rounding. Once the patch tokens exist, "
+                       "the position embeddings are the only place where their order enters.")
+    return said + (f"Without positions the outputs still differ by {result.without_pos_diff:.2e}: this model does not "
             "treat its tokens as a set (something besides the position embeddings depends on order).")

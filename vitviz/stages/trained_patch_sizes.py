@@ -40,6 +40,10 @@ PUBLISHED: dict[str, Published] = {
 }
 # The zoo's ViT-B/16 uses the second AugReg fine-tune; the same recipe as its B/32 gives 84.532
 # (timm results-imagenet.csv, vit_base_patch16_224.augreg_in21k_ft_in1k): still 3.8 points above B/32.
+SAME_RECIPE: dict[str, Published] = {  # a pair's smaller-patch model, published with its partner's recipe
+    "vit_b16": Published(84.532, "ImageNet-1k val top-1, fine-tuned classifier",
+                         "timm results-imagenet.csv (vit_base_patch16_224.augreg_in21k_ft_in1k)"),
+}
 PAIRS: tuple[tuple[str, str], ...] = (("vit_b16", "vit_b32"), ("dino_s8", "dino_s16"))
 
 
@@ -77,6 +81,26 @@ def pair_costs(device: torch.device | str = "cpu") -> list[PatchCost]:
     return [cost(key, device) for pair in PAIRS for key in pair]
 
 
+def recipe(spec: ModelSpec) -> str:
+    """The checkpoint's pretrained tag in timm ("augreg2_in21k_ft_in1k"): which training recipe it comes from."""
+    return spec.timm_name.partition(".")[2]
+
+
+def recipe_note(small: PatchCost, large: PatchCost) -> str:
+    """When a pair's checkpoints come from different recipes, say so, and the same-recipe number where published
+    ('' when both share one recipe: then the pair differs in patch size alone)."""
+    a, b = recipe(small.spec), recipe(large.spec)
+    if a == b:
+        return ""
+    said = (f" The two checkpoints also differ in training recipe ({small.spec.title}: `{a}`, {large.spec.title}: "
+            f"`{b}`), so this difference mixes patch size with the recipe.")
+    same = SAME_RECIPE.get(small.spec.key)
+    if same is not None:
+        said += (f" With {large.spec.title}'s recipe, {small.spec.title} is published at {same.top1:.1f}% "
+                 f"({same.top1 - large.published.top1:+.1f} points; {same.source}).")
+    return said
+
+
 def verdict(costs: list[PatchCost]) -> str:
     """One sentence per pair, from the numbers: how much more a smaller patch costs and what was published."""
     by_key = {c.spec.key: c for c in costs}
@@ -88,5 +112,6 @@ def verdict(costs: list[PatchCost]) -> str:
             f"- **{s.spec.title} vs {b.spec.title}**: {s.tokens / b.tokens:.1f}× the tokens, "
             f"{s.attention_scores / b.attention_scores:.0f}× the attention scores, {s.gmacs / b.gmacs:.1f}× the "
             f"MACs and {s.seconds / b.seconds:.1f}× the time here; published top-1 {s.published.top1:.1f}% vs "
-            f"{b.published.top1:.1f}% ({'+' if better else ''}{s.published.top1 - b.published.top1:.1f} points).")
+            f"{b.published.top1:.1f}% ({'+' if better else ''}{s.published.top1 - b.published.top1:.1f} points)."
+            + recipe_note(s, b))
     return "\n".join(lines)

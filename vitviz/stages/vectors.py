@@ -271,6 +271,30 @@ def alike_patches(analysis: Analysis, layer: int, index: int) -> tuple[int, floa
     return int((others > ALIKE).sum()), float(others.mean())
 
 
+def cls_lengths(analysis: Analysis) -> tuple[float, float]:
+    """(length of the CLS parameter vector, median length of the patch vectors before positions): how big the
+    CLS token starts next to what the patches bring."""
+    patches = np.linalg.norm(analysis.patch_embeddings.astype(np.float64), axis=1)  # [N]
+    return float(np.linalg.norm(analysis.cls_token.astype(np.float64))), float(np.median(patches))
+
+
+def cls_length_sentence(analysis: Analysis) -> str:
+    """Random weights: the CLS vector starts almost at zero (timm draws it with standard deviation 1e-6), which
+    the page must say, measured, lest the learner read it as a vector of the size of the others."""
+    cls, patch = cls_lengths(analysis)
+    return (f"At random initialisation timm draws the CLS token with a tiny spread (standard deviation 10⁻⁶): its "
+            f"length here is **{cls:.1e}**, against a median of **{patch:.2g}** for the patch vectors, so it starts "
+            "as almost nothing.")
+
+
+def alike_sentence(layer: int, random: bool) -> str:
+    """What the count of alike tokens means when the weights are random ('' for trained weights and at layer 0)."""
+    if not random or layer == 0:
+        return ""
+    return ("These weights are random: tokens growing alike through the blocks is a side effect of stacking random "
+            "blocks, not a grouping learned from images.")
+
+
 def cls_input_difference(first: Analysis, second: Analysis) -> float:
     """Max |difference| of the CLS token entering block 1 for two images (0: it ignores the image)."""
     return float(np.abs(first.tokens_in[0] - second.tokens_in[0]).max())
@@ -301,6 +325,7 @@ def twin_verdict(twin: TwinPatches) -> str:
             f"{twin.pixel_distance:.4f}) get vectors with cosine similarity **{twin.before_cosine:.4f}**. ")
     if twin.after_cosine < twin.before_cosine - 1e-3:
         return said + (f"Adding the position embeddings, which depend only on where each patch sits, brings that "
-                       f"down to **{twin.after_cosine:.4f}**: position is what tells such tokens apart.")
+                       f"down to **{twin.after_cosine:.4f}**: the two tokens, already a little apart, move further apart. "
+                       "Only for an identical pair (below) is position alone what tells the tokens apart.")
     return said + (f"Adding the position embeddings changes it only to **{twin.after_cosine:.4f}** here: in this "
                    "model the position vectors are small next to these patch vectors.")

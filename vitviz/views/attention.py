@@ -9,6 +9,7 @@ from plotly.subplots import make_subplots
 from vitviz.figures.images import heatmap_overlay
 from vitviz.figures.maps import distance_figure, small_multiples
 from vitviz.figures.style import DIVERGING, SEQUENTIAL, base_layout
+from vitviz.model import provenance
 from vitviz.model.analysis import Analysis
 from vitviz.model.loading import Bundle
 from vitviz.stages import attention
@@ -97,7 +98,7 @@ def dino_masks(_bundle: Bundle, a: Analysis, fraction: float) -> go.Figure:
                            title=f"Last block, per head: the fewest patches holding {fraction:.0%} of the CLS attention")
 
 
-def relatedness(_bundle: Bundle, a: Analysis, layer: int, head: int | None, index: int) -> go.Figure:
+def relatedness(bundle: Bundle, a: Analysis, layer: int, head: int | None, index: int) -> go.Figure:
     """The cosine of the tokens entering block ``layer`` with the query's, next to the query's attention row in that
     block: closeness next to learned relatedness, with r (cosine against log attention, the score).
 
@@ -118,6 +119,6 @@ def relatedness(_bundle: Bundle, a: Analysis, layer: int, head: int | None, inde
     fig.update_yaxes(autorange="reversed", showticklabels=False, constrain="domain")
     fig.update_yaxes(scaleanchor="x", row=1, col=1)  # square patches
     fig.update_yaxes(scaleanchor="x2", row=1, col=2)
-    fig = base_layout(fig, f"Close vectors or learned relation?<br>Block {layer + 1}, {_head_name(head)}: "
+    fig = base_layout(fig, f"Close vectors or {provenance.learned_or(bundle.provenance, 'computed')} relation?<br>Block {layer + 1}, {_head_name(head)}: "
                            f"r = {rel.correlation:.2f} ({attention.CLOSENESS_TAG[rel.kind]})", height=440)
     return fig.update_layout(margin=dict(t=fig.layout.margin.t + 18, b=70))  # room for the panel titles

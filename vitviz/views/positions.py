@@ -10,6 +10,7 @@ from vitviz.figures.maps import shares_figure, similarity_grid_figure, waves_fig
 from vitviz.figures.style import ACCENT, DIVERGING, HIGHLIGHT, base_layout
 from vitviz.figures.tokens import layer_lines
 from vitviz.model.analysis import Analysis
+from vitviz.model import provenance
 from vitviz.model.loading import Bundle
 from vitviz.stages import position_code, positions
 from vitviz.wording import patch_place
@@ -76,7 +77,7 @@ def sincos_similarity(_bundle: Bundle, a: Analysis, kind: str) -> go.Figure:
     cosines are all positive, so its colours span ``sincos_range`` (stated in the title), not −1…1."""
     if kind == "1d":
         table, title = positions.sincos_1d(a.num_patches, a.embed_dim), \
-            "1D sin-cos (Vaswani et al.): positions counted along the raster"
+            "1D sin-cos (Vaswani et al., 2017): positions counted along the raster"
     else:
         table, title = positions.sincos_2d(a.grid, a.embed_dim), "2D sin-cos (MAE; timm build_sincos2d_pos_embed)"
     lo, hi = sincos_range(a)
@@ -89,7 +90,7 @@ def waves(bundle: Bundle, a: Analysis, kind: str, dims: tuple[int, ...]) -> go.F
     if kind == "sincos":
         return waves_figure(positions.sincos_1d(a.num_patches, a.embed_dim), list(dims),
                             "1D sin-cos: smooth waves by construction")
-    return waves_figure(positions.patch_positions_embed(a), list(dims), f"{bundle.spec.title}: the same dimensions, learned")
+    return waves_figure(positions.patch_positions_embed(a), list(dims), f"{bundle.spec.title}: the same dimensions, {provenance.values(bundle.provenance)}")
 
 
 def shuffled(_bundle: Bundle, a: Analysis, picture: np.ndarray) -> go.Figure:
