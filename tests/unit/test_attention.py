@@ -424,3 +424,47 @@ def test_every_attention_map_states_uniform_and_its_ratio(tiny_bundle, shapes_bu
         assert ratios == [A.spread(A.cls_attention(a, 0, h), t).ratio_text for h in range(a.heads)]
     random_ratio = A.spread(A.cls_attention(analyze(tiny_bundle, photo), 11), 197).ratio
     assert 1.0 <= random_ratio < 1.5  # random weights: the last block's CLS map is within 50 % of uniform
+
+
+def test_flat_ratio_of_constructed_maps():
+    assert A.flat_ratio(np.full((4, 4), 0.3)) == pytest.approx(1.0)
+    one = np.zeros((4, 4))
+    one[1, 2] = 5.0
+    assert A.flat_ratio(one) == pytest.approx(16.0) and A.flat_text(16.0) == "largest 16× a flat map's"
+    assert np.isnan(A.flat_ratio(np.zeros(4))) and A.flat_text(float("nan")) == "no positive value"
+
+
+def test_query_peaks_of_constructed_attention():
+    """Uniform rows: every ratio 1; one row that puts all its weight on one token: T."""
+    class _A:  # the three fields query_peaks reads
+        num_prefix, num_tokens = 1, 5
+        attentions = np.full((1, 2, 5, 5), 0.2)
+    _A.attentions[0, 1, 3] = [0, 0, 1, 0, 0]
+    p = A.query_peaks(_A, 0)
+    assert p.ratios.shape == (2, 4) and p.median == pytest.approx(1.0) and p.largest == pytest.approx(5.0)
+
+
+def test_figures_state_uniform_and_the_largest_weight(shown):
+    """The T × T matrix, the relatedness panel and the gradient rollout say their figure against a reference;
+    the class map is called evidence only for weights trained as documented."""
+    from vitviz.views import attention as V, block as VB
+
+    bundle, a = shown
+    layer, head, index = a.depth - 1, 0, a.num_patches // 2
+    token = a.num_prefix + index
+    m = a.attentions[layer, head]
+    text = lambda t: t.replace("<br>", " ")  # noqa: E731 (titles wrap to the figure's width)
+    title = text(VB.matrix(bundle, a, layer, head, token).layout.title.text)
+    assert f"1/{a.num_tokens}" in title and A.spread(m, a.num_tokens).ratio_text in title
+    assert f"the outlined row's largest: {A.spread(m[token], a.num_tokens).ratio_text}" in title
+    panel = text(V.relatedness(bundle, a, layer, head, index).layout.annotations[1].text)
+    row = A.spread(A.query_attention(a, layer, head, index), a.num_tokens)
+    assert f"largest {row.ratio_text} uniform (1/{a.num_tokens})" in panel
+    grad = A.gradient_rollout(bundle, a, a.top_indices[0])
+    title = text(V.relevance(bundle, a, grad, "star", 0.6).layout.title.text)
+    assert A.flat_text(A.flat_ratio(grad)) in title and "a flat map: 1×" in title
+    if bundle.provenance.trained_as_documented:
+        assert title.startswith("Evidence for “star”")
+    else:
+        assert title.startswith("Gradient-weighted rollout for “star”") and "Evidence" not in title
+        assert "random: trained on nothing" in title and "not evidence of anything learned" in title

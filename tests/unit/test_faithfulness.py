@@ -10,7 +10,7 @@ from vitviz.model.analysis import analyze
 from vitviz.model.forward import forward_kept_tokens, run_kept_tokens
 from vitviz.model.loading import load_model
 from vitviz.offline.shapes import patch_coverage, sample_image
-from vitviz.stages import faithfulness as faith
+from vitviz.stages import attention, faithfulness as faith
 
 
 def analysis_of(bundle, sample: str):
@@ -435,3 +435,25 @@ def test_random_weights_are_judged_with_a_margin_of_their_own_score(tiny_bundle,
             assert c.judge(m, kind) == int(v > hi + c.margin) - int(v < lo - c.margin), (m, kind)
     said = faith.verdict(c)
     assert f"the rule's margin, 1% of it, is {faith._num(c.margin)}" in said
+
+
+def test_the_maps_under_test_each_have_a_reference(star):
+    """Each tile is scaled on its own, so each says its figure against a reference: attention against uniform
+    1/T, gradient rollout against a flat map, occlusion's largest drop against the clean score."""
+    from vitviz.views import faithfulness as V
+
+    a = star
+    x = np.linspace(0, 1, 3)
+    flat = lambda v: np.full(3, v)  # noqa: E731
+    drop = np.zeros(a.grid)
+    drop[0, 1] = 3.2e-05
+    grad = np.ones(a.grid)
+    grad[2, 2] = 1.0 + a.num_patches  # max / mean = (N + 1) / 2
+    c = faith.Curves(x, {"attention": flat(0.5)}, {"attention": flat(0.5)}, np.stack([flat(0.00296)] * 2),
+                     np.stack([flat(0.001)] * 2), faith.Target(3, "cat"), 0,
+                     maps={"attention": np.full(a.grid, 2 / a.num_tokens), "gradient": grad, "occlusion": drop})
+    titles = [t.text.replace("<br>", " ") for t in V.maps(None, a, c).layout.annotations]
+    assert any(t.startswith("CLS attention (last block) · 2.0× uniform") for t in titles)
+    assert any(t.startswith("occlusion · largest drop 3.2e-05 of 0.00296") for t in titles)
+    ratio = (1 + a.num_patches) / 2  # max over mean: the total is 2N, the mean 2
+    assert any(t.startswith(f"gradient rollout · {attention.flat_text(ratio)}") for t in titles)
