@@ -181,7 +181,8 @@ st.header("4 · Relatedness is learned")
 st.markdown(f"The article: “{block.ARTICLE_RELATED}”. Left: the cosine similarity of the tokens entering block "
             f"{layer + 1} (what its attention reads) to patch {ctx.patch}'s; right: where patch {ctx.patch} looks in "
             f"block {layer + 1}, head {head}. Attention compares a learned query with learned keys (step 2), so it "
-            "can differ from plain closeness; r measures how far it does.")
+            "can differ from plain closeness; r (the Pearson correlation, −1…1, of closeness with the attention "
+            "score) measures how far it does.")
 chart(ctx.figure(attention_views.relatedness, layer, head, ctx.patch), key="block_related")
 rel = ctx.built("relatedness", layer, head, ctx.patch,
                 build=lambda: attention.relatedness(a, layer, head, ctx.patch))
