@@ -297,7 +297,7 @@ def test_rows_of_random_sign_are_mixed_not_independent():
     assert c.kinds == (A.MIXED,) and c.grade == A.MIXED
     said = A.closeness_sentence(c)
     assert "mixed sign" in said and "does not follow it in" not in said and "at most" not in said
-    assert "1: 100% (51% / 49%)" in said
+    assert "block 1: 100% (51% / 49%)" in said
 
 
 def test_the_grade_over_blocks():
@@ -320,7 +320,7 @@ def test_the_grade_over_blocks():
     assert grade(random, against).grade == A.OPPOSITE
     said = A.closeness_sentence(grade(follow, against))
     assert "follows closeness in block 1" in said and "goes the other way" in said and "block 2" in said
-    assert "1: 100% (100% / 0%), 2: 100% (0% / 100%)" in said and "most in block 1" in said
+    assert "block 1: 100% (100% / 0%), block 2: 100% (0% / 100%)" in said and "most in block 1" in said
 
 
 @pytest.fixture(scope="module", params=["shapes", "tiny"])
@@ -374,7 +374,7 @@ def test_relatedness_is_cosine_against_log_attention(shown):
     assert c.negative[layer] == pytest.approx((strong & (r < 0)).sum() / np.isfinite(r).sum())
     assert c.kinds == tuple(A.block_kind(*v) for v in zip(c.median_r2, c.positive, c.negative))
     said = A.closeness_sentence(c)
-    assert f"{layer + 1}: {c.median_r2[layer]:.0%} ({c.positive[layer]:.0%} / {c.negative[layer]:.0%})" in said
+    assert f"block {layer + 1}: {c.median_r2[layer]:.0%} ({c.positive[layer]:.0%} / {c.negative[layer]:.0%})" in said
     assert rel.spread == A.spread(rel.attention, a.num_tokens)
     assert f"{rel.spread.ratio_text} uniform (1/{a.num_tokens}" in A.relatedness_sentence(rel)
 

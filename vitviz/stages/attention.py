@@ -581,7 +581,7 @@ def block_list(numbers: list[int]) -> str:
 def closeness_sentence(c: Closeness) -> str:
     """What the per-block numbers show, in words that follow the rule (numbers included)."""
     cut = np.sqrt(PARTLY_R2)
-    per = ", ".join(f"{i + 1}: {m:.0%} ({p:.0%} / {n:.0%})" if np.isfinite(m) else f"{i + 1}: —"
+    per = ", ".join(f"block {i + 1}: {m:.0%} ({p:.0%} / {n:.0%})" if np.isfinite(m) else f"block {i + 1}: —"
                     for i, (m, p, n) in enumerate(zip(c.median_r2, c.positive, c.negative)))
     parts = [f"{CLOSENESS_SHORT[k]} in {block_list(c.blocks(k))}" for k in (FOLLOWS, PARTLY, OPPOSITE, MIXED, NOT)
              if c.blocks(k)]
