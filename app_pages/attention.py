@@ -59,7 +59,8 @@ def where_cls_looks() -> None:
                 f"{layer + 1}** (positions included: what this block's attention reads), by cosine similarity (1: "
                 "same direction). Right: where that patch actually looks in this block. Attention compares "
                 f"{provenance.attention_compares(ctx.bundle.provenance, '**')}, so it can differ from "
-                "plain closeness; r measures how far it does.")
+                "plain closeness; r (the Pearson correlation, −1…1, of closeness with the attention score) "
+                "measures how far it does.")
     chart(ctx.figure(views.relatedness, layer, head, index), key="attn_related")
     rel = ctx.built("relatedness", layer, head, index, build=lambda: attention.relatedness(a, layer, head, index))
     st.markdown(f"On this image, block {layer + 1}, {head_choice}: " + attention.relatedness_sentence(rel))

@@ -183,7 +183,8 @@ st.markdown(f"The article: “{block.ARTICLE_RELATED}”. Left: the cosine simil
             f"{layer + 1} (what its attention reads) to patch {ctx.patch}'s; right: where patch {ctx.patch} looks in "
             f"block {layer + 1}, head {head}. Attention (step 2) compares "
             f"{provenance.attention_compares(bundle.provenance)}, so it "
-            "can differ from plain closeness; r measures how far it does.")
+            "can differ from plain closeness; r (the Pearson correlation, −1…1, of closeness with the attention "
+            "score) measures how far it does.")
 chart(ctx.figure(attention_views.relatedness, layer, head, ctx.patch), key="block_related")
 rel = ctx.built("relatedness", layer, head, ctx.patch,
                 build=lambda: attention.relatedness(a, layer, head, ctx.patch))

@@ -129,7 +129,7 @@ st.markdown(f"**{faith.verdict(curves)}**")
 st.markdown(faith.areas_table(curves))
 if note := faith.insertion_note(curves):
     st.markdown(note)
-st.markdown(faith.rule(faith.RANDOM_ORDERS))
+st.markdown(faith.rule(faith.RANDOM_ORDERS, curves.base))
 st.caption("The occlusion map here is the token-removal one at the grouping chosen above. "
            f"{curves.passes} masked inputs, in batches of equal length.")
 chart(ctx.built("curve_maps", target.class_index, group, build=lambda: views.maps(bundle, a, curves)),

@@ -187,7 +187,8 @@ def _faithfulness_of(bundle, name: str, data: bytes, rank: int, group: int | Non
         "random": {"orders": len(c.random_deletion), "deletion": r.deletion, "insertion": r.insertion,
                    "deletion_range": list(c.random_range("deletion")),
                    "insertion_range": list(c.random_range("insertion"))},
-        "rule": faith.rule(len(c.random_deletion)),
+        "margin": {"share_of_clean_score": faith.MARGIN_SHARE, "clean_score": c.base, "value": c.margin},
+        "rule": faith.rule(len(c.random_deletion), c.base),
         "verdict": faith.verdict(c),
         "insertion_note": faith.insertion_note(c),
         "masked_inputs": report.occlusion.passes + c.passes,
@@ -267,12 +268,13 @@ def cmd_faithfulness(args: argparse.Namespace) -> int:
                 print(f"note:    {r['predicted']['not_sure']}")
         print(f"score:   {r['target']['kind']}" + (f" of “{r['target']['label']}”" if r["target"]["label"] else ""))
         print(f"{'map':33s} {'deletion':>13s} {'insertion':>13s}  vs random (deletion; insertion)")
+        area = lambda v: f"{v:.4f}" if abs(v) >= 0.1 else f"{v:.3g}"  # noqa: E731 (a random model's 0.0028)
         for m in r["methods"].values():
-            print(f"{m['name']:33s} {m['deletion']:13.4f} {m['insertion']:13.4f}  {m['vs_random']['deletion']}; "
-                  f"{m['vs_random']['insertion']}")
+            print(f"{m['name']:33s} {area(m['deletion']):>13s} {area(m['insertion']):>13s}  "
+                  f"{m['vs_random']['deletion']}; {m['vs_random']['insertion']}")
         rand, orders = r["random"], r["random"]["orders"]
-        print(f"{f'random order: mean of {orders}':33s} {rand['deletion']:13.4f} {rand['insertion']:13.4f}")
-        spans = ["{:.4f}–{:.4f}".format(*rand[f"{k}_range"]) for k in ("deletion", "insertion")]
+        print(f"{f'random order: mean of {orders}':33s} {area(rand['deletion']):>13s} {area(rand['insertion']):>13s}")
+        spans = ["–".join(area(v) for v in rand[f"{k}_range"]) for k in ("deletion", "insertion")]
         print(f"{'random order: range (min–max)':33s} {spans[0]:>13s} {spans[1]:>13s}")
         print(r["rule"])
         print(r["verdict"])

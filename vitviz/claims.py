@@ -71,6 +71,7 @@ class Evidence:
 
     shape: ModelShape
     closeness: attention.Closeness | None = None
+    peaks: attention.QueryPeaks | None = None  # the last block's query rows: how sharply a patch picks out others
 
 
 POOLS = {"avg": "the mean of the patch tokens (global average pooling)", "avgmax": "the mean and maximum of the "
@@ -161,12 +162,38 @@ R_WORDS = ("r is the correlation between closeness and attention's scores (1: th
 
 def related_truth(e: Evidence) -> tuple[str, str]:
     """Graded from the measurement: attention that follows closeness in every block -> right; in some block at
-    least partly -> half true; in none -> wrong (``attention.Closeness.grade``)."""
+    least partly -> half true; in none (not, the other way, or rows of mixed sign) -> wrong
+    (``attention.Closeness.grade``)."""
     if e.closeness is None:
         return MEASURED, (related_mechanism(e.shape.origin) + " How much of it plain closeness explains is measured on your image: "
                           "choose one.")
     verdict = {attention.FOLLOWS: RIGHT, attention.PARTLY: HALF}.get(e.closeness.grade, WRONG)
     return verdict, related_mechanism(e.shape.origin) + " " + R_WORDS + " " + attention.closeness_sentence(e.closeness)
+
+
+ANOTHER_PART_MECHANISM = (
+    "Right: self-attention is where patches are compared. Each token's learned query is compared with every token's "
+    "learned key, and each token takes in the values of the tokens it scores high, so information from other parts "
+    "of an object can reach a patch. Which patches a head groups is learned, not guaranteed: in self-supervised DINO "
+    "ViTs, the last block's CLS attention heads were found to outline objects and their parts (Caron et al. 2021).")
+
+
+def another_part_truth(e: Evidence) -> tuple[str, str]:
+    """The mechanism (literature) is right whatever the weights; what this model's attention picks out is measured:
+    the last block's query rows, their largest weight against uniform (below ``attention.NEAR_FLAT`` × uniform for
+    the median row: no patch is picked out)."""
+    if e.peaks is None:
+        return RIGHT, ANOTHER_PART_MECHANISM + " Where a patch looks on this model is its query map: choose an image."
+    p = e.peaks
+    measured = (f" On this model and image, in block {p.layer + 1} (the last), a patch's query row in one head gives "
+                f"its largest weight a median {p.median:.1f}× uniform (1/{p.tokens}), at most {p.largest:.1f}×")
+    if p.largest < attention.NEAR_FLAT:
+        measured += ": every row is nearly flat, so this model's attention picks out no patch as part of another."
+    elif p.median < attention.NEAR_FLAT:
+        measured += ": most rows are nearly flat; a few pick out patches (the query map shows which)."
+    else:
+        measured += ": rows pick out patches; the query map shows which."
+    return RIGHT, ANOTHER_PART_MECHANISM + measured
 
 
 ARTICLE_BITS = ("01010111 01101000 01100001 01110100", "01101001 01110011",
@@ -307,13 +334,8 @@ CLAIMS: tuple[Claim, ...] = (
           "patches", "section 2, the patch grid and the token sequence"),
     Claim("self attention layer helps VLM to compare the patches and identify which patch is the another part of "
           "patch",
-          RIGHT,
-          "Right: self-attention is where patches are compared. Each token's learned query is compared with every "
-          "token's learned key, and each token takes in the values of the tokens it scores high, so information "
-          "from other parts of an object can reach a patch. Which patches a head groups is learned, not guaranteed: "
-          "in self-supervised DINO ViTs, the last block's CLS attention heads were found to outline objects and "
-          "their parts (Caron et al. 2021). Where a patch looks on this model is its query map.",
-          "attention", "section 1, where a patch looks (its query row)"),
+          *another_part_truth(Evidence(CLASSIC)),
+          "attention", "section 1, where a patch looks (its query row)", judge=another_part_truth),
     Claim("if u are thinking this information is also stored in CLS token then u are thinking wrong.",
           *cls_position_truth(CLASSIC),
           "positions", "section 1, the position embeddings", judge=lambda e: cls_position_truth(e.shape)),
@@ -351,7 +373,10 @@ class Graded:
 def evidence(bundle: Bundle, analysis: Analysis | None) -> Evidence:
     """The model's shape, and the measurements on the analysed image (none before an image)."""
     measured = analysis is not None and analysis.attentions.size > 0
-    return Evidence(model_shape(bundle), attention.closeness_by_block(analysis) if measured else None)
+    if not measured:
+        return Evidence(model_shape(bundle))
+    return Evidence(model_shape(bundle), attention.closeness_by_block(analysis),
+                    attention.query_peaks(analysis, analysis.depth - 1))
 
 
 def graded(bundle: Bundle, analysis: Analysis | None) -> tuple[Graded, ...]:

@@ -55,7 +55,9 @@ def test_bundled_model_every_control_and_the_cache():
     at = ok(opened("shapes", "shape_star"))
     text = markdown(at)
     assert "With nothing hidden the probability of “star” is **0.897**" in text
-    assert "**On this image, for the probability of “star”: " in text
+    assert "**On this image, for the probability of “star” (0.897 with every patch; the rule's margin, 1% of it, is " \
+           "0.00897): " in text
+    assert "here 1% of 0.897 = 0.00897" in text  # the rule, with the margin it makes on this score
     assert "| occlusion |" in text and "| gradient rollout |" in text and "| random order: mean of 4 (range) |" in text
     # insertion below random order's mean yet inside its range: the range, the rule and the reason are on the page
     assert "are no better than random" in text and "within random's range" in text and "areas span" in text

@@ -95,7 +95,8 @@ def test_relatedness_is_graded_by_what_the_pages_measure():
     said = attention.closeness_sentence(c)
     at = open_page("shapes", "shape_star", "attention")
     assert any(said in m.value for m in at.markdown)
-    assert any("r = **" in m.value and "closeness explains **" in m.value for m in at.markdown)
+    assert any("r = **" in m.value and "closeness explains **" in m.value and "× uniform (1/" in m.value
+               for m in at.markdown)
     at.switch_page("home.py").run()
     verdict = {attention.FOLLOWS: claims.RIGHT, attention.PARTLY: claims.HALF}.get(c.grade, claims.WRONG)
     rows = [m.value for m in at.markdown if "less difference of vector number" in m.value and "·" in m.value]

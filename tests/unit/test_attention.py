@@ -236,6 +236,18 @@ def test_closeness_rule_thresholds():
     assert A.closeness_kind(-0.9) == A.closeness_kind(-0.4) == A.OPPOSITE
 
 
+def test_block_rule_reads_size_and_sign_apart():
+    """Many rows: the median r² says how much closeness explains, the signed shares which way."""
+    assert A.block_kind(0.8, 1.0, 0.0) == A.block_kind(A.FOLLOWS_R2, 0.9, 0.1) == A.FOLLOWS
+    assert A.block_kind(0.3, 0.95, 0.0) == A.PARTLY
+    assert A.block_kind(0.8, 0.0, 1.0) == A.block_kind(0.3, 0.05, 0.6) == A.OPPOSITE
+    assert A.block_kind(0.8, 0.5, 0.5) == A.block_kind(0.3, 0.3, 0.6) == A.MIXED
+    assert A.block_kind(0.05, 0.3, 0.3) == A.block_kind(float("nan"), 0, 0) == A.block_kind(0.2, 0, 0) == A.NOT
+    m, pos, neg = A.closeness_of_rows(np.array([[0.9, -0.8, 0.1, np.nan], [0.5, 0.5, -0.2, 0.7]]))
+    assert m == pytest.approx(np.median(np.array([0.9, -0.8, 0.1, 0.5, 0.5, -0.2, 0.7]) ** 2))
+    assert (pos, neg) == (pytest.approx(4 / 7), pytest.approx(1 / 7))  # |r| ≥ 0.32 only; nan left out
+
+
 def test_attention_that_follows_cosine_closeness_is_told_so():
     """Attention built as softmax(β · cosine): its log is the cosine up to a constant per row, r = 1 by construction
     (also after float16, as the analysis stores it)."""
@@ -243,9 +255,9 @@ def test_attention_that_follows_cosine_closeness_is_told_so():
     attn = np.stack([_softmax(b * cos) for b in (2.0, 8.0)])  # [H=2, N, N]
     r = A.row_correlations(cos, attn.astype(np.float16))
     assert r.shape == (2, 49) and np.all(r > 0.999)
-    assert A.closeness_kind(float(np.median(r))) == A.FOLLOWS
+    assert A.block_kind(*A.closeness_of_rows(r)) == A.FOLLOWS
     opposite = A.row_correlations(cos, _softmax(-4.0 * cos)[None])
-    assert np.all(opposite < -0.999) and A.closeness_kind(float(np.median(opposite))) == A.OPPOSITE
+    assert np.all(opposite < -0.999) and A.block_kind(*A.closeness_of_rows(opposite)) == A.OPPOSITE
 
 
 def test_attention_independent_of_closeness_is_told_so():
@@ -253,7 +265,8 @@ def test_attention_independent_of_closeness_is_told_so():
     cos = _cosine(_tokens())
     scores = np.random.default_rng(1).normal(size=(4, 49, 49))
     r = A.row_correlations(cos, _softmax(scores))
-    assert abs(float(np.median(r))) < 0.1 and A.closeness_kind(float(np.median(r))) == A.NOT
+    assert abs(float(np.median(r))) < 0.1 and A.block_kind(*A.closeness_of_rows(r)) == A.NOT
+    assert A.closeness_of_rows(r)[0] < A.PARTLY_R2
     uniform = A.row_correlations(cos, np.full((1, 49, 49), 1 / 49))  # a constant row says nothing
     assert np.isnan(uniform).all()
 
@@ -263,8 +276,28 @@ def test_partly_is_a_mix_of_closeness_and_learned_scores():
     bars."""
     cos = _cosine(_tokens(n=100, d=8))
     noise = np.random.default_rng(2).normal(size=(100, 100)) * cos[~np.eye(100, dtype=bool)].std() * 1.5
-    r = float(np.median(A.row_correlations(cos, _softmax(3.0 * (cos + noise))[None])))
+    rows = A.row_correlations(cos, _softmax(3.0 * (cos + noise))[None])
+    r = float(np.median(rows))
     assert A.PARTLY_R2 <= r * r < A.FOLLOWS_R2 and A.closeness_kind(r) == A.PARTLY
+    assert A.block_kind(*A.closeness_of_rows(rows)) == A.PARTLY
+
+
+def test_rows_of_random_sign_are_mixed_not_independent():
+    """Half the query rows follow closeness (r = 1), half go against it (r = −1), by construction: each row is
+    fully explained by closeness, the signed median (near 0) would cancel them into "does not follow"."""
+    cos = _cosine(_tokens())
+    sign = np.where(np.random.default_rng(4).permutation(49) < 25, 1.0, -1.0)  # [N]: 25 follow, 24 oppose
+    attn = _softmax(5.0 * sign[:, None] * cos)[None]  # [1, N, N]
+    r = A.row_correlations(cos, attn)
+    assert np.all(np.abs(r) > 0.999) and abs(float(np.median(r))) <= 1.0
+    m, pos, neg = A.closeness_of_rows(r)
+    assert m > 0.99 and pos == pytest.approx(25 / 49) and neg == pytest.approx(24 / 49)
+    assert A.block_kind(m, pos, neg) == A.MIXED
+    c = A.closeness_from(attn[None], [cos], 0)
+    assert c.kinds == (A.MIXED,) and c.grade == A.MIXED
+    said = A.closeness_sentence(c)
+    assert "mixed sign" in said and "does not follow it in" not in said and "at most" not in said
+    assert "block 1: 100% (51% / 49%)" in said
 
 
 def test_the_grade_over_blocks():
@@ -287,7 +320,7 @@ def test_the_grade_over_blocks():
     assert grade(random, against).grade == A.OPPOSITE
     said = A.closeness_sentence(grade(follow, against))
     assert "follows closeness in block 1" in said and "goes the other way" in said and "block 2" in said
-    assert f"{grade(follow, against).median_r[0]:.2f}, {grade(follow, against).median_r[1]:.2f}" in said
+    assert "block 1: 100% (100% / 0%), block 2: 100% (0% / 100%)" in said and "most in block 1" in said
 
 
 @pytest.fixture(scope="module", params=["shapes", "tiny"])
@@ -335,10 +368,15 @@ def test_relatedness_is_cosine_against_log_attention(shown):
     r = A.row_correlations(A.patch_closeness(a, layer), a.attentions[layer][:, a.num_prefix:, a.num_prefix:])
     assert r[1, index] == pytest.approx(rel.correlation, abs=1e-5)
     c = A.closeness_by_block(a)
-    assert c.depth == a.depth and c.median_r[layer] == pytest.approx(float(np.nanmedian(r)))
-    assert c.kinds == tuple(A.closeness_kind(v) for v in c.median_r)
+    assert c.depth == a.depth and c.median_r2[layer] == pytest.approx(float(np.nanmedian(r * r)))
+    strong = np.isfinite(r) & (r * r >= A.PARTLY_R2)
+    assert c.positive[layer] == pytest.approx((strong & (r > 0)).sum() / np.isfinite(r).sum())
+    assert c.negative[layer] == pytest.approx((strong & (r < 0)).sum() / np.isfinite(r).sum())
+    assert c.kinds == tuple(A.block_kind(*v) for v in zip(c.median_r2, c.positive, c.negative))
     said = A.closeness_sentence(c)
-    assert ", ".join(f"{v:.2f}" for v in c.median_r) in said
+    assert f"block {layer + 1}: {c.median_r2[layer]:.0%} ({c.positive[layer]:.0%} / {c.negative[layer]:.0%})" in said
+    assert rel.spread == A.spread(rel.attention, a.num_tokens)
+    assert f"{rel.spread.ratio_text} uniform (1/{a.num_tokens}" in A.relatedness_sentence(rel)
 
 
 def test_relatedness_sentence_follows_the_rule():
@@ -346,7 +384,11 @@ def test_relatedness_sentence_follows_the_rule():
     for r, kind in ((0.9, A.FOLLOWS), (0.5, A.PARTLY), (0.1, A.NOT), (-0.8, A.OPPOSITE)):
         said = A.relatedness_sentence(A.Relatedness(grid, grid, r, A.closeness_kind(r)))
         assert f"r = **{r:.2f}**" in said and f"**{r * r:.0%}**" in said and A.CLOSENESS_WORDS[kind] in said
-        assert ("inversely" in said) == (r < 0) and "query·key" in said
+        assert ("inversely" in said) == (r < 0) and "query·key" in said and "Pearson correlation, −1…1" in said
+    flat = A.relatedness_sentence(A.Relatedness(grid, grid, 0.9, A.FOLLOWS, A.spread(np.array([0.006]), 197)))
+    assert "1.2× uniform (1/197" in flat and "picks out no patch" in flat
+    sharp = A.relatedness_sentence(A.Relatedness(grid, grid, 0.9, A.FOLLOWS, A.spread(np.array([0.5]), 197)))
+    assert "98× uniform" in sharp and "picks out no patch" not in sharp
 def test_spread_of_constructed_attention():
     """Uniform attention is 1× uniform, a one-hot row is T×, and the sentence states 1/T for the model."""
     t = 197
@@ -382,3 +424,47 @@ def test_every_attention_map_states_uniform_and_its_ratio(tiny_bundle, shapes_bu
         assert ratios == [A.spread(A.cls_attention(a, 0, h), t).ratio_text for h in range(a.heads)]
     random_ratio = A.spread(A.cls_attention(analyze(tiny_bundle, photo), 11), 197).ratio
     assert 1.0 <= random_ratio < 1.5  # random weights: the last block's CLS map is within 50 % of uniform
+
+
+def test_flat_ratio_of_constructed_maps():
+    assert A.flat_ratio(np.full((4, 4), 0.3)) == pytest.approx(1.0)
+    one = np.zeros((4, 4))
+    one[1, 2] = 5.0
+    assert A.flat_ratio(one) == pytest.approx(16.0) and A.flat_text(16.0) == "largest 16× a flat map's"
+    assert np.isnan(A.flat_ratio(np.zeros(4))) and A.flat_text(float("nan")) == "no positive value"
+
+
+def test_query_peaks_of_constructed_attention():
+    """Uniform rows: every ratio 1; one row that puts all its weight on one token: T."""
+    class _A:  # the three fields query_peaks reads
+        num_prefix, num_tokens = 1, 5
+        attentions = np.full((1, 2, 5, 5), 0.2)
+    _A.attentions[0, 1, 3] = [0, 0, 1, 0, 0]
+    p = A.query_peaks(_A, 0)
+    assert p.ratios.shape == (2, 4) and p.median == pytest.approx(1.0) and p.largest == pytest.approx(5.0)
+
+
+def test_figures_state_uniform_and_the_largest_weight(shown):
+    """The T × T matrix, the relatedness panel and the gradient rollout say their figure against a reference;
+    the class map is called evidence only for weights trained as documented."""
+    from vitviz.views import attention as V, block as VB
+
+    bundle, a = shown
+    layer, head, index = a.depth - 1, 0, a.num_patches // 2
+    token = a.num_prefix + index
+    m = a.attentions[layer, head]
+    text = lambda t: t.replace("<br>", " ")  # noqa: E731 (titles wrap to the figure's width)
+    title = text(VB.matrix(bundle, a, layer, head, token).layout.title.text)
+    assert f"1/{a.num_tokens}" in title and A.spread(m, a.num_tokens).ratio_text in title
+    assert f"the outlined row's largest: {A.spread(m[token], a.num_tokens).ratio_text}" in title
+    panel = text(V.relatedness(bundle, a, layer, head, index).layout.annotations[1].text)
+    row = A.spread(A.query_attention(a, layer, head, index), a.num_tokens)
+    assert f"largest {row.ratio_text} uniform (1/{a.num_tokens})" in panel
+    grad = A.gradient_rollout(bundle, a, a.top_indices[0])
+    title = text(V.relevance(bundle, a, grad, "star", 0.6).layout.title.text)
+    assert A.flat_text(A.flat_ratio(grad)) in title and "a flat map: 1×" in title
+    if bundle.provenance.trained_as_documented:
+        assert title.startswith("Evidence for “star”")
+    else:
+        assert title.startswith("Gradient-weighted rollout for “star”") and "Evidence" not in title
+        assert "random: trained on nothing" in title and "not evidence of anything learned" in title

@@ -161,9 +161,10 @@ def test_model_shape_is_read_from_the_model(shapes_bundle, tiny_bundle):
     assert row.verdict == WRONG and "no CLS token at all" in row.truth
 
 
-def _closeness(*kinds_r: float) -> attention.Closeness:
-    m = np.asarray(kinds_r)
-    return attention.Closeness(m, tuple(attention.closeness_kind(v) for v in m))
+def _closeness(*blocks: tuple[float, float, float]) -> attention.Closeness:
+    """Blocks as (median r², share of rows with r > 0.32, share with r < −0.32)."""
+    m, pos, neg = (np.asarray(v, np.float64) for v in zip(*blocks))
+    return attention.Closeness(m, pos, neg)
 
 
 def test_the_relatedness_verdict_follows_the_measurement():
@@ -171,12 +172,29 @@ def test_the_relatedness_verdict_follows_the_measurement():
     e = C.Evidence(C.CLASSIC)
     verdict, truth = judge(e)  # before an image: only what holds whatever the measurement
     assert verdict == MEASURED and "query·key" in truth and "r =" not in truth and "median r" not in truth
-    for rs, expected in (((0.9, 0.95), RIGHT), ((0.9, 0.1), HALF), ((0.4, -0.8), HALF), ((0.1, -0.2), WRONG),
-                         ((-0.9, -0.6), WRONG)):
-        c = _closeness(*rs)
+    follows, partly, none = (0.8, 1.0, 0.0), (0.2, 0.4, 0.0), (0.01, 0.05, 0.05)
+    against, mixed = (0.8, 0.0, 1.0), (0.3, 0.35, 0.35)  # mixed: rows split, as on random weights
+    for blocks, expected in (((follows, follows), RIGHT), ((follows, none), HALF), ((partly, against), HALF),
+                             ((none, none), WRONG), ((against, against), WRONG), ((mixed, mixed), WRONG),
+                             ((mixed, none), WRONG)):
+        c = _closeness(*blocks)
         verdict, truth = judge(dataclasses.replace(e, closeness=c))
-        assert verdict == expected, rs
-        assert "query·key" in truth and ", ".join(f"{r:.2f}" for r in rs) in truth  # the measured r, on the page
+        assert verdict == expected, blocks
+        assert "query·key" in truth and attention.closeness_sentence(c) in truth  # the measured numbers, on the page
+        assert ("is of mixed sign (" in truth) == (attention.MIXED in c.kinds)
+
+
+def test_the_another_part_claim_says_how_sharp_this_models_attention_is():
+    """Constructed query rows: all flat (1.2× uniform) -> no patch picked out; sharp -> the map shows which."""
+    judge = claim("which patch is the another part of patch").judge
+    e = C.Evidence(C.CLASSIC)
+    assert judge(e)[0] == RIGHT and "Caron et al. 2021" in judge(e)[1] and "×" not in judge(e)[1]
+    flat = attention.QueryPeaks(11, 197, np.full((6, 196), 1.2))
+    verdict, truth = judge(dataclasses.replace(e, peaks=flat))
+    assert verdict == RIGHT and "median 1.2× uniform (1/197), at most 1.2×" in truth and "picks out no patch" in truth
+    sharp = attention.QueryPeaks(11, 197, np.full((6, 196), 30.0))
+    verdict, truth = judge(dataclasses.replace(e, peaks=sharp))
+    assert verdict == RIGHT and "picks out no patch" not in truth and "rows pick out patches" in truth
 
 
 @pytest.mark.parametrize("which", ["shapes", "tiny"])
@@ -188,10 +206,15 @@ def test_graded_on_the_models(which, shapes_bundle, tiny_bundle):
     related = next(g for g in rows if g.claim is claim("less difference of vector number"))
     c = attention.closeness_by_block(a)
     assert related.verdict == {attention.FOLLOWS: RIGHT, attention.PARTLY: HALF}.get(c.grade, WRONG)
-    assert ", ".join(f"{r:.2f}" for r in c.median_r) in related.truth
+    assert attention.closeness_sentence(c) in related.truth
+    part = next(g for g in rows if g.claim is claim("which patch is the another part of patch"))
+    p = attention.query_peaks(a, a.depth - 1)
+    assert p.ratios.shape == (a.heads, a.num_patches) and f"at most {p.largest:.1f}×" in part.truth
+    assert p.largest == pytest.approx(a.attentions[-1][:, a.num_prefix:].astype(np.float32).max() * a.num_tokens)
+    assert ("picks out no patch" in part.truth) == (p.largest < attention.NEAR_FLAT)
     assert next(g for g in rows if g.claim is claim("CLS token is created")).verdict == HALF
     for g in rows:
-        if g.claim.judge is None:
+        if g.claim.judge is None:  # claims whose words do not depend on the model
             assert (g.verdict, g.truth) == (g.claim.verdict, g.claim.truth)
     before = C.graded(bundle, None)
     assert next(g for g in before if g.claim is claim("less difference")).verdict == MEASURED

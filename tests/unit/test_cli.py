@@ -1,3 +1,4 @@
+import pytest
 """The command line: analyze, report, fetch (offline here), models."""
 
 from vitviz.__main__ import main
@@ -69,13 +70,16 @@ def test_faithfulness_prints_random_orders_range_beside_their_mean(tmp_path, cap
     assert lo <= r["random"]["insertion"] <= hi
     for m in r["methods"].values():
         assert lo <= m["insertion"] < r["random"]["insertion"]
-        assert m["vs_random"] == {"deletion": "better", "insertion": "no better (within random's range ± 0.01)"}
+        assert m["vs_random"] == {"deletion": "better",
+                                  "insertion": "no better (within random's range ± 1% of the clean score)"}
+    assert r["margin"]["clean_score"] == pytest.approx(r["target"]["score_unmasked"], abs=1e-6)
+    assert r["margin"]["value"] == pytest.approx(0.01 * r["margin"]["clean_score"]) and "1% of 0.897 = 0.00897" in r["rule"]
     assert f"{lo:.3f}–{hi:.3f}" in r["verdict"] and r["insertion_note"].startswith("Why ")
     assert "better than random" in r["rule"] and "within random's range" in r["rule"]
     assert main(["faithfulness", str(star), "--model", "shapes"]) == 0
     out = capsys.readouterr().out
     assert f"{lo:.4f}–{hi:.4f}" in out and "random order: range (min–max)" in out
-    assert "no better (within random's range ± 0.01)" in out and r["insertion_note"] in out
+    assert "no better (within random's range ± 1% of the clean score)" in out and r["insertion_note"] in out
 
 
 def test_faithfulness_json_has_the_fields(capsys):
@@ -97,6 +101,23 @@ def test_faithfulness_of_random_weights_says_the_model_is_not_sure(capsys):
     out = capsys.readouterr().out
     assert "(random initialisation, seed 0 (no pretrained weights))" in out  # the model line names the source
     assert "note:    The model is not sure of anything" in out
+
+
+def test_faithfulness_margin_follows_a_random_models_small_score(capsys):
+    """A random model's class score is about 1/classes: the rule's margin is a share of it, not a fixed 0.01 that
+    would exceed the whole score, and the areas print with their digits."""
+    import json
+
+    assert main(["faithfulness", str(SAMPLES_DIR / "cat.jpg"), "--model", "shapes", "--random-weights", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    base = r["target"]["score_unmasked"]
+    assert base < 0.5 and r["margin"]["value"] == pytest.approx(0.01 * base, rel=1e-5)
+    lo, hi = r["random"]["deletion_range"]
+    for m in r["methods"].values():  # each word is the rule applied with that margin
+        v, margin = m["deletion"], r["margin"]["value"]
+        expected = "better" if v < lo - margin else "worse" if v > hi + margin else \
+            "no better (within random's range ± 1% of the clean score)"
+        assert m["vs_random"]["deletion"] == expected
 
 
 def test_faithfulness_over_a_folder_gives_mean_and_spread(tmp_path, capsys):

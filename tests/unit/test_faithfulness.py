@@ -10,7 +10,7 @@ from vitviz.model.analysis import analyze
 from vitviz.model.forward import forward_kept_tokens, run_kept_tokens
 from vitviz.model.loading import load_model
 from vitviz.offline.shapes import patch_coverage, sample_image
-from vitviz.stages import faithfulness as faith
+from vitviz.stages import attention, faithfulness as faith
 
 
 def analysis_of(bundle, sample: str):
@@ -166,7 +166,7 @@ def test_random_weights_score_like_random_order(tiny_bundle):
         r = report.areas[faith.RANDOM]
         for m, area in report.areas.items():
             assert abs(area.deletion - r.deletion) < faith.TIE_FLOOR and abs(area.insertion - r.insertion) < faith.TIE_FLOOR
-        assert "are no better than random" in faith.verdict(report.curves)
+        assert "random orders' areas span" in faith.verdict(report.curves)  # judged: the margin is its own score's
 
 
 def test_another_class_has_its_own_map(shapes_bundle, star):
@@ -203,8 +203,9 @@ def test_the_verdict_is_built_from_the_areas():
     c = synthetic({"rollout": 0.5, "occlusion": 0.2, "attention": 0.7}, {"rollout": 0.5, "occlusion": 0.8,
                   "attention": 0.2}, (0.5, 0.5))
     said = faith.verdict(c)
-    assert said.startswith("On this image, for the probability of “cat”: on deletion (lower area is better; the 2 "
-                           "random orders' areas span 0.500–0.504, mean 0.502), ")
+    assert said.startswith("On this image, for the probability of “cat” (0.500 with every patch; the rule's margin, "
+                           "1% of it, is 0.005): on deletion (lower area is better; the 2 random orders' areas span "
+                           "0.500–0.504, mean 0.502), ")
     assert "occlusion is better than random (area 0.200, below random's range)" in said
     assert "attention rollout is no better than random (area 0.500, within random's range)" in said
     assert "CLS attention (last block) is worse than random (area 0.700, above random's range)" in said
@@ -213,33 +214,51 @@ def test_the_verdict_is_built_from_the_areas():
     assert "CLS attention (last block) is worse than random (area 0.200, below random's range)" in said
     table = faith.areas_table(c)
     assert "| occlusion | 0.200 | 0.800 | deletion better, insertion better |" in table
-    assert ("| attention rollout | 0.500 | 0.500 | deletion no better (within random's range ± 0.01), insertion no "
-            "better (within random's range ± 0.01) |") in table
+    assert ("| attention rollout | 0.500 | 0.500 | deletion no better (within random's range ± 1% of the clean "
+            "score), insertion no better (within random's range ± 1% of the clean score) |") in table
+    assert c.base == 0.5 and c.margin == pytest.approx(0.005) and "(0.500 with every patch; the rule's margin" in said
     assert "| random order: mean of 2 (range) | 0.502 (0.500–0.504) | 0.498 (0.496–0.500) | — |" in table
 
 
 @pytest.mark.parametrize("offset, judged, where", [
     (+0.2, 1, "above random's range"),  # beyond the whole range on the good side
     (+0.011, 1, "above random's range"),  # just past the margin
-    (+0.009, 0, "within 0.01 of random's range"),  # outside the range, inside the margin: no better
+    (+0.009, 0, "within the margin (0.01) of random's range"),  # outside the range, inside the margin
     (0.0, 0, "within random's range"),  # inside the range
-    (-0.009, 0, "within 0.01 of random's range"),
+    (-0.009, 0, "within the margin (0.01) of random's range"),
     (-0.011, -1, "below random's range"),
     (-0.2, -1, "below random's range"),
 ])
 def test_the_rule_tells_better_within_and_worse_apart_on_insertion(offset, judged, where):
-    """Random orders' insertion areas 0.40–0.60 (mean 0.50); a map at the range's edge plus ``offset``."""
+    """Random orders' insertion areas 0.40–0.60 (mean 0.50); a map at the range's edge plus ``offset``; clean score
+    1 (the deletion curves start there), so the margin is 0.01."""
     edge = {1: 0.6, 0: 0.5, -1: 0.4}[int(np.sign(offset))]
     x = np.linspace(0, 1, 3)
     flat = lambda v: np.full(3, v)  # noqa: E731
     c = faith.Curves(x, {"rollout": flat(0.5)}, {"rollout": flat(edge + offset)},
-                     np.stack([flat(0.5), flat(0.5)]), np.stack([flat(0.4), flat(0.5), flat(0.6)]),
+                     np.stack([flat(1.0), flat(1.0)]), np.stack([flat(0.4), flat(0.5), flat(0.6)]),
                      faith.Target(3, "cat"), 0, maps={})
     assert c.judge("rollout", "insertion") == judged
     assert c.random_range("insertion") == pytest.approx((0.4, 0.6))
     said = faith.verdict(c)
     assert f"attention rollout is {faith.STANDING[judged]} (area {edge + offset:.3f}, {where})" in said
     assert "the 3 random orders' areas span 0.400–0.600, mean 0.500" in said
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.003])
+def test_the_margin_is_a_share_of_the_clean_score(scale):
+    """The same curves in the units of a sure model (clean score 1) and of a random one (0.003): a map 0.9 % of the
+    score beyond random's range is no better, 1.1 % better, at either scale (a fixed 0.01 would call every map of
+    the small score 'no better' before measuring anything)."""
+    x = np.linspace(0, 1, 3)
+    flat = lambda v: np.full(3, v * scale)  # noqa: E731
+    for beyond, judged in ((0.009, 0), (0.011, 1)):
+        c = faith.Curves(x, {"rollout": flat(0.5)}, {"rollout": flat(0.6 + beyond)},
+                         np.stack([flat(1.0), flat(1.0)]), np.stack([flat(0.4), flat(0.6)]),
+                         faith.Target(3, "cat"), 0, maps={})
+        assert c.margin == pytest.approx(faith.MARGIN_SHARE * scale)
+        assert c.judge("rollout", "insertion") == judged, (scale, beyond)
+    assert f"1% of {faith._num(scale)} = {faith._num(0.01 * scale)}" in faith.rule(4, scale)
 
 
 def test_on_deletion_lower_is_better():
@@ -403,11 +422,38 @@ def test_star_deletion_better_insertion_within_random_range(shapes_bundle, star)
     assert "still score below random order's mean on insertion" in note and "Measured here" in note
 
 
-def test_random_weights_every_map_within_random_range(tiny_bundle, tiny_cat):
+def test_random_weights_are_judged_with_a_margin_of_their_own_score(tiny_bundle, tiny_cat):
+    """A random ViT's class score is about 1/1000: the margin is 1 % of it, and each word is the rule applied."""
     c = faith.evaluate(tiny_bundle, tiny_cat).curves
+    assert c.base < 0.05 and c.margin == pytest.approx(faith.MARGIN_SHARE * c.base)
+    assert c.margin < faith.TIE_FLOOR / 10
     for m in c.deletion:
-        assert faith.judgement(c, m) == (0, 0), m
+        for kind in faith.KINDS:
+            lo, hi = c.random_range(kind)
+            v = getattr(c.area(m), kind) * (-1 if kind == "deletion" else 1)
+            lo, hi = sorted((lo * (-1 if kind == "deletion" else 1), hi * (-1 if kind == "deletion" else 1)))
+            assert c.judge(m, kind) == int(v > hi + c.margin) - int(v < lo - c.margin), (m, kind)
     said = faith.verdict(c)
-    assert "better than random" not in said.replace("no better than random", "")
-    assert "worse than random" not in said
-    assert faith.insertion_note(c) == ""
+    assert f"the rule's margin, 1% of it, is {faith._num(c.margin)}" in said
+
+
+def test_the_maps_under_test_each_have_a_reference(star):
+    """Each tile is scaled on its own, so each says its figure against a reference: attention against uniform
+    1/T, gradient rollout against a flat map, occlusion's largest drop against the clean score."""
+    from vitviz.views import faithfulness as V
+
+    a = star
+    x = np.linspace(0, 1, 3)
+    flat = lambda v: np.full(3, v)  # noqa: E731
+    drop = np.zeros(a.grid)
+    drop[0, 1] = 3.2e-05
+    grad = np.ones(a.grid)
+    grad[2, 2] = 1.0 + a.num_patches  # max / mean = (N + 1) / 2
+    c = faith.Curves(x, {"attention": flat(0.5)}, {"attention": flat(0.5)}, np.stack([flat(0.00296)] * 2),
+                     np.stack([flat(0.001)] * 2), faith.Target(3, "cat"), 0,
+                     maps={"attention": np.full(a.grid, 2 / a.num_tokens), "gradient": grad, "occlusion": drop})
+    titles = [t.text.replace("<br>", " ") for t in V.maps(None, a, c).layout.annotations]
+    assert any(t.startswith("CLS attention (last block) · 2.0× uniform") for t in titles)
+    assert any(t.startswith("occlusion · largest drop 3.2e-05 of 0.00296") for t in titles)
+    ratio = (1 + a.num_patches) / 2  # max over mean: the total is 2N, the mean 2
+    assert any(t.startswith(f"gradient rollout · {attention.flat_text(ratio)}") for t in titles)

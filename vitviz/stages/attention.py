@@ -76,6 +76,46 @@ def spread(weights: np.ndarray, tokens: int) -> Spread:
     return Spread(tokens, float(np.max(weights)))
 
 
+@dataclass(frozen=True)
+class QueryPeaks:
+    """How sharply the patches' query rows of one block pick out a patch: per head and query patch, the row's
+    largest weight against uniform 1/T (1 for a flat row, T when one token takes it all)."""
+
+    layer: int  # 0-based
+    tokens: int  # T
+    ratios: np.ndarray  # [H, N]: largest weight × T of each head's query row of each patch
+
+    @property
+    def median(self) -> float:
+        return float(np.median(self.ratios))
+
+    @property
+    def largest(self) -> float:
+        return float(np.max(self.ratios))
+
+
+def query_peaks(analysis: Analysis, layer: int) -> QueryPeaks:
+    """Every head's query row of every patch in block ``layer``: its largest weight (over all T tokens) × T."""
+    rows = analysis.attentions[layer][:, analysis.num_prefix:, :].astype(np.float32)  # [H, N, T]
+    return QueryPeaks(layer, analysis.num_tokens, rows.max(-1) * analysis.num_tokens)
+
+
+def flat_ratio(values: np.ndarray) -> float:
+    """A non-negative map that is not a distribution over T tokens (gradient rollout's relevance, occlusion's
+    drops): its largest value against a flat map of the same total, i.e. max / mean (1 for a flat map; nan when
+    the map is all zero or has no positive total)."""
+    v = np.asarray(values, np.float64)
+    mean = float(v.mean()) if v.size else 0.0
+    return float(v.max()) / mean if mean > 0 else float("nan")
+
+
+def flat_text(ratio: float) -> str:
+    """'3.2× a flat map' in a title's few words ('no positive value' for nan)."""
+    if not np.isfinite(ratio):
+        return "no positive value"
+    return f"largest {ratio:.1f}× a flat map's" if ratio < 10 else f"largest {ratio:.0f}× a flat map's"
+
+
 def fuse_heads(attn: np.ndarray, fusion: str = "mean") -> np.ndarray:
     """[..., H, T, T] -> [..., T, T] by mean, max or min over heads."""
     if fusion not in HEAD_FUSIONS:
@@ -344,28 +384,49 @@ def distance_pattern_shown(dist: np.ndarray, uniform: float) -> bool:
 
 FOLLOWS_R2 = 0.5  # closeness explains at least half of the variation of the attention scores: attention follows it
 PARTLY_R2 = 0.1  # at least a tenth (|r| ≥ 0.32, about Cohen's "medium" correlation of 0.3): partly
+SAME_SIGN = 0.9  # of the rows closeness explains ≥ PARTLY_R2 of, this share must have one sign for a block to lean
 LOG_FLOOR = float(np.finfo(np.float16).smallest_subnormal)  # 2⁻²⁴: a weight float16 stored as 0 (its log is finite)
-FOLLOWS, PARTLY, NOT, OPPOSITE = "follows", "partly", "not", "opposite"
+FOLLOWS, PARTLY, NOT, OPPOSITE, MIXED = "follows", "partly", "not", "opposite", "mixed"
 CLOSENESS_WORDS = {
     FOLLOWS: "attention follows closeness",
     PARTLY: "attention partly follows closeness",
     NOT: "attention does not follow closeness",
     OPPOSITE: "attention goes the other way (the least alike tokens get the most)",
+    MIXED: "rows go either way (some follow closeness, others go against it)",
 }
 CLOSENESS_SHORT = {FOLLOWS: "follows closeness", PARTLY: "partly follows it", NOT: "does not follow it",
-                   OPPOSITE: "goes the other way (the least alike get the most)"}
+                   OPPOSITE: "goes the other way (the least alike get the most)",
+                   MIXED: "is of mixed sign (single rows correlate with it, some with it and others against it: "
+                          "closeness does not decide where attention goes)"}
 CLOSENESS_TAG = {FOLLOWS: "follows closeness", PARTLY: "partly follows", NOT: "does not follow",
-                 OPPOSITE: "the other way"}  # a figure title's few words
+                 OPPOSITE: "the other way", MIXED: "mixed sign"}  # a figure title's few words
 
 
 def closeness_kind(r: float) -> str:
-    """The rule: r² ≥ FOLLOWS_R2 with r > 0 follows; r² ≥ PARTLY_R2 partly (r > 0) or the opposite (r < 0); else
-    not (also for nan: a constant row says nothing)."""
+    """The rule for one row: r² ≥ FOLLOWS_R2 with r > 0 follows; r² ≥ PARTLY_R2 partly (r > 0) or the opposite
+    (r < 0); else not (also for nan: a constant row says nothing)."""
     if not np.isfinite(r) or r * r < PARTLY_R2:
         return NOT
     if r < 0:
         return OPPOSITE
     return FOLLOWS if r * r >= FOLLOWS_R2 else PARTLY
+
+
+def block_kind(median_r2: float, positive: float, negative: float) -> str:
+    """The rule for many rows (a block's heads × query patches), so that positive and negative r do not cancel:
+    ``median_r2`` is the median r² (how much of a row's scores closeness explains, whatever the sign);
+    ``positive`` / ``negative`` the shares of rows with r² ≥ PARTLY_R2 and r > 0 / r < 0.
+
+    Median r² below PARTLY_R2 (or nan) -> not; else, of the rows closeness explains, at least SAME_SIGN positive ->
+    follows (median r² ≥ FOLLOWS_R2) or partly; at least SAME_SIGN negative -> opposite; split -> mixed."""
+    if not np.isfinite(median_r2) or median_r2 < PARTLY_R2:
+        return NOT
+    signed = positive + negative
+    if signed <= 0:
+        return NOT
+    if positive >= SAME_SIGN * signed:
+        return FOLLOWS if median_r2 >= FOLLOWS_R2 else PARTLY
+    return OPPOSITE if negative >= SAME_SIGN * signed else MIXED
 
 
 def block_input(analysis: Analysis, layer: int) -> np.ndarray:
@@ -408,6 +469,7 @@ class Relatedness:
     attention: np.ndarray  # [rows, cols]: the query's attention row over the patches (layer, head)
     correlation: float  # Pearson r of cosine with log attention (the score) over the other patches
     kind: str  # closeness_kind(correlation)
+    spread: Spread | None = None  # the row's largest weight against uniform 1/T: how far from flat the row is
 
     @property
     def explained(self) -> float:
@@ -426,27 +488,44 @@ def relatedness(analysis: Analysis, layer: int, head: int | None, index: int) ->
     x = cos[others].astype(np.float64)
     y = np.log(np.maximum(att[others].astype(np.float64), LOG_FLOOR))
     r = float(np.corrcoef(x, y)[0, 1]) if x.std() > 1e-12 and y.std() > 1e-12 else float("nan")
-    return Relatedness(cos.reshape(analysis.grid), att.reshape(analysis.grid), r, closeness_kind(r))
+    return Relatedness(cos.reshape(analysis.grid), att.reshape(analysis.grid), r, closeness_kind(r),
+                       spread(att, analysis.num_tokens))
+
+
+NEAR_FLAT = 2.0  # a row whose largest weight is under 2× uniform moves little weight, whatever its r
 
 
 def relatedness_sentence(rel: Relatedness) -> str:
-    """r for one query, what it means, and the words the rule gives it."""
-    return (f"r = **{rel.correlation:.2f}** between closeness and the attention score (the log of the weight, which "
-            "for one head is query·key/√d up to a constant for the whole row), so closeness explains "
-            f"**{rel.explained:.0%}** of its variation over the other patches"
-            f"{', inversely' if rel.correlation < 0 else ''}: {CLOSENESS_WORDS[rel.kind]} here.")
+    """r for one query, what it means, the words the rule gives it, and how far the row is from flat (an r on a
+    near-uniform row moves almost no weight)."""
+    flat = ""
+    if rel.spread is not None:
+        s = rel.spread
+        flat = (f" The weights themselves: the row's largest is {s.ratio_text} uniform (1/{s.tokens} = {s.uniform:.2g})"
+                + (": a nearly flat row, so whatever r says, attention here picks out no patch."
+                   if s.ratio < NEAR_FLAT else "."))
+    return (f"r = **{rel.correlation:.2f}** (r, the Pearson correlation, −1…1) between closeness and the attention "
+            "score (the log of the weight, which for one head is query·key/√d up to a constant for the whole row), "
+            f"so closeness explains **{rel.explained:.0%}** of its variation over the other patches"
+            f"{', inversely' if rel.correlation < 0 else ''}: {CLOSENESS_WORDS[rel.kind]} here.{flat}")
 
 
 @dataclass(frozen=True)
 class Closeness:
     """How far attention follows closeness, block by block, over every head and query patch of one image."""
 
-    median_r: np.ndarray  # [L]: per block, the median over heads and query patches of r (cosine vs log attention)
-    kinds: tuple[str, ...]  # [L]: closeness_kind of each block's median r
+    median_r2: np.ndarray  # [L]: per block, the median over heads and query patches of r² (cosine vs log attention)
+    positive: np.ndarray  # [L]: share of those rows with r² ≥ PARTLY_R2 and r > 0
+    negative: np.ndarray  # [L]: share with r² ≥ PARTLY_R2 and r < 0
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """[L]: ``block_kind`` of each block."""
+        return tuple(block_kind(*v) for v in zip(self.median_r2, self.positive, self.negative))
 
     @property
     def depth(self) -> int:
-        return len(self.kinds)
+        return len(self.median_r2)
 
     def blocks(self, kind: str) -> list[int]:
         """1-based numbers of the blocks of this kind."""
@@ -455,22 +534,36 @@ class Closeness:
     @property
     def grade(self) -> str:
         """The rule for the article's claim: every block follows -> "follows"; some block follows or partly follows
-        -> "partly"; some block goes the other way and none follows -> "opposite"; else "not"."""
-        if all(k == FOLLOWS for k in self.kinds):
+        -> "partly"; else some block goes the other way -> "opposite"; else some block of mixed sign -> "mixed";
+        else "not"."""
+        kinds = self.kinds
+        if kinds and all(k == FOLLOWS for k in kinds):
             return FOLLOWS
-        if any(k in (FOLLOWS, PARTLY) for k in self.kinds):
+        if any(k in (FOLLOWS, PARTLY) for k in kinds):
             return PARTLY
-        return OPPOSITE if OPPOSITE in self.kinds else NOT
+        for k in (OPPOSITE, MIXED):
+            if k in kinds:
+                return k
+        return NOT
+
+
+def closeness_of_rows(r: np.ndarray) -> tuple[float, float, float]:
+    """r of many rows (any shape, nan for constant rows) -> (median r², share positive, share negative) as
+    ``block_kind`` reads them; the shares are of the rows with a finite r."""
+    r = np.asarray(r, np.float64).ravel()
+    r = r[np.isfinite(r)]
+    if r.size == 0:
+        return float("nan"), 0.0, 0.0
+    strong = r * r >= PARTLY_R2
+    return float(np.median(r * r)), float(np.mean(strong & (r > 0))), float(np.mean(strong & (r < 0)))
 
 
 def closeness_from(attentions: np.ndarray, closeness: list[np.ndarray], num_prefix: int) -> Closeness:
     """attentions [L, H, T, T], closeness per block [N, N] -> the per-block summary (for constructed inputs too)."""
-    medians = []
-    for attn, cos in zip(attentions, closeness):
-        r = row_correlations(cos, attn[:, num_prefix:, num_prefix:])  # [H, N]
-        medians.append(float(np.nanmedian(r)) if np.isfinite(r).any() else float("nan"))
-    m = np.asarray(medians)
-    return Closeness(m, tuple(closeness_kind(v) for v in m))
+    rows = [closeness_of_rows(row_correlations(cos, attn[:, num_prefix:, num_prefix:]))  # each from r [H, N]
+            for attn, cos in zip(attentions, closeness)]
+    m, pos, neg = (np.asarray(v, np.float64) for v in zip(*rows)) if rows else (np.zeros(0),) * 3
+    return Closeness(m, pos, neg)
 
 
 def closeness_by_block(analysis: Analysis) -> Closeness:
@@ -486,13 +579,20 @@ def block_list(numbers: list[int]) -> str:
 
 
 def closeness_sentence(c: Closeness) -> str:
-    """What the per-block medians show, in words that follow the rule (numbers included)."""
-    rs = ", ".join(f"{r:.2f}" if np.isfinite(r) else "—" for r in c.median_r)
-    best = float(np.nanmax(c.median_r ** 2)) if np.isfinite(c.median_r).any() else 0.0
-    parts = [f"{CLOSENESS_SHORT[k]} in {block_list(c.blocks(k))}" for k in (FOLLOWS, PARTLY, OPPOSITE, NOT)
+    """What the per-block numbers show, in words that follow the rule (numbers included)."""
+    cut = np.sqrt(PARTLY_R2)
+    per = ", ".join(f"block {i + 1}: {m:.0%} ({p:.0%} / {n:.0%})" if np.isfinite(m) else f"block {i + 1}: —"
+                    for i, (m, p, n) in enumerate(zip(c.median_r2, c.positive, c.negative)))
+    parts = [f"{CLOSENESS_SHORT[k]} in {block_list(c.blocks(k))}" for k in (FOLLOWS, PARTLY, OPPOSITE, MIXED, NOT)
              if c.blocks(k)]
-    return (f"Over every head and query patch of this image, the median r between the closeness of the tokens "
-            f"entering a block and its attention scores is, block by block: {rs}. Closeness explains at most "
-            f"{best:.0%} (r²) of the scores' variation in any block. Attention " + "; ".join(parts) + ". "
-            f"(Rule: r² ≥ "
-            f"{FOLLOWS_R2:.0%} follows, r² ≥ {PARTLY_R2:.0%} partly, or the other way when r is negative.)")
+    most = ""
+    if np.isfinite(c.median_r2).any():
+        top = int(np.nanargmax(c.median_r2))
+        most = f" Closeness explains most in block {top + 1} (median r² {c.median_r2[top]:.0%})."
+    return (f"Over every head and query patch of this image, r between the closeness of the tokens entering a block "
+            f"and its attention scores, block by block as median r² (how much of a row's scores closeness explains, "
+            f"whatever the sign) and the share of rows with r > {cut:.2f} / r < −{cut:.2f}: {per}.{most} Attention "
+            + "; ".join(parts) + ". "
+            f"(Rule: a median r² below {PARTLY_R2:.0%} does not follow; else, of the rows with r² ≥ {PARTLY_R2:.0%}, "
+            f"at least {SAME_SIGN:.0%} with r > 0 follows (median r² ≥ {FOLLOWS_R2:.0%}) or partly follows, at least "
+            f"{SAME_SIGN:.0%} with r < 0 goes the other way, a split is of mixed sign.)")

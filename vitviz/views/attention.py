@@ -11,6 +11,7 @@ from vitviz.figures.maps import distance_figure, small_multiples
 from vitviz.figures.style import DIVERGING, SEQUENTIAL, base_layout
 from vitviz.model import provenance
 from vitviz.model.analysis import Analysis
+from vitviz.model import provenance
 from vitviz.model.loading import Bundle
 from vitviz.stages import attention
 
@@ -76,10 +77,23 @@ def rollout(_bundle: Bundle, a: Analysis, fusion: str = "mean", discard: float =
                            title=f"Rollout ({fusion}, discard {discard:.2f}){_spread_line(values, a)}")
 
 
-def relevance(_bundle: Bundle, a: Analysis, relevance_map: np.ndarray, label: str, opacity: float) -> go.Figure:
+def relevance_title(bundle: Bundle, relevance_map: np.ndarray, label: str) -> str:
+    """"Evidence for" only where the weights were trained as documented: random or unknown weights learned no
+    evidence, so their map is named for what it computes, with the provenance's note. Second line: the map's
+    largest value against a flat map (its colours are scaled on their own)."""
+    p = bundle.provenance
+    flat = attention.flat_text(attention.flat_ratio(relevance_map))
+    if p.trained_as_documented:
+        return f"Evidence for “{label}”<br>{flat} (a flat map: 1×)"
+    note = provenance.these_weights(p)
+    return (f"Gradient-weighted rollout for “{label}”<br>{note[:1].upper() + note[1:]}: not evidence of anything "
+            f"learned; {flat} (a flat map: 1×)")
+
+
+def relevance(bundle: Bundle, a: Analysis, relevance_map: np.ndarray, label: str, opacity: float) -> go.Figure:
     """A class-specific relevance map (gradient rollout, computed by an experiment) over the image."""
     return heatmap_overlay(a.image, relevance_map, a.patch_size, opacity, height=400, colorbar_title="relevance",
-                           title=f"Evidence for “{label}”")
+                           title=relevance_title(bundle, relevance_map, label))
 
 
 def distances(_bundle: Bundle, a: Analysis) -> go.Figure:
@@ -106,7 +120,8 @@ def relatedness(bundle: Bundle, a: Analysis, layer: int, head: int | None, index
     width (about 360 px) as on a projector."""
     rel = attention.relatedness(a, layer, head, index)
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=(
-        f"block input: cosine with patch {index}", f"attention from patch {index}"))
+        f"block input: cosine with patch {index}",
+        f"attention from patch {index} · largest {rel.spread.ratio_text} uniform (1/{a.num_tokens})"))
     bar = dict(orientation="h", thickness=10, len=0.4, y=-0.04, yanchor="top", xanchor="center", ticks="outside",
                title=dict(side="bottom"))
     fig.add_trace(go.Heatmap(z=rel.cosine, colorscale=DIVERGING, zmin=-1, zmax=1,

@@ -132,10 +132,14 @@ def mlp(bundle: Bundle, a: Analysis, trace: BlockTrace, token: int) -> go.Figure
 
 
 def matrix(_bundle: Bundle, a: Analysis, layer: int, head: int, token: int) -> go.Figure:
-    """The whole T × T attention matrix of one head (captured), the query's row outlined."""
-    return attention_matrix(a.attentions[layer, head], a.num_prefix, token, height=600,
+    """The whole T × T attention matrix of one head (captured), the query's row outlined; the title says uniform
+    (1/T) and the largest weight against it, of the matrix and of the query's row (the colour cap alone cannot)."""
+    m = a.attentions[layer, head]  # [T, T]
+    whole, row = attention.spread(m, a.num_tokens), attention.spread(m[token], a.num_tokens)
+    return attention_matrix(m, a.num_prefix, token, height=600,
                             title=f"Every query's row: block {layer + 1}, head {head} ({a.num_tokens} × "
-                                  f"{a.num_tokens}; colour capped at the 99.5th percentile)")
+                                  f"{a.num_tokens}; colour capped at the 99.5th percentile)<br>{whole.sentence()} "
+                                  f"(the outlined row's largest: {row.ratio_text})")
 
 
 def lens(bundle: Bundle, a: Analysis, stream: Stream) -> go.Figure:

@@ -60,12 +60,22 @@ def maps(_bundle: Bundle, a: Analysis, c: Curves) -> go.Figure:
     read at a phone's width."""
     keys = list(c.maps)
     rows = -(-len(keys) // 2)
-    titles = [METHODS[k] + (f" · {attention.spread(c.maps[k], a.num_tokens).ratio_text} uniform"
-                            if k in DISTRIBUTIONS else "") for k in keys]
+    titles = [METHODS[k] + _reference(k, c.maps[k], a, c) for k in keys]
     return small_multiples(a.image, [c.maps[k] for k in keys], titles, 0.6, columns=2,
                            title=f"The maps under test (each scaled on its own)<br>attention and rollout: largest "
                                  f"weight × uniform (1/{a.num_tokens} = {1 / a.num_tokens:.2g})",
                            height=70 + 240 * rows)
+
+
+def _reference(key: str, values: np.ndarray, a: Analysis, c: Curves) -> str:
+    """A tile's figure against a reference, since each tile's colours are scaled on their own: attention and
+    rollout against uniform 1/T; gradient rollout against a flat map of its total; occlusion, its largest drop
+    against the clean score."""
+    if key in DISTRIBUTIONS:
+        return f" · {attention.spread(values, a.num_tokens).ratio_text} uniform"
+    if key == "occlusion":
+        return f" · largest drop {float(np.max(values)):.2g} of {c.base:.3g}"
+    return f" · {attention.flat_text(attention.flat_ratio(values))}"
 
 
 CURVE_TITLES = {"deletion": "Deletion: most important removed first<br>(lower area = better)",
