@@ -8,7 +8,7 @@ from ui.on_request import ask_button, asked
 from ui.tour import close_stage, open_stage
 from vitviz.figures.prediction import short_label
 from vitviz.model import precision, provenance
-from vitviz.stages import attention, confidence
+from vitviz.stages import attention, attention_distance, closeness, confidence
 from vitviz.offline.vit import ATTENTION_NOTE
 from vitviz.views import attention as views
 
@@ -62,10 +62,10 @@ def where_cls_looks() -> None:
                 "plain closeness; r (the Pearson correlation, −1…1, of closeness with the attention score) "
                 "measures how far it does.")
     chart(ctx.figure(views.relatedness, layer, head, index), key="attn_related")
-    rel = ctx.built("relatedness", layer, head, index, build=lambda: attention.relatedness(a, layer, head, index))
-    st.markdown(f"On this image, block {layer + 1}, {head_choice}: " + attention.relatedness_sentence(rel))
-    st.markdown(ctx.built("closeness_by_block", build=lambda: attention.closeness_sentence(
-        attention.closeness_by_block(a))))
+    rel = ctx.built("relatedness", layer, head, index, build=lambda: closeness.relatedness(a, layer, head, index))
+    st.markdown(f"On this image, block {layer + 1}, {head_choice}: " + closeness.relatedness_sentence(rel))
+    st.markdown(ctx.built("closeness_by_block", build=lambda: closeness.closeness_sentence(
+        closeness.closeness_by_block(a))))
 
 where_cls_looks()
 
@@ -142,7 +142,7 @@ chart(ctx.figure(views.distances), key="attn_distance")
 st.caption("Σⱼ Aᵢⱼ·‖pᵢ − pⱼ‖ in pixels (patch-to-patch attention renormalised), averaged over all query "
            "patches (the ViT paper, Dosovitskiy et al., 2021, Figure 7 right). The line is each block's median head: the sentence below judges "
            "its trend over depth.")
-st.markdown(ctx.built("distance_verdict", build=lambda: attention.distance_verdict(
+st.markdown(ctx.built("distance_verdict", build=lambda: attention_distance.distance_verdict(
     attention.mean_attention_distance(a.attentions, a.grid, a.patch_size, a.num_prefix),
     attention.uniform_attention_distance(a.grid, a.patch_size))))
 

@@ -7,7 +7,7 @@ from ui.charts import chart, clickable_chart
 from ui.tour import close_stage, open_stage
 from vitviz.figures.prediction import short_label
 from vitviz.model import provenance
-from vitviz.stages import attention, block
+from vitviz.stages import block, closeness
 from vitviz.views import attention as attention_views, block as views
 from vitviz.wording import difference
 
@@ -187,10 +187,10 @@ st.markdown(f"The article: “{block.ARTICLE_RELATED}”. Left: the cosine simil
             "score) measures how far it does.")
 chart(ctx.figure(attention_views.relatedness, layer, head, ctx.patch), key="block_related")
 rel = ctx.built("relatedness", layer, head, ctx.patch,
-                build=lambda: attention.relatedness(a, layer, head, ctx.patch))
-st.markdown(f"On this image, block {layer + 1}, head {head}: " + attention.relatedness_sentence(rel))
-st.markdown(ctx.built("closeness_by_block", build=lambda: attention.closeness_sentence(
-    attention.closeness_by_block(a))))
+                build=lambda: closeness.relatedness(a, layer, head, ctx.patch))
+st.markdown(f"On this image, block {layer + 1}, head {head}: " + closeness.relatedness_sentence(rel))
+st.markdown(ctx.built("closeness_by_block", build=lambda: closeness.closeness_sentence(
+    closeness.closeness_by_block(a))))
 
 st.header("5 · The whole attention matrix")
 chart(ctx.figure(views.matrix, layer, head, token), key="block_matrix")

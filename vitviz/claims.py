@@ -23,7 +23,7 @@ from vitviz.model import provenance
 from vitviz.model.analysis import Analysis
 from vitviz.model.loading import Bundle
 from vitviz.model.provenance import Provenance
-from vitviz.stages import attention
+from vitviz.stages import attention, closeness
 
 HOME = "home"  # the stage of a claim whose demonstration is a card on the home page
 ARTICLE = Path(__file__).resolve().parents[1] / "docs" / "seed_article.md"  # first lines: its source, then a rule
@@ -70,7 +70,7 @@ class Evidence:
     """What the judges read: the model's shape, and measurements on the image (None before one is chosen)."""
 
     shape: ModelShape
-    closeness: attention.Closeness | None = None
+    closeness: closeness.Closeness | None = None
     peaks: attention.QueryPeaks | None = None  # the last block's query rows: how sharply a patch picks out others
 
 
@@ -163,12 +163,12 @@ R_WORDS = ("r is the correlation between closeness and attention's scores (1: th
 def related_truth(e: Evidence) -> tuple[str, str]:
     """Graded from the measurement: attention that follows closeness in every block -> right; in some block at
     least partly -> half true; in none (not, the other way, or rows of mixed sign) -> wrong
-    (``attention.Closeness.grade``)."""
+    (``closeness.Closeness.grade``)."""
     if e.closeness is None:
         return MEASURED, (related_mechanism(e.shape.origin) + " How much of it plain closeness explains is measured on your image: "
                           "choose one.")
-    verdict = {attention.FOLLOWS: RIGHT, attention.PARTLY: HALF}.get(e.closeness.grade, WRONG)
-    return verdict, related_mechanism(e.shape.origin) + " " + R_WORDS + " " + attention.closeness_sentence(e.closeness)
+    verdict = {closeness.FOLLOWS: RIGHT, closeness.PARTLY: HALF}.get(e.closeness.grade, WRONG)
+    return verdict, related_mechanism(e.shape.origin) + " " + R_WORDS + " " + closeness.closeness_sentence(e.closeness)
 
 
 ANOTHER_PART_MECHANISM = (
@@ -180,16 +180,16 @@ ANOTHER_PART_MECHANISM = (
 
 def another_part_truth(e: Evidence) -> tuple[str, str]:
     """The mechanism (literature) is right whatever the weights; what this model's attention picks out is measured:
-    the last block's query rows, their largest weight against uniform (below ``attention.NEAR_FLAT`` × uniform for
+    the last block's query rows, their largest weight against uniform (below ``closeness.NEAR_FLAT`` × uniform for
     the median row: no patch is picked out)."""
     if e.peaks is None:
         return RIGHT, ANOTHER_PART_MECHANISM + " Where a patch looks on this model is its query map: choose an image."
     p = e.peaks
     measured = (f" On this model and image, in block {p.layer + 1} (the last), a patch's query row in one head gives "
                 f"its largest weight a median {p.median:.1f}× uniform (1/{p.tokens}), at most {p.largest:.1f}×")
-    if p.largest < attention.NEAR_FLAT:
+    if p.largest < closeness.NEAR_FLAT:
         measured += ": every row is nearly flat, so this model's attention picks out no patch as part of another."
-    elif p.median < attention.NEAR_FLAT:
+    elif p.median < closeness.NEAR_FLAT:
         measured += ": most rows are nearly flat; a few pick out patches (the query map shows which)."
     else:
         measured += ": rows pick out patches; the query map shows which."
@@ -375,7 +375,7 @@ def evidence(bundle: Bundle, analysis: Analysis | None) -> Evidence:
     measured = analysis is not None and analysis.attentions.size > 0
     if not measured:
         return Evidence(model_shape(bundle))
-    return Evidence(model_shape(bundle), attention.closeness_by_block(analysis),
+    return Evidence(model_shape(bundle), closeness.closeness_by_block(analysis),
                     attention.query_peaks(analysis, analysis.depth - 1))
 
 

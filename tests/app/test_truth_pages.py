@@ -88,17 +88,17 @@ def test_relatedness_is_graded_by_what_the_pages_measure():
     from vitviz.inputs.decode import load_image
     from vitviz.inputs.samples import BY_KEY as SAMPLES
     from vitviz.model.analysis import analyze
-    from vitviz.stages import attention
+    from vitviz.stages import closeness
 
     bundle = caches.MODELS.peek("shapes") or load_model("shapes", device="cpu")
-    c = attention.closeness_by_block(analyze(bundle, load_image(SAMPLES["shape_star"].data())))
-    said = attention.closeness_sentence(c)
+    c = closeness.closeness_by_block(analyze(bundle, load_image(SAMPLES["shape_star"].data())))
+    said = closeness.closeness_sentence(c)
     at = open_page("shapes", "shape_star", "attention")
     assert any(said in m.value for m in at.markdown)
     assert any("r = **" in m.value and "closeness explains **" in m.value and "× uniform (1/" in m.value
                for m in at.markdown)
     at.switch_page("home.py").run()
-    verdict = {attention.FOLLOWS: claims.RIGHT, attention.PARTLY: claims.HALF}.get(c.grade, claims.WRONG)
+    verdict = {closeness.FOLLOWS: claims.RIGHT, closeness.PARTLY: claims.HALF}.get(c.grade, claims.WRONG)
     rows = [m.value for m in at.markdown if "less difference of vector number" in m.value and "·" in m.value]
     assert rows and rows[0].startswith(claims.VERDICTS[verdict])
     assert any(said in m.value for m in at.markdown)  # the measured r beside the verdict

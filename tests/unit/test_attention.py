@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from vitviz.stages import attention as A
+from vitviz.stages import closeness as CL
+from vitviz.stages import attention_distance as AD
 from vitviz.model.analysis import analyze
 
 
@@ -109,10 +111,10 @@ def _attention(fars: list[list[float]]) -> np.ndarray:
     return np.stack([np.stack([_head(f) for f in heads]) for heads in fars])
 
 
-def _trend(fars: list[list[float]]) -> tuple[A.DistanceTrend, str, np.ndarray, float]:
+def _trend(fars: list[list[float]]) -> tuple[AD.DistanceTrend, str, np.ndarray, float]:
     dist = A.mean_attention_distance(_attention(fars), GRID, PATCH)
     uniform = A.uniform_attention_distance(GRID, PATCH)
-    return A.distance_trend(dist, uniform), A.distance_verdict(dist, uniform), dist, uniform
+    return AD.distance_trend(dist, uniform), AD.distance_verdict(dist, uniform), dist, uniform
 
 
 LOCAL, GLOBAL = 0.0, 1.0
@@ -127,7 +129,7 @@ def test_local_early_growing_to_global_late_is_the_pattern():
     assert t.mixing == (1, 2, 3, 4, 5, 6) and (t.early, t.late) == (6, 4)
     assert "That is the pattern the ViT paper found" in said and "blocks 1–6 have both" in said
     assert f"changes by +{t.rise:.0f} px" in said and "at least +12 px" in said
-    assert A.distance_pattern_shown(dist, uniform)
+    assert AD.distance_pattern_shown(dist, uniform)
 
 
 def test_uniform_attention_everywhere_is_not_the_pattern():
@@ -159,7 +161,7 @@ def test_a_nearly_uniform_first_block_does_not_hide_the_trend():
     t, said, dist, uniform = _trend(fars)
     assert dist[0].max() - dist[0].min() < 0.25 * uniform  # what the two-block rule asked of block 1 …
     assert np.median(dist[-1]) < 0.8 * uniform  # … and of the last block: both fail
-    assert dist[6:].min() >= A.FAR * uniform  # yet every late head looks far
+    assert dist[6:].min() >= AD.FAR * uniform  # yet every late head looks far
     assert t.mixing == (2, 3, 4, 5, 6) and t.grows and t.late_far and t.shown
     assert "of blocks 1–6, blocks 2–6 have both" in said and "That is the pattern" in said
 
@@ -172,9 +174,9 @@ def test_growth_without_an_early_mix_is_not_the_whole_pattern():
 
 
 def test_theil_sen_rise_by_hand():
-    assert A.theil_sen_rise(np.array([1.0, 2.0, 3.0, 4.0])) == pytest.approx(3.0)
-    assert A.theil_sen_rise(np.array([10.0, 2.0, 3.0, 4.0, 5.0])) == pytest.approx(4.0)  # one odd first block
-    assert A.theil_sen_rise(np.array([5.0])) == 0.0
+    assert AD.theil_sen_rise(np.array([1.0, 2.0, 3.0, 4.0])) == pytest.approx(3.0)
+    assert AD.theil_sen_rise(np.array([10.0, 2.0, 3.0, 4.0, 5.0])) == pytest.approx(4.0)  # one odd first block
+    assert AD.theil_sen_rise(np.array([5.0])) == 0.0
 
 
 @pytest.mark.parametrize("bundle_name", ["shapes_bundle", "tiny_bundle"])
@@ -186,7 +188,7 @@ def test_the_distance_rule_on_the_bundled_and_a_random_model(request, bundle_nam
     a = analyze(bundle, image)
     dist = A.mean_attention_distance(a.attentions, a.grid, a.patch_size, a.num_prefix)
     uniform = A.uniform_attention_distance(a.grid, a.patch_size)
-    t, said = A.distance_trend(dist, uniform), A.distance_verdict(dist, uniform)
+    t, said = AD.distance_trend(dist, uniform), AD.distance_verdict(dist, uniform)
     np.testing.assert_allclose(t.medians, np.median(dist, 1))
     assert f"{t.medians[0]:.0f} px far in block 1" in said and f"{t.late_median:.0f} px far" in said
     assert ("That is the pattern" in said) == t.shown
@@ -230,20 +232,20 @@ def _cosine(x: np.ndarray) -> np.ndarray:
 
 
 def test_closeness_rule_thresholds():
-    assert A.closeness_kind(1.0) == A.closeness_kind(np.sqrt(A.FOLLOWS_R2)) == A.FOLLOWS
-    assert A.closeness_kind(0.6) == A.PARTLY and A.closeness_kind(np.sqrt(A.PARTLY_R2)) == A.PARTLY
-    assert A.closeness_kind(0.2) == A.closeness_kind(-0.2) == A.closeness_kind(float("nan")) == A.NOT
-    assert A.closeness_kind(-0.9) == A.closeness_kind(-0.4) == A.OPPOSITE
+    assert CL.closeness_kind(1.0) == CL.closeness_kind(np.sqrt(CL.FOLLOWS_R2)) == CL.FOLLOWS
+    assert CL.closeness_kind(0.6) == CL.PARTLY and CL.closeness_kind(np.sqrt(CL.PARTLY_R2)) == CL.PARTLY
+    assert CL.closeness_kind(0.2) == CL.closeness_kind(-0.2) == CL.closeness_kind(float("nan")) == CL.NOT
+    assert CL.closeness_kind(-0.9) == CL.closeness_kind(-0.4) == CL.OPPOSITE
 
 
 def test_block_rule_reads_size_and_sign_apart():
     """Many rows: the median r² says how much closeness explains, the signed shares which way."""
-    assert A.block_kind(0.8, 1.0, 0.0) == A.block_kind(A.FOLLOWS_R2, 0.9, 0.1) == A.FOLLOWS
-    assert A.block_kind(0.3, 0.95, 0.0) == A.PARTLY
-    assert A.block_kind(0.8, 0.0, 1.0) == A.block_kind(0.3, 0.05, 0.6) == A.OPPOSITE
-    assert A.block_kind(0.8, 0.5, 0.5) == A.block_kind(0.3, 0.3, 0.6) == A.MIXED
-    assert A.block_kind(0.05, 0.3, 0.3) == A.block_kind(float("nan"), 0, 0) == A.block_kind(0.2, 0, 0) == A.NOT
-    m, pos, neg = A.closeness_of_rows(np.array([[0.9, -0.8, 0.1, np.nan], [0.5, 0.5, -0.2, 0.7]]))
+    assert CL.block_kind(0.8, 1.0, 0.0) == CL.block_kind(CL.FOLLOWS_R2, 0.9, 0.1) == CL.FOLLOWS
+    assert CL.block_kind(0.3, 0.95, 0.0) == CL.PARTLY
+    assert CL.block_kind(0.8, 0.0, 1.0) == CL.block_kind(0.3, 0.05, 0.6) == CL.OPPOSITE
+    assert CL.block_kind(0.8, 0.5, 0.5) == CL.block_kind(0.3, 0.3, 0.6) == CL.MIXED
+    assert CL.block_kind(0.05, 0.3, 0.3) == CL.block_kind(float("nan"), 0, 0) == CL.block_kind(0.2, 0, 0) == CL.NOT
+    m, pos, neg = CL.closeness_of_rows(np.array([[0.9, -0.8, 0.1, np.nan], [0.5, 0.5, -0.2, 0.7]]))
     assert m == pytest.approx(np.median(np.array([0.9, -0.8, 0.1, 0.5, 0.5, -0.2, 0.7]) ** 2))
     assert (pos, neg) == (pytest.approx(4 / 7), pytest.approx(1 / 7))  # |r| ≥ 0.32 only; nan left out
 
@@ -253,21 +255,21 @@ def test_attention_that_follows_cosine_closeness_is_told_so():
     (also after float16, as the analysis stores it)."""
     cos = _cosine(_tokens())
     attn = np.stack([_softmax(b * cos) for b in (2.0, 8.0)])  # [H=2, N, N]
-    r = A.row_correlations(cos, attn.astype(np.float16))
+    r = CL.row_correlations(cos, attn.astype(np.float16))
     assert r.shape == (2, 49) and np.all(r > 0.999)
-    assert A.block_kind(*A.closeness_of_rows(r)) == A.FOLLOWS
-    opposite = A.row_correlations(cos, _softmax(-4.0 * cos)[None])
-    assert np.all(opposite < -0.999) and A.block_kind(*A.closeness_of_rows(opposite)) == A.OPPOSITE
+    assert CL.block_kind(*CL.closeness_of_rows(r)) == CL.FOLLOWS
+    opposite = CL.row_correlations(cos, _softmax(-4.0 * cos)[None])
+    assert np.all(opposite < -0.999) and CL.block_kind(*CL.closeness_of_rows(opposite)) == CL.OPPOSITE
 
 
 def test_attention_independent_of_closeness_is_told_so():
     """Scores drawn independently of the tokens: closeness explains nothing (r near 0)."""
     cos = _cosine(_tokens())
     scores = np.random.default_rng(1).normal(size=(4, 49, 49))
-    r = A.row_correlations(cos, _softmax(scores))
-    assert abs(float(np.median(r))) < 0.1 and A.block_kind(*A.closeness_of_rows(r)) == A.NOT
-    assert A.closeness_of_rows(r)[0] < A.PARTLY_R2
-    uniform = A.row_correlations(cos, np.full((1, 49, 49), 1 / 49))  # a constant row says nothing
+    r = CL.row_correlations(cos, _softmax(scores))
+    assert abs(float(np.median(r))) < 0.1 and CL.block_kind(*CL.closeness_of_rows(r)) == CL.NOT
+    assert CL.closeness_of_rows(r)[0] < CL.PARTLY_R2
+    uniform = CL.row_correlations(cos, np.full((1, 49, 49), 1 / 49))  # a constant row says nothing
     assert np.isnan(uniform).all()
 
 
@@ -276,10 +278,10 @@ def test_partly_is_a_mix_of_closeness_and_learned_scores():
     bars."""
     cos = _cosine(_tokens(n=100, d=8))
     noise = np.random.default_rng(2).normal(size=(100, 100)) * cos[~np.eye(100, dtype=bool)].std() * 1.5
-    rows = A.row_correlations(cos, _softmax(3.0 * (cos + noise))[None])
+    rows = CL.row_correlations(cos, _softmax(3.0 * (cos + noise))[None])
     r = float(np.median(rows))
-    assert A.PARTLY_R2 <= r * r < A.FOLLOWS_R2 and A.closeness_kind(r) == A.PARTLY
-    assert A.block_kind(*A.closeness_of_rows(rows)) == A.PARTLY
+    assert CL.PARTLY_R2 <= r * r < CL.FOLLOWS_R2 and CL.closeness_kind(r) == CL.PARTLY
+    assert CL.block_kind(*CL.closeness_of_rows(rows)) == CL.PARTLY
 
 
 def test_rows_of_random_sign_are_mixed_not_independent():
@@ -288,14 +290,14 @@ def test_rows_of_random_sign_are_mixed_not_independent():
     cos = _cosine(_tokens())
     sign = np.where(np.random.default_rng(4).permutation(49) < 25, 1.0, -1.0)  # [N]: 25 follow, 24 oppose
     attn = _softmax(5.0 * sign[:, None] * cos)[None]  # [1, N, N]
-    r = A.row_correlations(cos, attn)
+    r = CL.row_correlations(cos, attn)
     assert np.all(np.abs(r) > 0.999) and abs(float(np.median(r))) <= 1.0
-    m, pos, neg = A.closeness_of_rows(r)
+    m, pos, neg = CL.closeness_of_rows(r)
     assert m > 0.99 and pos == pytest.approx(25 / 49) and neg == pytest.approx(24 / 49)
-    assert A.block_kind(m, pos, neg) == A.MIXED
-    c = A.closeness_from(attn[None], [cos], 0)
-    assert c.kinds == (A.MIXED,) and c.grade == A.MIXED
-    said = A.closeness_sentence(c)
+    assert CL.block_kind(m, pos, neg) == CL.MIXED
+    c = CL.closeness_from(attn[None], [cos], 0)
+    assert c.kinds == (CL.MIXED,) and c.grade == CL.MIXED
+    said = CL.closeness_sentence(c)
     assert "mixed sign" in said and "does not follow it in" not in said and "at most" not in said
     assert "block 1: 100% (51% / 49%)" in said
 
@@ -313,12 +315,12 @@ def test_the_grade_over_blocks():
     follow = padded(_softmax(5.0 * cos)[None])
     random = padded(_softmax(np.random.default_rng(3).normal(size=(1, 49, 49))))
     against = padded(_softmax(-5.0 * cos)[None])
-    grade = lambda *blocks: A.closeness_from(np.stack(blocks), [cos] * len(blocks), n0)
-    assert grade(follow, follow).grade == A.FOLLOWS
-    assert grade(follow, random).grade == A.PARTLY and grade(follow, random).blocks(A.NOT) == [2]
-    assert grade(random, random).grade == A.NOT
-    assert grade(random, against).grade == A.OPPOSITE
-    said = A.closeness_sentence(grade(follow, against))
+    grade = lambda *blocks: CL.closeness_from(np.stack(blocks), [cos] * len(blocks), n0)
+    assert grade(follow, follow).grade == CL.FOLLOWS
+    assert grade(follow, random).grade == CL.PARTLY and grade(follow, random).blocks(CL.NOT) == [2]
+    assert grade(random, random).grade == CL.NOT
+    assert grade(random, against).grade == CL.OPPOSITE
+    said = CL.closeness_sentence(grade(follow, against))
     assert "follows closeness in block 1" in said and "goes the other way" in said and "block 2" in said
     assert "block 1: 100% (100% / 0%), block 2: 100% (0% / 100%)" in said and "most in block 1" in said
 
@@ -339,7 +341,7 @@ def test_closeness_is_of_the_tokens_the_block_reads(shown):
 
     bundle, a = shown
     for layer in (0, a.depth - 1):
-        x = A.block_input(a, layer)
+        x = CL.block_input(a, layer)
         ref = a.tokens_in if layer == 0 else a.block_outputs[layer - 1]
         np.testing.assert_array_equal(x, np.asarray(ref, np.float32))
         blk = bundle.model.blocks[layer]
@@ -354,40 +356,40 @@ def test_closeness_is_of_the_tokens_the_block_reads(shown):
 def test_relatedness_is_cosine_against_log_attention(shown):
     _, a = shown
     index, layer = a.num_patches // 2, a.depth - 1
-    rel = A.relatedness(a, layer, 1, index)
-    x = A.block_input(a, layer)[a.num_prefix:].astype(np.float64)
+    rel = CL.relatedness(a, layer, 1, index)
+    x = CL.block_input(a, layer)[a.num_prefix:].astype(np.float64)
     cos = x @ x[index] / (np.linalg.norm(x, axis=1) * np.linalg.norm(x[index]))
     row = a.attentions[layer, 1, a.num_prefix + index, a.num_prefix:].astype(np.float64)
     np.testing.assert_allclose(rel.cosine.ravel(), cos, atol=1e-5)
     np.testing.assert_allclose(rel.attention.ravel(), row, rtol=1e-6)
     others = np.arange(a.num_patches) != index
-    expected = np.corrcoef(cos[others], np.log(np.maximum(row[others], A.LOG_FLOOR)))[0, 1]
+    expected = np.corrcoef(cos[others], np.log(np.maximum(row[others], CL.LOG_FLOOR)))[0, 1]
     assert rel.correlation == pytest.approx(expected, abs=1e-5)
-    assert rel.kind == A.closeness_kind(rel.correlation) and rel.explained == pytest.approx(expected ** 2, abs=1e-5)
+    assert rel.kind == CL.closeness_kind(rel.correlation) and rel.explained == pytest.approx(expected ** 2, abs=1e-5)
     # the per-block summary holds the same row's r among its rows
-    r = A.row_correlations(A.patch_closeness(a, layer), a.attentions[layer][:, a.num_prefix:, a.num_prefix:])
+    r = CL.row_correlations(CL.patch_closeness(a, layer), a.attentions[layer][:, a.num_prefix:, a.num_prefix:])
     assert r[1, index] == pytest.approx(rel.correlation, abs=1e-5)
-    c = A.closeness_by_block(a)
+    c = CL.closeness_by_block(a)
     assert c.depth == a.depth and c.median_r2[layer] == pytest.approx(float(np.nanmedian(r * r)))
-    strong = np.isfinite(r) & (r * r >= A.PARTLY_R2)
+    strong = np.isfinite(r) & (r * r >= CL.PARTLY_R2)
     assert c.positive[layer] == pytest.approx((strong & (r > 0)).sum() / np.isfinite(r).sum())
     assert c.negative[layer] == pytest.approx((strong & (r < 0)).sum() / np.isfinite(r).sum())
-    assert c.kinds == tuple(A.block_kind(*v) for v in zip(c.median_r2, c.positive, c.negative))
-    said = A.closeness_sentence(c)
+    assert c.kinds == tuple(CL.block_kind(*v) for v in zip(c.median_r2, c.positive, c.negative))
+    said = CL.closeness_sentence(c)
     assert f"block {layer + 1}: {c.median_r2[layer]:.0%} ({c.positive[layer]:.0%} / {c.negative[layer]:.0%})" in said
     assert rel.spread == A.spread(rel.attention, a.num_tokens)
-    assert f"{rel.spread.ratio_text} uniform (1/{a.num_tokens}" in A.relatedness_sentence(rel)
+    assert f"{rel.spread.ratio_text} uniform (1/{a.num_tokens}" in CL.relatedness_sentence(rel)
 
 
 def test_relatedness_sentence_follows_the_rule():
     grid = np.zeros((2, 2))
-    for r, kind in ((0.9, A.FOLLOWS), (0.5, A.PARTLY), (0.1, A.NOT), (-0.8, A.OPPOSITE)):
-        said = A.relatedness_sentence(A.Relatedness(grid, grid, r, A.closeness_kind(r)))
-        assert f"r = **{r:.2f}**" in said and f"**{r * r:.0%}**" in said and A.CLOSENESS_WORDS[kind] in said
+    for r, kind in ((0.9, CL.FOLLOWS), (0.5, CL.PARTLY), (0.1, CL.NOT), (-0.8, CL.OPPOSITE)):
+        said = CL.relatedness_sentence(CL.Relatedness(grid, grid, r, CL.closeness_kind(r)))
+        assert f"r = **{r:.2f}**" in said and f"**{r * r:.0%}**" in said and CL.CLOSENESS_WORDS[kind] in said
         assert ("inversely" in said) == (r < 0) and "query·key" in said and "Pearson correlation, −1…1" in said
-    flat = A.relatedness_sentence(A.Relatedness(grid, grid, 0.9, A.FOLLOWS, A.spread(np.array([0.006]), 197)))
+    flat = CL.relatedness_sentence(CL.Relatedness(grid, grid, 0.9, CL.FOLLOWS, A.spread(np.array([0.006]), 197)))
     assert "1.2× uniform (1/197" in flat and "picks out no patch" in flat
-    sharp = A.relatedness_sentence(A.Relatedness(grid, grid, 0.9, A.FOLLOWS, A.spread(np.array([0.5]), 197)))
+    sharp = CL.relatedness_sentence(CL.Relatedness(grid, grid, 0.9, CL.FOLLOWS, A.spread(np.array([0.5]), 197)))
     assert "98× uniform" in sharp and "picks out no patch" not in sharp
 def test_spread_of_constructed_attention():
     """Uniform attention is 1× uniform, a one-hot row is T×, and the sentence states 1/T for the model."""

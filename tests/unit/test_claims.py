@@ -16,7 +16,7 @@ from vitviz.claims import (ARTICLE, CLAIMS, HALF, HOME, HOME_CARDS, MEASURED, RI
 from vitviz.inputs.decode import load_image
 from vitviz.inputs.samples import BY_KEY as SAMPLES
 from vitviz.model.analysis import analyze
-from vitviz.stages import attention
+from vitviz.stages import attention, closeness
 from vitviz.walkthrough import BY_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,10 +161,10 @@ def test_model_shape_is_read_from_the_model(shapes_bundle, tiny_bundle):
     assert row.verdict == WRONG and "no CLS token at all" in row.truth
 
 
-def _closeness(*blocks: tuple[float, float, float]) -> attention.Closeness:
+def _closeness(*blocks: tuple[float, float, float]) -> closeness.Closeness:
     """Blocks as (median r², share of rows with r > 0.32, share with r < −0.32)."""
     m, pos, neg = (np.asarray(v, np.float64) for v in zip(*blocks))
-    return attention.Closeness(m, pos, neg)
+    return closeness.Closeness(m, pos, neg)
 
 
 def test_the_relatedness_verdict_follows_the_measurement():
@@ -180,8 +180,8 @@ def test_the_relatedness_verdict_follows_the_measurement():
         c = _closeness(*blocks)
         verdict, truth = judge(dataclasses.replace(e, closeness=c))
         assert verdict == expected, blocks
-        assert "query·key" in truth and attention.closeness_sentence(c) in truth  # the measured numbers, on the page
-        assert ("is of mixed sign (" in truth) == (attention.MIXED in c.kinds)
+        assert "query·key" in truth and closeness.closeness_sentence(c) in truth  # the measured numbers, on the page
+        assert ("is of mixed sign (" in truth) == (closeness.MIXED in c.kinds)
 
 
 def test_the_another_part_claim_says_how_sharp_this_models_attention_is():
@@ -204,14 +204,14 @@ def test_graded_on_the_models(which, shapes_bundle, tiny_bundle):
     rows = C.graded(bundle, a)
     assert [g.claim for g in rows] == list(CLAIMS)
     related = next(g for g in rows if g.claim is claim("less difference of vector number"))
-    c = attention.closeness_by_block(a)
-    assert related.verdict == {attention.FOLLOWS: RIGHT, attention.PARTLY: HALF}.get(c.grade, WRONG)
-    assert attention.closeness_sentence(c) in related.truth
+    c = closeness.closeness_by_block(a)
+    assert related.verdict == {closeness.FOLLOWS: RIGHT, closeness.PARTLY: HALF}.get(c.grade, WRONG)
+    assert closeness.closeness_sentence(c) in related.truth
     part = next(g for g in rows if g.claim is claim("which patch is the another part of patch"))
     p = attention.query_peaks(a, a.depth - 1)
     assert p.ratios.shape == (a.heads, a.num_patches) and f"at most {p.largest:.1f}×" in part.truth
     assert p.largest == pytest.approx(a.attentions[-1][:, a.num_prefix:].astype(np.float32).max() * a.num_tokens)
-    assert ("picks out no patch" in part.truth) == (p.largest < attention.NEAR_FLAT)
+    assert ("picks out no patch" in part.truth) == (p.largest < closeness.NEAR_FLAT)
     assert next(g for g in rows if g.claim is claim("CLS token is created")).verdict == HALF
     for g in rows:
         if g.claim.judge is None:  # claims whose words do not depend on the model

@@ -11,7 +11,7 @@ from vitviz.inputs.samples import BY_KEY as SAMPLES
 from vitviz.model.analysis import analyze
 from vitviz.model.loading import load_model
 from vitviz.model.zoo import ZOO
-from vitviz.stages import attention, position_code, positions, vectors
+from vitviz.stages import attention, attention_distance, closeness, position_code, positions, vectors
 from vitviz.wording import difference
 
 RANDOM = [s.key for s in ZOO if not s.bundled]
@@ -56,30 +56,30 @@ def test_attention_distance_sentence_matches_the_numbers(shown):
     _, a = shown
     dist = attention.mean_attention_distance(a.attentions, a.grid, a.patch_size, a.num_prefix)
     uniform = attention.uniform_attention_distance(a.grid, a.patch_size)
-    said = attention.distance_verdict(dist, uniform)
-    trend = attention.distance_trend(dist, uniform)
+    said = attention_distance.distance_verdict(dist, uniform)
+    trend = attention_distance.distance_trend(dist, uniform)
     assert f"{np.median(dist[0]):.0f} px far in block 1" in said and f"{uniform:.0f} px" in said
     assert ("does not grow with depth" in said) == (not trend.grows)
-    assert ("That is the pattern" in said) == attention.distance_pattern_shown(dist, uniform)
+    assert ("That is the pattern" in said) == attention_distance.distance_pattern_shown(dist, uniform)
 
 
 def test_relatedness_correlation_is_measured(shown):
     _, a = shown
     index = a.num_patches // 2
-    rel = attention.relatedness(a, a.depth - 1, None, index)
+    rel = closeness.relatedness(a, a.depth - 1, None, index)
     others = np.arange(a.num_patches) != index
-    log_attention = np.log(np.maximum(rel.attention.ravel()[others].astype(np.float64), attention.LOG_FLOOR))
+    log_attention = np.log(np.maximum(rel.attention.ravel()[others].astype(np.float64), closeness.LOG_FLOOR))
     expected = np.corrcoef(rel.cosine.ravel()[others], log_attention)[0, 1]
     assert rel.correlation == pytest.approx(expected, abs=1e-6)
-    block_in = attention.block_input(a, a.depth - 1)[a.num_prefix:]  # the tokens the last block reads
+    block_in = closeness.block_input(a, a.depth - 1)[a.num_prefix:]  # the tokens the last block reads
     np.testing.assert_allclose(rel.cosine.ravel(), vectors.cosine_rows(block_in[index:index + 1], block_in)[0],
                                atol=1e-6)
     np.testing.assert_allclose(rel.attention.sum() + a.attentions[-1].astype(np.float32).mean(0)[1 + index, 0],
                                1.0, atol=5e-3)  # the attention row over patches plus CLS sums to 1
-    c = attention.closeness_by_block(a)
-    said = attention.closeness_sentence(c)
+    c = closeness.closeness_by_block(a)
+    said = closeness.closeness_sentence(c)
     for kind in set(c.kinds):  # every block is named under the words its r earns
-        assert f"{attention.CLOSENESS_SHORT[kind]} in {attention.block_list(c.blocks(kind))}" in said
+        assert f"{closeness.CLOSENESS_SHORT[kind]} in {closeness.block_list(c.blocks(kind))}" in said
 
 
 def test_projection_and_cls_sentences(shown):

@@ -11,9 +11,8 @@ from vitviz.figures.maps import distance_figure, small_multiples
 from vitviz.figures.style import DIVERGING, SEQUENTIAL, base_layout
 from vitviz.model import provenance
 from vitviz.model.analysis import Analysis
-from vitviz.model import provenance
 from vitviz.model.loading import Bundle
-from vitviz.stages import attention
+from vitviz.stages import attention, closeness
 
 SMALL_OPACITY = 0.6  # small multiples keep one blend; the page's opacity control is for the large maps
 
@@ -118,7 +117,7 @@ def relatedness(bundle: Bundle, a: Analysis, layer: int, head: int | None, index
 
     Short panel titles and each colour bar under its own map: the two maps read side by side at a phone's
     width (about 360 px) as on a projector."""
-    rel = attention.relatedness(a, layer, head, index)
+    rel = closeness.relatedness(a, layer, head, index)
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=(
         f"block input: cosine with patch {index}",
         f"attention from patch {index} · largest {rel.spread.ratio_text} uniform (1/{a.num_tokens})"))
@@ -135,5 +134,5 @@ def relatedness(bundle: Bundle, a: Analysis, layer: int, head: int | None, index
     fig.update_yaxes(scaleanchor="x", row=1, col=1)  # square patches
     fig.update_yaxes(scaleanchor="x2", row=1, col=2)
     fig = base_layout(fig, f"Close vectors or {provenance.learned_or(bundle.provenance, 'computed')} relation?<br>Block {layer + 1}, {_head_name(head)}: "
-                           f"r = {rel.correlation:.2f} ({attention.CLOSENESS_TAG[rel.kind]})", height=440)
+                           f"r = {rel.correlation:.2f} ({closeness.CLOSENESS_TAG[rel.kind]})", height=440)
     return fig.update_layout(margin=dict(t=fig.layout.margin.t + 18, b=70))  # room for the panel titles
