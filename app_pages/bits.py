@@ -297,7 +297,7 @@ else:
                    "parameter, and its file adds a short header that names each tensor.")
 origin = bundle.provenance  # random weights or a user's file: the data below is the published checkpoint's
 if data is not None:
-    w3.metric("Images it was trained on" if origin.trained_as_documented else
+    w3.metric("Different images it was trained on" if origin.trained_as_documented else
               "Images the published checkpoint was trained on",
               data.count, help=("Literature: " if data.literature else "Recorded in ") + data.source)
     cite = f", as reported in the literature ({data.source})" if data.literature else f" ({data.source})"

@@ -306,7 +306,8 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("Now, VLM identify the color and shape that patches contain.",
           HALF,
           "Right that a patch's vector is made from its colours and the pattern of its pixels: one matrix "
-          "multiplication of the pixel values (plus a bias). Nothing is identified at that step: the vector is "
+          "multiplication of the pixel values (plus a bias; the bundled shapes model also reads a fixed colour-edge "
+          "channel computed from them and the 1-pixel ring around the patch). Nothing is identified at that step: the vector is "
           "numbers, not the name of a colour or a shape; what the shapes are is worked out, if at all, by the "
           "blocks after it.",
           "vectors", "section 1, show the math for one patch"),
@@ -314,7 +315,8 @@ CLAIMS: tuple[Claim, ...] = (
           HALF,
           "Right that pixels are no fallback like sub-tokens: the model never reads a pixel as a token of its own, "
           "and every image gets the same grid of patches. But the pixels are all it reads: each patch vector is "
-          "computed from its pixels' values, so structure and colour reach the model only through them.",
+          "computed from its pixels' values (on the bundled shapes model, also from a fixed colour-edge channel "
+          "computed from them), so structure and colour reach the model only through them.",
           "patches", "section 3, from pixels to numbers"),
     Claim("it will try to match the physical properties like Fur, eyes, tail, or legs to similar patterns it has "
           "seen before (like a dog, dragon, or wolf)",

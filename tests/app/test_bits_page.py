@@ -130,7 +130,7 @@ def test_bits_page_states_training_memory_torch_casts_cpu_gpu_tokens_and_trainin
     assert metric(at, "Everything the model holds").value == f"{held / MB:,.2f} MB"
     data = memory.training_data(bundle)
     if model == "shapes":
-        assert metric(at, "Images it was trained on").value == "1,024,000"  # distinct: stage 2 repeated stage 1's seed
+        assert metric(at, "Different images it was trained on").value == "1,024,000"  # distinct: stage 2 repeated stage 1's seed
         assert "none of them is loaded to predict" in text and "MODEL_CARD.md" in text
         assert ("trained on generated shape images; it saw 1,088,000 images: 1,024,000 different ones in stage 1 "
                 "(16,000 batches of 64), and stage 2 re-used stage 1's first 1,000 batches") in text

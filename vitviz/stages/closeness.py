@@ -36,8 +36,8 @@ CLOSENESS_WORDS = {
 }
 CLOSENESS_SHORT = {FOLLOWS: "follows closeness", PARTLY: "partly follows it", NOT: "does not follow it",
                    OPPOSITE: "goes the other way (the least alike get the most)",
-                   MIXED: "is of mixed sign (single rows correlate with it, some with it and others against it: "
-                          "closeness does not decide where attention goes)"}
+                   MIXED: "is of mixed sign (many single rows correlate with closeness, some positively and "
+                          "others negatively, so closeness alone does not say where a row's attention goes)"}
 CLOSENESS_TAG = {FOLLOWS: "follows closeness", PARTLY: "partly follows", NOT: "does not follow",
                  OPPOSITE: "the other way", MIXED: "mixed sign"}  # a figure title's few words
 

@@ -202,7 +202,7 @@ def shuffle_comparison(result: ShuffleResult, random: bool = False) -> str:
     said = (f"With the position embeddings, shuffling moves the output by at most "
             f"{difference(result.with_pos_diff, SHUFFLE_ROUNDING)}; without them: "
             f"{difference(result.without_pos_diff, SHUFFLE_ROUNDING)}")
-    if result.without_pos_diff > 0:
+    if result.without_pos_diff > SHUFFLE_ROUNDING:  # a ratio over rounding noise would be noise too
         ratio = result.with_pos_diff / result.without_pos_diff
         said += f", so {ratio:,.0f}× as much with them" if ratio >= 10 else f", a ratio of {ratio:.2g}"
     said += "."
