@@ -223,7 +223,8 @@ if st.session_state.get("act_measured"):
                     f"pass); formula **{formula / MB:,.2f} MB** "
                     f"({100 * (formula / measured - 1):+.2f}%).")
 
-st.header("6 · Compute: the CPU runs the program, the GPU multiplies")
+gpu_name = memory.cuda_name()
+st.header(memory.compute_heading(gpu_name is not None))
 st.markdown("The article says “GPU is used to execute the program temperorly [sic]”. It is the other way round: the **CPU** "
             "(the computer's main processor) runs the program, here Python, torch and this app. A **GPU** is a "
             "parallel arithmetic co-processor: the CPU hands it the big matrix products and it does thousands of "
@@ -233,7 +234,6 @@ st.markdown("The article says “GPU is used to execute the program temperorly [
             "second, or in **Gop/s**, billions of operations per second, where the products are integer ones (int8).")
 macs_no = memory.macs(shape, attention_matmuls=False)
 macs_all = memory.macs(shape)
-gpu_name = memory.cuda_name()
 k1, k2, k3, k4 = st.columns(4)
 k1.metric("GMACs / image without attention matmuls (timm model cards)", f"{macs_no / 1e9:.3f}",
           help="Billions of multiply-accumulates for one image, counted from the layer sizes.")

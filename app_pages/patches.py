@@ -62,8 +62,8 @@ st.header("4 · Does a smaller patch mean more accuracy?")
 st.markdown(
     "The article says “high patches means high accuracy”. Two different questions hide in it. **Models trained** "
     "with smaller patches see more tokens; in the published results for the pairs below they are also the more "
-    "accurate ones, at a steep price in attention. **One trained model run at other patch sizes** is another "
-    "experiment: it meets a patch size it was not trained for.")
+    "accurate ones, at a steep price in attention. " + provenance.one_model_run(ctx.bundle.provenance) +
+    " is another experiment: it meets a patch size it was not trained for.")
 st.subheader("Models trained at different patch sizes")
 st.markdown("Pairs from the model zoo, each trained at its own patch size. Tokens, attention scores and "
             "multiply-adds (MACs) are counted from the architectures; accuracy is what was published, as **top-1** "
@@ -93,7 +93,8 @@ else:
 st.markdown(PATCH_BUDGET_NOTE)
 st.subheader(provenance.resampled_heading(ctx.bundle.provenance))
 st.markdown(
-    "A model is built, and trained, at one patch size (the article is right that it does not depend on the image). "
+    provenance.built_at_one_size(ctx.bundle.provenance) +
+    " (the article is right that it does not depend on the image). "
     "timm can still resample its patch projection to another size (`resample_patch_embed`, from FlexiViT, a ViT "
     "trained to work at many patch sizes) and its **position embeddings** (the "
     f"{provenance.learned(ctx.bundle.provenance)} vectors that say where each "

@@ -50,6 +50,7 @@ class ModelShape:
     cls_position: bool  # the CLS token gets a position vector of its own (timm: not ``no_embed_class``)
     patch_size: int = 16  # the patch size it is built with
     origin: Provenance = provenance.published("the published checkpoint")  # where its weights came from
+    cuda: bool = True  # it runs on a CUDA GPU (the bundle's device); CLASSIC: the machine the article describes
 
 
 CLASSIC = ModelShape(class_token=True, pool="token", classifier=True, cls_position=True)  # ViT as published
@@ -62,7 +63,8 @@ def model_shape(bundle: Bundle) -> ModelShape:
     return ModelShape(class_token=has_cls, pool=str(getattr(model, "global_pool", "token") or "none"),
                       classifier=len(bundle.labels) > 0,
                       cls_position=has_cls and not getattr(model, "no_embed_class", False),
-                      patch_size=bundle.spec.patch_size, origin=bundle.provenance)
+                      patch_size=bundle.spec.patch_size, origin=bundle.provenance,
+                      cuda=bundle.device.type == "cuda")
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,16 @@ def related_truth(e: Evidence) -> tuple[str, str]:
                           "choose one.")
     verdict = {closeness.FOLLOWS: RIGHT, closeness.PARTLY: HALF}.get(e.closeness.grade, WRONG)
     return verdict, related_mechanism(e.shape.origin) + " " + R_WORDS + " " + closeness.closeness_sentence(e.closeness)
+
+
+def gpu_truth(cuda: bool) -> str:
+    """Who runs the program and who multiplies, on the machine the model runs on: with a CUDA GPU the CPU hands it
+    the matrix products; without one (the sidebar's "Running on CPU") the CPU multiplies too."""
+    if cuda:
+        return ("The CPU runs the program and hands the big matrix products to the GPU, which does thousands of "
+                "multiply-adds in parallel.")
+    return ("The CPU runs the program: on a machine with a GPU, the CPU hands the big matrix products to it, which "
+            "does thousands of multiply-adds in parallel; on this server there is none, so the CPU multiplies too.")
 
 
 ANOTHER_PART_MECHANISM = (
@@ -293,9 +305,8 @@ CLAIMS: tuple[Claim, ...] = (
           "bits", "sections 1–5"),
     Claim("GPU is used to execute the program temperorly [sic]",
           WRONG,
-          "The CPU runs the program and hands the big matrix products to the GPU, which does thousands of "
-          "multiply-adds in parallel.",
-          "bits", "section 6, compute"),
+          gpu_truth(CLASSIC.cuda),
+          "bits", "section 6, compute", judge=lambda e: (WRONG, gpu_truth(e.shape.cuda))),
     Claim("high patches means high accuracy of image generation.",
           HALF,
           "Models trained with smaller patches (more tokens) were the more accurate ones in the published pairs, at "

@@ -102,6 +102,9 @@ def test_bits_page_states_training_memory_torch_casts_cpu_gpu_tokens_and_trainin
     # the CPU runs the program; time on CPU (and CUDA when present) on a random input, next to the MACs
     assert "“GPU is used to execute the program temperorly [sic]”" in text
     assert "the **CPU** (the computer's main processor) runs the program" in text
+    gpu = torch.cuda.is_available()
+    assert memory.compute_heading(gpu) in [h.value for h in at.header]
+    assert ("the GPU multiplies" in memory.compute_heading(gpu)) == gpu
     if "timing_run" in [b.key for b in at.button]:  # on request, unless this model and format were timed already
         assert not any(m.label.startswith("Measured time / image on the CPU") for m in at.metric)
         at.button(key="timing_run").click().run()

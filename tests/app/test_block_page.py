@@ -60,6 +60,8 @@ def test_every_step_and_control_on_the_bundled_model(streams):
     assert "Its output against the model's own block run on the same input: **identical (0)**" in text
     assert "against the row the model produced (kept in float16): max difference **equal up to rounding" in text
     assert "the model's output itself: max difference from its logits **equal up to rounding" in text
+    # the lens: cross is top from the input to block 3, so one reading covers every depth before the answer
+    assert "“star” is the top class only in the last block (block 4); before it the reading is “cross”;" in text
     assert block.ARTICLE_FEED_FORWARD in text and block.ARTICLE_RELATED in text
     assert at.radio(key="block_step").value == "attn"  # the page opens on attention
     for step in STEP_KEYS:

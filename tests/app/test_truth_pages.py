@@ -165,6 +165,8 @@ def test_a_model_without_a_classifier_is_not_said_to_predict():
     assert "the architecture has no head; its published checkpoint was trained without labels" in home
     shapes = _said(open_page("shapes", "shape_star", "patches"))
     assert "(14×14 px for the model on screen)" in shapes
+    assert "**One trained model run at other patch sizes**" in shapes  # trained wording for the bundled model
+    assert "A model is built, and trained, at one patch size" in shapes
 
 
 def test_learned_is_said_only_of_trained_weights():
@@ -181,11 +183,15 @@ def test_learned_is_said_only_of_trained_weights():
     assert ("**parameter vector of 192 numbers** (learned in a trained model; here random initialisation, seed 0)"
             in vectors and "learned vector" not in vectors and "learned matrix" not in vectors)
     assert "timm draws the CLS token with a tiny spread" in vectors
+    assert "in effect that position vector" in vectors and "starts as almost nothing" not in vectors
     assert "the ViT paper (Dosovitskiy et al., 2021, Figure 7 left)" in vectors
     patches_page = open_page("vit_ti16", "cat", "patches")
     patches = _said(patches_page)
     assert "trained at no patch size" in patches and "never saw in training" not in patches
     assert "One model at other patch sizes" in [s.value for s in patches_page.subheader]
+    assert "**One model run at other patch sizes** is another experiment" in patches
+    assert "A model is built at one patch size (a trained one is trained at it)" in patches
+    assert "One trained model run" not in patches and "built, and trained," not in patches
     assert "until `MaybeToTensor`, the step before `Normalize`," in patches
     block_page = open_page("vit_ti16", "cat", "block")
     assert "4 · Relatedness is computed" in [h.value for h in block_page.header]

@@ -387,6 +387,11 @@ def test_relatedness_sentence_follows_the_rule():
         said = CL.relatedness_sentence(CL.Relatedness(grid, grid, r, CL.closeness_kind(r)))
         assert f"r = **{r:.2f}**" in said and f"**{r * r:.0%}**" in said and CL.CLOSENESS_WORDS[kind] in said
         assert ("inversely" in said) == (r < 0) and "query·key" in said and "Pearson correlation, −1…1" in said
+    # r = −0.06 explains 0 % of the variation: nothing is explained "inversely"
+    slight = CL.relatedness_sentence(CL.Relatedness(grid, grid, -0.06, CL.closeness_kind(-0.06)))
+    assert "**0%** of its variation over the other patches (r slightly negative):" in slight
+    assert "inversely" not in slight
+    assert "(r slightly negative)" not in CL.relatedness_sentence(CL.Relatedness(grid, grid, 0.06, CL.NOT))
     flat = CL.relatedness_sentence(CL.Relatedness(grid, grid, 0.9, CL.FOLLOWS, A.spread(np.array([0.006]), 197)))
     assert "1.2× uniform (1/197" in flat and "picks out no patch" in flat
     sharp = CL.relatedness_sentence(CL.Relatedness(grid, grid, 0.9, CL.FOLLOWS, A.spread(np.array([0.5]), 197)))
@@ -469,4 +474,5 @@ def test_figures_state_uniform_and_the_largest_weight(shown):
         assert title.startswith("Evidence for “star”")
     else:
         assert title.startswith("Gradient-weighted rollout for “star”") and "Evidence" not in title
-        assert "random: trained on nothing" in title and "not evidence of anything learned" in title
+        assert "random: trained on nothing, so this is not evidence of anything learned" in title
+        assert title.count(":") == 2  # "random: trained…" and "(a flat map: 1×)": no second colon after "nothing"

@@ -174,9 +174,30 @@ def test_settled_phrase_says_when_only_the_last_block_reads_the_answer():
     assert B.settled_phrase(lens([2, 2, 2]), names) == "“star” is the top class from the input on"
     assert B.settled_phrase(lens([0, 2, 2, 2, 2]), names) == \
         "“star” is the top class from block 1 on; before it the reading is “circle”"
-    # depth 4 is the last block (depth 0 is the input): not "from block 4 on"
-    assert B.settled_phrase(lens([0, 1, 2, 1, 2]), names) == \
+    # depth 4 is the last block (depth 0 is the input): not "from block 4 on"; cross was top only at block 3
+    assert B.settled_phrase(lens([0, 1, 2, 1, 2]), names) == (
+        "“star” is the top class only in the last block (block 4); just before it (block 3) the reading is "
+        "“cross”; earlier it changes from block to block")
+    # the bundled model's case: cross is top from the input to block 3, so "before it" covers every earlier depth
+    assert B.settled_phrase(lens([1, 1, 1, 1, 2]), names) == \
         "“star” is the top class only in the last block (block 4); before it the reading is “cross”"
+
+
+def test_settled_phrase_names_the_run_before_when_earlier_readings_differ():
+    """The random ViT-S/16 case: the answer from block 9 on, “guenon” only at blocks 7–8, other classes before."""
+    def lens(tops):
+        return B.Lens(True, 9, np.zeros((0, 0)), np.zeros(0), tuple(((c, 0.5),) for c in tops), np.zeros(0), 0.0)
+
+    names = [f"c{i}" for i in range(10)]
+    assert B.settled_phrase(lens([0, 1, 2, 3, 3, 4, 5, 8, 8, 9, 9, 9, 9]), names) == (
+        "“c9” is the top class from block 9 on; just before it (blocks 7–8) the reading is “c8”; earlier it "
+        "changes from block to block")
+    assert B.settled_phrase(lens([0, 0, 8, 8, 9, 9]), names) == (
+        "“c9” is the top class from block 4 on; just before it (blocks 2–3) the reading is “c8”; earlier it is "
+        "“c0”")
+    assert B.settled_phrase(lens([0, 8, 9]), names) == (
+        "“c9” is the top class only in the last block (block 2); just before it (block 1) the reading is “c8”; "
+        "earlier it is “c0”")
 
 
 def test_before_block_1_the_cls_reading_is_the_same_for_every_image(shapes_case, shapes_bundle):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import timm
+import torch
 
 from vitviz import claims as C
 from vitviz.claims import (ARTICLE, CLAIMS, HALF, HOME, HOME_CARDS, MEASURED, RIGHT, VERDICTS, WRONG, article_text,
@@ -147,18 +148,33 @@ def test_model_shape_is_read_from_the_model(shapes_bundle, tiny_bundle):
     for bundle in (shapes_bundle, tiny_bundle):
         shape = C.model_shape(bundle)
         assert shape.patch_size == bundle.spec.patch_size and shape.origin == bundle.provenance
+        assert shape.cuda == (bundle.device.type == "cuda")
         # both are classic ViTs: a CLS token the head reads
-        assert dataclasses.replace(shape, patch_size=16, origin=C.CLASSIC.origin) == C.CLASSIC
+        assert dataclasses.replace(shape, patch_size=16, origin=C.CLASSIC.origin, cuda=True) == C.CLASSIC
     gap = timm.create_model("vit_tiny_patch16_224", pretrained=False, class_token=False, global_pool="avg",
                             num_classes=len(tiny_bundle.labels))
     gap_bundle = dataclasses.replace(tiny_bundle, model=gap.eval())
     shape = C.model_shape(gap_bundle)
     assert shape == C.ModelShape(class_token=False, pool="avg", classifier=True, cls_position=False,
-                                 patch_size=16, origin=tiny_bundle.provenance)
+                                 patch_size=16, origin=tiny_bundle.provenance,
+                                 cuda=tiny_bundle.device.type == "cuda")
     a = analyze(gap_bundle, load_image(SAMPLES["cat"].data()))
     assert a.num_prefix == 0
     row = next(g for g in C.graded(gap_bundle, a) if g.claim is claim("CLS token is created"))
     assert row.verdict == WRONG and "no CLS token at all" in row.truth
+
+
+def test_the_gpu_claim_says_who_multiplies_on_this_machine(tiny_bundle):
+    """With a CUDA GPU the CPU hands it the matrix products; without one the CPU multiplies too (the sidebar's
+    "Running on CPU" and the Bits page's timing say the same)."""
+    with_gpu, without = C.gpu_truth(True), C.gpu_truth(False)
+    assert "hands the big matrix products to the GPU" in with_gpu and "none" not in with_gpu
+    assert without.endswith("on this server there is none, so the CPU multiplies too.")
+    assert "on a machine with a GPU, the CPU hands the big matrix products to it" in without
+    row = next(g for g in C.graded(tiny_bundle, None) if g.claim is claim("GPU is used"))
+    assert row.verdict == WRONG and row.truth == C.gpu_truth(tiny_bundle.device.type == "cuda")
+    cpu = dataclasses.replace(tiny_bundle, device=torch.device("cpu"))
+    assert next(g for g in C.graded(cpu, None) if g.claim is claim("GPU is used")).truth == without
 
 
 def _closeness(*blocks: tuple[float, float, float]) -> closeness.Closeness:

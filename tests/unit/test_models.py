@@ -345,6 +345,8 @@ def test_learned_is_said_only_of_trained_weights(shapes_bundle, tiny_bundle, ti_
         assert provenance.attention_compares(p).startswith("a learned query")
         assert provenance.resampled_heading(p) == "One trained model at other patch sizes"
         assert "never saw in training" in provenance.resampled_meaning(p)
+        assert provenance.one_model_run(p) == "**One trained model run at other patch sizes**"
+        assert provenance.built_at_one_size(p) == "A model is built, and trained, at one patch size"
     assert provenance.learned(random) == "random" and provenance.learned(mine) == "stored"
     assert provenance.parameter("vector", random, "**") == ("**parameter vector** (learned in a trained model; here "
                                                             "random initialisation, seed 0)")
@@ -354,6 +356,8 @@ def test_learned_is_said_only_of_trained_weights(shapes_bundle, tiny_bundle, ti_
         assert "computed (query·key)" in provenance.attention_compares(p)
         assert provenance.values(p) != "learned" and provenance.learned_or(p, "computed") == "computed"
         assert "trained" not in provenance.resampled_heading(p)
+        assert provenance.one_model_run(p) == "**One model run at other patch sizes**"
+        assert provenance.built_at_one_size(p) == "A model is built at one patch size (a trained one is trained at it)"
     assert "trained at no patch size" in provenance.resampled_meaning(random)
     assert provenance.positions_term(trained).startswith("Learned: ")
     assert "here they are random (random initialisation, seed 0)" in provenance.positions_term(random)

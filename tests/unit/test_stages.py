@@ -1,5 +1,7 @@
 """Patches, vectors and positions: the math the pages show, checked against the model and by hand."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -378,7 +380,16 @@ def test_training_words_on_the_stage_texts_follow_the_weights(tiny_bundle, shape
     a = analyze(tiny_bundle, Image.new("RGB", (224, 224), (120, 80, 40)))
     cls, patch = vec.cls_lengths(a)
     assert cls == pytest.approx(float(np.linalg.norm(a.cls_token)), rel=1e-6) and cls < 1e-3 < patch  # timm: std 1e-6
-    assert f"{cls:.1e}" in vec.cls_length_sentence(a)
+    said = vec.cls_length_sentence(a)
+    pos = vec.cls_position_length(a)
+    assert pos == pytest.approx(float(np.linalg.norm(a.pos_embed[0])), rel=1e-6) and cls < vec.DWARFED * pos
+    assert f"{cls:.1e}" in said and f"position vector (length **{pos:.2g}**)" in said
+    assert "in effect that position vector" in said and "almost nothing" not in said
+    # constructed: a CLS parameter as long as its position vector is not "in effect the position vector"; none at all
+    same = dataclasses.replace(a, cls_token=a.pos_embed[0].copy())
+    assert "in effect" not in vec.cls_length_sentence(same) and f"**{pos:.2g}**" in vec.cls_length_sentence(same)
+    none = dataclasses.replace(a, pos_embed=np.zeros_like(a.pos_embed))
+    assert vec.cls_position_length(none) == 0.0 and "no position vector" in vec.cls_length_sentence(none)
     assert vec.alike_sentence(3, True) and vec.alike_sentence(3, False) == "" and vec.alike_sentence(0, True) == ""
 
 

@@ -136,6 +136,19 @@ def resampled_heading(p: Provenance) -> str:
     return "One trained model at other patch sizes" if p.trained_as_documented else "One model at other patch sizes"
 
 
+def one_model_run(p: Provenance) -> str:
+    """The Patches page's second question in bold: one model run at other patch sizes ("trained" only when it was)."""
+    return "**One trained model run at other patch sizes**" if p.trained_as_documented else \
+        "**One model run at other patch sizes**"
+
+
+def built_at_one_size(p: Provenance) -> str:
+    """A model's patch size is fixed when it is built; that it was trained at it is said only of trained weights."""
+    if p.trained_as_documented:
+        return "A model is built, and trained, at one patch size"
+    return "A model is built at one patch size (a trained one is trained at it)"
+
+
 def resampled_meaning(p: Provenance) -> str:
     """What a changed answer at another patch size means for the weights on screen."""
     if p.trained_as_documented:

@@ -196,15 +196,40 @@ def settled_depth(lens: Lens) -> int:
     return 0
 
 
+def _depths(start: int, end: int) -> str:
+    """Depths ``start``..``end`` (0 = the input, d = block d) in words: "block 8", "blocks 7–8"."""
+    if start == end:
+        return "the input" if start == 0 else f"block {start}"
+    return f"the input to block {end}" if start == 0 else f"blocks {start}–{end}"
+
+
+def before_phrase(lens: Lens, names: list[str], first: int) -> str:
+    """What the lens read before depth ``first`` (> 0), in words. When one class was top at every earlier depth:
+    "; before it the reading is “cross”". Otherwise the run just before is named, and what came earlier:
+    "; just before it (blocks 7–8) the reading is “guenon”; earlier it changes from block to block" (or
+    "; earlier it is “yurt”" when every earlier depth read one other class)."""
+    tops = [row[0][0] for row in lens.top[:first]]  # the top class at depths 0..first-1
+    start = first - 1
+    while start > 0 and tops[start - 1] == tops[first - 1]:
+        start -= 1
+    reading = f"“{names[tops[first - 1]]}”"
+    if start == 0:
+        return f"; before it the reading is {reading}"
+    earlier = set(tops[:start])
+    rest = (f"earlier it is “{names[tops[0]]}”" if len(earlier) == 1 else "earlier it changes from block to block")
+    return f"; just before it ({_depths(start, first - 1)}) the reading is {reading}; {rest}"
+
+
 def settled_phrase(lens: Lens, names: list[str]) -> str:
     """Where the final prediction becomes the lens's top class, in words (``names``: a short label per class):
     "“star” is the top class from the input on", "… from block 2 on; before it the reading is “cross”", or, when
-    only the last depth reads it, "… only in the last block (block 4); before it the reading is “cross”"."""
+    only the last depth reads it, "… only in the last block (block 4); before it the reading is “cross”"; when the
+    reading before it began later than the input, its run is named (``before_phrase``)."""
     first, last = settled_depth(lens), len(lens.top) - 1
     final = f"“{names[lens.final_class]}” is the top class "
     if first == 0:
         return final + "from the input on"
-    before = f"; before it the reading is “{names[lens.top[first - 1][0][0]]}”"
+    before = before_phrase(lens, names, first)
     if first == last:
         return final + f"only in the last block (block {last})" + before
     return final + f"from block {first} on" + before

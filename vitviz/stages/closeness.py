@@ -147,7 +147,15 @@ def relatedness_sentence(rel: Relatedness) -> str:
     return (f"r = **{rel.correlation:.2f}** (r, the Pearson correlation, −1…1) between closeness and the attention "
             "score (the log of the weight, which for one head is query·key/√d up to a constant for the whole row), "
             f"so closeness explains **{rel.explained:.0%}** of its variation over the other patches"
-            f"{', inversely' if rel.correlation < 0 else ''}: {CLOSENESS_WORDS[rel.kind]} here.{flat}")
+            f"{_sign_words(rel)}: {CLOSENESS_WORDS[rel.kind]} here.{flat}")
+
+
+def _sign_words(rel: Relatedness) -> str:
+    """", inversely" for a negative r whose share shows (r² ≥ 0.5 %); a negative r whose share rounds to 0 %
+    explains nothing, inversely or not: " (r slightly negative)"; nothing for r ≥ 0."""
+    if not rel.correlation < 0:
+        return ""
+    return ", inversely" if f"{rel.explained:.0%}" != "0%" else " (r slightly negative)"
 
 
 @dataclass(frozen=True)

@@ -286,6 +286,13 @@ def cuda_name() -> str | None:
     return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
 
 
+def compute_heading(gpu: bool) -> str:
+    """The Bits page's compute section heading: the GPU multiplies only where there is one (``cuda_name``)."""
+    if gpu:
+        return "6 · Compute: the CPU runs the program, the GPU multiplies"
+    return "6 · Compute: the CPU runs the program; with no GPU on this server, the CPU multiplies too"
+
+
 def time_forward(model: torch.nn.Module, batch: int = 1, repeats: int = 5,
                  device: torch.device | str | None = None) -> float:
     """Median seconds per image of a plain forward pass on ``device`` (default: the model's own), on a

@@ -278,13 +278,30 @@ def cls_lengths(analysis: Analysis) -> tuple[float, float]:
     return float(np.linalg.norm(analysis.cls_token.astype(np.float64))), float(np.median(patches))
 
 
+def cls_position_length(analysis: Analysis) -> float:
+    """Length of the CLS token's position vector (row 0 of the position embeddings; 0 where the CLS gets none)."""
+    return float(np.linalg.norm(analysis.pos_embed[0].astype(np.float64))) if analysis.num_prefix else 0.0
+
+
+DWARFED = 0.01  # a CLS parameter under 1 % of its position vector's length: the CLS entering block 1 is that vector
+
+
 def cls_length_sentence(analysis: Analysis) -> str:
-    """Random weights: the CLS vector starts almost at zero (timm draws it with standard deviation 1e-6), which
-    the page must say, measured, lest the learner read it as a vector of the size of the others."""
+    """Random weights: the CLS parameter starts almost at zero (timm draws it with standard deviation 1e-6), which
+    the page must say, measured. What enters block 1 is that plus its position vector (row 0 of the position
+    embeddings): when the parameter is under ``DWARFED`` × that vector's length, the CLS entering block 1, and so
+    row 0 of the CLS figure, is in effect the position vector's."""
     cls, patch = cls_lengths(analysis)
-    return (f"At random initialisation timm draws the CLS token with a tiny spread (standard deviation 10⁻⁶): its "
-            f"length here is **{cls:.1e}**, against a median of **{patch:.2g}** for the patch vectors, so it starts "
-            "as almost nothing.")
+    pos = cls_position_length(analysis)
+    start = (f"At random initialisation timm draws the CLS token with a tiny spread (standard deviation 10⁻⁶): its "
+             f"length here is **{cls:.1e}**, against a median of **{patch:.2g}** for the patch vectors")
+    if pos == 0.0:
+        return start + "; it gets no position vector, so it enters block 1 as almost nothing."
+    if cls < DWARFED * pos:
+        return (start + f". Before block 1 its position vector (length **{pos:.2g}**) is added to it, so the CLS "
+                "token entering block 1 is in effect that position vector, and row 0 of the figure below shows the "
+                "position vector's cosines with the patch tokens.")
+    return start + f". Before block 1 its position vector (length **{pos:.2g}**) is added to it."
 
 
 def alike_sentence(layer: int, random: bool) -> str:

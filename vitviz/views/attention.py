@@ -85,8 +85,8 @@ def relevance_title(bundle: Bundle, relevance_map: np.ndarray, label: str) -> st
     if p.trained_as_documented:
         return f"Evidence for “{label}”<br>{flat} (a flat map: 1×)"
     note = provenance.these_weights(p)
-    return (f"Gradient-weighted rollout for “{label}”<br>{note[:1].upper() + note[1:]}: not evidence of anything "
-            f"learned; {flat} (a flat map: 1×)")
+    return (f"Gradient-weighted rollout for “{label}”<br>{note[:1].upper() + note[1:]}, so this is not evidence "
+            f"of anything learned; {flat} (a flat map: 1×)")
 
 
 def relevance(bundle: Bundle, a: Analysis, relevance_map: np.ndarray, label: str, opacity: float) -> go.Figure:
