@@ -63,7 +63,7 @@ st.markdown(
     "The article says “high patches means high accuracy”. Two different questions hide in it. **Models trained** "
     "with smaller patches see more tokens; in the published results for the pairs below they are also the more "
     "accurate ones, at a steep price in attention. " + provenance.one_model_run(ctx.bundle.provenance) +
-    " is another experiment: it meets a patch size it was not trained for.")
+    " is another experiment: " + provenance.meets_other_size(ctx.bundle.provenance) + ".")
 st.subheader("Models trained at different patch sizes")
 st.markdown("Pairs from the model zoo, each trained at its own patch size. Tokens, attention scores and "
             "multiply-adds (MACs) are counted from the architectures; accuracy is what was published, as **top-1** "

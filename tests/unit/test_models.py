@@ -347,6 +347,7 @@ def test_learned_is_said_only_of_trained_weights(shapes_bundle, tiny_bundle, ti_
         assert "never saw in training" in provenance.resampled_meaning(p)
         assert provenance.one_model_run(p) == "**One trained model run at other patch sizes**"
         assert provenance.built_at_one_size(p) == "A model is built, and trained, at one patch size"
+        assert provenance.meets_other_size(p) == "it meets a patch size it was not trained for"
     assert provenance.learned(random) == "random" and provenance.learned(mine) == "stored"
     assert provenance.parameter("vector", random, "**") == ("**parameter vector** (learned in a trained model; here "
                                                             "random initialisation, seed 0)")
@@ -359,6 +360,8 @@ def test_learned_is_said_only_of_trained_weights(shapes_bundle, tiny_bundle, ti_
         assert provenance.one_model_run(p) == "**One model run at other patch sizes**"
         assert provenance.built_at_one_size(p) == "A model is built at one patch size (a trained one is trained at it)"
     assert "trained at no patch size" in provenance.resampled_meaning(random)
+    assert "trained at no patch size" in provenance.meets_other_size(random)
+    assert "not trained for" not in provenance.meets_other_size(mine) and "unknown" in provenance.meets_other_size(mine)
     assert provenance.positions_term(trained).startswith("Learned: ")
     assert "here they are random (random initialisation, seed 0)" in provenance.positions_term(random)
     assert provenance.model_name(get_spec("vit_s16"), published) == "`vit_small_patch16_224.augreg_in21k_ft_in1k`"

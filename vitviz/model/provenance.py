@@ -142,6 +142,16 @@ def one_model_run(p: Provenance) -> str:
         "**One model run at other patch sizes**"
 
 
+def meets_other_size(p: Provenance) -> str:
+    """What running a model at another patch size shows: a size it was not trained for, said only of trained
+    weights (random weights were trained at no size; a user's file at a size vitviz does not know)."""
+    if p.trained_as_documented:
+        return "it meets a patch size it was not trained for"
+    if p.random:
+        return "these weights were trained at no patch size, so it shows only how the cost changes"
+    return "it meets a patch size its training (unknown to vitviz) may not have used"
+
+
 def built_at_one_size(p: Provenance) -> str:
     """A model's patch size is fixed when it is built; that it was trained at it is said only of trained weights."""
     if p.trained_as_documented:
