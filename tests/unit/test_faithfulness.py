@@ -410,6 +410,8 @@ def test_occlusion_summary_low_score_is_judged_on_its_own_scale():
     said = summary_of([1.5e-5, 0.0, 0.0, 0.0], base=0.003)
     assert "No region lowers it by more than 1% of its clean score (3e-05) (the largest drop, 1.5e-05" in said
     assert "None of the 4 patches hidden one at a time changes it by more than 1% of its clean score (3e-05)." in said
+    said = summary_of([2.41e-5, 0.0, 0.0, 0.0], base=0.00242)  # just under the margin: both with three digits
+    assert "by more than 1% of its clean score (2.42e-05) (the largest drop, 2.41e-05, comes from" in said
 
 
 def test_regions_are_named_as_the_sidebar_counts_from_0():

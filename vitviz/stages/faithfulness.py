@@ -242,7 +242,7 @@ def occlusion_summary(occ: Occlusion) -> str:
     if lower:
         said += f"Hiding {region_name(occ.groups, top)} lowers it most, to {occ.base - drops[top]:.3g}. "
     elif drops[top] > 0:
-        said += (f"No region lowers it by more than {margin} (the largest drop, {drops[top]:.2g}, comes from "
+        said += (f"No region lowers it by more than {margin} (the largest drop, {drops[top]:.3g}, comes from "
                  f"hiding {region_name(occ.groups, top)}). ")
     else:
         said += "No region lowers it: hiding any one of them leaves it unchanged or raises it. "
