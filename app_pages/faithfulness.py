@@ -127,7 +127,7 @@ chart_row([ctx.built("curves_figure", target.class_index, group, kind,
           "faith_curves")
 st.markdown(f"**{faith.verdict(curves)}**")
 st.markdown(faith.areas_table(curves))
-if note := faith.insertion_note(curves):
+if note := faith.insertion_note(curves, bundle.provenance):
     st.markdown(note)
 st.markdown(faith.rule(faith.RANDOM_ORDERS, curves.base))
 st.caption("The occlusion map here is the token-removal one at the grouping chosen above. "
@@ -137,8 +137,7 @@ chart(ctx.built("curve_maps", target.class_index, group, build=lambda: views.map
 
 st.header("3 · What this does and does not show")
 st.markdown("The curves test one thing: whether the patches a map ranks first are the ones this prediction depends "
-            "on, on this image. Removing many tokens shows the model inputs it never saw in training, so the curves' "
-            "far ends say more about the model than about the map. Occlusion measures each region's effect with the "
+            f"on, on this image. {faith.far_ends_sentence(bundle.provenance)} Occlusion measures each region's effect with the "
             "same token removal the deletion curve uses, so it starts with an advantage there: read it as a measured "
             "reference, not as a fair competitor or ground truth. Because it hides one region at a time, it can miss "
             "evidence that only counts together (two patches that can stand in for each other). Petsiuk et al. (2018) "

@@ -190,7 +190,7 @@ def _faithfulness_of(bundle, name: str, data: bytes, rank: int, group: int | Non
         "margin": {"share_of_clean_score": faith.MARGIN_SHARE, "clean_score": c.base, "value": c.margin},
         "rule": faith.rule(len(c.random_deletion), c.base),
         "verdict": faith.verdict(c),
-        "insertion_note": faith.insertion_note(c),
+        "insertion_note": faith.insertion_note(c, bundle.provenance),
         "masked_inputs": report.occlusion.passes + c.passes,
     }
 

@@ -158,6 +158,24 @@ def patch_size_truth(shape: ModelShape) -> tuple[str, str]:
                    f"grid. (timm can resample the weights to another patch size, but {later}.)")
 
 
+def positions_kind_truth(shape: ModelShape) -> tuple[str, str]:
+    """Sin/cos encodings exist, but ViT's position embeddings are a table of parameters: learned when trained,
+    here drawn at random or read from a file (the provenance says which)."""
+    table = ("learned parameters" if shape.origin.trained_as_documented else
+             f"parameters (learned in a trained model; here {provenance.here(shape.origin)})")
+    return HALF, ("Sin/cos position encodings exist (the original Transformer, MAE), but in ViT and every model here "
+                  f"the position embeddings are {table}.")
+
+
+def position_added_truth(shape: ModelShape) -> tuple[str, str]:
+    """Each token carries its position because a position vector is added to it, not because anything detects it."""
+    vector = ("a learned position vector" if shape.origin.trained_as_documented else
+              f"a position vector (learned in a trained model; here {provenance.here(shape.origin)})")
+    return HALF, (f"Right that each token carries its position: {vector} is added to each patch vector before "
+                  "block 1. Nothing is detected automatically: without that added vector, shuffling the patch tokens "
+                  "changes nothing.")
+
+
 R_WORDS = ("r is the correlation between closeness and attention's scores (1: they rise together exactly, 0: no "
            "relation); r² is the share of the scores' variation that closeness explains.")
 
@@ -188,24 +206,42 @@ ANOTHER_PART_MECHANISM = (
     "learned key, and each token takes in the values of the tokens it scores high, so information from other parts "
     "of an object can reach a patch. Which patches a head groups is learned, not guaranteed: in self-supervised DINO "
     "ViTs, the last block's CLS attention heads were found to outline objects and their parts (Caron et al. 2021).")
+def another_part_mechanism(origin: Provenance) -> str:
+    """How self-attention compares patches, in words that hold for the weights on screen (learned only when
+    trained), and what the literature found trained heads to do."""
+    if origin.trained_as_documented:
+        compared = "Each token's learned query is compared with every token's learned key"
+    else:
+        compared = (f"Each token's query is compared with every token's key, both made by the block's "
+                    f"{provenance.learned(origin)} query/key projections ({provenance.here(origin)})")
+    return ("Right: self-attention is where patches are compared. " + compared + ", and each token takes in the "
+            "values of the tokens it scores high, so information from other parts of an object can reach a patch. "
+            "Which patches a head groups is learned, not guaranteed: in self-supervised DINO ViTs, the last block's "
+            "CLS attention heads were found to outline objects and their parts (Caron et al. 2021).")
+
+
+ANOTHER_PART_MECHANISM = another_part_mechanism(CLASSIC.origin)  # as said of a trained ViT
 
 
 def another_part_truth(e: Evidence) -> tuple[str, str]:
     """The mechanism (literature) is right whatever the weights; what this model's attention picks out is measured:
     the last block's query rows, their largest weight against uniform (below ``closeness.NEAR_FLAT`` × uniform for
-    the median row: no patch is picked out)."""
+    every row: no patch is picked out, and the claim is then right about a trained ViT, not shown by this model)."""
+    mechanism = another_part_mechanism(e.shape.origin)
     if e.peaks is None:
-        return RIGHT, ANOTHER_PART_MECHANISM + " Where a patch looks on this model is its query map: choose an image."
+        return RIGHT, mechanism + " Where a patch looks on this model is its query map: choose an image."
     p = e.peaks
     measured = (f" On this model and image, in block {p.layer + 1} (the last), a patch's query row in one head gives "
                 f"its largest weight a median {p.median:.1f}× uniform (1/{p.tokens}), at most {p.largest:.1f}×")
     if p.largest < closeness.NEAR_FLAT:
-        measured += ": every row is nearly flat, so this model's attention picks out no patch as part of another."
+        measured += (": every row is nearly flat, so this model's attention picks out no patch as part of another. "
+                     "The claim is right about a trained ViT's attention (Caron et al. 2021), not shown by this "
+                     "model.")
     elif p.median < closeness.NEAR_FLAT:
         measured += ": most rows are nearly flat; a few pick out patches (the query map shows which)."
     else:
         measured += ": rows pick out patches; the query map shows which."
-    return RIGHT, ANOTHER_PART_MECHANISM + measured
+    return RIGHT, mechanism + measured
 
 
 ARTICLE_BITS = ("01010111 01101000 01100001 01110100", "01101001 01110011",
@@ -289,16 +325,12 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("Positional Encoding will automatically identify the position of patch as it use mathmatical [sic] concept "
           "like sin and cosin [sic]",
           HALF,
-          "Sin/cos position encodings exist (the original Transformer, MAE), but in ViT and every model here the "
-          "position embeddings are learned parameters.",
-          "positions", "sections 1–2, learned positions and sin/cos"),
+          positions_kind_truth(CLASSIC)[1],
+          "positions", "sections 1–2, learned positions and sin/cos", judge=lambda e: positions_kind_truth(e.shape)),
     Claim("Remember, vector number is generated according to the position of the patch so by the help of this vector "
           "number Positional encoding automatically detect the position of patch.",
-          HALF,
-          "Right that each token carries its position: a learned position vector is added"
-          " to each patch vector before block 1. Nothing is detected automatically: without that "
-          "added vector, shuffling the patch tokens changes nothing.",
-          "positions", "section 4, the shuffle experiment"),
+          *position_added_truth(CLASSIC),
+          "positions", "section 4, the shuffle experiment", judge=lambda e: position_added_truth(e.shape)),
     Claim("now the vector numbers are converted into binary number where numbers are represented in 0 and 1 form.",
           WRONG,
           "Every number is stored in binary from the start (fp32: 32 bits); memory is count × bytes per number.",

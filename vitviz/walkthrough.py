@@ -26,11 +26,13 @@ class Stage:
 
     def answer_for(self, patch_size: int, origin: Provenance) -> str:
         """The short answer with the model on screen's own facts filled in: its patch size (``{patch}``) and what
-        its parameters are (``{projection}``, ``{cls}``: learned only when the weights were trained)."""
+        its parameters are (``{projection}``, ``{cls}``, ``{pos_params}``, ``{pos_measured}``: learned only when
+        the weights were trained)."""
         return _fill(self.answer, origin).replace("{patch}", f"{patch_size}×{patch_size} px")
 
     def depth_for(self, origin: Provenance) -> str:
-        """The "in depth" text with what the parameters on screen are filled in (``{positions}``)."""
+        """The "in depth" text with what the parameters on screen are filled in (``{positions}``), and what
+        training the weights had (``{lens}``: the logit lens; ``{unseen}``: a sequence with patches removed)."""
         return _fill(self.depth, origin)
 
     @property
@@ -44,7 +46,29 @@ def _fill(text: str, origin: Provenance) -> str:
     return (text.replace("{projection}", provenance.projection(origin))
             .replace("{cls}", "a " + provenance.parameter("vector", origin))
             .replace("{positions}", "learned in these models" if origin.trained_as_documented else
-                     f"in these models learned in training; here {provenance.here(origin)}"))
+                     f"in these models learned in training; here {provenance.here(origin)}")
+            .replace("{pos_params}", "learned parameters" if origin.trained_as_documented else
+                     f"parameters (learned in a trained model; here {provenance.here(origin)})")
+            .replace("{pos_measured}", POSITIONS_MEASURED if origin.trained_as_documented else
+                     "what the position table on screen encodes (rows, columns, distance from the border, or "
+                     f"nothing) is measured below; {provenance.these_weights(origin)}, so what it encodes was not "
+                     "learned from images" if origin.random else
+                     "what the position table on screen encodes (rows, columns, distance from the border, or "
+                     f"nothing) is measured below; {provenance.these_weights(origin)}")
+            .replace("{lens}", LENS_TRAINED if origin.trained_as_documented else
+                     f"{provenance.these_weights(origin)}, so no reading, early or late, is something the model "
+                     "learned, and the last block's reading is no trained readout either." if origin.random else
+                     f"{provenance.these_weights(origin)}, so whether any reading, early or late, is a trained "
+                     "readout is unknown too.")
+            .replace("{unseen}", UNSEEN_TRAINED if origin.trained_as_documented else
+                     provenance.untrained_inputs(origin) + "; the numbers are not comparable with the papers' either"))
+
+
+POSITIONS_MEASURED = ("what the model you picked learned (rows, columns, distance from the border, or nothing) is "
+                      "measured below")  # the trained wording of the Positions page's answer
+LENS_TRAINED = "they were never trained to be read that way, so early readings are a rough guide."
+UNSEEN_TRAINED = ("a shorter sequence is also an input the model never saw in training, so its numbers are not "
+                  "comparable with the papers'")
 
 
 HOME_PAGE = "home.py"  # image, model, prediction, the pipeline at a glance, the article's claims
@@ -89,8 +113,7 @@ STAGES: tuple[Stage, ...] = (
         "information stored in CLS token”. The feed-forward layer (the MLP) never reads the CLS token while it works "
         "on another token: section 3 replaces other tokens by noise and measures what moves. The article's “less "
         "difference of vector number” as relatedness is section 4. The logit lens (nostalgebraist 2020, for GPT-2) "
-        "reads the tokens between blocks with the final norm and classifier; they were never trained to be read "
-        "that way, so early readings are a rough guide."),
+        "reads the tokens between blocks with the final norm and classifier; {lens}"),
     Stage(
         "attention", "Attention", "👀", "Attention: every token looks at every other",
         "Every token looks at every other token.",
@@ -121,16 +144,15 @@ STAGES: tuple[Stage, ...] = (
         "replaced regions with noise; the deletion and insertion metrics are from RISE (Petsiuk et al. 2018), which "
         "blacks out pixels for deletion and starts insertion from a blurred copy. Those are findings on their models; "
         "this page measures the model you chose. vitviz hides a patch by removing its token (the others keep their "
-        "positions), so nothing new is painted in; a shorter sequence is also an input the model never saw in "
-        "training, so its numbers are not comparable with the papers'."),
+        "positions), so nothing new is painted in; {unseen}."),
     Stage(
         "positions", "Positions", "📍", "Positions: where is each patch?",
         "Position embeddings say where each patch sits.",
         "How does the model know where a patch is?",
         "A position embedding, one vector per grid position, is **added** to each patch vector before the first "
-        "block. In ViT and every model here these vectors are learned parameters, not computed with sin and cos; "
-        "the ViT paper (Dosovitskiy et al., 2021) found that its trained ViTs learned rows and columns on their own (Figure 7); what the model "
-        "you picked learned (rows, columns, distance from the border, or nothing) is measured below.",
+        "block. In ViT and every model here these vectors are {pos_params}, not computed with sin and cos; "
+        "the ViT paper (Dosovitskiy et al., 2021) found that its trained ViTs learned rows and columns on their own "
+        "(Figure 7); {pos_measured}.",
         "Sin/cos position encodings exist (the original Transformer, MAE) and are compared side by side. Without "
         "positions a transformer cannot tell order at all: shuffle the patch tokens and the output does not change."),
     Stage(

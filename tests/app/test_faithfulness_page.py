@@ -62,6 +62,8 @@ def test_bundled_model_every_control_and_the_cache():
     # insertion below random order's mean yet inside its range: the range, the rule and the reason are on the page
     assert "are no better than random" in text and "within random's range" in text and "areas span" in text
     assert "The rule: on each curve" in text and "still score below random order's mean on insertion" in text
+    assert "unlike anything seen in training" in text and "never saw in training" in text  # trained wording
+    assert "random function" not in text and "1% of its clean score (0.00897)" in text
     assert "starts from a blank input" in text
     assert "(row 3, column 4)" in text  # patch 28 of the 8×8 grid, counted from 0 as the sidebar counts
     assert any(c.value.startswith("Patch 36: row 4, column 4 (counting from 0") for c in at.sidebar.caption)
@@ -103,7 +105,12 @@ def test_a_second_session_reads_the_first_ones_results():
 def test_random_weights_with_a_classifier():
     at = ok(opened("vit_ti16", "cat"))
     assert at.selectbox(key="faith_group").value == 2  # 14×14 grid: 49 masked images
-    assert "are no better than random" in markdown(at)
+    text = markdown(at)
+    assert "are no better than random" in text
+    # random weights saw no training: the page says so instead of "inputs it never saw in training"
+    assert "never saw in training" not in text and "unlike anything seen in training" not in text
+    assert "the curves' differences come from a random function and say nothing about learned evidence" in text
+    assert "1% of its clean score (" in text and "by more than 0.01 " not in text  # occlusion on the curves' margin
 
 
 def test_without_a_classifier_the_page_says_what_it_measures():

@@ -175,9 +175,12 @@ def test_learned_is_said_only_of_trained_weights():
     home = _said(home_page("vit_ti16", "cat"))
     assert "(`vit_tiny_patch16_224` (published checkpoint: `vit_tiny_patch16_224.augreg_in21k_ft_in1k`))" in home
     for trained_only in ("It is a learned vector", "a summary learned in training", "a learned query",
-                         "was trained at it too"):
+                         "was trained at it too", "learned query is compared", "position embeddings are learned",
+                         "a learned position vector"):
         assert trained_only not in home, trained_only
     assert "learned in a trained model; here random initialisation, seed 0" in home
+    assert "random query/key projections (random initialisation, seed 0)" in home
+    assert "a position vector (learned in a trained model; here random initialisation, seed 0) is added" in home
     assert "r² is the share of the scores' variation that closeness explains" in home  # r and r² explained
     vectors = _said(open_page("vit_ti16", "cat", "vectors"))
     assert ("**parameter vector of 192 numbers** (learned in a trained model; here random initialisation, seed 0)"
@@ -197,15 +200,23 @@ def test_learned_is_said_only_of_trained_weights():
     assert "4 · Relatedness is computed" in [h.value for h in block_page.header]
     block = _said(block_page)
     assert "Close vectors or computed relation?" in block and "learned query" not in block
+    assert "never trained to be read that way" not in block  # the logit lens: no trained readout to call rough
+    assert "so no reading, early or late, is something the model learned" in block
     assert "the same random vector for every image" in block
     attention = _said(open_page("vit_ti16", "cat", "attention"))
     assert "computed (query·key) by the block's random projections" in attention and "learned query" not in attention
     positions = _said(shuffled(open_page("vit_ti16", "cat", "positions")))
     assert "the same dimensions, random (random initialisation, seed 0)" in positions
+    assert "these vectors are learned parameters" not in positions and "the model you picked learned" not in positions
+    assert "what the position table on screen encodes (rows, columns" in positions
+    assert "these vectors are parameters (learned in a trained model; here random initialisation, seed 0)" in positions
     assert "barely change the output" in positions and "without them: equal up to rounding" in positions
 
     shapes = open_page("shapes", "shape_star", "block")
     assert "4 · Relatedness is learned" in [h.value for h in shapes.header]
+    assert "never trained to be read that way, so early readings are a rough guide" in _said(shapes)
+    positions = _said(open_page("shapes", "shape_star", "positions"))
+    assert "these vectors are learned parameters" in positions and "the model you picked learned (rows" in positions
     assert "Close vectors or learned relation?" in _said(shapes)
     said = _said(open_page("shapes", "shape_star", "vectors"))
     assert "**learned vector of" in said and "timm draws the CLS token" not in said

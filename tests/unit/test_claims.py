@@ -15,6 +15,7 @@ from vitviz import claims as C
 from vitviz.claims import (ARTICLE, CLAIMS, HALF, HOME, HOME_CARDS, MEASURED, RIGHT, VERDICTS, WRONG, article_text,
                            quote_fragments, quote_occurs)
 from vitviz.inputs.decode import load_image
+from vitviz.model import provenance
 from vitviz.inputs.samples import BY_KEY as SAMPLES
 from vitviz.model.analysis import analyze
 from vitviz.stages import attention, closeness
@@ -211,6 +212,33 @@ def test_the_another_part_claim_says_how_sharp_this_models_attention_is():
     sharp = attention.QueryPeaks(11, 197, np.full((6, 196), 30.0))
     verdict, truth = judge(dataclasses.replace(e, peaks=sharp))
     assert verdict == RIGHT and "picks out no patch" not in truth and "rows pick out patches" in truth
+    assert "learned query is compared with every token's learned key" in truth  # trained wording
+    assert "not shown by this model" not in truth
+    # the same constructed rows on random weights: the projections are random, and flat rows show nothing
+    random = C.Evidence(dataclasses.replace(C.CLASSIC, origin=provenance.random_init()), peaks=flat)
+    verdict, truth = judge(random)
+    assert verdict == RIGHT and "learned query" not in truth and "learned key" not in truth
+    assert "random query/key projections (random initialisation, seed 0)" in truth
+    assert ("The claim is right about a trained ViT's attention (Caron et al. 2021), not shown by this model."
+            in truth)
+    verdict, truth = judge(dataclasses.replace(random, peaks=sharp))
+    assert "not shown by this model" not in truth and "random query/key projections" in truth
+
+
+def test_the_position_claims_say_learned_only_of_trained_weights():
+    """Both position claims: "learned" for the published and bundled weights, the provenance's words otherwise."""
+    kinds, added = claim("use mathmatical [sic] concept"), claim("vector number is generated according")
+    for origin in (provenance.published("hub"), provenance.bundled()):
+        shape = C.Evidence(dataclasses.replace(C.CLASSIC, origin=origin))
+        assert kinds.judge(shape) == (HALF, kinds.truth) and "learned parameters" in kinds.truth
+        assert added.judge(shape) == (HALF, added.truth) and "a learned position vector is added" in added.truth
+    shape = C.Evidence(dataclasses.replace(C.CLASSIC, origin=provenance.random_init()))
+    verdict, truth = kinds.judge(shape)
+    assert verdict == HALF and "learned parameters" not in truth
+    assert "parameters (learned in a trained model; here random initialisation, seed 0)" in truth
+    verdict, truth = added.judge(shape)
+    assert verdict == HALF and "a learned position vector" not in truth
+    assert "a position vector (learned in a trained model; here random initialisation, seed 0) is added" in truth
 
 
 @pytest.mark.parametrize("which", ["shapes", "tiny"])

@@ -393,6 +393,29 @@ def test_training_words_on_the_stage_texts_follow_the_weights(tiny_bundle, shape
     assert vec.alike_sentence(3, True) and vec.alike_sentence(3, False) == "" and vec.alike_sentence(0, True) == ""
 
 
+
+def test_position_lens_and_faithfulness_texts_follow_the_weights(tiny_bundle, shapes_bundle):
+    """Positions' answer, the block page's logit lens and Faithfulness' In depth: trained wording for the bundled
+    model, the provenance's words for random weights and a user's file."""
+    from vitviz.model import provenance
+    from vitviz.walkthrough import BY_KEY
+
+    def text(key, origin):
+        return BY_KEY[key].answer_for(16, origin) + BY_KEY[key].depth_for(origin)
+
+    trained, random = shapes_bundle.provenance, tiny_bundle.provenance
+    file = provenance.local_file("your file", "w.pt")
+    assert "learned parameters" in text("positions", trained) and "the model you picked learned" in text(
+        "positions", trained)
+    assert "rough guide" in text("block", trained) and "never saw in training" in text("faithfulness", trained)
+    for origin in (random, file):
+        assert "{" not in text("positions", origin) + text("block", origin) + text("faithfulness", origin)
+        assert "learned parameters" not in text("positions", origin) and "on screen encodes" in text("positions", origin)
+        assert "rough guide" not in text("block", origin) and "never saw in training" not in text("faithfulness", origin)
+    assert "random function" in text("faithfulness", random) and "random function" not in text("faithfulness", file)
+    assert "unknown too" in text("block", file) and "something the model learned" in text("block", random)
+
+
 def test_shuffle_sentence_compares_the_two_changes():
     """Both changes in wording.difference's words and their ratio; the random-weights caveat only when asked."""
     from vitviz.stages.positions import ShuffleResult, shuffle_verdict

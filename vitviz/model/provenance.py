@@ -262,3 +262,16 @@ def positions_term(p: Provenance) -> str:
 def learned_or(p: Provenance, instead: str) -> str:
     """"learned" for trained weights, else ``instead`` (e.g. "computed": what is left true of random weights)."""
     return "learned" if p.trained_as_documented else instead
+
+
+def untrained_inputs(p: Provenance) -> str:
+    """What removing patches shows for weights without documented training ('' when documented: a sequence with
+    patches missing is then unlike anything seen in training). Random weights saw no training, so the faithfulness
+    curves compare orders through a random function; a user's file: vitviz cannot say."""
+    if p.random:
+        return (f"{these_weights(p)}, so they saw no training and no input is unlike it: the curves' differences "
+                "come from a random function and say nothing about learned evidence")
+    if p.unknown:
+        return (f"{these_weights(p)}, so whether a sequence with patches missing is unlike anything these weights "
+                "saw is unknown too")
+    return ""

@@ -24,9 +24,11 @@ import numpy as np
 import torch
 
 from vitviz import wording
+from vitviz.model import provenance
 from vitviz.model.analysis import Analysis
 from vitviz.model.forward import Outputs, run, run_kept_tokens
 from vitviz.model.loading import Bundle
+from vitviz.model.provenance import Provenance
 from vitviz.stages import attention
 
 Progress = Callable[[int, int], None]
@@ -40,7 +42,6 @@ MARGIN_SHARE = 0.01  # a map beats random order when its area lies beyond every 
 # share of the clean score (the target's score with every patch): areas are in the score's units, so a fixed margin
 # would decide a random model's verdicts (score ~0.003) before anything is measured. On the bundled star
 # (p = 0.897) it is 0.009, the old fixed 0.01 give or take a tenth: the bundled verdicts stay as they were.
-TIE_FLOOR = 0.01  # the occlusion summary's fixed floor: a drop larger than this counts as changing the score
 BATCH_TOKENS = 16 * 197  # tokens per forward pass (ViT-S/16: 16 images); bounds the memory of a batch
 METHODS = {"attention": "CLS attention (last block)", "rollout": "attention rollout",
            "gradient": "gradient rollout", "occlusion": "occlusion"}
@@ -221,29 +222,36 @@ def region_name(groups: np.ndarray, which: int) -> str:
             f"columns {wording.span_name(int(cols.min()), int(cols.max()))}")
 
 
+def occlusion_margin(base: float) -> float:
+    """The occlusion summary's margin: MARGIN_SHARE of the clean score, the curves' own margin (``Curves.margin``),
+    so a random model's tiny score is judged on its own scale, not against a fixed floor it can never reach."""
+    return MARGIN_SHARE * abs(base)
+
+
 def occlusion_summary(occ: Occlusion) -> str:
     """What the occlusion map measured, in a few sentences that follow from the drops (a drop or a rise counts when
-    it is larger than TIE_FLOOR; below that it is said to leave the score unchanged)."""
+    it is larger than ``occlusion_margin``, MARGIN_SHARE of the clean score; below that it is said to leave the score
+    unchanged)."""
     drops = occ.group_drops  # [G]: base − score with the group hidden (> 0: hiding it lowers the score)
     top, bottom = int(drops.argmax()), int(drops.argmin())
-    lower, higher = int((drops > TIE_FLOOR).sum()), int((drops < -TIE_FLOOR).sum())
+    tie = occlusion_margin(occ.base)
+    lower, higher = int((drops > tie).sum()), int((drops < -tie).sum())
+    margin = f"{MARGIN_SHARE:.0%} of its clean score ({_num(tie)})"
     unit = "patches" if occ.group == 1 else f"{occ.group}×{occ.group} regions"
     said = f"With nothing hidden the {occ.target.score_name} is **{occ.base:.3g}**. "
     if lower:
         said += f"Hiding {region_name(occ.groups, top)} lowers it most, to {occ.base - drops[top]:.3g}. "
     elif drops[top] > 0:
-        said += (f"No region lowers it by more than {TIE_FLOOR} (the largest drop, {drops[top]:.2g}, comes from "
-                 f"hiding {region_name(occ.groups, top)})"
-                 + (f": the score is only {occ.base:.3g}, so it cannot drop by {TIE_FLOOR}. " if occ.base <= TIE_FLOOR
-                    else ". "))
+        said += (f"No region lowers it by more than {margin} (the largest drop, {drops[top]:.3g}, comes from "
+                 f"hiding {region_name(occ.groups, top)}). ")
     else:
         said += "No region lowers it: hiding any one of them leaves it unchanged or raises it. "
     if higher:
         said += f"Hiding {region_name(occ.groups, bottom)} raises it most, to {occ.base - drops[bottom]:.3g}. "
     if lower or higher:
-        return said + (f"Of the {len(drops)} {unit} hidden one at a time, {lower} lower it by more than {TIE_FLOOR} "
-                       f"and {higher} raise it by more than {TIE_FLOOR}.")
-    return said + f"None of the {len(drops)} {unit} hidden one at a time changes it by more than {TIE_FLOOR}."
+        return said + (f"Of the {len(drops)} {unit} hidden one at a time, {lower} lower it by more than {margin} "
+                       f"and {higher} raise it by more than that.")
+    return said + f"None of the {len(drops)} {unit} hidden one at a time changes it by more than {margin}."
 
 
 def variants_summary(tokens: Occlusion, pixels: Occlusion, changed: np.ndarray) -> str:
@@ -457,9 +465,16 @@ def _num(v: float) -> str:
     return f"{v:.3f}" if abs(v) >= 0.1 else f"{v:.3g}"
 
 
-def _span(values: list[float]) -> str:
+def _area(v: float) -> str:
+    """An area, where it is set beside random's range: three decimals, or four significant digits for small areas
+    (a random model's, ~0.003), one more than ``_num`` so a reader can tell an area from the bound it is judged
+    against."""
+    return f"{v:.3f}" if abs(v) >= 0.1 else f"{v:.4g}"
+
+
+def _span(values: list[float], fmt: Callable[[float], str] = _num) -> str:
     lo, hi = min(values), max(values)
-    return _num(lo) if _num(lo) == _num(hi) else f"{_num(lo)}–{_num(hi)}"
+    return fmt(lo) if fmt(lo) == fmt(hi) else f"{fmt(lo)}–{fmt(hi)}"
 
 
 def _curve_verdict(c: Curves, kind: str) -> str:
@@ -474,10 +489,11 @@ def _curve_verdict(c: Curves, kind: str) -> str:
             values = [getattr(c.area(m), kind) for m in ms]
             inside = all(lo <= v <= hi for v in values)
             said.append(f"{_names(ms)} {'are' if len(ms) > 1 else 'is'} {STANDING[judged]} "
-                        f"(area{'s' if len(ms) > 1 else ''} {_span(values)}, {where(kind, judged, inside, c.margin)})")
+                        f"(area{'s' if len(ms) > 1 else ''} {_span(values, _area)}, "
+                        f"{where(kind, judged, inside, c.margin)})")
     better = "lower" if kind == "deletion" else "higher"
     return (f"on {kind} ({better} area is better; the {len(c.random_areas(kind))} random orders' areas span "
-            f"{_num(lo)}–{_num(hi)}, mean {_num(getattr(c.area(RANDOM), kind))}), " + "; ".join(said))
+            f"{_area(lo)}–{_area(hi)}, mean {_area(getattr(c.area(RANDOM), kind))}), " + "; ".join(said))
 
 
 def verdict(c: Curves) -> str:
@@ -487,10 +503,11 @@ def verdict(c: Curves) -> str:
             f"{MARGIN_SHARE:.0%} of it, is {_num(c.margin)}): {deletion}. {insertion[0].upper()}{insertion[1:]}.")
 
 
-def insertion_note(c: Curves) -> str:
+def insertion_note(c: Curves, origin: Provenance) -> str:
     """Why a map can beat random on deletion and still score below random order's mean on insertion, measured on
     these curves ("" when no map does): its areas against random order's mean and range, the first step of both
-    curves for the maps whose first patches carry the score, then the likely reason."""
+    curves for the maps whose first patches carry the score, then the likely reason, which follows where the
+    weights came from (``origin``: only trained weights saw every patch present in training)."""
     mean = c.area(RANDOM).insertion
     ms = [m for m in c.deletion if c.judge(m, "deletion") == 1 and c.area(m).insertion < mean]
     if not ms:
@@ -499,8 +516,8 @@ def insertion_note(c: Curves) -> str:
     lo, hi = c.random_range("insertion")
     said = (f"Why {_names(ms)} {'beat' if plural else 'beats'} random on deletion and still "
             f"{'score' if plural else 'scores'} below random order's mean on insertion "
-            f"({_span([c.area(m).insertion for m in ms])} against {_num(mean)}; the {len(c.random_insertion)} random "
-            f"orders alone span {_num(lo)}–{_num(hi)}): deletion shows that the patches "
+            f"({_span([c.area(m).insertion for m in ms], _area)} against {_area(mean)}; the "
+            f"{len(c.random_insertion)} random orders alone span {_area(lo)}–{_area(hi)}): deletion shows that the patches "
             f"{'they rank' if plural else 'it ranks'} first matter, since removing them lowers the score sooner than "
             "a random order does; insertion asks another question, whether those patches alone bring the score back. ")
     j = 1  # the first step: the fewest patches removed / revealed
@@ -514,11 +531,22 @@ def insertion_note(c: Curves) -> str:
                  f"{_span([float(c.deletion[m][j]) for m in quick])}; revealing those same {share} alone gives "
                  f"{_span([float(c.insertion[m][j]) for m in quick])}, against "
                  f"{_num(float(c.insertion[quick[0]][0]))} with no patch at all. ")
+    if not origin.trained_as_documented:
+        return said + provenance.untrained_inputs(origin)[:1].upper() + provenance.untrained_inputs(origin)[1:] + "."
     return said + ("The likely reason: for a model trained with every patch of its input present (the bundled model "
                    "and the zoo's models were), a sequence with most of its patches missing is unlike anything seen "
                    "in training, so what it scores at insertion's first steps says little about which patches "
                    "matter, and random orders, which scatter the revealed patches over the whole image, can score "
                    "higher there.")
+
+
+def far_ends_sentence(origin: Provenance) -> str:
+    """What the curves' far ends (most tokens removed) say, for the weights on screen (the page's section 3)."""
+    if origin.trained_as_documented:
+        return ("Removing many tokens shows the model inputs it never saw in training, so the curves' far ends say "
+                "more about the model than about the map.")
+    said = provenance.untrained_inputs(origin)
+    return said[:1].upper() + said[1:] + "."
 
 
 def areas_table(c: Curves) -> str:
@@ -529,11 +557,11 @@ def areas_table(c: Curves) -> str:
     for m in c.deletion:
         a = c.area(m)
         d, i = judgement(c, m)
-        rows.append(f"| {METHODS[m]} | {_num(a.deletion)} | {_num(a.insertion)} | deletion {TABLE_WORDS[d]}, "
+        rows.append(f"| {METHODS[m]} | {_area(a.deletion)} | {_area(a.insertion)} | deletion {TABLE_WORDS[d]}, "
                     f"insertion {TABLE_WORDS[i]} |")
-    spread = lambda kind: "–".join(_num(v) for v in c.random_range(kind))  # noqa: E731
-    rows.append(f"| {RANDOM}: mean of {len(c.random_deletion)} (range) | {_num(r.deletion)} ({spread('deletion')}) | "
-                f"{_num(r.insertion)} ({spread('insertion')}) | — |")
+    spread = lambda kind: "–".join(_area(v) for v in c.random_range(kind))  # noqa: E731
+    rows.append(f"| {RANDOM}: mean of {len(c.random_deletion)} (range) | {_area(r.deletion)} ({spread('deletion')}) | "
+                f"{_area(r.insertion)} ({spread('insertion')}) | — |")
     return "\n".join(rows)
 
 
