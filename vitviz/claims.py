@@ -201,11 +201,6 @@ def gpu_truth(cuda: bool) -> str:
             "does thousands of multiply-adds in parallel; on this server there is none, so the CPU multiplies too.")
 
 
-ANOTHER_PART_MECHANISM = (
-    "Right: self-attention is where patches are compared. Each token's learned query is compared with every token's "
-    "learned key, and each token takes in the values of the tokens it scores high, so information from other parts "
-    "of an object can reach a patch. Which patches a head groups is learned, not guaranteed: in self-supervised DINO "
-    "ViTs, the last block's CLS attention heads were found to outline objects and their parts (Caron et al. 2021).")
 def another_part_mechanism(origin: Provenance) -> str:
     """How self-attention compares patches, in words that hold for the weights on screen (learned only when
     trained), and what the literature found trained heads to do."""
@@ -218,9 +213,6 @@ def another_part_mechanism(origin: Provenance) -> str:
             "values of the tokens it scores high, so information from other parts of an object can reach a patch. "
             "Which patches a head groups is learned, not guaranteed: in self-supervised DINO ViTs, the last block's "
             "CLS attention heads were found to outline objects and their parts (Caron et al. 2021).")
-
-
-ANOTHER_PART_MECHANISM = another_part_mechanism(CLASSIC.origin)  # as said of a trained ViT
 
 
 def another_part_truth(e: Evidence) -> tuple[str, str]:

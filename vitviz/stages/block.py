@@ -244,7 +244,6 @@ def update_sizes(stream: Stream, token: int) -> np.ndarray:
 # How a block's update compares with the token it is added to (‖update‖ / ‖token‖), the rule behind the words.
 REWRITE = 1.0  # at least as long as the token: the block rewrites it (the sum is mostly the new update)
 SMALL = 0.25  # under a quarter of the token's length: a small update
-UPDATE_KINDS = ("rewrites", "changes", "small")
 
 
 def update_kind(size: float) -> str:
