@@ -129,6 +129,8 @@ st.markdown(f"**{faith.verdict(curves)}**")
 st.markdown(faith.areas_table(curves))
 if note := faith.insertion_note(curves, bundle.provenance):
     st.markdown(note)
+elif caveat := faith.weights_caveat(bundle.provenance):  # the verdict's words, on weights trained on nothing
+    st.markdown(caveat)
 st.markdown(faith.rule(faith.RANDOM_ORDERS, curves.base))
 st.caption("The occlusion map here is the token-removal one at the grouping chosen above. "
            f"{curves.passes} masked inputs, in batches of equal length.")

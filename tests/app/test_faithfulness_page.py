@@ -110,6 +110,9 @@ def test_random_weights_with_a_classifier():
     # random weights saw no training: the page says so instead of "inputs it never saw in training"
     assert "never saw in training" not in text and "unlike anything seen in training" not in text
     assert "the curves' differences come from a random function and say nothing about learned evidence" in text
+    said = [m.value for m in at.markdown]
+    verdict = next(i for i, v in enumerate(said) if v.startswith("**") and "random" in v and "|" not in v)
+    assert "come from a random function" in " ".join(said[verdict + 1:verdict + 3])  # right under the verdict
     assert "1% of its clean score (" in text and "by more than 0.01 " not in text  # occlusion on the curves' margin
 
 

@@ -345,6 +345,8 @@ def test_the_insertion_note_explains_a_map_that_beats_random_on_deletion_only():
     random = faith.insertion_note(c, provenance.random_init())  # the same curves, drawn by random weights
     assert random.startswith(note[:note.index("The likely reason")]) and "seen in training" not in random
     assert "they saw no training" in random and "come from a random function and say nothing about learned" in random
+    assert random.endswith(faith.weights_caveat(provenance.random_init()))
+    assert faith.weights_caveat(provenance.bundled()) == "" and faith.weights_caveat(provenance.published("cache")) == ""
     # the same curves with insertion above random's mean: nothing to explain
     high = faith.Curves(x, c.deletion, {"rollout": np.array([0.02, 0.9, 0.9, 0.9, 0.9])}, c.random_deletion,
                         c.random_insertion, c.target, 0, maps={})

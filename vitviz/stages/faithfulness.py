@@ -532,7 +532,7 @@ def insertion_note(c: Curves, origin: Provenance) -> str:
                  f"{_span([float(c.insertion[m][j]) for m in quick])}, against "
                  f"{_num(float(c.insertion[quick[0]][0]))} with no patch at all. ")
     if not origin.trained_as_documented:
-        return said + provenance.untrained_inputs(origin)[:1].upper() + provenance.untrained_inputs(origin)[1:] + "."
+        return said + weights_caveat(origin)
     return said + ("The likely reason: for a model trained with every patch of its input present (the bundled model "
                    "and the zoo's models were), a sequence with most of its patches missing is unlike anything seen "
                    "in training, so what it scores at insertion's first steps says little about which patches "
@@ -540,13 +540,19 @@ def insertion_note(c: Curves, origin: Provenance) -> str:
                    "higher there.")
 
 
+def weights_caveat(origin: Provenance) -> str:
+    """For weights without documented training, what every verdict above means (a random function's reactions,
+    not learned evidence), as a sentence; '' for trained weights."""
+    said = provenance.untrained_inputs(origin)
+    return said[:1].upper() + said[1:] + "." if said else ""
+
+
 def far_ends_sentence(origin: Provenance) -> str:
     """What the curves' far ends (most tokens removed) say, for the weights on screen (the page's section 3)."""
     if origin.trained_as_documented:
         return ("Removing many tokens shows the model inputs it never saw in training, so the curves' far ends say "
                 "more about the model than about the map.")
-    said = provenance.untrained_inputs(origin)
-    return said[:1].upper() + said[1:] + "."
+    return weights_caveat(origin)
 
 
 def areas_table(c: Curves) -> str:
