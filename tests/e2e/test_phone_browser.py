@@ -71,11 +71,26 @@ def covered_titles(page) -> list[str]:
     })""")
 
 
+# An element is cut when a box clips what it draws: its own box (overflow not visible: "…" or a hard edge) or an
+# ancestor's box that clips and ends before the element's content does. Content that only spills over its own
+# box and is drawn whole is not cut: Debian's colour emoji glyph is 16 px wide in a page link's 14.4 px icon box,
+# drawn whole next to the label (its box lets it overflow).
+CUT_JS = """e => {
+    if (e.scrollWidth <= e.clientWidth + 1) return false;
+    const right = e.getBoundingClientRect().left + e.clientLeft + e.scrollWidth;
+    for (let box = e; box && box !== document.documentElement; box = box.parentElement) {
+        if (getComputedStyle(box).overflowX === 'visible') continue;
+        if (box === e || right > box.getBoundingClientRect().right + 1) return true;
+    }
+    return false;
+}"""
+
+
 def cut_labels(page) -> list[str]:
-    """Metric labels and values, buttons and page links shown cut off with "…"."""
-    return page.evaluate("""[...document.querySelectorAll(
+    """Metric labels and values, buttons and page links (label and icon) that a box cuts off (see CUT_JS)."""
+    return page.evaluate(f"""[...document.querySelectorAll(
         '[data-testid=stMain] .stMarkdownEllipsis, [data-testid=stMain] [data-testid=stPageLink-NavLink] span')]
-        .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)""")
+        .filter({CUT_JS}).map(e => e.textContent)""")
 
 
 def assert_readable(page, where: str) -> None:
@@ -94,6 +109,25 @@ def full_shot(page, path) -> None:
     wait_idle(page)
     page.screenshot(path=str(path))
     page.set_viewport_size(size)
+
+
+def test_what_counts_as_cut_on_constructed_labels(phone):
+    """The rule on labels whose answer is known by construction: clipped by their own box ("…" or a hard edge),
+    clipped by a narrow ancestor, spilling over their own box but drawn whole, and fitting."""
+    phone.set_content("""<div data-testid="stMain" style="font: 16px sans-serif">
+      <div data-testid="stPageLink-NavLink"><span id="ellipsis" style="display:block; width:40px; overflow:hidden;
+        white-space:nowrap; text-overflow:ellipsis">A label far too long</span></div>
+      <div data-testid="stPageLink-NavLink"><span id="hard" style="display:block; width:40px; overflow:hidden;
+        white-space:nowrap">A label far too long</span></div>
+      <div data-testid="stPageLink-NavLink" style="width:30px; overflow:hidden"><span id="parent"
+        style="display:block; width:20px; white-space:nowrap">A label far too long</span></div>
+      <div data-testid="stPageLink-NavLink" style="width:100px"><span id="spills" style="display:flex; width:14px">
+        <b style="display:inline-block; width:16px; flex:none">x</b></span></div>
+      <div data-testid="stPageLink-NavLink"><span id="fits">Fits</span></div>
+    </div>""")
+    assert cut_labels(phone) == ["A label far too long"] * 3
+    cut = {i: phone.locator(f"#{i}").evaluate(CUT_JS) for i in ("ellipsis", "hard", "parent", "spills", "fits")}
+    assert cut == {"ellipsis": True, "hard": True, "parent": True, "spills": False, "fits": False}
 
 
 def test_a_learners_walk_on_a_phone(server, phone, shots):
