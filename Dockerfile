@@ -5,6 +5,7 @@
 #   docker build -t vitviz --build-arg FETCH_MODELS="--all" .     # every zoo model (~1.1 GB)
 #   docker run -p 8501:8501 vitviz                             # one app process
 #   docker run -p 8080:8080 -e VITVIZ_HEALTH_PORT=8080 vitviz deploy/serve.sh 2 8080   # two processes behind nginx
+#   docker compose up -d --scale app=4                         # four containers behind nginx (compose.yaml)
 #
 # The bundled offline shapes model needs no download; without network access every page still works on it.
 FROM python:3.11-slim-bookworm

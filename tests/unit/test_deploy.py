@@ -7,6 +7,7 @@ processes that say which one answered, and once in front of the real app process
 from __future__ import annotations
 
 import http.server
+import json
 import os
 import shutil
 import signal
@@ -20,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -299,3 +301,139 @@ def test_serve_sh_gives_each_process_its_index_and_routes_classes_to_it(tmp_path
     for pid, _ in apps:  # stopping serve.sh stopped every app process
         wait_until(lambda: not Path(f"/proc/{pid}").exists() or
                    Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z", seconds=20)
+
+
+# --- compose.yaml: replicas of the image behind the same configuration ---------------------------------------
+
+sys.path.insert(0, str(ROOT / "deploy"))
+import replicas  # noqa: E402  (deploy/replicas.py: standard library only, run before the app in each container)
+
+COMPOSE = ROOT / "compose.yaml"
+
+
+def test_compose_yaml_agrees_with_the_replicas_the_proxy_and_the_image():
+    compose = yaml.safe_load(COMPOSE.read_text())
+    services = compose["services"]
+    assert set(services) == {replicas.SERVICE, "proxy"}
+    app, proxy = services[replicas.SERVICE], services["proxy"]
+    # replica k is `<project>-app-<k+1>`: the project name the containers are told is compose's own
+    assert compose["name"] == "vitviz"
+    for service in (app, proxy):
+        assert service["environment"]["VITVIZ_COMPOSE_PROJECT"] == "${COMPOSE_PROJECT_NAME:-vitviz}"
+        assert service["image"] == app["image"] and service["build"] == "."
+    assert replicas.replica_name("vitviz", 0) == "vitviz-app-1"
+    # each replica runs the image's own app command, on the port the proxy routes to, as `replicas.py app`
+    command = app["command"]
+    assert command[:4] == ["python", "deploy/replicas.py", "app", "--"]
+    assert command[command.index("--server.port") + 1] == str(replicas.APP_PORT)
+    assert app["expose"] == [str(replicas.APP_PORT)]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    image_cmd = json.loads(dockerfile.split("\nCMD ", 1)[1].replace("\\\n", ""))
+    assert command[4:] == image_cmd  # the image's own app command, unchanged
+    assert f"EXPOSE {replicas.APP_PORT} {replicas.PROXY_PORT}" in dockerfile
+    # the default number of replicas is one a class code can name
+    default = int(app["deploy"]["replicas"].split(":-")[1].rstrip("}"))
+    assert 1 <= default <= replicas.MAX_REPLICAS
+    # the proxy: nginx on its port, published, and health-checked there
+    assert proxy["command"] == ["python", "deploy/replicas.py", "proxy", "--port", str(replicas.PROXY_PORT)]
+    assert proxy["ports"] == [f"${{VITVIZ_LISTEN:-0.0.0.0}}:${{VITVIZ_PORT:-8080}}:{replicas.PROXY_PORT}"]
+    assert proxy["environment"]["VITVIZ_HEALTH_PORT"] == str(replicas.PROXY_PORT)
+    assert "app" in proxy["depends_on"]
+
+
+def test_a_replica_reads_its_index_from_its_compose_name():
+    dns = {"vitviz-app-1": "10.0.0.5", "vitviz-app-2": "10.0.0.7", "vitviz-app-4": "10.0.0.9",
+           "vitviz-app-11": "10.0.0.11", "other-app-3": "10.0.0.3"}
+    assert replicas.replica_index("vitviz", {"10.0.0.5"}, dns.get) == 0
+    assert replicas.replica_index("vitviz", {"127.0.0.1", "10.0.0.9"}, dns.get) == 3
+    assert replicas.replica_index("vitviz", {"10.0.0.3"}, dns.get) is None      # another project's
+    assert replicas.replica_index("vitviz", {"10.0.0.11"}, dns.get) is None     # an 11th replica has no digit
+    # the proxy sees the same names: a gap keeps the others' indices
+    assert replicas.replica_addresses("vitviz", dns.get) == ["10.0.0.5:8501", "10.0.0.7:8501", None, "10.0.0.9:8501"]
+    assert replicas.replica_addresses("nobody", dns.get) == []
+
+
+def test_a_replica_without_a_compose_name_refuses_with_a_sentence(monkeypatch, capsys):
+    monkeypatch.delenv("VITVIZ_REPLICA", raising=False)
+    monkeypatch.setattr(replicas, "replica_index", lambda project, mine: None)
+    with pytest.raises(SystemExit) as stopped:
+        replicas.run_app(["true"])
+    assert stopped.value.code == 2
+    assert "vitviz-app-1 ... vitviz-app-10" in capsys.readouterr().err
+
+
+def wait_for_upstream(port: int, path: str, want: int, seconds: float = 30) -> None:
+    wait_until(lambda: request(port, path).upstream_port == want, seconds)
+
+
+def test_the_proxy_with_real_app_replicas_as_plain_processes(tmp_path):
+    """compose.yaml's two roles without containers: `replicas.py app` starts the app (its index given, as DNS
+    would), `replicas.py proxy` puts nginx in front of the replicas it is told of."""
+    port, *app_ports = free_ports(3)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "VITVIZ_THREADS": "1"}
+    apps = [subprocess.Popen([sys.executable, str(ROOT / "deploy" / "replicas.py"), "app", "--", sys.executable, "-m",
+                              "streamlit", "run", "streamlit_app.py", "--server.address", "127.0.0.1",
+                              "--server.port", str(p), "--server.headless", "true", "--server.fileWatcherType", "none",
+                              "--browser.gatherUsageStats", "false"],
+                             cwd=ROOT, env={**env, "VITVIZ_REPLICA": str(k)}, stdout=subprocess.DEVNULL)
+            for k, p in enumerate(app_ports)]
+    listed = tmp_path / "replicas"
+    listed.write_text("".join(f"127.0.0.1:{p}\n" for p in app_ports))
+    proxy = subprocess.Popen([sys.executable, str(ROOT / "deploy" / "replicas.py"), "proxy", "--listen", "127.0.0.1",
+                              "--port", str(port), "--replicas-file", str(listed)],
+                             env={**env, "VITVIZ_RUN_DIR": str(tmp_path / "run")})
+    try:
+        for p in app_ports:
+            wait_until(lambda: urllib.request.urlopen(f"http://127.0.0.1:{p}/_stcore/health", timeout=2).status == 200,
+                       seconds=120)
+        wait_until(lambda: request(port, "/_stcore/health").status == 200)
+        for k, proc in enumerate(apps):  # exec'd: the app is the process replicas.py was
+            assert f"VITVIZ_REPLICA={k}".encode() in Path(f"/proc/{proc.pid}/environ").read_bytes().split(b"\0")
+        one = request(port, "/?class=1abcd")
+        assert one.upstream_port == app_ports[1] and one.cookie("vitviz_replica").startswith("vitviz_replica=1;")
+        ws = request(port, "/_stcore/stream", {"vitviz_replica": "1"}, websocket=True)
+        assert ws.status == 101 and ws.upstream_port == app_ports[1]
+        assert request(port, "/?class=0ABCD").upstream_port == app_ports[0]
+    finally:
+        proxy.send_signal(signal.SIGTERM)
+        for proc in apps:
+            proc.terminate()
+        for proc in (proxy, *apps):
+            proc.wait(timeout=30)
+    assert proxy.returncode == 0
+
+
+def test_the_proxy_follows_replicas_that_come_and_go(tmp_path):
+    port, *app_ports = free_ports(4)
+    servers = [http.server.ThreadingHTTPServer(("127.0.0.1", p), StandIn) for p in app_ports]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    listed = tmp_path / "replicas"
+    listed.write_text(f"127.0.0.1:{app_ports[0]}\n127.0.0.1:{app_ports[1]}\n")
+    proxy = subprocess.Popen([sys.executable, str(ROOT / "deploy" / "replicas.py"), "proxy", "--listen", "127.0.0.1",
+                              "--port", str(port), "--replicas-file", str(listed), "--recheck", "0.2"],
+                             env={**os.environ, "VITVIZ_RUN_DIR": str(tmp_path / "run")})
+    try:
+        wait_for_upstream(port, "/?class=1ABCD", app_ports[1])
+        assert request(port, "/?class=2ABCD").cookie("vitviz_replica") is None  # no replica 2 yet
+        # scaled to three, then replica 1 gone (a gap): the others keep their indices
+        listed.write_text("".join(f"127.0.0.1:{p}\n" for p in app_ports))
+        wait_for_upstream(port, "/?class=2ABCD", app_ports[2])
+        listed.write_text(f"127.0.0.1:{app_ports[0]}\n-\n127.0.0.1:{app_ports[2]}\n")
+        wait_until(lambda: request(port, "/?class=1ABCD").cookie("vitviz_replica") is None)
+        assert request(port, "/?class=2ABCD").upstream_port == app_ports[2]
+        assert request(port, "/?class=0ABCD").upstream_port == app_ports[0]
+        assert {request(port, "/", {"vitviz_route": f"r{n}"}).upstream_port for n in range(40)} == \
+            {app_ports[0], app_ports[2]}
+        # a list nginx cannot take (eleven replicas) leaves the running configuration as it was
+        listed.write_text("".join(f"127.0.0.1:{app_ports[0]}\n" for _ in range(11)))
+        time.sleep(1.0)
+        assert proxy.poll() is None
+        assert request(port, "/?class=2ABCD").upstream_port == app_ports[2]
+    finally:
+        proxy.send_signal(signal.SIGTERM)
+        proxy.wait(timeout=30)
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+    assert proxy.returncode == 0
