@@ -270,7 +270,8 @@ def test_serve_sh_gives_each_process_its_index_and_routes_classes_to_it(tmp_path
     run = tmp_path / "run"
     env = {**os.environ, "VITVIZ_RUN_DIR": str(run), "VITVIZ_PORT_BASE": str(base), "PYTHON": sys.executable,
            "HF_HUB_OFFLINE": "1", "VITVIZ_THREADS": "1"}
-    serve = subprocess.Popen([str(SERVE), "2", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    serve = subprocess.Popen([str(SERVE), "2", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    apps: list[tuple[int, ...]] = []
     try:
         wait_until(lambda: (run / "apps").exists() and len((run / "apps").read_text().split("\n")) > 2)
         apps = [tuple(int(x) for x in line.split()) for line in (run / "apps").read_text().split("\n") if line]
