@@ -1,0 +1,86 @@
+"""The Odd tokens page through Streamlit's AppTest: the bundled model and a random-weight ViT, every control, the
+blank image run once per model (not per image, not per rerun), and the verdict's words on screen."""
+
+import pytest
+
+from tests.app.pages import ok, open_page
+from ui import caches
+from vitviz.model.loading import load_model
+from vitviz.model.zoo import BY_KEY as SPECS
+from vitviz.stages import odd_tokens as odd
+from vitviz.walkthrough import BY_KEY, neighbours
+
+
+@pytest.fixture(scope="module", autouse=True)
+def random_weight_model():
+    if caches.MODELS.peek("vit_ti16") is None:
+        caches.MODELS.put(load_model("vit_ti16", device="cpu", pretrained=False))
+
+
+def _text(at) -> str:
+    return " ".join(m.value for m in at.markdown) + " " + " ".join(c.value for c in at.caption)
+
+
+def test_the_stage_sits_after_positions():
+    before, _ = neighbours("odd_tokens")
+    assert before is not None and before.key == "positions"
+    assert BY_KEY["odd_tokens"].page == "app_pages/odd_tokens.py"
+
+
+@pytest.mark.parametrize("model, sample", [("shapes", "shape_star"), ("vit_ti16", "retina")])
+def test_the_page_shows_norms_verdict_readouts_and_the_blank_image(model, sample):
+    at = ok(open_page(model, sample, "odd_tokens"))
+    assert at.title[0].value.endswith(BY_KEY["odd_tokens"].headline)
+    text = _text(at)
+    assert "None here" in text or "far above the rest, here" in text  # the verdict, one of its two forms
+    assert "k × the median" in text
+    assert "linear read-out" in text
+    assert "blank input is the same" in text  # every patch of a blank image is identical (measured)
+    assert "no registers" in text
+    assert len(at.get("plotly_chart")) >= 8
+    if model == "shapes":  # the bundled model's fourth input channel is measured on the blank image
+        assert "colour edges, is 0…0" in text
+    # the blank image ran once for this model: a second visit and a rerun add no forward pass
+    calls = caches.MODELS.peek(model).forward_calls
+    at.run()
+    again = ok(open_page(model, "shape_square" if model == "shapes" else "shape_star", "odd_tokens"))
+    assert caches.MODELS.peek(model).forward_calls == calls + 1  # only the new image's analysis
+    assert "None here" in _text(again) or "far above the rest, here" in _text(again)
+
+
+def test_every_control_reruns_without_error():
+    at = ok(open_page("shapes", "shape_star", "odd_tokens"))
+    at.slider(key="odd_block").set_value(1).run()
+    ok(at)
+    assert any("After block 1 the median patch norm" in m.value for m in at.markdown)
+    at.select_slider(key="odd_k").set_value(2.0).run()
+    ok(at)
+    assert any("2 × the median" in m.value or "above 2 ×" in m.value for m in at.markdown)
+    at.radio(key="odd_blank").set_value("grey").run()
+    ok(at)
+    assert any("uniform grey image" in m.value for m in at.markdown)
+    at.slider(key="odd_blank_block").set_value(2).run()
+    ok(at)
+    assert any("After block 2, each patch's feature" in m.value for m in at.markdown)
+
+
+def test_the_verdict_on_screen_follows_the_rule():
+    """What the page says equals the rule applied to the analysis the page shows."""
+    at = ok(open_page("shapes", "shape_star", "odd_tokens"))
+    a = caches.analysis_of(caches.MODELS.peek("shapes"), at.session_state["vitviz_image"].image)
+    expected = odd.norm_verdict(odd.flags_by_block(odd.token_norms(a), odd.Layout.of(a)), a.grid)
+    assert any(m.value == expected for m in at.markdown)
+
+
+@pytest.mark.skipif("dinov2_s14_reg4" not in SPECS, reason="the zoo's DINOv2 pair is added on another branch")
+def test_a_register_model_and_its_twin():
+    """Random-weight DINOv2 ViT-S/14 with and without registers in the store: the registers' table and the twin's
+    maps side by side."""
+    for key in ("dinov2_s14_reg4", "dinov2_s14"):
+        if caches.MODELS.peek(key) is None:
+            caches.MODELS.put(load_model(key, device="cpu", pretrained=False))
+    at = ok(open_page("dinov2_s14_reg4", "retina", "odd_tokens"))
+    text = _text(at)
+    assert "This model has 4 registers" in text
+    assert "The same image through the twin" in " ".join(h.value for h in at.subheader)
+    assert any(c.key == "odd_twin_other" for c in at.get("plotly_chart")) or len(at.get("plotly_chart")) >= 10
