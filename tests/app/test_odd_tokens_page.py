@@ -84,3 +84,24 @@ def test_a_register_model_and_its_twin():
     assert "This model has 4 registers" in text
     assert "The same image through the twin" in " ".join(h.value for h in at.subheader)
     assert any(c.key == "odd_twin_other" for c in at.get("plotly_chart")) or len(at.get("plotly_chart")) >= 10
+
+
+def _hot_info(at) -> list[str]:
+    return [i.value for i in at.info if "isolated hot patch" in i.value]
+
+
+def test_the_attention_page_points_here_where_its_map_has_isolated_hot_patches():
+    """The rule decides: the bundled model's last-block map of the rocket has two single-patch spikes, a random
+    ViT's near-uniform map none; moving the block follows the rule on that block's map."""
+    at = ok(open_page("shapes", "rocket", "attention"))
+    a = caches.analysis_of(caches.MODELS.peek("shapes"), at.session_state["vitviz_image"].image)
+    from vitviz.stages import attention
+    hot = odd.isolated_hot_patches(attention.cls_attention(a, a.depth - 1))
+    assert hot  # by construction of this case (measured: patches 60 and 62)
+    assert _hot_info(at) == [odd.hot_note(hot, a.grid)]
+    for block in range(1, a.depth + 1):
+        at.slider(key="attn_layer").set_value(block).run()
+        expected = odd.isolated_hot_patches(attention.cls_attention(a, block - 1))
+        assert _hot_info(ok(at)) == ([odd.hot_note(expected, a.grid)] if expected else [])
+    quiet = ok(open_page("vit_ti16", "retina", "attention"))
+    assert _hot_info(quiet) == []

@@ -311,20 +311,21 @@ def read_outs(a: Analysis, block: int, flagged: tuple[int, ...]) -> tuple[ReadOu
             read_out(tokens, patch_pixels(a), flagged, "pixels"))
 
 
-READ_RATIO = 1.5  # flagged tokens read "worse" when their median error is at least this × the normal tokens'
+READ_BAND = (10, 90)  # percentiles of the normal tokens' errors: beyond them the flagged tokens read worse/better
 
 
-def readout_words(r: ReadOut, ratio: float = READ_RATIO) -> str:
-    """'worse', 'better' or 'about as well': the flagged tokens' median error against the normal tokens' (rule:
-    at least ``ratio`` × larger, at most 1/``ratio``, or in between); '' when nothing is flagged."""
-    if r.flagged.size == 0:
+def readout_words(r: ReadOut, band: tuple[int, int] = READ_BAND) -> str:
+    """'worse', 'better' or 'about as well': the rule compares the flagged tokens' median error with the spread of
+    the normal tokens' errors: above their ``band[1]``-th percentile is worse, below their ``band[0]``-th better,
+    in between about as well (a median of a few tokens varies a lot: a band, not a ratio, keeps the rule honest
+    for three flagged tokens as for thirty). '' when nothing is flagged."""
+    if r.flagged.size == 0 or r.normal.size == 0:
         return ""
-    f, n = r.flagged_median, r.normal_median
-    if n <= 0:
-        return "worse" if f > 0 else "about as well"
-    if f >= ratio * n:
+    lo, hi = np.percentile(r.normal, band)
+    f = r.flagged_median
+    if f > hi:
         return "worse"
-    if f <= n / ratio:
+    if f < lo:
         return "better"
     return "about as well"
 
@@ -342,7 +343,8 @@ def readout_sentence(r: ReadOut) -> str:
         return said + "."
     return (said + f", and by {unit(r.flagged_median)} on the {r.flagged.size} flagged one"
             f"{'s' if r.flagged.size > 1 else ''}: read **{readout_words(r)}** from them "
-            f"(rule: {READ_RATIO:g} × the normal tokens' error or more is worse, 1/{READ_RATIO:g} or less better).")
+            f"(rule: worse above the normal tokens' {READ_BAND[1]}th percentile of error, better below their "
+            f"{READ_BAND[0]}th).")
 
 
 # -------------------------------------------------------------------------------------------------- a blank image
