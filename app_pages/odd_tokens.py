@@ -19,7 +19,9 @@ st.markdown(f"**On the model on screen** ({bundle.spec.title}: {a.depth} blocks,
             + (f" and {layout.registers} register{'s' if layout.registers > 1 else ''}" if layout.registers
                else ", no registers") + "), everything below is measured on your image. "
             + (f"{caveat[0].upper()}{caveat[1:]}: whatever shows here was not learned, and the papers' findings are "
-               "about trained models." if caveat else ""))
+               "about trained models." if bundle.provenance.random else
+               f"{caveat[0].upper()}{caveat[1:]}, so whether what shows here was learned is unknown too."
+               if caveat else ""))
 
 st.header("1 · Token norms")
 st.markdown("A token's **norm** is its length, √(sum of its squared numbers). Darcet et al. found, in large trained "
@@ -142,9 +144,9 @@ def blank_section() -> None:
           key="odd_blank_maps")
     same = odd.identical_patch_inputs(blank, a.patch_size)
     extra = odd.extra_channel_range(blank)
-    note = "".join(f" Its fixed extra input channel, {name}, is {lo:.3g}…{hi:.3g} on it." for name, (lo, hi) in extra.items())
+    note = "".join(f"; its fixed extra input channel, {name}, is {lo:.3g}…{hi:.3g} on it" for name, (lo, hi) in extra.items())
     st.markdown(f"Every patch of the blank input is the same (largest difference between two patches' inputs: "
-                f"{same:.3g}){'.' if not extra else ','}{note if extra else ''} "
+                f"{same:.3g}){note}. "
                 + ("So every patch token enters block 1 as the same vector plus its own position embedding: any "
                    "pattern in these maps comes from the positions." if same == 0 else
                    "So the patches' inputs are not all equal: the maps mix what the input holds with the positions."))
@@ -158,8 +160,8 @@ def blank_section() -> None:
         chart(ctx.built("odd_pattern_lines", kind, build=lambda: views.pattern_lines(bundle, a, match, kind)),
               key="odd_pattern_lines")
     st.markdown(odd.pattern_verdict(match, block, odd.BLANKS[kind][0]) + " " + odd.tied_blocks_sentence(match))
-    st.caption("Cosine similarity: 1 the same direction, 0 unrelated. Most ViTs' tokens share a common direction, "
-               "which makes every cosine high; the other-position mean is the baseline. The rule: a pattern tied to "
+    st.caption("Cosine similarity: 1 the same direction, 0 unrelated, −1 opposite. Tokens often share a common "
+               "direction, which moves every cosine alike; the other-position mean is the baseline. The rule: a pattern tied to "
                f"position when the same-position mean beats it by {odd.TIED_MARGIN:g} or more.")
 
 

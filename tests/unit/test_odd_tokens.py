@@ -252,7 +252,7 @@ def test_the_pattern_rule_tells_a_position_tied_pattern_from_a_shared_direction(
     m = odd.pattern_match(*_pattern_case(tied=False))
     assert m.same_mean[0] > 0.3  # the shared direction makes every cosine high …
     assert abs(m.tied[0]) < odd.TIED_MARGIN  # … but not more so at the same position
-    assert "no position-tied pattern" in odd.pattern_verdict(m, 0, "a blank")
+    assert "explains no position-tied part" in odd.pattern_verdict(m, 0, "a blank")
     assert "after none of the 1 blocks" in odd.tied_blocks_sentence(m)
 
 

@@ -8,7 +8,6 @@ import plotly.graph_objects as go
 
 from vitviz.figures.images import heatmap_overlay, tiles_figure
 from vitviz.figures.style import ACCENT, DIVERGING, HIGHLIGHT, base_layout
-from vitviz.figures.tokens import INSIDE_LEGEND
 from vitviz.model.analysis import Analysis
 from vitviz.model.loading import Bundle
 from vitviz.stages import attention, odd_tokens as odd
@@ -60,7 +59,8 @@ def norm_histogram(_bundle: Bundle, a: Analysis, block: int, k: float) -> go.Fig
                                  hovertemplate=f"{name}: norm %{{x:.4g}}<extra></extra>"))
     fig.add_vline(x=flags.threshold, line=dict(color=HIGHLIGHT, dash="dash", width=3),
                   annotation_text=f"{k:g} × median", annotation_position="top right")
-    fig.update_layout(yaxis2=dict(overlaying="y", range=[0, 1.05], visible=False), legend=INSIDE_LEGEND, bargap=0.05)
+    fig.update_layout(yaxis2=dict(overlaying="y", range=[0, 1.05], visible=False), bargap=0.05,
+                      legend=dict(orientation="h", y=-0.25))
     fig.update_xaxes(title="token norm", rangemode="tozero")
     fig.update_yaxes(title="patch tokens")
     return base_layout(fig, f"Token norms after block {block + 1}", height=460)
@@ -95,7 +95,8 @@ def attention_shares(_bundle: Bundle, a: Analysis, block: int, k: float) -> go.F
     parts = [("the CLS token itself", shares.cls_self, "#999999")]
     if odd.Layout.of(a).registers:
         parts.append(("the registers", shares.registers, "#009E73"))
-    parts += [(f"the {len(flags.flagged)} flagged patches", shares.flagged, FLAG_COLOUR),
+    parts += [(f"the {len(flags.flagged)} flagged patch{'es' if len(flags.flagged) != 1 else ''}" if flags.flagged
+               else "flagged patches (none)", shares.flagged, FLAG_COLOUR),
               ("the other patches", shares.other, ACCENT)]
     fig = go.Figure([go.Bar(x=x, y=v, name=n, marker_color=c, hovertemplate=f"{n}: %{{y:.1%}}<extra></extra>")
                      for n, v, c in parts])
