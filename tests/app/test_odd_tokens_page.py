@@ -105,3 +105,76 @@ def test_the_attention_page_points_here_where_its_map_has_isolated_hot_patches()
         assert _hot_info(ok(at)) == ([odd.hot_note(expected, a.grid)] if expected else [])
     quiet = ok(open_page("vit_ti16", "retina", "attention"))
     assert _hot_info(quiet) == []
+
+
+# A register model and its twin on this branch: two tiny timm ViTs registered here, the shape of DINOv2 ViT-S/14 with
+# and without 4 registers (patch 14 at 224 px, CLS + registers, no classifier), random weights, put in the store.
+from timm.models import register_model  # noqa: E402
+from timm.models.vision_transformer import VisionTransformer  # noqa: E402
+
+from vitviz.model.zoo import ModelSpec  # noqa: E402
+
+_TINY = dict(img_size=224, patch_size=14, embed_dim=48, depth=2, num_heads=2, num_classes=0, init_values=1e-5)
+
+
+@register_model
+def vitviz_test_s14_reg4_dinov2(pretrained: bool = False, **kwargs) -> VisionTransformer:
+    return VisionTransformer(**_TINY, reg_tokens=4, no_embed_class=True)
+
+
+@register_model
+def vitviz_test_s14_dinov2(pretrained: bool = False, **kwargs) -> VisionTransformer:
+    return VisionTransformer(**_TINY)
+
+
+TEST_SPECS = (ModelSpec("test_reg4", "Test ViT-S/14 + 4 registers", "vitviz_test_s14_reg4_dinov2", 14, 224, 0,
+                        "A test model.", labels="none"),
+              ModelSpec("test_plain14", "Test ViT-S/14", "vitviz_test_s14_dinov2", 14, 224, 0, "A test model.",
+                        labels="none"))
+
+
+@pytest.fixture
+def twin_pair(monkeypatch):
+    """The two test models in the zoo (the sidebar's picker, get_spec, the twin rule) and in the store."""
+    from ui import frame
+    from vitviz.model import zoo
+    monkeypatch.setattr(zoo, "ZOO", (*zoo.ZOO, *TEST_SPECS))
+    monkeypatch.setattr(frame, "ZOO", zoo.ZOO)
+    monkeypatch.setattr(odd, "ZOO", zoo.ZOO)
+    for spec in TEST_SPECS:
+        monkeypatch.setitem(zoo.BY_KEY, spec.key, spec)
+        if caches.MODELS.peek(spec.key) is None:
+            caches.MODELS.put(load_model(spec, device="cpu", pretrained=False))
+    return TEST_SPECS
+
+
+def test_registers_and_the_twin_side_by_side(twin_pair):
+    reg, plain = twin_pair
+    at = ok(open_page(reg.key, "retina", "odd_tokens"))
+    text = _text(at)
+    assert "a CLS token and 4 registers" in text and "This model has 4 registers" in text
+    table = at.dataframe[0].value
+    assert list(table["token"]) == ["CLS", "register 1", "register 2", "register 3", "register 4",
+                                    "a typical patch (median)"]
+    assert [s.value for s in at.subheader if "twin" in s.value] == [f"The same image through the twin: {plain.title}"]
+    twin_analysis = caches.analysis_of(caches.MODELS.peek(plain.key), at.session_state["vitviz_image"].image)
+    expected = odd.norm_verdict(odd.flags_by_block(odd.token_norms(twin_analysis), odd.Layout.of(twin_analysis)),
+                                twin_analysis.grid)
+    assert any(m.value == f"**{plain.title}** (the twin, fp32): {expected}" for m in at.markdown)
+    assert len(at.get("plotly_chart")) >= 10  # both CLS maps, side by side
+    # and the other way round: the plain model finds its twin with registers
+    back = ok(open_page(plain.key, "retina", "odd_tokens"))
+    assert "no registers" in _text(back)
+    assert [s.value for s in back.subheader if "twin" in s.value] == [f"The same image through the twin: {reg.title}"]
+
+
+def test_a_twin_not_on_this_computer_is_said_in_one_sentence(twin_pair, monkeypatch):
+    reg, plain = twin_pair
+    at = ok(open_page(reg.key, "retina", "odd_tokens"))
+    real_peek = caches.MODELS.peek
+    monkeypatch.setattr(caches.MODELS, "peek", lambda key, precision="fp32": None if key == plain.key
+                        else real_peek(key, precision))
+    at.run()
+    ok(at)
+    assert any(i.value.startswith(f"The twin, {plain.title}") and "is not on this computer" in i.value
+               for i in at.info)
