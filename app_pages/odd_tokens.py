@@ -119,7 +119,8 @@ if pair.spec is not None:
         with t1:
             chart(ctx.figure(views.cls_last_map, bundle.spec.title), key="odd_twin_this")
         with t2:
-            chart(views.cls_last_map(pair.bundle, pair.analysis, pair.spec.title), key="odd_twin_other")
+            chart(ctx.built("odd_twin_map", str(pair.bundle.identity), build=lambda: views.cls_last_map(
+                pair.bundle, pair.analysis, pair.spec.title)), key="odd_twin_other")
         twin_flags = odd.flags_by_block(odd.token_norms(pair.analysis), odd.Layout.of(pair.analysis), odd.NORM_K)
         st.markdown(f"**{pair.spec.title}** (the twin, fp32): " + odd.norm_verdict(twin_flags, pair.analysis.grid))
 elif layout.registers == 0 and not bundle.spec.bundled:

@@ -292,3 +292,14 @@ def test_isolated_hot_patches_are_single_spikes():
     assert odd.isolated_hot_patches(np.full((6, 6), 1 / 36)) == ()
     assert "1 isolated hot patch (patch 7 (row 1, column 1))" in odd.hot_note((7,), (6, 6))
     assert odd.hot_note((), (6, 6)) == ""
+
+
+def test_the_handout_carries_the_verdict_and_its_figures(shapes_bundle):
+    from vitviz.handout import SECTIONS, figure_count
+    a = analyze(shapes_bundle, Image.open(io.BytesIO(SAMPLES["shape_star"].data())))
+    before = shapes_bundle.forward_calls
+    parts = SECTIONS["odd_tokens"](shapes_bundle, a)
+    assert shapes_bundle.forward_calls == before  # read from the analysis: no forward pass
+    flags = odd.flags_by_block(odd.token_norms(a), odd.Layout.of(a))
+    assert "None here." in parts[0] if not any(f.flagged for f in flags) else "far above the rest" in parts[0]
+    assert figure_count("".join(parts)) == 2
