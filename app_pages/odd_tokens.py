@@ -102,9 +102,11 @@ def norms_and_what_they_do() -> None:
                     "× the median patch norm" + (f", and together they receive {float(row[layout.register_slice].sum()):.1%} "
                                                  "of the CLS token's attention" if row is not None else "") + ".")
     else:
-        st.markdown("This model has **no registers**: the only token before the patches is the CLS token "
-                    "(`num_prefix_tokens` = " + str(a.num_prefix) + "). Registers are extra learned tokens that "
-                    "belong to no patch (Darcet et al.); DINOv2 comes with and without them.")
+        st.markdown("This model has **no registers**: "
+                    + ("the only token before the patches is the CLS token" if layout.has_cls else
+                       "no token comes before the patches") + " (`num_prefix_tokens` = " + str(a.num_prefix) + "). "
+                    "Registers are extra learned tokens that belong to no patch (Darcet et al.); DINOv2 comes with "
+                    "and without them.")
 
 
 norms_and_what_they_do()

@@ -303,3 +303,24 @@ def test_the_handout_carries_the_verdict_and_its_figures(shapes_bundle):
     flags = odd.flags_by_block(odd.token_norms(a), odd.Layout.of(a))
     assert "None here." in parts[0] if not any(f.flagged for f in flags) else "far above the rest" in parts[0]
     assert figure_count("".join(parts)) == 2
+
+
+def test_a_model_without_a_cls_token():
+    """A timm ViT with average pooling and no CLS token: patches only, no CLS attention to share out."""
+    from timm.models.vision_transformer import VisionTransformer
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = VisionTransformer(img_size=56, patch_size=14, embed_dim=32, depth=2, num_heads=2, num_classes=0,
+                                  class_token=False, global_pool="avg").eval()
+    capture.prepare(model)
+    cfg = {**resolve_model_data_config(model), "input_size": (3, 56, 56)}
+    spec = ModelSpec("test_nocls", "no CLS", "vit_small_patch14_dinov2", 14, 56, 0, "test", labels="none")
+    bundle = Bundle(spec, model, cfg, create_transform(**cfg, is_training=False), (), torch.device("cpu"),
+                    provenance.random_init())
+    a = analyze(bundle, Image.open(io.BytesIO(SAMPLES["retina"].data())).convert("RGB"))
+    layout = odd.Layout.of(a)
+    assert (layout.has_cls, layout.registers, layout.prefix) == (False, 0, 0)
+    assert odd.cls_attention_shares(a, ()) is None and odd.prefix_ratios(odd.token_norms(a), layout) == {}
+    assert odd.flags_by_block(odd.token_norms(a), layout)[0].patches == a.num_patches == 16
+    blank = odd.blank_features(bundle, "zero")
+    assert blank.block_outputs.shape == (2, 16, 32)
