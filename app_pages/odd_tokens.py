@@ -78,8 +78,10 @@ def norms_and_what_they_do() -> None:
     st.caption("Ridge regression (a linear map with a penalty on large weights, chosen by leave-one-out error) from "
                "the token's numbers to its patch's (row, column) or its normalised pixels, fitted on this image's "
                f"normal patch tokens after block {block + 1} in {odd.FOLDS} folds: each normal token is predicted by a "
-               "fit that never saw it; the flagged ones by the fit on all normal tokens. The paper fitted its probes "
-               "on many images; one image has few tokens, so these numbers are rougher.")
+               "fit that never saw it; the flagged ones by the fit on all normal tokens. A token can also give its place "
+               "away by what its patch shows, where the image's content changes with place (sky above, ground "
+               "below). The paper fitted its probes on many images; one image has few tokens, so these numbers are "
+               "rougher.")
 
     st.header("3 · Registers")
     if layout.registers:
