@@ -36,9 +36,10 @@ def twin(ctx: Context) -> Twin:
         return Twin(None, None, None, "")
     held = caches.MODELS.peek(spec.key)
     if held is None and local_weights(spec) is None:
-        return Twin(spec, None, None, f"The twin, {spec.title} (`{spec.timm_name}`), is not on this computer "
-                                      f"({spec.download_mb:.0f} MB): pick it in the sidebar to fetch it, then come "
-                                      "back to see both side by side.")
+        return Twin(spec, None, None, f"The twin, {spec.title} (`{spec.timm_name}`), is not on this computer, so "
+                                      "only the model on screen is shown; picking the twin in the sidebar downloads "
+                                      f"it ({spec.download_mb:.0f} MB) when the model hub can be reached, and then "
+                                      "both show here side by side.")
     if held is None:
         with st.spinner(f"Loading {spec.title} from this computer…"):
             held = caches.MODELS.get(spec.key)
