@@ -155,6 +155,8 @@ def blank_section() -> None:
                 + ("So every patch token enters block 1 as the same vector plus its own position embedding: any "
                    "pattern in these maps comes from the positions." if same == 0 else
                    "So the patches' inputs are not all equal: the maps mix what the input holds with the positions."))
+    blank_flags = ctx.built("odd_blank_flags", kind, per_image=False, build=lambda: odd.blank_flags(blank, layout))
+    st.markdown(odd.blank_norm_sentence(blank_flags, odd.BLANKS[kind][0].split(" (")[0]))
     match = ctx.built("odd_pattern", kind, build=lambda: odd.pattern_match(a.block_outputs[:, a.num_prefix:],
                                                                            blank.block_outputs[:, a.num_prefix:]))
     p1, p2 = st.columns(2, gap="large")

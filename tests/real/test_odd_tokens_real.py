@@ -91,3 +91,4 @@ def test_the_blank_image_pattern_is_tied_to_position_after_block_one(real_bundle
         match = odd.pattern_match(a.block_outputs[:, a.num_prefix:], blank.block_outputs[:, a.num_prefix:])
         assert match.tied[0] > 0, (key, match.same_mean[0], match.other[0])  # closer at the same position
         print(key, odd.pattern_verdict(match, 0, "the black image"), odd.tied_blocks_sentence(match))
+    print(odd.blank_norm_sentence(odd.blank_flags(blank, odd.Layout.of(analyses["cat"])), "the black image"))

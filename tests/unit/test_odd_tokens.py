@@ -122,6 +122,9 @@ def test_the_blank_pattern_equals_a_plain_forward_of_the_blank_image(case, kind)
     assert blank.block_outputs.shape == expected.shape == (a.depth, a.num_tokens, a.embed_dim)
     assert np.abs(blank.block_outputs - expected).max() <= 1e-4 * max(1.0, float(np.abs(expected).max()))
     assert odd.identical_patch_inputs(blank, a.patch_size) == 0.0  # every patch of a blank image is the same
+    flags = odd.blank_flags(blank, odd.Layout.of(a))
+    norms = np.linalg.norm(expected, axis=-1)[:, a.num_prefix:]
+    assert [f.median for f in flags] == pytest.approx(list(np.median(norms, axis=1)), rel=1e-4)
 
 
 def test_the_bundled_models_colour_edges_are_zero_on_a_blank_image(shapes_bundle):
@@ -324,3 +327,14 @@ def test_a_model_without_a_cls_token():
     assert odd.flags_by_block(odd.token_norms(a), layout)[0].patches == a.num_patches == 16
     blank = odd.blank_features(bundle, "zero")
     assert blank.block_outputs.shape == (2, 16, 32)
+
+
+def test_the_blank_images_own_norms_follow_the_same_rule():
+    layout = odd.Layout(True, 0, 64)
+    quiet = np.stack([np.r_[50.0, _norms_with({}, seed=s)] for s in range(3)])
+    assert "flags no patch token after any of the 3 blocks" in odd.blank_norm_sentence(
+        odd.flags_by_block(quiet, layout), "a blank image")
+    loud = quiet.copy()
+    loud[1, 1 + 5] = 200.0
+    said = odd.blank_norm_sentence(odd.flags_by_block(loud, layout), "a blank image")
+    assert "flags patch tokens after 1 of the 3 blocks; the most after block 2: 1 of the 64 patches" in said

@@ -405,6 +405,25 @@ def identical_patch_inputs(blank: Blank, patch: int) -> float:
     return float(np.abs(x - x[:, :1, :, :1, :]).max())
 
 
+def blank_flags(blank: Blank, layout: Layout, k: float = NORM_K) -> list[Flags]:
+    """The norm rule on the blank image's tokens after every block."""
+    return flags_by_block(np.linalg.norm(blank.block_outputs, axis=-1), layout, k)
+
+
+def blank_norm_sentence(flags: list[Flags], blank_words: str) -> str:
+    """The norm rule on the blank image's own tokens: a blank image is all repetition, the kind of area where Darcet
+    et al. saw high-norm tokens appear. Its words follow ``flag``'s rule, as ``norm_verdict``'s do."""
+    k, depth = flags[0].k, len(flags)
+    with_flags = [b for b in range(depth) if flags[b].flagged]
+    if not with_flags:
+        return (f"On {blank_words} itself, the same rule flags no patch token after any of the {depth} blocks "
+                f"(the largest: {max(f.largest_ratio for f in flags):.2f} × the median).")
+    most = max(with_flags, key=lambda b: len(flags[b].flagged))
+    return (f"On {blank_words} itself, the same rule (norm above {k:g} × the median) flags patch tokens after "
+            f"{len(with_flags)} of the {depth} blocks; the most after block {most + 1}: {len(flags[most].flagged)} of "
+            f"the {flags[most].patches} patches.")
+
+
 def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
