@@ -8,7 +8,8 @@ from ui.on_request import ask_button, asked
 from ui.tour import close_stage, open_stage
 from vitviz.figures.prediction import short_label
 from vitviz.model import precision, provenance
-from vitviz.stages import attention, attention_distance, closeness, confidence, odd_tokens
+from vitviz.stages import attention, attention_distance, closeness, confidence
+from vitviz.stages import odd_tokens
 from vitviz.offline.vit import ATTENTION_NOTE
 from vitviz.views import attention as views
 from vitviz.walkthrough import BY_KEY

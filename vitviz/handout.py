@@ -23,9 +23,11 @@ from vitviz.figures.prediction import short_label
 from vitviz.model import provenance
 from vitviz.model.analysis import Analysis
 from vitviz.model.loading import Bundle
-from vitviz.stages import block, confidence, faithfulness, memory, odd_tokens, position_code, positions, vectors
+from vitviz.stages import block, confidence, faithfulness, memory, position_code, positions, vectors
+from vitviz.stages import odd_tokens
 from vitviz.views import attention as attention_views, bits as bits_views, block as block_views
-from vitviz.views import faithfulness as faithfulness_views, odd_tokens as odd_tokens_views
+from vitviz.views import faithfulness as faithfulness_views
+from vitviz.views import odd_tokens as odd_tokens_views
 from vitviz.views import home as home_views
 from vitviz.views import patches as patches_views, positions as positions_views, vectors as vectors_views
 from vitviz.walkthrough import BY_KEY, STAGES
@@ -149,8 +151,9 @@ def _training_sum(b: Bundle, dtype: str) -> str:
 
 SECTIONS: dict[str, Callable[[Bundle, Analysis], list[str]]] = {
     "patches": _patches, "vectors": _vectors, "block": _block, "attention": _attention,
-    "faithfulness": _faithfulness, "positions": _positions, "odd_tokens": _odd_tokens,
+    "faithfulness": _faithfulness, "positions": _positions,
     "bits": _bits}
+SECTIONS["odd_tokens"] = _odd_tokens
 
 
 def handout_html(bundle: Bundle, analysis: Analysis, image_name: str = "image") -> str:
