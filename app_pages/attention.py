@@ -9,8 +9,12 @@ from ui.tour import close_stage, open_stage
 from vitviz.figures.prediction import short_label
 from vitviz.model import precision, provenance
 from vitviz.stages import attention, attention_distance, closeness, confidence
+from vitviz.stages import odd_tokens
 from vitviz.offline.vit import ATTENTION_NOTE
 from vitviz.views import attention as views
+from vitviz.walkthrough import BY_KEY
+
+ODD_TOKENS = BY_KEY["odd_tokens"]
 
 ctx = open_stage("attention")
 a = ctx.analysis
@@ -50,6 +54,12 @@ def where_cls_looks() -> None:
                "sum to 1 over all tokens (the CLS column is left out "
                "of the picture). Click a patch on the CLS map (or choose one in the sidebar) to choose the query "
                "of the “Where patch … looks” map.")
+    hot = ctx.built("isolated_hot", layer, head, build=lambda: odd_tokens.isolated_hot_patches(
+        attention.cls_attention(a, layer, head)))
+    if hot:  # single-patch spikes: the Odd tokens page measures whether they are high-norm tokens
+        st.info(odd_tokens.hot_note(hot, a.grid), icon="✴️")
+        st.page_link(ODD_TOKENS.page, label=f"{ODD_TOKENS.title}: norms, registers, a blank image",
+                     icon=ODD_TOKENS.icon)
     chart(ctx.figure(views.heads, layer), key="attn_heads")
     chart(ctx.figure(views.layers), key="attn_layers")
 

@@ -24,8 +24,10 @@ from vitviz.model import provenance
 from vitviz.model.analysis import Analysis
 from vitviz.model.loading import Bundle
 from vitviz.stages import block, confidence, faithfulness, memory, position_code, positions, vectors
+from vitviz.stages import odd_tokens
 from vitviz.views import attention as attention_views, bits as bits_views, block as block_views
 from vitviz.views import faithfulness as faithfulness_views
+from vitviz.views import odd_tokens as odd_tokens_views
 from vitviz.views import home as home_views
 from vitviz.views import patches as patches_views, positions as positions_views, vectors as vectors_views
 from vitviz.walkthrough import BY_KEY, STAGES
@@ -117,6 +119,15 @@ def _positions(b: Bundle, a: Analysis) -> list[str]:
             _fig(positions_views.sincos_similarity(b, a, "2d"))]
 
 
+def _odd_tokens(b: Bundle, a: Analysis) -> list[str]:
+    """The norm rule's verdict and its figures, read from the analysis (the blank image's pass stays in the app)."""
+    flags = odd_tokens.flags_by_block(odd_tokens.token_norms(a), odd_tokens.Layout.of(a))
+    last = a.depth - 1
+    return [f"<p>{_md(odd_tokens.norm_verdict(flags, a.grid))}</p>",
+            _fig(odd_tokens_views.norm_map(b, a, last, odd_tokens.NORM_K, a.num_patches // 2)),
+            _fig(odd_tokens_views.norm_ratios(b, a, odd_tokens.NORM_K))]
+
+
 def _bits(b: Bundle, a: Analysis) -> list[str]:
     shape = memory.Shape.of(b.model)
     return [_fig(bits_views.one_number(b, a, 0.1)),
@@ -142,6 +153,7 @@ SECTIONS: dict[str, Callable[[Bundle, Analysis], list[str]]] = {
     "patches": _patches, "vectors": _vectors, "block": _block, "attention": _attention,
     "faithfulness": _faithfulness, "positions": _positions,
     "bits": _bits}
+SECTIONS["odd_tokens"] = _odd_tokens
 
 
 def handout_html(bundle: Bundle, analysis: Analysis, image_name: str = "image") -> str:

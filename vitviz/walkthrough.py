@@ -156,6 +156,23 @@ STAGES: tuple[Stage, ...] = (
         "Sin/cos position encodings exist (the original Transformer, MAE) and are compared side by side. Without "
         "positions a transformer cannot tell order at all: shuffle the patch tokens and the output does not change."),
     Stage(
+        "odd_tokens", "Odd tokens", "✴️", "Odd tokens: high-norm tokens, registers and a blank image",
+        "A few tokens can be odd: far longer than the rest, or a pattern that is there without any image.",
+        "Are all patch tokens alike, or do some behave oddly?",
+        "In large trained ViTs some do. Darcet et al. (Vision Transformers Need Registers, ICLR 2024) found a few "
+        "background patch tokens whose **norm** (a vector's length) is far above the rest: they draw much of the CLS "
+        "token's attention and hold little of their own patch; extra learned **register** tokens give that role a "
+        "place of its own. Yang et al. (Denoising Vision Transformers, ECCV 2024) found a fixed pattern from the "
+        "position embeddings in every feature map, even on an all-zero image. Whether either holds on the model on "
+        "screen is measured below, on your image, by rules stated with their numbers.",
+        "Darcet et al. saw the high-norm tokens in sufficiently large models trained long (DINOv2, OpenCLIP, "
+        "DeiT-III), mostly in the later blocks and on background patches that repeat their neighbours; small or "
+        "briefly trained models did not show them. Their tests are the ones here: norm histograms, the share of the "
+        "CLS token's attention, and linear read-outs (probes) of a token's position and pixels, which they fitted "
+        "on many images (one image gives fewer tokens, so the read-outs here are rougher). Yang et al. traced the "
+        "grid-like artifacts of dense ViT features to the position embeddings and removed them with a denoiser; here "
+        "the blank image's features are compared with your image's, position by position."),
+    Stage(
         "bits", "Bits & memory", "💾", "Bits and memory",
         "Every number is stored in binary, all along.",
         "Why does AI need so much memory?",
