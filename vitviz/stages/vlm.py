@@ -183,6 +183,12 @@ def open_view(model, pixel_values: torch.Tensor, view: int, s: Settings) -> tupl
             attention.numpy().astype(np.float16))
 
 
+def tolerance(scale: float, dtype: torch.dtype) -> float:
+    """What counts as rounding when our float32 recomputation meets the connector's output in ``dtype``: a few
+    units of the format's last place at the output's size (float32: 1e-4 at least, as everywhere in vitviz)."""
+    return max(1e-4, 8 * torch.finfo(dtype).eps * scale)
+
+
 def open_token(model, pixel_values: torch.Tensor, view: int, token: int, s: Settings) -> Opened:
     """``open_view`` for one image token of one view."""
     hidden, projected, diff, scale, attention = open_view(model, pixel_values, view, s)

@@ -1,0 +1,54 @@
+"""AppTest: the "Into a language model" page offline (no SmolVLM weights: the cut, the counts, the prompt's
+structure, and one sentence on how to fetch them), and with a tiny random-weight model of the same architecture
+standing in for fetched files (the page's machinery end to end; its words are not shown as an answer of SmolVLM's)."""
+
+import pytest
+
+from tests import vlm_tiny
+from tests.app.pages import ok, open_page
+from ui import vlm as glue
+from vitviz.model import smolvlm
+
+
+def text_of(at) -> str:
+    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption] + [i.value for i in at.info]
+                     + [w.value for w in at.warning] + [s.value for s in at.success])
+
+
+@pytest.fixture
+def no_weights(monkeypatch):
+    monkeypatch.setattr(glue, "files", lambda: None)
+
+
+def test_offline_page_shows_what_needs_no_weights(no_weights):
+    at = ok(open_page("shapes", "A circle", "vlm"))
+    text = text_of(at)
+    assert smolvlm.FETCH_COMMAND in text and "needs the model's weights" in text
+    assert "crops" in text and "global view" in text and "1,024 patches of 16 px" in text
+    assert "64 tokens per view" in text and "12,288 numbers" in text and "576 numbers" in text
+    assert "`<fake_token_around_image>`" in text and "`<global-img>`" in text and "“What is in this image?" in text
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Image tokens"] == f"{17 * 64:,}"  # a square image scaled to 2048 px: 4 × 4 crops + global view
+    assert "Question (characters)" in metrics
+    assert "Write the answer" not in [b.label for b in at.button]  # no answer offered without the weights
+
+
+def test_question_changes_the_prompt(no_weights):
+    at = ok(open_page("shapes", "A circle", "vlm"))
+    at.text_input(key="vlm_question").input("How many <image> corners?").run()
+    text = text_of(ok(at))
+    assert "“How many corners?" in text
+    assert {m.label: m.value for m in at.metric}["Question (characters)"] == str(len("How many corners?"))
+
+
+def test_with_fetched_files_the_page_runs_the_model(monkeypatch, tmp_path):
+    folder = vlm_tiny.save(tmp_path / "tiny")
+    monkeypatch.setattr(glue, "files", lambda: folder)
+    at = ok(open_page("shapes", "A circle", "vlm"))
+    text = text_of(at)
+    assert "connector" in text and ("equal up to rounding" in text or "identical" in text)
+    assert {m.label for m in at.metric} >= {"Image tokens", "Text tokens"}
+    at.button(key="vlm_run").click().run()
+    ok(at)
+    text = text_of(at)
+    assert "tokens in" in text and "s per token" in text and "not proof of why" in text
