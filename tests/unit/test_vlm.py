@@ -194,3 +194,19 @@ def test_load_a_fetched_folder_and_answer(tmp_path, wide):
     assert loaded.settings.tokens_per_crop == loaded.settings.image_seq_len == 4
     trace = vlm.answer(loaded, wide, "What is here?")
     assert trace.trained and trace.steps and vlm.answer_sentence(trace).startswith(f"{len(trace.steps)} tokens")
+
+
+def test_the_articles_vlm_claims_link_to_the_page():
+    from vitviz.claims import CLAIMS, article_text
+    from vitviz.stages import article
+    from vitviz.walkthrough import BY_KEY, neighbours
+
+    linked = [c for c in CLAIMS if c.also == "vlm"]
+    assert any("Multimodal LLMs or Vision Transformers" in c.quote for c in linked)
+    assert any("hybrid between a wolf" in c.quote for c in linked)
+    assert all(c.also is None or c.also in BY_KEY for c in CLAIMS)
+    text = " ".join(article_text().split())
+    assert all(part.strip() in text for c in linked for part in c.quote.replace("[sic] ", "").split(" … "))
+    t = article.TokenArithmetic(224, 224, 16, (14, 14), 196, 1, 384, 1000)
+    assert "Into a language model" in article.vlm_sentence(t) and "576 image tokens" in article.vlm_sentence(t)
+    assert neighbours("vlm")[0].key == "attention"  # the page comes right after Attention
