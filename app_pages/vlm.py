@@ -12,7 +12,7 @@ from vitviz import wording
 from vitviz.figures.prediction import short_label
 from vitviz.inputs.samples import BY_KEY as SAMPLES
 from vitviz.model import smolvlm
-from vitviz.stages import vlm
+from vitviz.stages import article, vlm
 from vitviz.views import vlm as views
 from vitviz.walkthrough import BY_KEY
 
@@ -20,19 +20,26 @@ ctx = open_stage("vlm")
 image = ctx.image.image
 path = glue.files()
 model, verdict = glue.model_for(path, image.width, image.height)
-s = model.settings if model is not None else smolvlm.PUBLISHED  # the fetched files' own settings, once here
+own = model.settings if model is not None else smolvlm.PUBLISHED  # the fetched files' own settings, once here
 st.info(f"**{smolvlm.TITLE}** ({smolvlm.REPO_ID}, {smolvlm.LICENSE}) is a separate model from the ViT in the "
         f"sidebar: a SigLIP ViT, a connector and the language model SmolLM2-135M. "
-        + (f"Its weights are on this computer ({model.identity[2]})." if model is not None else
+        + (f"Its weights are on this computer ({glue.where(path)}; {model.identity[2]})." if model is not None else
            verdict.sentence() if verdict is not None else vlm.no_weights_sentence()),
         icon="💬" if model is not None else "📦")
 
-cuts = ctx.built("vlm_cuts", model.identity if model else None, build=lambda: vlm.cut(
+st.header("1 · The image as the VLM cuts it")
+edge = st.selectbox("Long side the processor scales the image to", vlm.long_sides(own),
+                    index=vlm.long_sides(own).index(own.longest_edge) if own.longest_edge in vlm.long_sides(own) else 0,
+                    format_func=lambda e: f"{e} px" + (" (the model's default)" if e == own.longest_edge else ""),
+                    key="vlm_edge", help="The model card's size={\"longest_edge\": N*512}: fewer crops, fewer image "
+                                         "tokens, a faster answer, less detail.")
+s = glue.with_long_side(own, edge)
+cuts = ctx.built("vlm_cuts", model.identity if model else None, edge, build=lambda: vlm.cut(
     image, s, model.processor.image_processor if model is not None else None))
 pixels = np.asarray(image.convert("RGB"))
 
-st.header("1 · The image as the VLM cuts it")
-st.plotly_chart(views.crops_on_image(pixels, cuts), key="vlm_crops", config={"displaylogo": False})
+chart(ctx.built("vlm_crops_fig", model.identity if model else None, edge,
+                build=lambda: views.crops_on_image(pixels, cuts)), key="vlm_crops")
 st.markdown(
     f"The processor first scales the image so that its long side is **{s.longest_edge} px** (smaller images are "
     f"scaled up), rounds both sides up to whole crops of **{s.crop} px**, and cuts "
@@ -41,7 +48,8 @@ st.markdown(
        f"nothing: the image fits one {s.crop}-px view.")
     + f" Each is cut into {s.crop} / {s.patch} = {s.patches_side} × {s.patches_side} = **{s.patches_side ** 2:,} "
       f"patches of {s.patch} px**, the same idea as the Patches page; the encoder is a ViT of its own.")
-chart(ctx.built("vlm_views", build=lambda: views.views(cuts)), key="vlm_views")
+chart(ctx.built("vlm_views", model.identity if model else None, edge, build=lambda: views.views(cuts)),
+      key="vlm_views")
 st.page_link(BY_KEY["patches"].page, label="Patches: the same cut, for the ViT on screen", icon="🧩")
 
 st.subheader("The encoder's own attention, for one patch")
@@ -55,9 +63,9 @@ if model is None:
     st.caption("The encoder's attention needs the weights: " + (
         f"`{smolvlm.FETCH_COMMAND}`." if path is None else "this server has not enough memory for them (above)."))
 else:
-    inputs = ctx.built("vlm_inputs", model.identity, build=lambda: vlm.inputs_for(model.processor, image,
-                                                                                    vlm.DEFAULT_QUESTION))
-    opened_view = glue.result(glue.key(ctx, model, "view", view),
+    inputs = ctx.built("vlm_inputs", model.identity, edge, build=lambda: vlm.inputs_for(
+        model.processor, image, vlm.DEFAULT_QUESTION, edge))
+    opened_view = glue.result(glue.key(ctx, model, "view", edge, view),
                               run=lambda: vlm.open_view(model.model, inputs["pixel_values"][0], view, model.settings),
                               label="Running the encoder on this view…")
     layer = st.slider("Encoder block", 1, opened_view[4].shape[0], opened_view[4].shape[0], key="vlm_enc_layer") - 1
@@ -72,15 +80,17 @@ st.header("2 · Pixel shuffle and the projection: one image token opened up")
 token = st.number_input(f"Image token of that view (0 … {s.tokens_per_crop - 1}, row by row)", 0,
                         s.tokens_per_crop - 1, (s.tokens_side // 2) * s.tokens_side + s.tokens_side // 2, key="vlm_token")
 patches = vlm.token_patches(int(token), s)
-c1, c2 = st.columns(2)
+c1, c2, c3 = st.columns([3, 2, 3])
 with c1:
-    chart(views.token_patches(crop, s, int(token), f"Image token {int(token)} of the {cuts.name(view)}: its "
-                                                   f"{s.scale_factor ** 2} patches"), key="vlm_token_fig")
+    chart(views.token_patches(crop, s, int(token), f"Image token {int(token)} of the {cuts.name(view)}"),
+          key="vlm_token_fig")
 with c2:
+    chart(views.token_zoom(crop, s, int(token), f"Its {s.scale_factor ** 2} patches"), key="vlm_token_zoom")
+with c3:
     st.markdown(
         f"**Pixel shuffle** takes the {s.patches_side} × {s.patches_side} patch vectors of a view and puts each "
         f"{s.scale_factor} × {s.scale_factor} block of neighbours into **one** vector, one after another (numbered "
-        f"1–{s.scale_factor ** 2} on the left: patches {', '.join(map(str, patches[:4]))}, … {patches[-1]}). "
+        f"1–{s.scale_factor ** 2} in the middle: patches {', '.join(map(str, patches[:4]))}, … {patches[-1]}). "
         f"{s.scale_factor ** 2} × {s.encoder_width} = **{s.shuffled_width:,} numbers**, and only "
         f"{s.patches_side ** 2:,} / {s.scale_factor ** 2} = **{s.tokens_per_crop} tokens per view**. One linear "
         f"projection (a {s.shuffled_width:,} × {s.lm_width} matrix, no bias) then makes each **{s.lm_width} numbers** "
@@ -126,13 +136,13 @@ trace = None
 if model is None:
     st.info(vlm.no_weights_sentence() if verdict is None else verdict.sentence(), icon="📦")
 else:
-    answer_key = glue.key(ctx, model, "answer", question)
+    answer_key = glue.key(ctx, model, "answer", edge, question)
     if not asked("vlm_requested", glue.has(answer_key)):
         st.markdown(f"Greedy decoding: at each step the language model scores all {model.model.config.text_config.vocab_size:,} "
                     f"tokens and the most probable one is written (at most {vlm.MAX_NEW_TOKENS} tokens).")
         ask_button("vlm_requested", "Write the answer", key="vlm_run")
     else:
-        trace = glue.result(answer_key, run=lambda: vlm.answer(model, image, question),
+        trace = glue.result(answer_key, run=lambda: vlm.answer(model, image, question, edge),
                             label="Writing the answer, one token at a time…")
         st.markdown(f"> {trace.answer}")
         st.caption(vlm.answer_sentence(trace) + " Greedy decoding, the same tokens as `model.generate(…, "
@@ -181,8 +191,8 @@ with c2:
     else:
         st.caption("Its own words need the answer (section 4)" + ("." if model is not None else
                    f": the weights first (`{smolvlm.FETCH_COMMAND}`)."))
-retina = SAMPLES.get("retina")
-if retina is not None and ctx.image.name != retina.title:
-    st.caption(f"Try the sample “{retina.title}”: ImageNet has no class for it, so the classifier must still pick one, "
-               "while the language model can describe it.")
+unknown = article.unknown_sample(ctx.bundle)  # a gallery image this classifier has no class for
+if unknown is not None and ctx.image.name != SAMPLES[unknown[0]].title:
+    st.caption(f"Try the sample “{SAMPLES[unknown[0]].title}”: {ctx.bundle.spec.title} has no class for what {unknown[1]} shows, "
+               "so it must still pick one of its own, while the language model can describe it in its own words.")
 close_stage("vlm")

@@ -39,6 +39,20 @@ def files() -> Path | None:
     return _files[1]
 
 
+def where(path: Path) -> str:
+    """Where the model's files are, in words."""
+    if os.environ.get(smolvlm.FOLDER_ENV):
+        return f"the folder in {smolvlm.FOLDER_ENV}, {path}; vitviz does not know where these weights came from"
+    return "fetched from the model hub"
+
+
+def with_long_side(s: smolvlm.Settings, edge: int) -> smolvlm.Settings:
+    """The settings with the processor's long side set to ``edge`` px."""
+    from dataclasses import replace
+
+    return replace(s, longest_edge=edge)
+
+
 def dtype_for(views: int, prompt_tokens: int) -> tuple[torch.dtype | None, smolvlm.MemoryVerdict]:
     """The number format an answer runs in here: float32 when it fits in this server's memory, else bfloat16 when
     that fits, else none (with the verdict that says why). A model loaded already costs no new weights."""

@@ -52,3 +52,11 @@ def test_with_fetched_files_the_page_runs_the_model(monkeypatch, tmp_path):
     ok(at)
     text = text_of(at)
     assert "tokens in" in text and "s per token" in text and "not proof of why" in text
+
+
+def test_a_smaller_long_side_costs_fewer_tokens(no_weights):
+    at = ok(open_page("shapes", "A circle", "vlm"))
+    at.selectbox(key="vlm_edge").select(512).run()
+    ok(at)
+    assert {m.label: m.value for m in at.metric}["Image tokens"] == "64"  # one 512-px view, no crops
+    assert "nothing: the image fits one 512-px view" in text_of(at)

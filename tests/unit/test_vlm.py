@@ -210,3 +210,12 @@ def test_the_articles_vlm_claims_link_to_the_page():
     t = article.TokenArithmetic(224, 224, 16, (14, 14), 196, 1, 384, 1000)
     assert "Into a language model" in article.vlm_sentence(t) and "576 image tokens" in article.vlm_sentence(t)
     assert neighbours("vlm")[0].key == "attention"  # the page comes right after Attention
+
+
+def test_the_long_side_setting_reaches_the_model_inputs(tiny, wide):
+    model, proc, s, _ = tiny
+    small = vlm.inputs_for(proc, wide, "Hi", longest_edge=64)
+    assert small["pixel_values"].shape[1] == 1  # one view: the image fits one 64-px crop
+    assert int((small["input_ids"][0] == model.config.image_token_id).sum()) == s.image_seq_len
+    from dataclasses import replace
+    assert vlm.cut(wide, replace(s, longest_edge=64), proc.image_processor).n_views == 1

@@ -156,10 +156,17 @@ ATTENTION = {"text_config": "eager", "vision_config": "sdpa", "": "eager"}
 
 # --- the files ------------------------------------------------------------------------------------------------
 
+FOLDER_ENV = "VITVIZ_SMOLVLM_DIR"  # a folder holding the model's files, copied by hand (a USB stick before class)
+
+
 def local_files() -> Path | None:
-    """The folder holding the fetched model (the Hugging Face cache), or None when it is not (completely) here."""
+    """The folder holding the model's files: ``$VITVIZ_SMOLVLM_DIR`` when set, else the fetched copy in the Hugging
+    Face cache; None when neither is (completely) here."""
     import huggingface_hub
 
+    if os.environ.get(FOLDER_ENV):
+        folder = Path(os.environ[FOLDER_ENV])
+        return folder if complete(folder) else None
     try:
         path = Path(huggingface_hub.snapshot_download(REPO_ID, allow_patterns=ALLOW, local_files_only=True))
     except Exception:  # not in the cache (LocalEntryNotFoundError), or a damaged cache
@@ -273,15 +280,18 @@ def memory_in_use_bytes() -> int:
 def answer_bytes(s: Settings, crops: int, prompt_tokens: int, new_tokens: int, dtype: torch.dtype,
                  parameters: int, weights_loaded: bool) -> int:
     """What one answer needs, by a stated count: the weights (parameters × bytes, unless loaded already), the
-    encoder's activations for all crops at once and its eager attention for one crop (the view opened up: heads ×
-    patches² scores and probabilities, float32), the
+    encoder's attention matrices and MLP activations for all crops at once and its eager attention for the one view
+    opened up (float32), the
     language model's key/value cache (2 × layers × tokens × width) and its eager attention over the prompt
     (heads × tokens², scores and probabilities), plus a fixed headroom."""
     size = torch.finfo(dtype).bits // 8
     weights = 0 if weights_loaded else parameters * size
     patches = s.patches_side ** 2
     heads = s.encoder_width // 64  # SigLIP's heads are 64 numbers wide
-    encoder = heads * patches * patches * 4 * 2 + crops * patches * s.encoder_width * 4 * 8
+    # every crop's attention matrix at once (CPU attention holds it, in float32), its MLP's 4× wider activations,
+    # and the opened view's eager attention (scores and probabilities)
+    encoder = (crops * heads * patches * patches * 4 + crops * patches * 4 * s.encoder_width * 4 * 2
+               + heads * patches * patches * 4 * 2)
     tokens = prompt_tokens + new_tokens
     lm = 2 * s.lm_layers * tokens * s.lm_width * size + s.lm_heads * prompt_tokens ** 2 * 4 * 2
     return weights + encoder + lm + HEADROOM_BYTES

@@ -87,9 +87,10 @@ def to_pixels(values: np.ndarray) -> np.ndarray:
 
 def cut(image: Image.Image, s: Settings = smolvlm.PUBLISHED, processor=None) -> Cuts:
     """Cut ``image`` with the model's own image processor (``processor``: the loaded one; default: built from the
-    settings) and keep the crops for drawing."""
+    settings), its long side scaled to ``s.longest_edge``, and keep the crops for drawing."""
     processor = processor or image_processor(s)
-    out = processor(images=[[image.convert("RGB")]], return_row_col_info=True, return_tensors="np")
+    out = processor(images=[[image.convert("RGB")]], return_row_col_info=True, return_tensors="np",
+                    size={"longest_edge": s.longest_edge})
     values = out["pixel_values"][0]  # [n, 3, crop, crop]
     return Cuts(rows=int(out["rows"][0][0]), cols=int(out["cols"][0][0]), crop=int(values.shape[-1]),
                 width=image.width, height=image.height, crops=to_pixels(values[:, :, ::2, ::2]))
@@ -110,14 +111,18 @@ class Cost:
     image_tokens: int
 
 
+def long_sides(s: Settings = smolvlm.PUBLISHED) -> list[int]:
+    """The processor's long side at 1, 2, 3, 4 × the crop size (the model card's ``N*512``; 4 is the default)."""
+    return [n * s.crop for n in range(1, 5)]
+
+
 def costs(width: int, height: int, s: Settings = smolvlm.PUBLISHED) -> list[Cost]:
     """Image tokens for this image's shape at long sides of 1, 2, 3, 4 × the crop size (the model card's
     ``size={"longest_edge": N*512}``; N=4 is the default): the processor's own count
     (``get_number_of_image_patches``)."""
     processor = image_processor(s)
     out = []
-    for n in range(1, 5):
-        edge = n * s.crop
+    for edge in long_sides(s):
         _, rows, cols = processor.get_number_of_image_patches(height, width, {"size": {"longest_edge": edge}})
         out.append(Cost(edge, rows, cols, image_token_count(rows, cols, s.image_seq_len)))
     return out
@@ -328,10 +333,12 @@ class Trace:
         return self.seconds / max(1, len(self.steps))
 
 
-def inputs_for(processor, image: Image.Image, question: str) -> dict:
-    """The processor's model inputs for one image and question (the chat template, then the processor)."""
+def inputs_for(processor, image: Image.Image, question: str, longest_edge: int | None = None) -> dict:
+    """The processor's model inputs for one image and question (the chat template, then the processor; the long
+    side scaled to ``longest_edge``, default: the processor's own setting)."""
     prompt = chat_prompt(question)
-    return dict(processor(text=prompt, images=[image.convert("RGB")], return_tensors="pt"))
+    size = {"size": {"longest_edge": longest_edge}} if longest_edge else {}
+    return dict(processor(text=prompt, images=[image.convert("RGB")], return_tensors="pt", **size))
 
 
 def end_ids(processor, model) -> set[int]:
@@ -390,10 +397,10 @@ def greedy(model, processor, inputs: dict, max_new_tokens: int = MAX_NEW_TOKENS,
                  views=int(inputs["pixel_values"].shape[1]), per_view=len(positions) // max(1, int(inputs["pixel_values"].shape[1])))
 
 
-def answer(loaded: smolvlm.Loaded, image: Image.Image, question: str,
+def answer(loaded: smolvlm.Loaded, image: Image.Image, question: str, longest_edge: int | None = None,
            on_token: Callable[[int], None] | None = None) -> Trace:
-    """The published model's greedy answer to ``question`` about ``image``."""
-    inputs = inputs_for(loaded.processor, image, question)
+    """The fetched model's greedy answer to ``question`` about ``image`` (long side scaled to ``longest_edge``)."""
+    inputs = inputs_for(loaded.processor, image, question, longest_edge)
     inputs["pixel_values"] = inputs["pixel_values"].to(loaded.dtype)
     return greedy(loaded.model, loaded.processor, inputs, trained=True, on_token=on_token)
 

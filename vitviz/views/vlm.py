@@ -55,13 +55,28 @@ def token_patches(crop: np.ndarray, s: Settings, token: int, title: str) -> go.F
     fig.add_trace(go.Scatter(x=tx, y=ty, mode="lines", line=dict(color="white", width=2), hoverinfo="skip",
                              showlegend=False))
     tr, tc = divmod(token, s.tokens_side)
-    for i in range(s.scale_factor):
-        for j in range(s.scale_factor):
-            r, c = tr * s.scale_factor + i, tc * s.scale_factor + j
-            fig.add_shape(type="rect", x0=c * px - 0.5, x1=(c + 1) * px - 0.5, y0=r * px - 0.5, y1=(r + 1) * px - 0.5,
-                          line=dict(color=HIGHLIGHT, width=2))
-            fig.add_annotation(x=(c + 0.5) * px, y=(r + 0.5) * px, text=str(i * s.scale_factor + j + 1),
-                               showarrow=False, font=dict(color="white", size=11), bgcolor="rgba(0,0,0,0.5)")
+    fig.add_shape(type="rect", x0=tc * step - 0.5, x1=(tc + 1) * step - 0.5, y0=tr * step - 0.5,
+                  y1=(tr + 1) * step - 0.5, line=dict(color=HIGHLIGHT, width=4))
+    return fig
+
+
+def token_zoom(crop: np.ndarray, s: Settings, token: int, title: str) -> go.Figure:
+    """The s×s patches of ``token``, magnified, each numbered in the order pixel shuffle concatenates them."""
+    h = crop.shape[0]
+    px = h // s.patches_side
+    tr, tc = divmod(token, s.tokens_side)
+    f = s.scale_factor
+    block = crop[tr * f * px:(tr + 1) * f * px, tc * f * px:(tc + 1) * f * px]
+    zoom = max(1, 320 // block.shape[0])
+    big = np.kron(block, np.ones((zoom, zoom, 1), dtype=np.uint8))
+    fig = image_figure(big, title)
+    cell = px * zoom
+    for i in range(f):
+        for j in range(f):
+            fig.add_shape(type="rect", x0=j * cell - 0.5, x1=(j + 1) * cell - 0.5, y0=i * cell - 0.5,
+                          y1=(i + 1) * cell - 0.5, line=dict(color=HIGHLIGHT, width=2))
+            fig.add_annotation(x=(j + 0.5) * cell, y=(i + 0.5) * cell, text=str(i * f + j + 1), showarrow=False,
+                               font=dict(color="white", size=16), bgcolor="rgba(0,0,0,0.55)")
     return fig
 
 
