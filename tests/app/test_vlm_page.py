@@ -60,3 +60,18 @@ def test_a_smaller_long_side_costs_fewer_tokens(no_weights):
     ok(at)
     assert {m.label: m.value for m in at.metric}["Image tokens"] == "64"  # one 512-px view, no crops
     assert "nothing: the image fits one 512-px view" in text_of(at)
+
+
+def test_home_links_the_vlm_claims_and_card_to_the_page(no_weights):
+    from tests.app.pages import ROOT
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=300)
+    at.session_state["vitviz_model"] = "shapes"
+    at.run()
+    at.selectbox(key="vitviz_sample").select("A star").run()
+    ok(at)
+    live = [link.proto.page for link in at.get("page_link") if link.proto.label.startswith("Live: Into a language model")]
+    assert live == ["vlm", "vlm"]  # the VLM naming claim and the closed-set claim
+    card = [link for link in at.get("page_link") if "the same steps live on a real small VLM" in link.proto.label]
+    assert card and card[0].proto.page == "vlm"
