@@ -53,28 +53,37 @@ chart(ctx.built("vlm_views", model.identity if model else None, edge, build=lamb
 st.page_link(BY_KEY["patches"].page, label="Patches: the same cut, for the ViT on screen", icon="🧩")
 
 st.subheader("The encoder's own attention, for one patch")
+glue.keep_in_range("vlm_view", cuts.n_views)
 view = st.selectbox("View", list(range(cuts.n_views)), format_func=cuts.name, key="vlm_view",
                     help="The crops and the global view: the encoder reads each on its own.")
 patch = st.number_input(f"Patch of that view (0 … {s.patches_side ** 2 - 1}, row by row)", 0,
                         s.patches_side ** 2 - 1, (s.patches_side // 2) * s.patches_side + s.patches_side // 2,
                         key="vlm_patch")
 crop = cuts.crops[view]
+opened_view = None
 if model is None:
     st.caption("The encoder's attention needs the weights: " + (
         f"`{smolvlm.FETCH_COMMAND}`." if path is None else "this server has not enough memory for them (above)."))
 else:
-    inputs = ctx.built("vlm_inputs", model.identity, edge, build=lambda: vlm.inputs_for(
-        model.processor, image, vlm.DEFAULT_QUESTION, edge))
-    opened_view = glue.result(glue.key(ctx, model, "view", edge, view),
-                              run=lambda: vlm.open_view(model.model, inputs["pixel_values"][0], view, model.settings),
-                              label="Running the encoder on this view…")
-    layer = st.slider("Encoder block", 1, opened_view[4].shape[0], opened_view[4].shape[0], key="vlm_enc_layer") - 1
-    side = model.settings.patches_side
-    values = opened_view[4][layer, int(patch)].astype(np.float32).reshape(side, side)
-    chart(views.encoder_attention(crop, values, int(patch),
-                                  f"Where patch {int(patch)} looks in encoder block {layer + 1} (mean of heads)"),
-          key="vlm_enc_attn")
-    st.page_link(BY_KEY["attention"].page, label="Attention: the same maps for the ViT on screen", icon="👀")
+    view_key = glue.key(ctx, model, "view", edge, view)
+    if not asked("vlm_view_requested", glue.has(view_key)):  # one more encoder pass: on request (ui/on_request.py)
+        st.markdown("The encoder's own attention, and the check of section 2, run the encoder once more on this view "
+                    "with its attention probabilities kept.")
+        ask_button("vlm_view_requested", "Run the encoder on this view", key="vlm_view_run")
+    else:
+        inputs = ctx.built("vlm_inputs", model.identity, edge, build=lambda: vlm.inputs_for(
+            model.processor, image, vlm.DEFAULT_QUESTION, edge))
+        opened_view = glue.result(view_key, run=lambda: vlm.open_view(model.model, inputs["pixel_values"][0], view,
+                                                                      model.settings),
+                                  label="Running the encoder on this view…")
+        layers = opened_view[4].shape[0]
+        layer = st.slider("Encoder block", 1, layers, layers, key="vlm_enc_layer") - 1
+        side = model.settings.patches_side
+        values = opened_view[4][layer, int(patch)].astype(np.float32).reshape(side, side)
+        chart(views.encoder_attention(crop, values, int(patch),
+                                      f"Where patch {int(patch)} looks in encoder block {layer + 1} (mean of heads)"),
+              key="vlm_enc_attn")
+st.page_link(BY_KEY["attention"].page, label="Attention: the same maps for the ViT on screen", icon="👀")
 
 st.header("2 · Pixel shuffle and the projection: one image token opened up")
 token = st.number_input(f"Image token of that view (0 … {s.tokens_per_crop - 1}, row by row)", 0,
@@ -97,12 +106,14 @@ with c3:
         "wide: the width of the language model's word tokens, so it can read them like words.")
     if model is None:
         st.caption("Checking this against the model's own connector needs the weights.")
+    elif opened_view is None:
+        st.caption("Checking this against the model's own connector: run the encoder on this view (section 1).")
     else:
         diff, scale = opened_view[2], opened_view[3]  # the view's arrays (cached above); the token is a slice
         st.success(f"Recomputed here (pixel shuffle as one reshape, then the projection matrix) and compared with "
                    f"the model's connector for all {s.tokens_per_crop} tokens of this view: "
                    f"{wording.difference(diff, vlm.tolerance(scale, model.dtype))}.", icon="✅")
-if model is not None:
+if opened_view is not None:
     chart(views.token_vectors(opened_view[0][patches], opened_view[1][int(token)],
                               f"Image token {int(token)}: its numbers before and after the projection"),
           key="vlm_vectors")

@@ -39,6 +39,14 @@ def files() -> Path | None:
     return _files[1]
 
 
+def keep_in_range(widget: str, n: int) -> None:
+    """A chosen index past the end of a shorter list (a view of a finer cut than the one shown now) goes back to 0
+    before its widget is drawn."""
+    value = st.session_state.get(widget, 0)
+    if not isinstance(value, int) or value >= n:
+        st.session_state[widget] = 0
+
+
 def where(path: Path) -> str:
     """Where the model's files are, in words."""
     if os.environ.get(smolvlm.FOLDER_ENV):

@@ -45,7 +45,9 @@ def test_with_fetched_files_the_page_runs_the_model(monkeypatch, tmp_path):
     folder = vlm_tiny.save(tmp_path / "tiny")
     monkeypatch.setattr(glue, "files", lambda: folder)
     at = ok(open_page("shapes", "A circle", "vlm"))
-    text = text_of(at)
+    assert "Write the answer" in [b.label for b in at.button]
+    at.button(key="vlm_view_run").click().run()
+    text = text_of(ok(at))
     assert "connector" in text and ("equal up to rounding" in text or "identical" in text)
     assert {m.label for m in at.metric} >= {"Image tokens", "Text tokens"}
     at.button(key="vlm_run").click().run()
@@ -56,6 +58,7 @@ def test_with_fetched_files_the_page_runs_the_model(monkeypatch, tmp_path):
 
 def test_a_smaller_long_side_costs_fewer_tokens(no_weights):
     at = ok(open_page("shapes", "A circle", "vlm"))
+    at.selectbox(key="vlm_view").select(16).run()  # the global view of 17
     at.selectbox(key="vlm_edge").select(512).run()
     ok(at)
     assert {m.label: m.value for m in at.metric}["Image tokens"] == "64"  # one 512-px view, no crops
