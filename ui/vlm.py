@@ -79,13 +79,14 @@ def dtype_for(views: int, prompt_tokens: int) -> tuple[torch.dtype | None, smolv
 
 def model_for(path: Path | None, width: int, height: int) -> tuple[smolvlm.Loaded | None, smolvlm.MemoryVerdict | None]:
     """The model to run for an image of this size, loaded (once), or None: no weights here (verdict None), or not
-    enough memory (the verdict says why). The memory rule counts the published settings' views and tokens."""
+    enough memory (the verdict says why). The memory rule counts the views and tokens at the long side the learner
+    chose (the page's control, ``vlm_edge``; the model's default before that)."""
     if path is None:
         return None, None
     s = smolvlm.PUBLISHED
-    cost = next(c for c in vlm.costs(width, height, s) if c.longest_edge == s.longest_edge)
-    views = cost.rows * cost.cols + 1
-    dtype, verdict = dtype_for(views, cost.image_tokens + 64)
+    edge = st.session_state.get("vlm_edge", s.longest_edge)
+    cost = next((c for c in vlm.costs(width, height, s) if c.longest_edge == edge), vlm.costs(width, height, s)[-1])
+    dtype, verdict = dtype_for(cost.rows * cost.cols + 1, cost.image_tokens + 64)
     return (loaded(path, dtype) if dtype is not None else None), verdict
 
 

@@ -78,3 +78,12 @@ def test_home_links_the_vlm_claims_and_card_to_the_page(no_weights):
     assert live == ["vlm", "vlm"]  # the VLM naming claim and the closed-set claim
     card = [link for link in at.get("page_link") if "the same steps live on a real small VLM" in link.proto.label]
     assert card and card[0].proto.page == "vlm"
+
+
+def test_no_answer_offered_when_the_memory_does_not_allow_it(monkeypatch, tmp_path):
+    folder = vlm_tiny.save(tmp_path / "tiny")
+    monkeypatch.setattr(glue, "files", lambda: folder)
+    monkeypatch.setenv("VITVIZ_MEMORY_LIMIT_MB", "100")  # less than this process holds already
+    at = ok(open_page("shapes", "A circle", "vlm"))
+    assert "Write the answer" not in [b.label for b in at.button]
+    assert "Not offered on this server" in text_of(at)

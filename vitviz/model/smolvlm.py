@@ -310,7 +310,7 @@ class MemoryVerdict:
             return f"An answer needs about {gb(self.need)}; {gb(self.free)} of this server's {gb(self.limit)} are free."
         return (f"Not offered on this server: an answer needs about {gb(self.need)} of memory, and only "
                 f"{gb(self.free)} of its {gb(self.limit)} are free (the hosted demo has {gb(HOSTED_LIMIT_BYTES)} at "
-                f"most). Run vitviz on your own computer ({FETCH_COMMAND}) to see the answer.")
+                f"most). A shorter long side (section 1) needs less; or run vitviz on your own computer ({FETCH_COMMAND}).")
 
 
 def memory_verdict(need: int, in_use: int, limit: int) -> MemoryVerdict:
