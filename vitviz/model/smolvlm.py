@@ -7,6 +7,17 @@ and the chat template of ``HuggingFaceTB/SmolVLM-256M-Instruct``); once the file
 values are read instead and these are checked against them (``settings_of``). The model card and the SmolVLM
 paper (Marafioti et al. 2025) describe the same design: a SigLIP base encoder (16-px patches, 512-px inputs), pixel
 shuffle by 4, one linear projection into SmolLM2-135M, 64 image tokens per 512-px crop.
+
+Where each number was checked (the hub itself is not reachable from where vitviz is built, so the files' copies
+were): the model card (base models SigLIP base-patch16-512 and SmolLM2-135M-Instruct; "64 visual tokens to encode
+image patches of size 512×512"; ``size={"longest_edge": N*512}`` with N = 4 by default); the SmolVLM-256M/500M
+release post (huggingface/blog ``smolervlm.md``: SigLIP base patch-16/512 of 93M parameters, 4,096 pixels per image
+token = 512² / 64, ``<row_r_col_c>`` one token each); public copies of the config, processor settings and chat
+template in other projects' test fixtures (scale_factor 4, image_token_id 49190, text 576 wide, 30 layers, 9 heads,
+3 key/value heads, vocab 49,280; vision 768 wide, 12 layers, 512 px, patch 16; image_seq_len 64; longest_edge 2048
+and 512); transformers' own Idefics3/SmolVLM source (pixel shuffle, the connector: one Linear without bias, image
+splitting, the prompt's image layout). The architecture built from ``CONFIG`` has 256.5 M parameters (tested).
+Fetched files' own values replace these at run time.
 """
 
 from __future__ import annotations
