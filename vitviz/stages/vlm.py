@@ -163,7 +163,7 @@ class Opened:
     attention: np.ndarray  # [layers, patches, patches] float16: the encoder's attention, mean over heads
 
 
-_encoder_lock = threading.Lock()
+_encoder_lock = threading.Lock()  # open_view switches the shared encoder to eager attention for one call
 
 
 def open_view(model, pixel_values: torch.Tensor, view: int, s: Settings) -> tuple[np.ndarray, np.ndarray, float, float]:
@@ -366,7 +366,8 @@ def greedy(model, processor, inputs: dict, max_new_tokens: int = MAX_NEW_TOKENS,
     mask = inputs.get("attention_mask", torch.ones_like(ids))
     start = time.perf_counter()
     with torch.no_grad():
-        out = model(**inputs, use_cache=True, output_attentions=True)
+        with _encoder_lock:  # the encoder reads every view here: never while open_view has it in eager mode
+            out = model(**inputs, use_cache=True, output_attentions=True)
         for step in range(max_new_tokens):
             logits = out.logits[0, -1].float()  # [V]
             probs = torch.softmax(logits, -1)
