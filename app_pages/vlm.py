@@ -71,11 +71,9 @@ else:
                     "with its attention probabilities kept.")
         ask_button("vlm_view_requested", "Run the encoder on this view", key="vlm_view_run")
     else:
-        inputs = ctx.built("vlm_inputs", model.identity, edge, build=lambda: vlm.inputs_for(
-            model.processor, image, vlm.DEFAULT_QUESTION, edge))
-        opened_view = glue.result(view_key, run=lambda: vlm.open_view(model.model, inputs["pixel_values"][0], view,
-                                                                      model.settings),
-                                  label="Running the encoder on this view…")
+        opened_view = glue.result(view_key, run=lambda: vlm.open_view(
+            model.model, vlm.inputs_for(model.processor, image, vlm.DEFAULT_QUESTION, edge)["pixel_values"][0], view,
+            model.settings), label="Running the encoder on this view…")
         layers = opened_view[4].shape[0]
         layer = st.slider("Encoder block", 1, layers, layers, key="vlm_enc_layer") - 1
         side = model.settings.patches_side
