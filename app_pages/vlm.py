@@ -23,7 +23,7 @@ model, verdict = glue.model_for(path, image.width, image.height)
 own = model.settings if model is not None else smolvlm.PUBLISHED  # the fetched files' own settings, once here
 st.info(f"**{smolvlm.TITLE}** ({smolvlm.REPO_ID}, {smolvlm.LICENSE}) is a separate model from the ViT in the "
         f"sidebar: a SigLIP ViT, a connector and the language model SmolLM2-135M. "
-        + (f"Its weights are on this computer ({glue.where(path)}; {model.identity[2]})." if model is not None else
+        + (f"Its weights are on this computer ({glue.where(path)}; {model.identity[2]} on the {model.device.type.upper()})." if model is not None else
            verdict.sentence() if verdict is not None else vlm.no_weights_sentence()),
         icon="💬" if model is not None else "📦")
 

@@ -223,33 +223,36 @@ class Loaded:
     settings: Settings
     dtype: torch.dtype
     path: Path
+    device: torch.device = torch.device("cpu")
 
     @property
     def identity(self) -> tuple:
-        return (REPO_ID, self.path.name, str(self.dtype).removeprefix("torch."))
+        return (REPO_ID, self.path.name, str(self.dtype).removeprefix("torch."), self.device.type)
 
 
 _lock = threading.Lock()
 _loaded: dict[str, Loaded] = {}
 
 
-def load(path: Path, dtype: torch.dtype = torch.float32) -> Loaded:
-    """The model in ``path`` in ``dtype``, loaded once per process and number format."""
+def load(path: Path, dtype: torch.dtype = torch.float32, device: str | None = None) -> Loaded:
+    """The model in ``path`` in ``dtype``, loaded once per process, number format and device (default: CUDA when
+    available, else the CPU)."""
     import json
 
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    key = f"{path}|{dtype}"
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    key = f"{path}|{dtype}|{device}"
     with _lock:
         if key in _loaded:
             return _loaded[key]
-        model = AutoModelForImageTextToText.from_pretrained(path, dtype=dtype, attn_implementation=ATTENTION).eval()
+        model = AutoModelForImageTextToText.from_pretrained(path, dtype=dtype, attn_implementation=ATTENTION).to(device).eval()
         processor = AutoProcessor.from_pretrained(path)
         config = json.loads((path / "config.json").read_text())
         images = processor.image_processor  # its settings as loaded (from preprocessor_config.json)
         pre = {"size": dict(images.size), "max_image_size": dict(images.max_image_size)}
         seq = getattr(processor, "image_seq_len", IMAGE_SEQ_LEN)
-        _loaded[key] = Loaded(model, processor, settings_of(config, pre, seq), dtype, path)
+        _loaded[key] = Loaded(model, processor, settings_of(config, pre, seq), dtype, path, device)
         return _loaded[key]
 
 

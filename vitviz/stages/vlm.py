@@ -171,7 +171,8 @@ def open_view(model, pixel_values: torch.Tensor, view: int, s: Settings) -> tupl
     the model's connector, and the encoder's own attention (eager, mean over heads): (patch vectors [P, D],
     projected [T, W], max |difference|, max |connector|) plus the attention, all as arrays."""
     vision, connector = model.model.vision_model, model.model.connector
-    px = pixel_values[view:view + 1].to(next(vision.parameters()).dtype)  # [1, 3, crop, crop]
+    first = next(vision.parameters())
+    px = pixel_values[view:view + 1].to(first.device, first.dtype)  # [1, 3, crop, crop]
     with _encoder_lock, torch.no_grad():
         before = vision.config._attn_implementation
         vision.config._attn_implementation = "eager"  # the probabilities are read only in eager attention
@@ -184,8 +185,8 @@ def open_view(model, pixel_values: torch.Tensor, view: int, s: Settings) -> tupl
         weight = connector.modality_projection.proj.weight.float()  # [W, s²·D]
         ours = pixel_shuffle(hidden, s.scale_factor) @ weight.T  # [1, T, W]
         attention = torch.stack([a[0].float().mean(0) for a in out.attentions])  # [L, P, P]
-    return (hidden[0].numpy(), ours[0].numpy(), float((ours - theirs).abs().max()), float(theirs.abs().max()),
-            attention.numpy().astype(np.float16))
+    return (hidden[0].cpu().numpy(), ours[0].cpu().numpy(), float((ours - theirs).abs().max()),
+            float(theirs.abs().max()), attention.cpu().numpy().astype(np.float16))
 
 
 def tolerance(scale: float, dtype: torch.dtype) -> float:
@@ -375,8 +376,8 @@ def greedy(model, processor, inputs: dict, max_new_tokens: int = MAX_NEW_TOKENS,
             chosen = int(torch.argmax(logits))
             rows = torch.stack([a[0, :, -1].float().mean(0) for a in out.attentions])  # [L, T + step]
             worst = max(worst, float((torch.stack([a[0, :, -1].float().sum(-1) for a in out.attentions]) - 1).abs().max()))
-            to_image.append(rows[:, positions].numpy().astype(np.float16))
-            share.append(rows[:, positions].sum(-1).numpy())
+            to_image.append(rows[:, positions].cpu().numpy().astype(np.float16))
+            share.append(rows[:, positions].sum(-1).cpu().numpy())
             steps.append(Step(chosen, tok.decode([chosen]), tuple(int(i) for i in top.indices),
                               tuple(tok.decode([int(i)]) for i in top.indices),
                               tuple(float(p) for p in top.values)))
@@ -385,13 +386,13 @@ def greedy(model, processor, inputs: dict, max_new_tokens: int = MAX_NEW_TOKENS,
             if chosen in stop:
                 break
             mask = torch.cat([mask, mask.new_ones((1, 1))], dim=1)
-            out = model(input_ids=torch.tensor([[chosen]]), attention_mask=mask, cache=out.past_key_values,
+            out = model(input_ids=torch.tensor([[chosen]], device=ids.device), attention_mask=mask, cache=out.past_key_values,
                         use_cache=True, output_attentions=True)
     seconds = time.perf_counter() - start
     new = [s.token_id for s in steps]
     ended = bool(new) and new[-1] in stop
     answer = tok.decode(new, skip_special_tokens=True).strip()
-    return Trace(prompt_ids=ids[0].tolist(), image_positions=positions.numpy(), steps=steps,
+    return Trace(prompt_ids=ids[0].tolist(), image_positions=positions.cpu().numpy(), steps=steps,
                  to_image=np.stack(to_image), image_share=np.stack(share), row_sum_error=worst, answer=answer,
                  seconds=seconds, ended=ended, trained=trained,
                  dtype=str(next(model.parameters()).dtype).removeprefix("torch."),
@@ -401,7 +402,7 @@ def greedy(model, processor, inputs: dict, max_new_tokens: int = MAX_NEW_TOKENS,
 def answer(loaded: smolvlm.Loaded, image: Image.Image, question: str, longest_edge: int | None = None,
            on_token: Callable[[int], None] | None = None) -> Trace:
     """The fetched model's greedy answer to ``question`` about ``image`` (long side scaled to ``longest_edge``)."""
-    inputs = inputs_for(loaded.processor, image, question, longest_edge)
+    inputs = {k: v.to(loaded.device) for k, v in inputs_for(loaded.processor, image, question, longest_edge).items()}
     inputs["pixel_values"] = inputs["pixel_values"].to(loaded.dtype)
     return greedy(loaded.model, loaded.processor, inputs, trained=True, on_token=on_token)
 
