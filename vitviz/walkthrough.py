@@ -136,8 +136,8 @@ STAGES: tuple[Stage, ...] = (
         "question's words, and writes the answer one token at a time.",
         "The numbers are the model's own (its config.json, processor settings and chat template; model card: "
         "huggingface.co/HuggingFaceTB/SmolVLM-256M-Instruct). The design is described in the SmolVLM paper (Marafioti "
-        "et al. 2025, arXiv:2504.05299), which found that small VLMs do better with aggressive pixel shuffle (few, "
-        "wide image tokens) than with many narrow ones; that is a finding on their models. LLaVA-1.5 (Liu et al. 2023) "
+        "et al. 2025, arXiv:2504.05299), which reports that its smaller models did better with more aggressive pixel "
+        "shuffle (fewer, wider image tokens: here 4,096 pixels per token); that is a finding on their models. LLaVA-1.5 (Liu et al. 2023) "
         "hands its language model 576 image tokens of a single 336-px view instead. The language model's attention "
         "from each new word to the image tokens is drawn back onto the crops below; attention is where a token reads, "
         "not proof of why it was written (see Faithfulness)."),
