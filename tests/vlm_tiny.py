@@ -7,8 +7,6 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-import torch
-
 from vitviz.model import smolvlm
 from vitviz.model.smolvlm import settings_of
 
@@ -73,4 +71,3 @@ def save(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
-torch.set_num_threads(1)
