@@ -17,7 +17,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -327,7 +327,6 @@ class Trace:
     dtype: str = "float32"
     views: int = 0
     per_view: int = 0
-    extra: dict = field(default_factory=dict)
 
     @property
     def seconds_per_token(self) -> float:
