@@ -103,6 +103,8 @@ def vlm_card() -> None:
     t = article.token_arithmetic(bundle, a)
     st.markdown(article.vit_sentence(bundle.spec.title, t))
     st.markdown(article.vlm_sentence(t))
+    st.page_link(BY_KEY["vlm"].page, label=f"{BY_KEY['vlm'].title}: the same steps live on a real small VLM",
+                 icon=BY_KEY["vlm"].icon)
 
 
 def conv_card() -> None:
@@ -137,6 +139,8 @@ for row in ctx.built("claims_graded", build=lambda: graded(bundle, a)):  # verdi
             st.markdown(f"🔎 See it below: {claim.where}")
         else:
             st.page_link(BY_KEY[claim.stage].page, label=f"See it: {claim.where}", icon="🔎")
+        if claim.also:
+            st.page_link(BY_KEY[claim.also].page, label=f"Live: {BY_KEY[claim.also].title}", icon=BY_KEY[claim.also].icon)
     if claim.on_home:
         with st.expander(f"🔎 {claim.where}"):
             if a is None:

@@ -1,4 +1,4 @@
-"""Command line: ``python -m vitviz models|fetch|analyze|report|precision``."""
+"""Command line: ``python -m vitviz models|fetch|analyze|report|precision|faithfulness|vlm``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from vitviz.model import smolvlm
 from vitviz.model.zoo import DEFAULT_KEY, ZOO, get_spec
 
 
@@ -46,6 +47,9 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         return 2
     failed = 0
     for key in keys:
+        if key == smolvlm.KEY:  # the vision-language model of "Into a language model" (not a zoo ViT)
+            failed += _fetch_smolvlm()
+            continue
         spec = get_spec(key)
         try:
             path, source = locate_weights(spec, progress=_progress_printer(spec.title))
@@ -54,6 +58,72 @@ def cmd_fetch(args: argparse.Namespace) -> int:
             print(f"{spec.title}: not fetched: {exc}", file=sys.stderr)
             failed += 1
     return 1 if failed else 0
+
+
+def _fetch_smolvlm() -> int:
+    """Download SmolVLM-256M-Instruct's files (1 when it could not)."""
+    from vitviz.model import hub
+
+    try:
+        path = smolvlm.fetch(progress=_progress_printer(smolvlm.TITLE))
+    except hub.HubUnavailable as exc:
+        print(f"{smolvlm.TITLE}: not fetched: {exc}", file=sys.stderr)
+        return 1
+    print(f"\r{smolvlm.TITLE}: fetched -> {path}")
+    return 0
+
+
+def cmd_vlm(args: argparse.Namespace) -> int:
+    """Token counts for one image, and with the weights the greedy answer and each step's top candidate."""
+    import json
+
+    from vitviz.inputs.decode import ImageError, load_image
+    from vitviz.stages import vlm
+
+    try:
+        image = load_image(Path(args.image).read_bytes())
+    except (OSError, ImageError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    question = vlm.clean_question(args.question)
+    path = smolvlm.local_files()
+    loaded = smolvlm.load(path) if path is not None else None
+    s = loaded.settings if loaded else smolvlm.PUBLISHED
+    cuts = vlm.cut(image, s, loaded.processor.image_processor if loaded else None)
+    tokenize = loaded.processor.tokenizer.tokenize if loaded else None
+    pieces = vlm.strip(vlm.expanded_prompt(question, cuts.rows, cuts.cols, s.image_seq_len), tokenize)
+    n = vlm.counts(pieces, question, tokenize is not None)
+    out = {"model": smolvlm.REPO_ID, "image": {"width": image.width, "height": image.height},
+           "crops": {"rows": cuts.rows, "cols": cuts.cols, "size": cuts.crop, "global_view": True},
+           "views": cuts.n_views, "patches_per_view": s.patches_side ** 2, "image_tokens_per_view": s.tokens_per_crop,
+           "image_tokens": n.image_tokens, "special_tokens": n.special_tokens, "text_tokens": n.text_tokens,
+           "question": question, "weights": str(path) if path else None}
+    if loaded is None:
+        out["answer"] = None
+        out["note"] = vlm.no_weights_sentence().replace("reload this page", "run this again")
+    else:
+        trace = vlm.answer(loaded, image, question)
+        out.update(answer=trace.answer, seconds=trace.seconds, ended=trace.ended,
+                   steps=[{"token": st.text, "probability": st.top_probs[0],
+                           "candidates": dict(zip(st.top_texts, st.top_probs))} for st in trace.steps])
+    if args.json:
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+        return 0
+    print(f"model:   {smolvlm.TITLE} ({smolvlm.REPO_ID})")
+    print(f"image:   {image.width}x{image.height} px -> " + (f"{cuts.rows} rows x {cuts.cols} columns of {cuts.crop}-px "
+          "crops + the global view" if cuts.n_crops else f"one {cuts.crop}-px view") + f" = {cuts.n_views} views")
+    print(f"tokens:  {s.patches_side ** 2} patches per view -> pixel shuffle {s.scale_factor}x{s.scale_factor} -> "
+          f"{s.tokens_per_crop} image tokens per view; {n.image_tokens} image tokens, {n.special_tokens} special "
+          "tokens, " + (f"{n.text_tokens} text tokens" if n.text_tokens is not None else
+                        f"question {n.question_chars} characters (word tokens need the tokenizer)"))
+    if loaded is None:
+        print(f"answer:  {out['note']}")
+        return 0
+    print(f"answer:  {out['answer']}")
+    print(f"         {vlm.answer_sentence(trace)}")
+    for i, st in enumerate(trace.steps, 1):
+        print(f"  {i:3d}. {st.text!r:18s} {st.top_probs[0]:6.1%}")
+    return 0
 
 
 def _analyse_file(args: argparse.Namespace):
@@ -306,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("models", help="list the model zoo").set_defaults(func=cmd_models)
     f = sub.add_parser("fetch", help="download weights for offline use")
-    f.add_argument("models", nargs="*", help="model keys (see `models`)")
+    f.add_argument("models", nargs="*", help=f"model keys (see `models`), or {smolvlm.KEY} for {smolvlm.TITLE}")
     f.add_argument("--all", action="store_true", help="every zoo model")
     f.set_defaults(func=cmd_fetch)
     a = sub.add_parser("analyze", help="analyse one image and print what was captured")
@@ -335,6 +405,12 @@ def main(argv: list[str] | None = None) -> int:
     fa.add_argument("--group", type=int, choices=(1, 2, 4), help="patches hidden together (default: <= 64 masked images)")
     fa.add_argument("--json", action="store_true", help="print JSON")
     fa.set_defaults(func=cmd_faithfulness)
+    v = sub.add_parser("vlm", help=f"how {smolvlm.TITLE} reads one image: token counts, and with its weights the "
+                                   "answer token by token")
+    v.add_argument("image", type=Path)
+    v.add_argument("--question", default="What is in this image?")
+    v.add_argument("--json", action="store_true", help="print JSON")
+    v.set_defaults(func=cmd_vlm)
     args = p.parse_args(argv)
     return args.func(args)
 

@@ -94,6 +94,7 @@ class Claim:
     where: str  # the section of that page, or the home card's title
     judge: Callable[[Evidence], tuple[str, str]] | None = None  # (verdict, truth) on the model on screen;
     #   verdict and truth above are then what holds before an image (or, for a model-shape claim, on CLASSIC)
+    also: str | None = None  # a stage whose page shows it live too (the VLM claims: "Into a language model")
 
     @property
     def verdict_label(self) -> str:
@@ -258,7 +259,7 @@ CLAIMS: tuple[Claim, ...] = (
           "(the self-supervised DINO models here have none). A vision-language model (VLM), also called a multimodal "
           "LLM, reads images and text: in LLaVA-style VLMs a language model takes a ViT's patch vectors, passed "
           "through a small projector, as extra tokens.",
-          HOME, CARD_VLM),
+          HOME, CARD_VLM, also="vlm"),
     Claim("algorithmns [sic] like Convolutional neutral [sic] network (CNN), Transformer or Multi- layer perceptrons "
           "(MLPs) mixer divide that image patches",
           HALF,
@@ -290,7 +291,7 @@ CLAIMS: tuple[Claim, ...] = (
           "An image classifier can only answer with one of its fixed classes (1,000 ImageNet classes, or 10 shapes "
           "for the bundled model): it gives each a probability and cannot invent a new name. Writing such a sentence "
           "takes a model that generates text, such as a vision-language model.",
-          HOME, CARD_CLASSES),
+          HOME, CARD_CLASSES, also="vlm"),
     Claim("all the vector numbers are unique because every patch contain different color with different shape and "
           "size. … location of the object using mathematical concept like sin and cosine so the vector number are "
           "always unique in a image.",

@@ -179,8 +179,9 @@ def handout_html(bundle: Bundle, analysis: Analysis, image_name: str = "image") 
     parts.append("<h2>What the beginner's article says, checked</h2>")
     parts.append("<p>The article's own words, spelling and all ([sic] marks its spelling, … a cut).</p>")
     parts.append(_table([{"the article says": f"“{g.claim.quote}”", "verdict": g.verdict_label, "what is true": g.truth,
-                          "shown on": f"Home, the card {g.claim.where}" if g.claim.on_home
-                          else f"{BY_KEY[g.claim.stage].title}, {g.claim.where}"}
+                          "shown on": (f"Home, the card {g.claim.where}" if g.claim.on_home
+                          else f"{BY_KEY[g.claim.stage].title}, {g.claim.where}")
+                          + (f"; live: {BY_KEY[g.claim.also].title}" if g.claim.also else "")}
                          for g in graded(bundle, a)]))
     if a.top_labels:
         parts += ["<h2>The prediction</h2>", "<p>" + ", ".join(

@@ -49,6 +49,9 @@ class PublishedVLM:
         return self.side ** 2
 
 
+SMOLVLM = ("SmolVLM-256M-Instruct (Marafioti et al. 2025): 512-px crops plus a global view, 64 image tokens of 576 "
+           "numbers per crop")
+
 LLAVA_15 = PublishedVLM(
     name="LLaVA-1.5",
     citation="Liu, Li, Li & Lee (2023), “Improved Baselines with Visual Instruction Tuning”, arXiv:2310.03744",
@@ -97,7 +100,8 @@ def vlm_sentence(t: TokenArithmetic, vlm: PublishedVLM = LLAVA_15) -> str:
             f"A **projector**, {vlm.projector}, turns each into {vlm.llm_width:,} numbers, the width of the language "
             f"model's own tokens ({vlm.llm}), and the language model (LLM) reads them as {vlm.image_tokens} extra "
             f"tokens next to the words of the question ({vlm.citation}). Used as such an eye, the model on screen "
-            f"would hand over {t.patch_tokens} tokens of {t.dim} numbers each.")
+            f"would hand over {t.patch_tokens} tokens of {t.dim} numbers each. The page *Into a language model* "
+            f"shows these steps live on a real small VLM, {SMOLVLM}.")
 
 
 # --- Cutting into patches is a convolution --------------------------------------------------------------
