@@ -186,6 +186,22 @@ def _position_table(graph, init: dict, producer: dict) -> np.ndarray:
     raise ValueError("no position table (a Concat of a CLS row and a square table) in the graph")
 
 
+def decoder_reads(path: str | os.PathLike) -> tuple[int, ...]:
+    """The token indices the graph's decoder starts reading at, for each ``Slice`` of the backbone's final norm
+    output along the token axis (``(1,)``: it drops the CLS token, index 0, and reads the patch tokens)."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    consts = {n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in graph.node if n.op_type == "Constant"}
+    norm_out = next(n.output[0] for n in graph.node if n.op_type == "Add" and "backbone.layernorm.bias" in n.input)
+    starts = []
+    for n in graph.node:
+        if n.op_type == "Slice" and n.input[0] == norm_out and int(consts[n.input[3]].ravel()[0]) == 1:
+            starts.append(int(consts[n.input[1]].ravel()[0]))
+    return tuple(starts)
+
+
 # --- timm's names ----------------------------------------------------------------------------------------------
 
 def resize_positions(table: torch.Tensor, grid: int) -> torch.Tensor:

