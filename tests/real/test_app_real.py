@@ -44,6 +44,7 @@ def test_patches():
 def test_vectors():
     text = page_text(ok(open_page(MODEL, SAMPLE, "vectors")))
     assert "identical (0)" in text and "from 0.37 before block 1 to 0.77 after the last block" in text
+    assert "the package that ships these weights drops it and reads the patch tokens" in text
 
 
 def test_block():

