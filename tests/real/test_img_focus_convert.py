@@ -2,7 +2,7 @@
 
 At the graph's trained grid (518 px: 37×37 patches, the position table used as stored) and at the app's 224 px,
 where the graph itself resizes its table (feeding it 224 px runs exactly that resize): the tokens after every
-block and after the final norm agree to 1e-4 relative (measured: about 1e-6).
+block and after the final norm agree to 1e-4 relative (measured: at most 1.8e-6).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def test_at_518_px_the_converted_backbone_computes_what_the_graph_computes(backb
     ref = ort_run(pixels)
     blocks, final = _tokens(model, pixels)
     errors = [rel(b, ref[name][0]) for b, name in zip(blocks, BLOCKS)] + [rel(final, ref[FINAL_NORM][0])]
-    assert max(errors) <= TOL, errors  # measured: at most about 1.4e-6
+    assert max(errors) <= TOL, errors  # measured on the cat: at most 1.8e-6 (blocks 4–5)
     np.testing.assert_array_equal(model.pos_embed.detach().numpy(), ref[POSITIONS])  # the stored table, unchanged
 
 
@@ -87,7 +87,7 @@ def test_at_224_px_the_app_runs_what_the_graph_runs(ort_run, real_bundle, real_a
     errors = [rel(a.block_outputs[i], ref[name][0]) for i, name in enumerate(BLOCKS)]
     _, final = _tokens(real_bundle.model, a.pixels[None])
     errors.append(rel(final, ref[FINAL_NORM][0]))
-    assert max(errors) <= TOL, errors  # measured: at most about 1.6e-6
+    assert max(errors) <= TOL, errors  # measured on the cat: at most 1.7e-6, the final norm 1.0e-6
     assert rel(real_bundle.model.pos_embed.detach().numpy(), ref[POSITIONS]) < 1e-6  # the graph's own resize
 
 
