@@ -70,6 +70,7 @@ def test_positions():
     text = page_text(ok(at))
     assert "encode **rows and columns**" in text and "this model learned them too" in text
     assert "the outputs are equal up to rounding" in text
+    assert "stores the position table for a 37×37 grid (518 px); vitviz resized it to this grid" in text
 
 
 def test_bits():

