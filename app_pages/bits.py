@@ -297,7 +297,8 @@ else:
                    "parameter, and its file adds a short header that names each tensor.")
 origin = bundle.provenance  # random weights or a user's file: the data below is the published checkpoint's
 if data is not None:
-    w3.metric("Different images it was trained on" if origin.trained_as_documented else
+    w3.metric("Images its published pretraining used" if origin.packaged else
+              "Different images it was trained on" if origin.trained_as_documented else
               "Images the published checkpoint was trained on",
               data.count, help=("Literature: " if data.literature else "Recorded in ") + data.source)
     cite = f", as reported in the literature ({data.source})" if data.literature else f" ({data.source})"
@@ -312,9 +313,14 @@ if not origin.trained_as_documented:
                 + (f" The published checkpoint `{bundle.spec.timm_name}` was trained on {data.trained_on}{cite}."
                    if data else ""))
 elif data is not None:
-    st.markdown(quote + f"The prediction on the home page was computed from the image's {a.image.size:,} pixel bytes "
-                f"and these {params:,} weights ({held / MB:,.2f} MB), with nothing else loaded. The model was trained "
-                f"on {data.trained_on}{cite}; none of them is loaded to predict. The weights could not even hold them: "
+    st.markdown(quote + ("The prediction on the home page was" if bundle.labels else
+                         "The features this model hands out (it has no classifier, so no prediction) were")
+                + f" computed from the image's {a.image.size:,} pixel bytes "
+                f"and these {params:,} weights ({held / MB:,.2f} MB), with nothing else loaded. "
+                + (f"Its published pretraining used {data.trained_on}{cite} (what the package that ships these "
+                   "weights trained them on afterwards, if anything, is not documented)" if origin.packaged else
+                   f"The model was trained on {data.trained_on}{cite}")
+                + f"; none of them is loaded to predict. The weights could not even hold them: "
                 f"in memory now ({ctx.precision}) they take {held:,} bytes, and {held:,} bytes ÷ {data.count} "
                 f"{data.unit} {'≈' if data.approximate else '='} **{held / data.images:.2f} bytes per training "
                 "image**"

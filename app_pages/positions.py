@@ -100,7 +100,8 @@ def another_resolution() -> None:
                 st.info(not_sure if size == native else f"At the model's own size: {not_sure}", icon="🤷")
         if size == native:
             st.caption("At the model's own size the position embeddings are used unchanged: this is the page's own "
-                       "run of the model on the image.")
+                       "run of the model on the image."
+                       + (f" Where they come from: {bundle.provenance.converted}." if bundle.provenance.converted else ""))
         else:
             st.caption(f"Position embeddings resampled from {a.grid[0]}×{a.grid[1]} to "
                        f"{size // a.patch_size}×{size // a.patch_size} with timm's resample_abs_pos_embed (bicubic: "

@@ -90,8 +90,8 @@ st.markdown(f"The CLS token is a {provenance.parameter(f'vector of {D} numbers',
             "part of the model's weights. It is not "
             "created from your image: before block 1 it is the same for every image. Only attention, block "
             "after block, mixes information from the patches into it; the last layer's CLS is what the "
-            "classifier reads" + (" (this self-supervised model has no classifier: its last CLS is its image "
-                                  "summary)." if not ctx.bundle.labels else "."))
+            "classifier reads" + (f" ({provenance.headless_cls(ctx.bundle.provenance)})." if not ctx.bundle.labels
+                                  else "."))
 if ctx.bundle.provenance.random:
     st.markdown(vectors.cls_length_sentence(a))
 with st.spinner("Analysing a second image for comparison…"):

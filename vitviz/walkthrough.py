@@ -67,8 +67,8 @@ def _fill(text: str, origin: Provenance) -> str:
 POSITIONS_MEASURED = ("what the model you picked learned (rows, columns, distance from the border, or nothing) is "
                       "measured below")  # the trained wording of the Positions page's answer
 LENS_TRAINED = "they were never trained to be read that way, so early readings are a rough guide."
-UNSEEN_TRAINED = ("a shorter sequence is also an input the model never saw in training, so its numbers are not "
-                  "comparable with the papers'")
+UNSEEN_TRAINED = ("a sequence with gaps (patches missing while the others keep their places) is also an input the "
+                  "model never saw in training, so its numbers are not comparable with the papers'")
 
 
 HOME_PAGE = "home.py"  # image, model, prediction, the pipeline at a glance, the article's claims

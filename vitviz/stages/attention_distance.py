@@ -72,6 +72,27 @@ def theil_sen_rise(values: np.ndarray) -> float:
     return float(np.median((values[j] - values[i]) / (j - i)) * (n - 1))
 
 
+def theil_sen_line(values: np.ndarray) -> np.ndarray:
+    """[L] -> the Theil–Sen line at each entry: slope = the median pairwise slope, intercept = the median of
+    values − slope · index (the line ``theil_sen_rise`` measures the growth along)."""
+    n = values.size
+    slope = theil_sen_rise(values) / (n - 1) if n > 1 else 0.0
+    index = np.arange(n)
+    return float(np.median(values - slope * index)) + slope * index
+
+
+def odd_end(medians: np.ndarray, rise: float) -> tuple[int, float] | None:
+    """When the first and the last block alone say the opposite of the trend line (one grows, the other shrinks,
+    each by at least 1 px): (the 1-based end block farther off the line, how far it lies above (+) or below (−)
+    it, px); None when they agree or there are fewer than three blocks."""
+    ends = float(medians[-1] - medians[0])
+    if medians.size < 3 or abs(ends) < 1 or abs(rise) < 1 or (ends > 0) == (rise > 0):
+        return None
+    off = medians - theil_sen_line(medians)
+    first, last = float(off[0]), float(off[-1])
+    return (1, first) if abs(first) >= abs(last) else (medians.size, last)
+
+
 def distance_trend(dist: np.ndarray, uniform: float) -> DistanceTrend:
     """The per-block distribution of head distances [L, H] (px) and the trend of its median over depth."""
     dist = np.asarray(dist, dtype=np.float64)
@@ -122,6 +143,11 @@ def distance_verdict(dist: np.ndarray, uniform: float) -> str:
         said += (f"Along the trend line over all {depth} blocks (Theil–Sen: the median of the slopes between every "
                  f"two blocks, so one odd block cannot turn it around) the median changes by {_px(t.rise)} from "
                  f"block 1 to block {depth}; growing with depth means at least {_px(MIN_RISE * u)}. ")
+        if (odd := odd_end(t.medians, t.rise)) is not None:
+            block, off = odd
+            said += (f"Block 1 against block {depth} alone would say {_px(float(t.medians[-1] - t.medians[0]))}, the "
+                     f"other way, because block {block} is the odd one: it lies {abs(off):.0f} px "
+                     f"{'above' if off > 0 else 'below'} the line. ")
     said += (f"A head counts as near under {near:.0f} px ({NEAR:g} × uniform) and as far from {far:.0f} px "
              f"({FAR:g} × uniform): {_mixing(t)}; in "
              f"{_blocks(depth - t.late + 1, depth)} the median head looks {t.late_median:.0f} px far. ")

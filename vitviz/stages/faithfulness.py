@@ -507,7 +507,7 @@ def insertion_note(c: Curves, origin: Provenance) -> str:
     """Why a map can beat random on deletion and still score below random order's mean on insertion, measured on
     these curves ("" when no map does): its areas against random order's mean and range, the first step of both
     curves for the maps whose first patches carry the score, then the likely reason, which follows where the
-    weights came from (``origin``: only trained weights saw every patch present in training)."""
+    weights came from (``origin``: only trained weights saw a token in every place in training)."""
     mean = c.area(RANDOM).insertion
     ms = [m for m in c.deletion if c.judge(m, "deletion") == 1 and c.area(m).insertion < mean]
     if not ms:
@@ -533,11 +533,11 @@ def insertion_note(c: Curves, origin: Provenance) -> str:
                  f"{_num(float(c.insertion[quick[0]][0]))} with no patch at all. ")
     if not origin.trained_as_documented:
         return said + weights_caveat(origin)
-    return said + ("The likely reason: for a model trained with every patch of its input present (the bundled model "
-                   "and the zoo's models were), a sequence with most of its patches missing is unlike anything seen "
-                   "in training, so what it scores at insertion's first steps says little about which patches "
-                   "matter, and random orders, which scatter the revealed patches over the whole image, can score "
-                   "higher there.")
+    return said + ("The likely reason: for a model trained on sequences with a token in every place (the bundled "
+                   "model and the zoo's models were; where DINOv2's training hid patches, a learned mask token kept "
+                   "their place), a sequence with most of its patches missing is unlike anything seen in training, "
+                   "so what it scores at insertion's first steps says little about which patches matter, and random "
+                   "orders, which scatter the revealed patches over the whole image, can score higher there.")
 
 
 def weights_caveat(origin: Provenance) -> str:

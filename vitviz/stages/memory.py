@@ -360,6 +360,8 @@ TRAINING_DATA: dict[str, TrainingData] = {  # by the pretrained tag of the timm 
                             "Russakovsky et al. 2015, ILSVRC-2012; Touvron et al. 2021, DeiT", True),
     "dino": TrainingData("the ImageNet-1k training set, without its labels", IMAGENET_1K, False,
                          "Russakovsky et al. 2015, ILSVRC-2012; Caron et al. 2021, DINO", True),
+    "lvd142m": TrainingData("LVD-142M, a curated collection of web photos, without labels", 142_000_000, True,
+                            "Oquab et al. 2023, DINOv2, Section 3 (LVD-142M)", True),
     "shapes": TrainingData("generated shape images", SHAPES_TRAINING_STEPS[0] * SHAPES_BATCH, False,
                            "vitviz/assets/MODEL_CARD.md, its Data section; vitviz/offline/train.py", False,
                            shown=SHAPES_SHOWN),
