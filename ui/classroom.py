@@ -200,10 +200,14 @@ def _lost(message: str) -> None:
 
 def publish(page: st.navigation) -> None:
     """The teacher's run: what followers copy, as this session has it now (the version moves only on a change)."""
-    st.session_state[K_PAGE] = _page_key(page)
+    key = _page_key(page)
+    moved = st.session_state.get(K_PAGE, key) != key
+    st.session_state[K_PAGE] = key
     held = teaching()
     if held is None:
         return
+    if moved:  # the lesson goes on: the join panel folds away ("Show the join panel" brings it back)
+        st.session_state[K_PANEL] = False
     s = st.session_state
     try:
         ROOM.update(*held, model=s.get(session.K_MODEL, ""), precision=s.get(session.K_PRECISION, ""),
@@ -226,7 +230,7 @@ def _learner_count(code: str, secret: str) -> None:
     except core.ClassError:
         st.caption("This class has ended.")
         return
-    st.markdown(f"**{n}** learner{'s' if n != 1 else ''} joined")
+    st.markdown(f"**{n}** learner{'s' if n != 1 else ''} joined", width="content")
 
 
 def teacher_bar() -> None:
@@ -237,16 +241,19 @@ def teacher_bar() -> None:
     code, secret = held
     if st.session_state.get(K_PANEL, False):
         join_panel(code, secret)
-    c1, c2, c3, c4, c5 = st.columns([2, 2, 2, 2, 2], vertical_alignment="center")
-    c1.markdown(f"🧑‍🏫 Class **{code}**")
-    with c2:
+    with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
+        st.markdown(f"🧑‍🏫 Class **{code}**", width="content")
         _learner_count(code, secret)
-    c3.button("📣 Show everyone", key="vitviz_class_show", on_click=_show_everyone,
-              help="Every follower gets your selected patch, and the block and head of this page.")
-    open_now = st.session_state.get(K_PANEL, False)
-    c4.button("Hide the join panel" if open_now else "Show the join panel", key="vitviz_class_panel",
-              on_click=lambda: st.session_state.__setitem__(K_PANEL, not open_now))
-    c5.button("End the class", key="vitviz_class_end", on_click=_end)
+        st.button("📣 Show everyone", key="vitviz_class_show", on_click=_show_everyone,
+                  help="Every follower gets your selected patch, and the block and head of this page.")
+        open_now = st.session_state.get(K_PANEL, False)
+        st.button("Hide the join panel" if open_now else "Show the join panel", key="vitviz_class_panel",
+                  on_click=_toggle_panel)
+        st.button("End the class", key="vitviz_class_end", on_click=_end)
+
+
+def _toggle_panel() -> None:
+    st.session_state[K_PANEL] = not st.session_state.get(K_PANEL, False)
 
 
 def join_panel(code: str, secret: str) -> None:
@@ -400,18 +407,20 @@ def learner_bar() -> None:
     if code is None:
         return
     following = bool(s.get(K_FOLLOW, True))
-    left, mid, right = st.columns([5, 2, 2], vertical_alignment="center")
     if following:
-        left.success(f"**Following the teacher** · class {code}: this page, the model, the number format and the "
-                     "image are the teacher's, and change when the teacher's do.", icon="👀")
-        mid.button("Explore alone", key="vitviz_class_explore", on_click=_set_follow, args=(False,),
-                   help="Choose your own image, patch, block and head; the teacher's changes wait until you come back.")
+        st.success(f"**Following the teacher** · class {code}: the page, model, number format and image are the "
+                   "teacher's.", icon="👀")
     else:
-        left.info(f"**Exploring alone** · class {code}: your own choices; the teacher's changes do not move your "
-                  "page.", icon="🧭")
-        mid.button("Follow the teacher", key="vitviz_class_follow", on_click=_set_follow, args=(True,),
-                   help="Back to the teacher's page, image and selection.")
-    right.button("Leave the class", key="vitviz_class_leave", on_click=_leave)
+        st.info(f"**Exploring alone** · class {code}: your own choices; the teacher's changes wait.", icon="🧭")
+    with st.container(horizontal=True, gap="small"):
+        if following:
+            st.button("Explore alone", key="vitviz_class_explore", on_click=_set_follow, args=(False,),
+                      help="Choose your own image, patch, block and head; the teacher's changes wait until you "
+                           "come back.")
+        else:
+            st.button("Follow the teacher", key="vitviz_class_follow", on_click=_set_follow, args=(True,),
+                      help="Back to the teacher's page, image and selection.")
+        st.button("Leave the class", key="vitviz_class_leave", on_click=_leave)
     _watch(code, s.get(K_APPLIED), following)
 
 

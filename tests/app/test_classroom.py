@@ -43,6 +43,11 @@ def _joined(at: AppTest) -> str | None:
     return at.session_state[classroom.K_JOINED] if classroom.K_JOINED in at.session_state else None
 
 
+def _panel(at: AppTest) -> bool:
+    """Whether the join panel (its link) is on the page."""
+    return any("/?class=" in str(h.proto.body) for h in at.get("html"))
+
+
 def _title(at: AppTest) -> str:
     return at.title[0].value
 
@@ -57,6 +62,7 @@ def _infos(at: AppTest) -> str:
 
 def test_the_join_panel_shows_the_link_the_code_and_the_count():
     t, code = _teacher()
+    assert _panel(t)
     panel = " ".join(str(h.proto.body) for h in t.get("html"))
     assert f"/?class={code}" in panel and code in panel
     assert t.text_input(key=classroom.K_ADDRESS).value.startswith("http")
@@ -66,7 +72,7 @@ def test_the_join_panel_shows_the_link_the_code_and_the_count():
     ok(t.run())
     assert any(m.value == "**1** learner joined" for m in t.markdown)
     t.button(key="vitviz_class_panel").click().run()  # hidden: the class goes on
-    assert not [h for h in t.get("html") if "/?class=" in str(h.proto.body)]
+    assert not _panel(t)
     assert t.button(key="vitviz_class_show") is not None
 
 
@@ -96,7 +102,9 @@ def test_a_learner_joins_by_typing_the_code_in_any_case():
 def test_following_page_changes_and_show_everyone():
     t, code = _teacher()
     learner = _by_link(code)
+    assert _panel(t)
     ok(t.switch_page(BY_KEY["patches"].page).run())
+    assert not _panel(t)  # the lesson goes on: the join panel folds away
     ok(learner.run())
     assert _title(learner) == _title(t)
     ok(t.switch_page(BY_KEY["attention"].page).run())
