@@ -889,6 +889,9 @@ def report_class(res: dict, args: argparse.Namespace, servers: Servers, images: 
     errors = [e for s in steps for e in s.errors] + res["poll_errors"] + [e for j in join for e in j.errors]
     for e in errors[:12]:
         print("  error:", e)
+    pooled = [x for s in steps for x in s.seconds]
+    print(f"every follower step pooled: p50 {pct(pooled, 0.5):.2f} s, p95 {pct(pooled, 0.95):.2f} s; first change p50 "
+          f"{pct([x for s in steps for x in s.firsts], 0.5):.2f} s")
     forwards = sum(s.forwards for s in steps)
     p95 = max((pct(s.seconds, 0.95) for s in steps), default=float("nan"))
     first = max((pct(s.firsts, 0.95) for s in steps), default=float("nan"))

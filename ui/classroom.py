@@ -359,8 +359,8 @@ def arrive(page: st.navigation) -> None:
         s[K_PENDING] = state.shown
         s[K_SHOWN] = state.shown_no
     s[K_APPLIED] = snap.version
-    if state.page != _page_key(page):
-        st.switch_page(_page_path(state.page))
+    if state.page != _page_key(page):  # the link stays in the address bar: a phone that reloads the tab rejoins
+        st.switch_page(_page_path(state.page), query_params={QUERY: code})
 
 
 def take_shown(analysis: Analysis | None) -> None:
@@ -428,7 +428,7 @@ def join_box() -> None:
     """On the home page, for a learner in no class: type the code from the teacher's screen."""
     if st.session_state.get(K_JOINED) is not None or teaching() is not None:
         return
-    with st.expander("🧑‍🏫 Join a class (a code from the teacher's screen)"):
+    with st.expander("Join a class (a code from the teacher's screen)", icon=":material/groups:"):
         with st.form("vitviz_join_form", border=False):
             st.text_input("Class code", key=K_CODE_INPUT, max_chars=12, placeholder="e.g. 0ABCD")
             st.form_submit_button("Join", on_click=_on_typed)
