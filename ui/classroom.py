@@ -47,6 +47,7 @@ K_TOKEN = "_vitviz_learner_token"  # str: a random token, only to count this tab
 K_SEEN_LINK = "_vitviz_seen_link"  # the ?class= value already handled (a reload of the link rejoins, once)
 K_MESSAGE = "_vitviz_class_message"  # str | None: one sentence about a code that leads nowhere, or an ended class
 K_CODE_INPUT = "vitviz_join_code"  # the home page's code field
+K_TYPED = "_vitviz_typed_message"  # str | None: a typed code that leads nowhere, said under the field
 K_PAGE = "_vitviz_page"  # the page of the last run (what "show everyone" reads the block and head of)
 
 START_NOTE = ("Everyone who joins sees what you choose here: your model, number format, page and **your image** — "
@@ -288,11 +289,12 @@ def _join(code: str) -> None:
     s[K_JOINED], s[K_FOLLOW], s[K_APPLIED], s[K_SHOWN], s[K_MESSAGE] = code, True, None, None, None
 
 
-def _try_join(typed: str) -> None:
+def _try_join(typed: str, where: str = K_MESSAGE) -> None:
+    """Join the class ``typed`` names, or say in one sentence (under ``where``) that none runs here."""
     code = core.normalise(typed)
     if code is None or ROOM.version(code) is None:
         shown = html.escape(str(typed).strip())[:20] or "(empty)"
-        st.session_state[K_MESSAGE] = (f"No class {shown} is running here: check the code on the teacher's screen "
+        st.session_state[where] = (f"No class {shown} is running here: check the code on the teacher's screen "
                                        "(5 characters, a digit then 4 letters), or the class has ended. "
                                        "The app works as usual meanwhile.")
         return
@@ -300,7 +302,7 @@ def _try_join(typed: str) -> None:
 
 
 def _on_typed() -> None:
-    _try_join(str(st.session_state.get(K_CODE_INPUT) or ""))
+    _try_join(str(st.session_state.get(K_CODE_INPUT) or ""), K_TYPED)
 
 
 def _leave() -> None:
@@ -428,7 +430,10 @@ def join_box() -> None:
     """On the home page, for a learner in no class: type the code from the teacher's screen."""
     if st.session_state.get(K_JOINED) is not None or teaching() is not None:
         return
-    with st.expander("Join a class (a code from the teacher's screen)", icon=":material/groups:"):
+    typed = st.session_state.pop(K_TYPED, None)
+    with st.expander("Join a class (a code from the teacher's screen)", icon=":material/groups:", expanded=bool(typed)):
         with st.form("vitviz_join_form", border=False):
             st.text_input("Class code", key=K_CODE_INPUT, max_chars=12, placeholder="e.g. 0ABCD")
             st.form_submit_button("Join", on_click=_on_typed)
+        if typed:
+            st.info(typed, icon="🧑‍🏫")

@@ -214,3 +214,17 @@ def test_the_teachers_upload_is_shown_to_the_class_and_a_learners_is_not(photo):
     assert classroom.ROOM.get(code).state.image.name == "teacher.png"
     ok(second.run())
     assert second.session_state["vitviz_image"].name == "teacher.png"
+
+
+@pytest.mark.parametrize("name, port, expected", [
+    ("myapp.streamlit.app", 443, "https://myapp.streamlit.app"),
+    ("classroom.example.org", 8080, "http://classroom.example.org:8080"),
+    ("localhost", 8501, None),  # not a name learners can reach: this machine's LAN address instead
+    ("", 8502, None),
+])
+def test_the_join_address_is_the_public_name_or_this_machines_lan_address(monkeypatch, name, port, expected):
+    options = {"browser.serverAddress": name, "browser.serverPort": port, "server.port": port}
+    monkeypatch.setattr(classroom.st, "get_option", options.get)
+    lan = classroom.lan_address()
+    assert lan.count(".") == 3 and all(part.isdigit() for part in lan.split("."))
+    assert classroom.default_address() == (expected or f"http://{lan}:{port}")
