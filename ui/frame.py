@@ -2,6 +2,9 @@
 sidebar (presenter switch, model picker, number format, the chosen image, the selected patch, the device and weights
 actually used), the model and the analysis. It hands the page one ``Context``.
 
+In a class (``ui.classroom``), a follower's run first takes the teacher's model, number format, image and page into
+those same keys, and a teacher's run publishes them; the class's line and join panel sit above the page.
+
 The sidebar's widgets are plain keyed widgets (``ui.session``): drawn on every run, they keep their
 values across pages without being copied anywhere, as Streamlit recommends for ``st.navigation``.
 """
