@@ -15,6 +15,15 @@ first visible change, errors learners saw, model forward passes, bytes per page 
 learner, cores used and peak RSS, with the class/alone ratio. Bounded: at most 200 learners, every
 step times out, the whole run stops at ``--deadline``; it talks only to 127.0.0.1.
 
+Class mode (``--class``): one teacher (presenter mode, "Start a class", a sample) and N followers who open the
+join link. The teacher walks home → the sample → every stage page → Attention again → a block and head shown to
+everyone, waiting at each step until every follower's page has finished; the followers answer Streamlit's
+``auto_rerun`` messages (the class check, ``st.fragment(run_every=…)``) as the browser does. Per teacher step: the
+followers' p50/p95/max from the teacher's click to their page finished and to their first visible element, errors
+(a follower on another page than the teacher's, or with another number of charts), forward passes, server CPU per
+follower step; then the server's CPU with the teacher alone and with N idle followers. The last line, for scripts:
+``class mode: N followers, teacher-step p95 X s, first change p95 Y s, errors E, forward passes F``.
+
 Random weights: a random timm state_dict of ``--model`` is written with safetensors to a temporary
 folder given to the server as ``VITVIZ_WEIGHTS_DIR`` (the bundled ``shapes`` model needs none).
 Forward passes are counted by a ``sitecustomize`` module put on the server's ``PYTHONPATH`` for this
@@ -25,6 +34,7 @@ run only: a global torch forward hook that writes one line per call of a whole m
     python benchmarks/classroom_load.py                         # 30 learners, ViT-S/16
     python benchmarks/classroom_load.py --model shapes          # the bundled model
     python benchmarks/classroom_load.py --proxied 2             # nginx + 2 app processes (deploy/serve.sh)
+    python benchmarks/classroom_load.py --class --model shapes  # 1 teacher leads 30 followers
     python benchmarks/classroom_load.py --url http://127.0.0.1:8080 --pids 123,456   # a set already running
 """
 
@@ -72,7 +82,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 from streamlit.proto.Common_pb2 import DoubleArray  # noqa: E402
 from streamlit.proto.WidgetStates_pb2 import WidgetState, WidgetStates  # noqa: E402
 
-PORTS = range(int(os.environ.get("VITVIZ_BENCH_PORT", "8700")), 8800)  # this project's benchmark ports
+PORTS = range(int(os.environ.get("VITVIZ_BENCH_PORT", "8700")), 8800)  # benchmark ports (the first one: env)
 MAX_LEARNERS = 200
 COUNT_ENV = "VITVIZ_BENCH_FORWARDS"
 SITECUSTOMIZE = f'''"""Written by benchmarks/classroom_load.py for one run: counts whole-model forward passes (with the
@@ -793,7 +803,7 @@ async def run_class(url: str, args: argparse.Namespace, monitor: Monitor, work: 
         steps.append(ts)
 
     t_ws, t_reader = await connect(teacher)
-    t_poll = asyncio.create_task(teacher.poll(t_ws, stop))
+    pollers = [asyncio.create_task(teacher.poll(t_ws, stop))]  # held: a task nobody holds may be collected
     conns = []
     try:
         await teacher._rerun(t_ws, "home", page="")
@@ -819,7 +829,7 @@ async def run_class(url: str, args: argparse.Namespace, monitor: Monitor, work: 
             joins.append(ws.send(BackMsg(rerun_script=state).SerializeToString()))
         await asyncio.gather(*joins)
         await asyncio.gather(*(f._await_finish(f._step) for f in followers))
-        polls = [asyncio.create_task(f.poll(ws, stop)) for f, (ws, _r) in zip(followers, conns)]
+        pollers += [asyncio.create_task(f.poll(ws, stop)) for f, (ws, _r) in zip(followers, conns)]
         await asyncio.sleep(3)  # every follower's first check
         c0, w0, p0 = monitor.cpu(), time.perf_counter(), sum(f.polls for f in followers)
         await asyncio.sleep(args.idle)
@@ -849,6 +859,7 @@ async def run_class(url: str, args: argparse.Namespace, monitor: Monitor, work: 
             steps.append(TeacherStep("show everyone", "attention", 0, 0, errors=["no block/head widgets"]))
     finally:
         stop.set()
+        await asyncio.gather(*pollers, return_exceptions=True)
         for ws, reader in [(t_ws, t_reader)] + conns:
             reader.cancel()
             await ws.close()
@@ -1017,9 +1028,9 @@ async def main_async(args: argparse.Namespace, servers: Servers, work: Path | No
                 print(f"warm-up {s.name}: {s.seconds:.2f} s {'; '.join(s.errors)}")
         if args.klass:
             res = await asyncio.wait_for(run_class(servers.url, args, monitor, work), max(deadline - time.monotonic(), 1))
-            out = report_class(res, args, servers, images=1)
-            if work:
-                out["forward_callers"], out["held_at_peak"] = server_notes(work)
+            notes = server_notes(work) if work else ({}, [])
+            out = report_class(res, args, servers, images=1)  # its last line is the one scripts read
+            out["forward_callers"], out["held_at_peak"] = notes
             return out
         solo = await phase(servers.url, 1, 0, args, deadline, monitor, work)
         group = await phase(servers.url, args.learners, 1, args, deadline, monitor, work)

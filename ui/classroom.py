@@ -11,6 +11,8 @@ version moved past what the follower last applied.
 from __future__ import annotations
 
 import html
+import io
+import secrets
 import socket
 import threading
 from collections import OrderedDict
@@ -23,7 +25,7 @@ from vitviz import classroom as core
 from vitviz.classroom import ClassImage, Classroom, ClassState, Shown
 from vitviz.inputs.decode import ImageError, load_image
 from vitviz.inputs.samples import BY_KEY as SAMPLES
-from vitviz.model.analysis import Analysis
+from vitviz.model.analysis import Analysis, image_hash
 from vitviz.walkthrough import BY_KEY as STAGE_BY_KEY, HOME_PAGE
 
 from . import caches, session
@@ -90,7 +92,6 @@ def default_address() -> str:
 @lru_cache(maxsize=32)
 def qr_png(link: str) -> bytes:
     """The join link as a QR code (PNG), black on white with the quiet zone a phone's camera needs."""
-    import io
     buf = io.BytesIO()
     segno.make(link, error="m").save(buf, kind="png", scale=10, border=4)
     return buf.getvalue()
@@ -130,7 +131,6 @@ def _chosen_of(image: ClassImage) -> ChosenImage | None:
             decoded = load_image(image.data)
         except ImageError:
             return None
-        from vitviz.model.analysis import image_hash  # noqa: PLC0415
         chosen = ChosenImage(decoded, image.name, "upload", image_hash(decoded))
     else:
         return None
@@ -320,7 +320,6 @@ def _set_follow(on: bool) -> None:
 
 
 def _token() -> str:
-    import secrets  # noqa: PLC0415
     s = st.session_state
     if K_TOKEN not in s:
         s[K_TOKEN] = secrets.token_hex(8)
