@@ -21,10 +21,10 @@ def _app() -> AppTest:
     return AppTest.from_file(APP, default_timeout=300)
 
 
-def _teacher(sample: str = "shape_circle") -> tuple[AppTest, str]:
+def _teacher(sample: str = "shape_circle", model: str = "shapes") -> tuple[AppTest, str]:
     """A teacher in presenter mode who started a class and chose ``sample``."""
     t = _app()
-    t.session_state["vitviz_model"] = "shapes"
+    t.session_state["vitviz_model"] = model
     t.session_state["vitviz_presenter"] = True
     ok(t.run())
     ok(t.button(key="vitviz_class_start").click().run())
@@ -228,3 +228,26 @@ def test_the_join_address_is_the_public_name_or_this_machines_lan_address(monkey
     lan = classroom.lan_address()
     assert lan.count(".") == 3 and all(part.isdigit() for part in lan.split("."))
     assert classroom.default_address() == (expected or f"http://{lan}:{port}")
+
+
+def test_a_class_on_a_random_weight_vit():
+    """A zoo architecture with random weights (no download in tests): the follower runs the very same model, and the
+    shown block and head fit its depth and heads."""
+    from ui import caches
+    from vitviz.model.loading import load_model
+    if caches.MODELS.peek("vit_ti16") is None:
+        caches.MODELS.put(load_model("vit_ti16", device="cpu", pretrained=False))
+    t, code = _teacher(sample="cat", model="vit_ti16")
+    ok(t.switch_page(BY_KEY["block"].page).run())
+    learner = _by_link(code)
+    assert _title(learner) == _title(t)
+    assert _ctx(learner).bundle.identity == _ctx(t).bundle.identity
+    assert _ctx(learner).analysis is _ctx(t).analysis
+    depth, heads = _ctx(t).analysis.depth, _ctx(t).analysis.heads
+    t.slider(key="block_layer").set_value(depth - 1)
+    t.selectbox(key="block_head").set_value(heads - 1)
+    ok(t.run())
+    ok(t.button(key="vitviz_class_show").click().run())
+    ok(learner.run())
+    assert learner.slider(key="block_layer").value == depth - 1
+    assert learner.selectbox(key="block_head").value == heads - 1
