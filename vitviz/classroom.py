@@ -243,8 +243,9 @@ class Classroom:
         return c
 
     def _count(self, c: _Class) -> int:
-        now = self._clock()
-        return sum(1 for t in c.heartbeats.values() if now - t <= LEARNER_WINDOW_S)
+        """Learners seen within the window; the quiet ones' tokens are dropped (a closed tab is forgotten)."""
+        self._forget_quiet(c, self._clock())
+        return len(c.heartbeats)
 
     def _forget_quiet(self, c: _Class, now: float) -> None:
         for token in [t for t, seen in c.heartbeats.items() if now - seen > LEARNER_WINDOW_S]:

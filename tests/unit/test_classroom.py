@@ -107,6 +107,7 @@ def test_learners_are_counted_while_their_heartbeat_is_recent():
     room.heartbeat(code, "a")
     clock.now += classroom.LEARNER_WINDOW_S / 2 + 1
     assert room.learners(code, secret) == 1  # b and c went quiet
+    assert set(room._classes[code].heartbeats) == {"a"}  # and their tokens are forgotten
     room.leave(code, "a")
     assert room.learners(code, secret) == 0
 
