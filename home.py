@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ui.charts import chart
+from ui.classroom import join_box
 from ui.context import current
 from ui.widgets import fallback_notice, image_sources
 from vitviz.claims import CARD_CLASSES, CARD_CONV, CARD_VLM, graded
@@ -41,6 +42,7 @@ st.markdown(
     "shows; the pairs also use random weights), memory estimates come from formulas the page writes out, and "
     "numbers from papers are cited as published.")
 
+join_box()  # a learner in no class: the code from the teacher's screen
 left, right = st.columns([1, 1], gap="large")
 with left:
     st.subheader("1 · Your image")

@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from ui.charts import chart, clickable_chart
+from ui.session import K_ATTN_HEAD, K_ATTN_LAYER, head_label, head_of
 from ui.on_request import ask_button, asked
 from ui.tour import close_stage, open_stage
 from vitviz.figures.prediction import short_label
@@ -34,13 +35,13 @@ def where_cls_looks() -> None:
     index = ctx.patch
     pictures = st.container()  # the picture first, its controls below it
     c1, c2, c3 = st.columns(3)
-    layer = c1.slider("Block (layer)", 1, a.depth, a.depth, key="attn_layer",
+    layer = c1.slider("Block (layer)", 1, a.depth, a.depth, key=K_ATTN_LAYER,
                       help="A block is one round of attention followed by the MLP; the model has "
                            f"{a.depth} of them, one after the other.") - 1
-    head_choice = c2.selectbox("Head", ["mean of heads"] + [f"head {h}" for h in range(a.heads)], key="attn_head",
+    head_choice = c2.selectbox("Head", [head_label(h) for h in (None, *range(a.heads))], key=K_ATTN_HEAD,
                                help=f"Each block runs {a.heads} attention heads side by side, each with its own "
                                     f"{provenance.learned(ctx.bundle.provenance)} query, key and value projections.")
-    head = None if head_choice == "mean of heads" else int(head_choice.split()[1])
+    head = head_of(head_choice)
     if c3.slider("Heatmap opacity (large maps)", 0.0, 1.0, OPACITY, 0.05, key="attn_opacity",
                  help="These two maps, and the rollout and class maps below.") != opacity:
         st.rerun()  # the whole page: the rollout and class maps outside this fragment follow the new opacity

@@ -4,6 +4,7 @@ import streamlit as st
 
 from ui.caches import of_model
 from ui.charts import chart, clickable_chart
+from ui.session import K_BLOCK_HEAD as K_HEAD, K_BLOCK_LAYER as K_LAYER
 from ui.tour import close_stage, open_stage
 from vitviz.figures.prediction import short_label
 from vitviz.model import provenance
@@ -11,8 +12,7 @@ from vitviz.stages import block, closeness
 from vitviz.views import attention as attention_views, block as views
 from vitviz.wording import difference
 
-K_LAYER, K_HEAD, K_STEP, K_TEMPERATURE, K_QUERY = "block_layer", "block_head", "block_step", "block_temperature", \
-    "block_query"
+K_STEP, K_TEMPERATURE, K_QUERY = "block_step", "block_temperature", "block_query"
 DIAGRAM = "block_diagram"
 TEMPERATURES = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 10.0)
 FP16 = 1e-3  # the analysis keeps attention in float16: differences below this are its rounding

@@ -15,6 +15,15 @@ first visible change, errors learners saw, model forward passes, bytes per page 
 learner, cores used and peak RSS, with the class/alone ratio. Bounded: at most 200 learners, every
 step times out, the whole run stops at ``--deadline``; it talks only to 127.0.0.1.
 
+Class mode (``--class``): one teacher (presenter mode, "Start a class", a sample) and N followers who open the
+join link. The teacher walks home → the sample → every stage page → Attention again → a block and head shown to
+everyone, waiting at each step until every follower's page has finished; the followers answer Streamlit's
+``auto_rerun`` messages (the class check, ``st.fragment(run_every=…)``) as the browser does. Per teacher step: the
+followers' p50/p95/max from the teacher's click to their page finished and to their first visible element, errors
+(a follower on another page than the teacher's, or with another number of charts), forward passes, server CPU per
+follower step; then the server's CPU with the teacher alone and with N idle followers. The last line, for scripts:
+``class mode: N followers, teacher-step p95 X s, first change p95 Y s, errors E, forward passes F``.
+
 Random weights: a random timm state_dict of ``--model`` is written with safetensors to a temporary
 folder given to the server as ``VITVIZ_WEIGHTS_DIR`` (the bundled ``shapes`` model needs none).
 Forward passes are counted by a ``sitecustomize`` module put on the server's ``PYTHONPATH`` for this
@@ -25,6 +34,7 @@ run only: a global torch forward hook that writes one line per call of a whole m
     python benchmarks/classroom_load.py                         # 30 learners, ViT-S/16
     python benchmarks/classroom_load.py --model shapes          # the bundled model
     python benchmarks/classroom_load.py --proxied 2             # nginx + 2 app processes (deploy/serve.sh)
+    python benchmarks/classroom_load.py --class --model shapes  # 1 teacher leads 30 followers
     python benchmarks/classroom_load.py --url http://127.0.0.1:8080 --pids 123,456   # a set already running
 """
 
@@ -37,6 +47,7 @@ import io
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -71,7 +82,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 from streamlit.proto.Common_pb2 import DoubleArray  # noqa: E402
 from streamlit.proto.WidgetStates_pb2 import WidgetState, WidgetStates  # noqa: E402
 
-PORTS = range(8700, 8800)  # this project's benchmark ports
+PORTS = range(int(os.environ.get("VITVIZ_BENCH_PORT", "8700")), 8800)  # benchmark ports (the first one: env)
 MAX_LEARNERS = 200
 COUNT_ENV = "VITVIZ_BENCH_FORWARDS"
 SITECUSTOMIZE = f'''"""Written by benchmarks/classroom_load.py for one run: counts whole-model forward passes (with the
@@ -617,6 +628,291 @@ async def run_learners(url: str, count: int, first_index: int, args: argparse.Na
     return learners
 
 
+# --- a class: one teacher leads, N followers -------------------------------------------------------------
+
+CODE_RE = re.compile(r'data-testid="vitviz-join-code"[^>]*>([0-9A-Z]{5})<')
+
+
+class ClassClient(Learner):
+    """A tab in a class: it answers Streamlit's ``auto_rerun`` messages as the browser does (a fragment rerun every
+    interval, ``is_auto_rerun``), follows the page the server switches it to, and notes when each full run drew its
+    first element and when it finished, so a teacher's step can be timed on every follower."""
+
+    def __init__(self, *args, **kw) -> None:
+        super().__init__(*args, **kw)
+        self.auto: dict[str, float] = {}  # fragment id -> interval (s)
+        self.page_hash = ""  # the page the server runs for this tab
+        self.full_firsts: list[float] = []  # perf_counter of each full run's first visible element
+        self.full_ends: list[float] = []  # perf_counter of each full run's end, with the page it ran
+        self.full_pages: list[str] = []
+        self.polls = 0
+        self.poll_errors: list[str] = []
+        self._polling = False  # a fragment rerun this tab asked for is running
+        self._in_full = False
+        self._charts = 0
+        self.full_charts: list[int] = []  # charts drawn by each full run (0 on a stage page: no image)
+        self.code = ""
+
+    def _on_message(self, msg: ForwardMsg, size: int) -> None:
+        received = msg
+        kind = msg.WhichOneof("type")
+        if kind == "ref_hash" and msg.ref_hash in self.cache:  # an element the tab holds: it is drawn all the same
+            msg, kind = self.cache[msg.ref_hash][1], "delta"
+        if kind == "auto_rerun":
+            self.auto[msg.auto_rerun.fragment_id] = msg.auto_rerun.interval
+        elif kind == "stop_auto_rerun":
+            self.auto.clear()
+        elif kind == "new_session":
+            if msg.new_session.page_script_hash:
+                self.page_hash = msg.new_session.page_script_hash
+            if not self._polling:
+                self._in_full, self._seen_ids, self._charts = True, set(), 0
+                self.auto.clear()  # the run sends the fragments it keeps
+        elif kind == "navigation" and msg.navigation.page_script_hash:
+            self.page_hash = msg.navigation.page_script_hash
+        elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element" and self._in_full:
+            el = msg.delta.new_element
+            etype = el.WhichOneof("type")
+            if etype == "plotly_chart":
+                self._charts += 1
+            if etype == "html" and not self.code:
+                m = CODE_RE.search(el.html.body)
+                if m:
+                    self.code = m.group(1)
+            if etype not in ("empty", "skeleton") and (not self.full_firsts or len(self.full_firsts) == len(self.full_ends)):
+                self.full_firsts.append(time.perf_counter())
+            if etype == "exception":
+                self.poll_errors.append(f"exception: {el.exception.type}: {el.exception.message[:200]}")
+        if kind == "script_finished":
+            status = msg.script_finished
+            if status == ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY and not self._fragment_run:
+                self._polling = False  # this tab's own check, not a step
+                self.run_no += 1
+                return
+            if status == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                self._polling = False  # the check found news: the app's rerun comes next
+            if status == ForwardMsg.FINISHED_SUCCESSFULLY:
+                if len(self.full_firsts) == len(self.full_ends):  # a run that drew nothing new
+                    self.full_firsts.append(time.perf_counter())
+                self.full_ends.append(time.perf_counter())
+                self.full_pages.append(self.page_hash)
+                self.full_charts.append(self._charts)
+                self._in_full = False
+                self._polling = False
+        super()._on_message(received, size)
+
+    def _client_state(self, page: str | None = None) -> ClientState:
+        state = super()._client_state(page)
+        if page is None and self.page_hash:  # the page the server switched this tab to
+            state.page_script_hash = self.page_hash
+        return state
+
+    async def poll(self, ws, stop: asyncio.Event) -> None:
+        """The browser's side of ``st.fragment(run_every=…)``: ask for the fragment's rerun every interval."""
+        while not stop.is_set():
+            interval = min(self.auto.values()) if self.auto else 0.5
+            try:
+                await asyncio.wait_for(stop.wait(), interval)
+                return
+            except asyncio.TimeoutError:
+                pass
+            if not self.auto or self._polling or self._in_full or (self._step is not None and
+                                                                     self._step.seconds != self._step.seconds):
+                continue
+            fragment = next(iter(self.auto))
+            state = self._client_state()
+            state.fragment_id = fragment
+            state.is_auto_rerun = True
+            self._polling = True
+            self.polls += 1
+            await ws.send(BackMsg(rerun_script=state).SerializeToString())
+
+    def press(self, key: str) -> bool:
+        """A button click: its trigger goes with the next rerun only."""
+        return self._set(key, trigger_value=True) is not None
+
+    def release(self, key: str) -> None:
+        self.states.pop(key, None)
+
+
+@dataclass
+class TeacherStep:
+    name: str
+    page: str  # the page's url path the followers must reach ("" home)
+    t0: float
+    teacher_s: float
+    cpu_s: float = float("nan")  # server CPU from the click until the last follower finished
+    seconds: list[float] = field(default_factory=list)
+    firsts: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    forwards: int = 0
+
+
+async def run_class(url: str, args: argparse.Namespace, monitor: Monitor, work: Path | None) -> dict:
+    """1 teacher (presenter mode, a class, a sample) and N followers who open the join link; the teacher walks
+    home → sample → every stage page → Attention again → a block and head change shown to everyone, waiting at
+    each step until every follower has finished its page (or the step timeout), then thinking."""
+    sample = PHOTOS[1]  # not a page's comparison image (Vectors compares with the cat): its analysis is new
+    teacher = ClassClient(url, 20_000, args.think, args.step_timeout, "sample", args.model)
+    followers = [ClassClient(url, 20_001 + i, args.think, args.step_timeout, "sample", None)
+                 for i in range(args.learners)]
+    stop = asyncio.Event()
+    steps: list[TeacherStep] = []
+    loop = asyncio.get_running_loop()
+    forwards = (lambda: forward_count(work)) if work else (lambda: -1)
+
+    async def connect(c: ClassClient):
+        for path in ("/", "/_stcore/health", "/_stcore/host-config"):
+            await loop.run_in_executor(None, c._get, path)
+        headers = {"Origin": c.base, "Cookie": "; ".join(f"{k.name}={k.value}" for k in c.jar)}
+        ws = await websockets.connect(c.base.replace("http", "ws", 1) + "/_stcore/stream", subprotocols=["streamlit"],
+                                      additional_headers=headers, max_size=None, open_timeout=c.step_timeout)
+        return ws, asyncio.create_task(c._reader(ws))
+
+    async def all_followers_after(t0: float, page: str) -> tuple[list[float], list[float], list[str]]:
+        deadline = time.perf_counter() + args.step_timeout
+        while time.perf_counter() < deadline:
+            if all(any(e > t0 for e in f.full_ends) for f in followers):
+                break
+            await asyncio.sleep(0.02)
+        want = teacher.pages.get(page, "")
+        secs, firsts, errors = [], [], []
+        for f in followers:
+            ends = [(e, p, c) for e, p, c in zip(f.full_ends, f.full_pages, f.full_charts) if e > t0]
+            first = [x for x in f.full_firsts if x > t0]
+            if not ends:
+                errors.append(f"follower {f.index}: no page within {args.step_timeout:.0f} s")
+                continue
+            secs.append(ends[0][0] - t0)
+            firsts.append((first[0] if first else ends[0][0]) - t0)
+            if want and ends[-1][1] != want:
+                errors.append(f"follower {f.index}: on another page than the teacher's")
+            if teacher.full_charts and ends[-1][2] != teacher.full_charts[-1]:
+                errors.append(f"follower {f.index}: {ends[-1][2]} charts on {page or 'home'}, the teacher "
+                              f"{teacher.full_charts[-1]}")
+        return secs, firsts, errors
+
+    async def step(name: str, page: str, send) -> None:
+        await teacher._think()
+        c0, f0, t0 = monitor.cpu(), forwards(), time.perf_counter()
+        await send()
+        teacher_s = time.perf_counter() - t0
+        secs, firsts, errors = await all_followers_after(t0, page)
+        ts = TeacherStep(name, page, t0, teacher_s, monitor.cpu() - c0, secs, firsts, errors, forwards() - f0)
+        ts.errors += teacher.steps[-1].errors if teacher.steps else []
+        steps.append(ts)
+
+    t_ws, t_reader = await connect(teacher)
+    pollers = [asyncio.create_task(teacher.poll(t_ws, stop))]  # held: a task nobody holds may be collected
+    conns = []
+    try:
+        await teacher._rerun(t_ws, "home", page="")
+        teacher._set("vitviz_presenter", bool_value=True)
+        await teacher._rerun(t_ws, "presenter")
+        teacher.press("vitviz_class_start")
+        await teacher._rerun(t_ws, "start a class")
+        teacher.release("vitviz_class_start")
+        if not teacher.code:
+            raise RuntimeError("the teacher's page shows no class code: " + "; ".join(teacher.steps[-1].errors))
+        # idle: the server with the teacher alone, then with every follower joined and nobody clicking
+        c0, w0 = monitor.cpu(), time.perf_counter()
+        await asyncio.sleep(args.idle)
+        alone = (monitor.cpu() - c0) / (time.perf_counter() - w0)
+        for f in followers:  # each opens the join link
+            conns.append(await connect(f))
+        joins = []
+        for f, (ws, _r) in zip(followers, conns):
+            state = f._client_state(page="")
+            state.query_string = f"class={teacher.code}"
+            f._begin(Step("join"))
+            f.steps.append(f._step)
+            joins.append(ws.send(BackMsg(rerun_script=state).SerializeToString()))
+        await asyncio.gather(*joins)
+        await asyncio.gather(*(f._await_finish(f._step) for f in followers))
+        pollers += [asyncio.create_task(f.poll(ws, stop)) for f, (ws, _r) in zip(followers, conns)]
+        await asyncio.sleep(3)  # every follower's first check
+        c0, w0, p0 = monitor.cpu(), time.perf_counter(), sum(f.polls for f in followers)
+        await asyncio.sleep(args.idle)
+        idle_wall = time.perf_counter() - w0
+        idle = (monitor.cpu() - c0) / idle_wall
+        idle_polls = (sum(f.polls for f in followers) - p0) / idle_wall
+
+        async def sample_step():
+            teacher._set("vitviz_sample", string_value=sample.title)
+            await teacher._rerun(t_ws, "sample")
+        await step("sample", "", sample_step)
+        for stage in STAGES:
+            await step(stage.key, stage.key, lambda k=stage.key: teacher._rerun(t_ws, k, page=k))
+        await step("attention again", "attention", lambda: teacher._rerun(t_ws, "attention again", page="attention"))
+        slider, head = teacher.widgets.get("attn_layer"), teacher.widgets.get("attn_head")
+        if slider is not None and head is not None:
+            teacher._set("attn_layer", double_array_value=DoubleArray(data=[1.0]))
+            teacher._set("attn_head", string_value="head 1")
+            await teacher._rerun(t_ws, "block and head", fragment=teacher.fragments.get("attn_layer", ""))
+
+            async def show():
+                teacher.press("vitviz_class_show")
+                await teacher._rerun(t_ws, "show everyone")
+                teacher.release("vitviz_class_show")
+            await step("show everyone", "attention", show)
+        else:
+            steps.append(TeacherStep("show everyone", "attention", 0, 0, errors=["no block/head widgets"]))
+    finally:
+        stop.set()
+        await asyncio.gather(*pollers, return_exceptions=True)
+        for ws, reader in [(t_ws, t_reader)] + conns:
+            reader.cancel()
+            await ws.close()
+    return {"steps": steps, "idle_cpu": idle, "alone_cpu": alone, "idle_polls_per_s": idle_polls,
+            "join": [f.steps[0] for f in followers if f.steps], "teacher": teacher,
+            "poll_errors": [e for f in followers for e in f.poll_errors]}
+
+
+def report_class(res: dict, args: argparse.Namespace, servers: Servers, images: int) -> dict:
+    steps: list[TeacherStep] = res["steps"]
+    n = args.learners
+    print(f"\nclass mode | model {args.model} | {'proxied x%d' % args.proxied if args.proxied else 'single process'} | "
+          f"{n} followers | think {args.think:.1f} s")
+    head = (f"{'teacher step':16s} {'teacher':>8s} | {'follower p50':>12s} {'p95':>6s} {'max':>6s} | {'1st Δ p50':>9s} "
+            f"{'p95':>6s} {'max':>6s} | {'errors':>6s} {'fwd':>4s} | {'CPU/follower':>12s}")
+    print(head)
+    print("-" * len(head))
+    rows = {}
+    for s in steps:
+        cpu_each = s.cpu_s / n if n else float("nan")
+        rows[s.name] = {"teacher_s": s.teacher_s, "p50": pct(s.seconds, 0.5), "p95": pct(s.seconds, 0.95),
+                        "max": pct(s.seconds, 1.0), "first_p50": pct(s.firsts, 0.5), "first_p95": pct(s.firsts, 0.95),
+                        "first_max": pct(s.firsts, 1.0), "errors": len(s.errors), "forwards": s.forwards,
+                        "cpu_per_follower": cpu_each}
+        r = rows[s.name]
+        print(f"{s.name:16s} {s.teacher_s:7.2f}s | {r['p50']:11.2f}s {r['p95']:5.2f}s {r['max']:5.2f}s | "
+              f"{r['first_p50']:8.2f}s {r['first_p95']:5.2f}s {r['first_max']:5.2f}s | {r['errors']:6d} "
+              f"{s.forwards:4d} | {cpu_each:11.3f}s")
+    join = res["join"]
+    print(f"join (the link, {len(join)} at once): p50 {pct([j.seconds for j in join], 0.5):.2f} s, "
+          f"p95 {pct([j.seconds for j in join], 0.95):.2f} s")
+    print(f"idle: server CPU {res['alone_cpu'] * 100:.1f} % of one core with the teacher alone, "
+          f"{res['idle_cpu'] * 100:.1f} % with {n} idle followers ({res['idle_polls_per_s']:.1f} checks/s): "
+          f"the followers' polling costs {(res['idle_cpu'] - res['alone_cpu']) * 100:.1f} % of one core")
+    cpu_steps = [s.cpu_s / n for s in steps if n and s.cpu_s == s.cpu_s]
+    print(f"server CPU per follower step (the step's CPU over {n} followers, the teacher's own run included): "
+          f"median {statistics.median(cpu_steps) if cpu_steps else float('nan'):.3f} s")
+    errors = [e for s in steps for e in s.errors] + res["poll_errors"] + [e for j in join for e in j.errors]
+    for e in errors[:12]:
+        print("  error:", e)
+    pooled = [x for s in steps for x in s.seconds]
+    print(f"every follower step pooled: p50 {pct(pooled, 0.5):.2f} s, p95 {pct(pooled, 0.95):.2f} s; first change p50 "
+          f"{pct([x for s in steps for x in s.firsts], 0.5):.2f} s")
+    forwards = sum(s.forwards for s in steps)
+    p95 = max((pct(s.seconds, 0.95) for s in steps), default=float("nan"))
+    first = max((pct(s.firsts, 0.95) for s in steps), default=float("nan"))
+    print(f"forward passes during the teacher's steps: {forwards} (images the teacher chose: {images})")
+    print(f"class mode: {n} followers, teacher-step p95 {p95:.2f} s, first change p95 {first:.2f} s, "
+          f"errors {len(errors)}, forward passes {forwards}")
+    return {"rows": rows, "idle_cpu": res["idle_cpu"], "alone_cpu": res["alone_cpu"], "errors": len(errors),
+            "forwards": forwards, "teacher_step_p95": p95, "first_change_p95": first}
+
+
 # --- report ------------------------------------------------------------------------------------------
 
 def pct(values: list[float], q: float) -> float:
@@ -730,6 +1026,12 @@ async def main_async(args: argparse.Namespace, servers: Servers, work: Path | No
         for w in warm:
             for s in w[0].steps[:3]:
                 print(f"warm-up {s.name}: {s.seconds:.2f} s {'; '.join(s.errors)}")
+        if args.klass:
+            res = await asyncio.wait_for(run_class(servers.url, args, monitor, work), max(deadline - time.monotonic(), 1))
+            notes = server_notes(work) if work else ({}, [])
+            out = report_class(res, args, servers, images=1)  # its last line is the one scripts read
+            out["forward_callers"], out["held_at_peak"] = notes
+            return out
         solo = await phase(servers.url, 1, 0, args, deadline, monitor, work)
         group = await phase(servers.url, args.learners, 1, args, deadline, monitor, work)
     tracebacks = servers.log.read_text(errors="replace").count("Traceback") if servers.log else -1
@@ -769,6 +1071,10 @@ def main() -> int:
     p.add_argument("--url", help="a server or proxied set already running (only 127.0.0.1)")
     p.add_argument("--pids", default="", help="with --url: the app processes' PIDs, comma-separated (CPU, RSS)")
     p.add_argument("--json", type=Path, help="also write the numbers here")
+    p.add_argument("--class", dest="klass", action="store_true",
+                   help="class mode: 1 teacher leads (presenter mode, a class, a sample, every page, a block and head "
+                        "shown to everyone) and --learners followers join by the link")
+    p.add_argument("--idle", type=float, default=20.0, help="class mode: seconds of idle measurement")
     args = p.parse_args()
     if not 1 <= args.learners <= MAX_LEARNERS:
         p.error(f"--learners must be 1-{MAX_LEARNERS}")

@@ -2,6 +2,9 @@
 sidebar (presenter switch, model picker, number format, the chosen image, the selected patch, the device and weights
 actually used), the model and the analysis. It hands the page one ``Context``.
 
+In a class (``ui.classroom``), a follower's run first takes the teacher's model, number format, image and page into
+those same keys, and a teacher's run publishes them; the class's line and join panel sit above the page.
+
 The sidebar's widgets are plain keyed widgets (``ui.session``): drawn on every run, they keep their
 values across pages without being copied anywhere, as Streamlit recommends for ``st.navigation``.
 """
@@ -15,7 +18,7 @@ from vitviz.model import hub, precision, provenance
 from vitviz.model.loading import Bundle
 from vitviz.model.zoo import BY_KEY as SPECS, DEFAULT_KEY, ZOO
 
-from . import caches, phone, presenter, session, widgets
+from . import caches, classroom, phone, presenter, session, widgets
 from .context import Context, publish, show_place
 from .precision import precision_line
 from vitviz.walkthrough import HOME_PAGE, STAGES
@@ -87,6 +90,7 @@ def run() -> None:
     """Draw the frame and run the chosen page."""
     st.set_page_config(page_icon="🔬", layout="wide")
     page = navigation()
+    classroom.arrive(page)  # a join link; a follower takes the teacher's model, format, image and page
     with st.sidebar:
         st.toggle("Presenter mode", key=session.K_PRESENTER, on_change=presenter.switched,
                   help="Large type and figures for a projector, the sidebar folded away (the arrow at the top "
@@ -99,6 +103,7 @@ def run() -> None:
             st.image(chosen.preview, caption=f"{chosen.name} ({chosen.image.width}×{chosen.image.height})",
                      width="stretch")
         status = st.container()
+    classroom.publish(page)  # a teacher's class copies this run's choices (before the model runs: followers start)
     presenter.apply()
     phone.phone_css()
     fp32 = _load(requested)
@@ -111,6 +116,7 @@ def run() -> None:
             analysis = caches.analysis_of(bundle, chosen.image, chosen.digest,
                                           on_wait=lambda place: show_place(waiting, place, "image"))
         waiting.empty()
+    classroom.take_shown(analysis)  # a follower: the patch, block and head the teacher showed everyone
     ctx = Context(requested, bundle, caches.MODELS.fallback_state(requested) if bundle.fell_back else None,
                   chosen, analysis, fp32)
     with running:
@@ -129,6 +135,8 @@ def run() -> None:
             st.button("Try the model hub again", key="vitviz_retry_hub", on_click=caches.MODELS.retry_now,
                       help="Forget the failed attempt and ask the hub again now (a dead network costs ~4 s).")
     presenter.what_runs(bundle)  # the sidebar is folded on a projector: which weights run stays in view
+    classroom.start_button()
+    classroom.bar()
     if ctx.precision != precision.DEFAULT and analysis is not None:
         precision_line(ctx)
     publish(ctx)

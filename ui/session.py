@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import streamlit as st
@@ -24,6 +24,11 @@ K_PRECISION = "vitviz_precision"  # str: the number format the model runs in (th
 K_PATCH = "vitviz_patch"  # int: the selected patch, 0-based raster order (the sidebar's number input)
 K_IMAGE = "vitviz_image"  # ChosenImage | None
 K_IMAGE_ERROR = "vitviz_image_error"  # str | None: the last refused input, shown until a good one arrives
+# The block and head of the Attention and Inside-a-block pages (their widgets' keys): a teacher's "show everyone"
+# reads them and a follower's session gets them written (ui/classroom.py)
+K_ATTN_LAYER, K_ATTN_HEAD = "attn_layer", "attn_head"  # int 1-based; str: head_label(h)
+K_BLOCK_LAYER, K_BLOCK_HEAD = "block_layer", "block_head"  # int 1-based; int
+MEAN_OF_HEADS = "mean of heads"
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,7 @@ class ChosenImage:
     name: str  # file name or sample title
     origin: str  # "upload", "camera" or "sample"
     digest: str  # image_hash(image): the image's part of every cache key
+    data: bytes | None = field(default=None, compare=False, repr=False)  # the file it came from (upload, camera)
 
     @cached_property
     def preview(self) -> bytes:
@@ -43,8 +49,14 @@ def chosen_image() -> ChosenImage | None:
     return st.session_state.get(K_IMAGE)
 
 
-def set_image(image: Image.Image, name: str, origin: str) -> None:
-    st.session_state[K_IMAGE] = ChosenImage(image, name, origin, image_hash(image))
+def set_image(image: Image.Image, name: str, origin: str, data: bytes | None = None) -> None:
+    st.session_state[K_IMAGE] = ChosenImage(image, name, origin, image_hash(image), data)
+    st.session_state[K_IMAGE_ERROR] = None
+
+
+def use_image(chosen: ChosenImage) -> None:
+    """Make an image someone else chose (the teacher's, decoded once per process) this session's image."""
+    st.session_state[K_IMAGE] = chosen
     st.session_state[K_IMAGE_ERROR] = None
 
 
@@ -58,6 +70,15 @@ def presenter() -> bool:
 
 def centre_patch(num_patches: int, grid: tuple[int, int]) -> int:
     return (grid[0] // 2) * grid[1] + grid[1] // 2 if grid[0] * grid[1] == num_patches else num_patches // 2
+
+
+def head_label(head: int | None) -> str:
+    """The Attention page's head choice for ``head`` (None: the mean of the heads)."""
+    return MEAN_OF_HEADS if head is None else f"head {head}"
+
+
+def head_of(label: str) -> int | None:
+    return None if label == MEAN_OF_HEADS else int(label.split()[1])
 
 
 def select_patch(index: int) -> None:

@@ -30,7 +30,7 @@ def accept_upload(data: bytes, name: str, origin: str) -> bool:
     except ImageError as exc:
         session.refuse_image(f"“{name}” was not used: {exc}")
         return False
-    session.set_image(image, name, origin)
+    session.set_image(image, name, origin, data if origin != "sample" else None)
     return True
 
 
