@@ -71,7 +71,8 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 from streamlit.proto.Common_pb2 import DoubleArray  # noqa: E402
 from streamlit.proto.WidgetStates_pb2 import WidgetState, WidgetStates  # noqa: E402
 
-PORTS = range(8700, 8800)  # this project's benchmark ports
+_PORTS = os.environ.get("VITVIZ_BENCH_PORTS", "8700-8799").split("-")  # this project's benchmark ports (first-last)
+PORTS = range(int(_PORTS[0]), int(_PORTS[-1]) + 1)
 MAX_LEARNERS = 200
 COUNT_ENV = "VITVIZ_BENCH_FORWARDS"
 SITECUSTOMIZE = f'''"""Written by benchmarks/classroom_load.py for one run: counts whole-model forward passes (with the
