@@ -46,11 +46,25 @@ def wrap_title(title: str, width: int = TITLE_CHARS) -> str:
 def base_layout(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
     """The house style: font, tight margins, no drag, and ``title`` wrapped to lines a phone shows whole."""
     title = wrap_title(title) if title else title
-    lines = title.count("<br>") + 1 if title else 0
     fig.update_layout(title=title, font=dict(size=FONT_SIZE), height=height,
                       dragmode=False,  # a finger on a chart scrolls the page (ui/charts.py)
-                      margin=dict(l=10, r=10, t=50 + TITLE_LINE_PX * (lines - 1) if title else 10, b=10))
+                      margin=_margin(title))
     return fig
+
+
+def _margin(title: str | None) -> dict:
+    lines = title.count("<br>") + 1 if title else 0
+    return dict(l=10, r=10, t=50 + TITLE_LINE_PX * (lines - 1) if title else 10, b=10)
+
+
+def house_layout(title: str | None = None, height: int | None = None) -> dict:
+    """``base_layout``'s entries as plain layout JSON in validated form (for ``vitviz.figures.plain``)."""
+    title = wrap_title(title) if title else title
+    layout = {"font": {"size": FONT_SIZE}, "dragmode": False, "margin": _margin(title),
+              "title": {} if title is None else {"text": title}}  # plotly's form of title=None
+    if height is not None:
+        layout["height"] = height
+    return layout
 
 
 def log_y(fig: go.Figure, values: Iterable[float], **where) -> go.Figure:
