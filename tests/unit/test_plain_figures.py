@@ -175,3 +175,30 @@ def test_the_views_over_the_image_send_what_validated_figures_send(drawn):
             faithfulness_views.occlusion_map(bundle, a, occ), maps.small_multiples(a.image, [VALUES], ["x"])]
     for fig in figs:
         assert _sent(fig) == _sent(_validated(fig))
+
+
+def test_the_plain_charts_send_what_validated_figures_send():
+    from vitviz.figures import steps
+
+    vec = RNG.standard_normal(24).astype(np.float32)
+    figs = [tokens.matrix_figure(RNG.standard_normal((6, 8)).astype(np.float32), "m", selected_row=2),
+            tokens.matrix_figure(np.zeros((3, 4), np.float32)),
+            steps.vector_panels([steps.Panel("a", vec, overlay=vec, names=("g", "b")),
+                                 steps.Panel("b", vec, boundaries=8, x_title="unit")], "t"),
+            steps.vector_panels([steps.Panel("only", vec)]),
+            steps.token_bars(vec, 1, {3: "top 1", 5: "top 2"}, "t", y_title="s", compare=vec, names=("x", "y")),
+            steps.token_bars(vec, 0, {}),
+            steps.attention_matrix(RNG.random((5, 5)).astype(np.float32), 1, 2, "t"),
+            steps.attention_matrix(np.zeros((4, 4), np.float32), 0),
+            maps.distance_figure(RNG.random((3, 2)) * 50, 20.0, "d")]
+    for fig in figs:
+        assert _sent(fig) == _sent(_validated(fig))
+
+
+def test_the_class_chart_sends_what_a_validated_figure_sends(drawn):
+    from vitviz.views import article as article_views
+
+    bundle, a = drawn
+    fig = article_views.class_probabilities(bundle, a)
+    assert len(fig.data[0].x) == len(bundle.labels)
+    assert _sent(fig) == _sent(_validated(fig))

@@ -72,11 +72,15 @@ def log_y(fig: go.Figure, values: Iterable[float], **where) -> go.Figure:
     values span a decade or more (plotly's own choice labels every minor tick, 2, 5, 2, 5, …, in small type).
     Under a decade there are too few powers of ten to read it by: plotly's labels stay. ``where``: row/col of a
     subplot."""
+    return fig.update_yaxes(**log_axis(values), **where)
+
+
+def log_axis(values: Iterable[float]) -> dict:
+    """``log_y``'s axis entries, as plain layout JSON in validated form."""
     positive = [v for v in values if v is not None and v > 0]
-    fig.update_yaxes(type="log", **where)
     if positive and math.log10(max(positive) / min(positive)) >= 1:
-        fig.update_yaxes(dtick=1, minor=dict(dtick="D1", ticks="outside", ticklen=3, showgrid=False), **where)
-    return fig
+        return {"type": "log", "dtick": 1, "minor": {"dtick": "D1", "showgrid": False, "ticklen": 3, "ticks": "outside"}}
+    return {"type": "log"}
 
 
 # Presenter mode (a projector): the same figure, larger. Every text of a figure is scaled from the house size to
