@@ -172,7 +172,9 @@ def test_the_views_over_the_image_send_what_validated_figures_send(drawn):
             attention_views.cls_map(bundle, a, last, None, 0.6, mid), attention_views.query_map(bundle, a, 0, 1, 0.5, mid),
             attention_views.heads(bundle, a, last), attention_views.layers(bundle, a),
             attention_views.rollout(bundle, a), attention_views.dino_masks(bundle, a, 0.6),
-            faithfulness_views.occlusion_map(bundle, a, occ), maps.small_multiples(a.image, [VALUES], ["x"])]
+            faithfulness_views.occlusion_map(bundle, a, occ), maps.small_multiples(a.image, [VALUES], ["x"]),
+            attention_views.relatedness(bundle, a, 0, None, mid), attention_views.relatedness(bundle, a, last, 0, 0),
+            attention_views.distances(bundle, a)]
     for fig in figs:
         assert _sent(fig) == _sent(_validated(fig))
 

@@ -28,8 +28,13 @@ def _float32(value: object) -> object:
     if isinstance(value, dict):
         return {k: _float32(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
+        if not any(isinstance(v, _NESTED) for v in value):  # a list of numbers or strings (colours, texts): one copy
+            return type(value)(value)
         return type(value)(_float32(v) for v in value)
     return value
+
+
+_NESTED = (np.ndarray, dict, list, tuple)
 
 
 class WireFigure(go.Figure):
