@@ -12,7 +12,7 @@ from vitviz.figures.images import encode_image
 from vitviz.handout import handout_html
 from vitviz.inputs.samples import BY_KEY as SAMPLES
 from vitviz.model import provenance
-from vitviz.stages import article, confidence
+from vitviz.stages import article, closeness, confidence
 from vitviz.views import article as article_views, home as views
 from vitviz.walkthrough import BY_KEY, STAGES
 
@@ -131,7 +131,9 @@ st.subheader("4 · What the article says, checked live")
 st.markdown("vitviz started from a beginner's article about how image models work. Most of it is a fine first "
             "picture; below are its own words (spelling and all; [sic] marks the article's spelling, … a cut), "
             "a verdict, and what is true. Each one is shown live on your image: on a page, or in a card right here.")
-for row in ctx.built("claims_graded", build=lambda: graded(bundle, a)):  # verdicts measured on this model and image
+by_block = (ctx.built("closeness", build=lambda: closeness.closeness_by_block(a))  # shared with Block and Attention
+            if a is not None and a.attentions.size else None)
+for row in ctx.built("claims_graded", build=lambda: graded(bundle, a, by_block)):  # verdicts measured on this model and image
     claim = row.claim
     c1, c2, c3 = st.columns([3, 3, 2])
     c1.markdown(f"{row.verdict_label} · *“{claim.quote}”*")

@@ -76,7 +76,7 @@ def where_cls_looks() -> None:
     rel = ctx.built("relatedness", layer, head, index, build=lambda: closeness.relatedness(a, layer, head, index))
     st.markdown(f"On this image, block {layer + 1}, {head_choice}: " + closeness.relatedness_sentence(rel))
     st.markdown(ctx.built("closeness_by_block", build=lambda: closeness.closeness_sentence(
-        closeness.closeness_by_block(a))))
+        ctx.built("closeness", build=lambda: closeness.closeness_by_block(a)))))
 
 where_cls_looks()
 

@@ -190,7 +190,7 @@ rel = ctx.built("relatedness", layer, head, ctx.patch,
                 build=lambda: closeness.relatedness(a, layer, head, ctx.patch))
 st.markdown(f"On this image, block {layer + 1}, head {head}: " + closeness.relatedness_sentence(rel))
 st.markdown(ctx.built("closeness_by_block", build=lambda: closeness.closeness_sentence(
-    closeness.closeness_by_block(a))))
+    ctx.built("closeness", build=lambda: closeness.closeness_by_block(a)))))
 
 st.header("5 · The whole attention matrix")
 chart(ctx.figure(views.matrix, layer, head, token), key="block_matrix")

@@ -36,6 +36,11 @@ run only: a global torch forward hook that writes one line per call of a whole m
     python benchmarks/classroom_load.py --proxied 2             # nginx + 2 app processes (deploy/serve.sh)
     python benchmarks/classroom_load.py --class --model shapes  # 1 teacher leads 30 followers
     python benchmarks/classroom_load.py --url http://127.0.0.1:8080 --pids 123,456   # a set already running
+    python benchmarks/classroom_load.py --against /tmp/vitviz_main   # before (a worktree of main) and after, one run
+
+``--against OTHER`` runs the same benchmark against a server started from another checkout first, then against
+this one's, and prints the headline numbers side by side with the ratio this/other. ``VITVIZ_BENCH_PORTS``
+(``first-last``) sets the ports it may use.
 """
 
 from __future__ import annotations
@@ -82,7 +87,8 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 from streamlit.proto.Common_pb2 import DoubleArray  # noqa: E402
 from streamlit.proto.WidgetStates_pb2 import WidgetState, WidgetStates  # noqa: E402
 
-PORTS = range(int(os.environ.get("VITVIZ_BENCH_PORT", "8700")), 8800)  # benchmark ports (the first one: env)
+_PORTS = os.environ.get("VITVIZ_BENCH_PORTS", "8700-8799").split("-")  # this project's benchmark ports (first-last)
+PORTS = range(int(_PORTS[0]), int(_PORTS[-1]) + 1)
 MAX_LEARNERS = 200
 COUNT_ENV = "VITVIZ_BENCH_FORWARDS"
 SITECUSTOMIZE = f'''"""Written by benchmarks/classroom_load.py for one run: counts whole-model forward passes (with the
@@ -221,14 +227,14 @@ def server_env(work: Path, model: str) -> dict[str, str]:
             COUNT_ENV: str(work / "forwards.log")}
 
 
-def start_single(work: Path, model: str) -> Servers:
+def start_single(work: Path, model: str, root: Path = ROOT) -> Servers:
     port = free_port()
     env = server_env(work, model)
     log = work / "server.log"
     cmd = (f"exec {sys.executable} -m streamlit run streamlit_app.py --server.port {port} "
            f"--server.address 127.0.0.1 --server.headless true --browser.gatherUsageStats false "
            f"--server.fileWatcherType none")
-    proc = subprocess.Popen(cmd, shell=True, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, shell=True, cwd=root, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     servers = Servers(url, [proc.pid], [url], [proc], log)
     try:
@@ -239,14 +245,14 @@ def start_single(work: Path, model: str) -> Servers:
     return servers
 
 
-def start_proxied(work: Path, model: str, processes: int) -> Servers:
+def start_proxied(work: Path, model: str, processes: int, root: Path = ROOT) -> Servers:
     """``deploy/serve.sh``: P app processes and nginx in front; PIDs and ports from its run folder."""
     port = free_port()
     env = server_env(work, model)
     run_dir = work / "run"
     env.update(VITVIZ_RUN_DIR=str(run_dir), VITVIZ_PORT_BASE=str(port + 1), PYTHON=sys.executable)
     log = work / "server.log"
-    proc = subprocess.Popen(["bash", str(ROOT / "deploy" / "serve.sh"), str(processes), str(port)], cwd=ROOT, env=env,
+    proc = subprocess.Popen(["bash", str(root / "deploy" / "serve.sh"), str(processes), str(port)], cwd=root, env=env,
                             stdout=log.open("wb"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     servers = Servers(url, [], [], [proc], log)
@@ -1057,6 +1063,28 @@ def server_notes(work: Path) -> tuple[dict[str, int], list[dict]]:
     return callers, peaks
 
 
+def run_against(args: argparse.Namespace, servers: Servers, counted: Path | None) -> dict:
+    try:
+        return asyncio.run(main_async(args, servers, counted))
+    finally:
+        servers.stop()
+
+
+def compare(other: dict, this: dict) -> None:
+    """The two runs' headline numbers side by side (``--against``), with this/other."""
+    rows = [("walk CPU-s per learner, alone", other["cpu_per_learner"][0], this["cpu_per_learner"][0]),
+            ("walk CPU-s per learner, class", other["cpu_per_learner"][1], this["cpu_per_learner"][1]),
+            ("page step p50, class (s)", other["summary"]["page_step_p50"], this["summary"]["page_step_p50"]),
+            ("page step p95, class (s)", other["summary"]["page_step_p95"], this["summary"]["page_step_p95"]),
+            ("first visible change p95 (s)", other["summary"]["first_delta_p95"], this["summary"]["first_delta_p95"]),
+            ("page step CPU median, alone (s)", other["summary"]["solo_page_cpu_p50"],
+             this["summary"]["solo_page_cpu_p50"]),
+            ("errors (alone + class)", sum(other["errors"]), sum(this["errors"]))]
+    print(f"\n{'':34s} {'other':>9s} {'this':>9s}  this/other")
+    for name, a, b in rows:
+        print(f"{name:34s} {a:9.2f} {b:9.2f}  {b / a if a else float('nan'):8.2f}")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--learners", type=int, default=30)
@@ -1075,9 +1103,14 @@ def main() -> int:
                    help="class mode: 1 teacher leads (presenter mode, a class, a sample, every page, a block and head "
                         "shown to everyone) and --learners followers join by the link")
     p.add_argument("--idle", type=float, default=20.0, help="class mode: seconds of idle measurement")
+    p.add_argument("--against", type=Path, metavar="OTHER",
+                   help="another checkout (e.g. a git worktree of main): the same run against its server first, then "
+                        "against this checkout's, and the ratios this/other")
     args = p.parse_args()
     if not 1 <= args.learners <= MAX_LEARNERS:
         p.error(f"--learners must be 1-{MAX_LEARNERS}")
+    if args.klass and args.against:
+        p.error("--against compares free walks; run --class against each checkout on its own")
     work = Path(tempfile.mkdtemp(prefix="vitviz_load_"))
     try:
         if args.url:
@@ -1086,14 +1119,20 @@ def main() -> int:
                 p.error("--url must be on 127.0.0.1")
             pids = [int(x) for x in args.pids.split(",") if x]
             servers, counted = Servers(args.url.rstrip("/"), pids, [args.url.rstrip("/")]), None
-        elif args.proxied:
-            servers, counted = start_proxied(work, args.model, args.proxied), work
+            result = run_against(args, servers, counted)
         else:
-            servers, counted = start_single(work, args.model), work
-        try:
-            result = asyncio.run(main_async(args, servers, counted))
-        finally:
-            servers.stop()
+            runs = {}
+            for label, root in ([("other", args.against.resolve())] if args.against else []) + [("this", ROOT)]:
+                sub = work / label
+                sub.mkdir()
+                print(f"\n##### {label}: {root}")
+                servers = (start_proxied(sub, args.model, args.proxied, root) if args.proxied
+                           else start_single(sub, args.model, root))
+                runs[label] = run_against(args, servers, sub)
+            result = runs["this"]
+            if args.against:
+                result = {"this": runs["this"], "other": runs["other"]}
+                compare(runs["other"], runs["this"])
         result["args"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
         if args.json:
             args.json.write_text(json.dumps(result, indent=1, default=str))

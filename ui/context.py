@@ -84,12 +84,16 @@ class Context:
         ``name``, ``settings``) and shared by sessions. ``settings`` must name everything ``build`` reads
         besides the model and the image (a control's value, an experiment's parameters). A figure is kept
         in wire form (``to_wire``). ``per_image=False``: ``build`` reads the model alone, never the image, and its
-        result is shared by every image."""
+        result is shared by every image and kept as long as the model (``caches.of_model``)."""
         def make() -> T:
             value = build()
             return to_wire(value) if isinstance(value, go.Figure) else value
         key = self.key("built", name, *settings, per_image=per_image)
-        return caches.BUILT.get_or_compute(key, make)
+        if per_image:
+            return caches.BUILT.get_or_compute(key, make)
+        # the model's own work (its filters' PCA, its position figures, its sizes): once per model and process,
+        # held as long as the model is (a class's image figures never push it out of the figure cache)
+        return caches.of_model(self.bundle.model, "built", lambda: caches.BUILT.get_or_compute(key, make), key)
 
     def experiment(self, name: str, *params: Hashable, run: Callable[[], T], label: str, per_image: bool = True,
                    long: bool = False, of: Bundle | None = None) -> T:

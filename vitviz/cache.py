@@ -13,13 +13,17 @@ V = TypeVar("V")
 class BoundedCache(Generic[V]):
     """Keeps the most recently used values while their total ``size(value)`` stays under ``max_bytes``.
 
-    The newest value is always kept, even when it alone exceeds the bound.
+    The newest value is always kept, even when it alone exceeds the bound. A value's size is taken once, when it
+    is stored (values are not changed once cached), and the total is kept as entries come and go: storing one
+    costs the same with ten entries as with ten thousand (a class's figures).
     """
 
     def __init__(self, max_bytes: int, size: Callable[[V], int]) -> None:
         self.max_bytes = max_bytes
         self._size = size
         self._items: OrderedDict[Hashable, V] = OrderedDict()
+        self._sizes: dict[Hashable, int] = {}  # key -> size(value) when stored
+        self._total = 0  # sum of self._sizes
         self._lock = threading.Lock()
         self._key_locks: dict[Hashable, threading.Lock] = {}
 
@@ -29,7 +33,7 @@ class BoundedCache(Generic[V]):
     @property
     def nbytes(self) -> int:
         with self._lock:
-            return sum(self._size(v) for v in self._items.values())
+            return self._total
 
     def values(self) -> list[V]:
         """The cached values, least recently used first (does not count as a use)."""
@@ -62,10 +66,12 @@ class BoundedCache(Generic[V]):
 
     def put(self, key: Hashable, value: V) -> None:
         """Store ``value``, evicting the least recently used entries beyond the byte bound."""
+        size = self._size(value)  # outside the lock: it may walk a large value
         with self._lock:
+            self._total += size - self._sizes.get(key, 0)
             self._items[key] = value
+            self._sizes[key] = size
             self._items.move_to_end(key)
-            total = sum(self._size(v) for v in self._items.values())
-            while total > self.max_bytes and len(self._items) > 1:
-                _, old = self._items.popitem(last=False)
-                total -= self._size(old)
+            while self._total > self.max_bytes and len(self._items) > 1:
+                old, _ = self._items.popitem(last=False)
+                self._total -= self._sizes.pop(old)

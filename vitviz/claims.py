@@ -408,18 +408,22 @@ class Graded:
         return VERDICTS[self.verdict]
 
 
-def evidence(bundle: Bundle, analysis: Analysis | None) -> Evidence:
-    """The model's shape, and the measurements on the analysed image (none before an image)."""
+def evidence(bundle: Bundle, analysis: Analysis | None,
+             by_block: closeness.Closeness | None = None) -> Evidence:
+    """The model's shape, and the measurements on the analysed image (none before an image). ``by_block``:
+    ``closeness.closeness_by_block(analysis)`` where the caller holds it already (the pages share one per image)."""
     measured = analysis is not None and analysis.attentions.size > 0
     if not measured:
         return Evidence(model_shape(bundle))
-    return Evidence(model_shape(bundle), closeness.closeness_by_block(analysis),
+    return Evidence(model_shape(bundle), by_block if by_block is not None else closeness.closeness_by_block(analysis),
                     attention.query_peaks(analysis, analysis.depth - 1))
 
 
-def graded(bundle: Bundle, analysis: Analysis | None) -> tuple[Graded, ...]:
-    """Every claim, in table order, judged on ``bundle`` and ``analysis`` where its verdict depends on them."""
-    e = evidence(bundle, analysis)
+def graded(bundle: Bundle, analysis: Analysis | None,
+           by_block: closeness.Closeness | None = None) -> tuple[Graded, ...]:
+    """Every claim, in table order, judged on ``bundle`` and ``analysis`` where its verdict depends on them
+    (``by_block``: as for ``evidence``)."""
+    e = evidence(bundle, analysis, by_block)
     return tuple(Graded(c, *c.judge(e)) if c.judge else Graded(c, c.verdict, c.truth) for c in CLAIMS)
 
 

@@ -48,6 +48,26 @@ def test_a_derived_value_is_built_once_per_identity_and_settings(shapes_bundle, 
     assert len(builds) == 2
 
 
+def test_the_models_own_work_runs_once_per_model_whatever_the_image(shapes_bundle, photo):
+    first, second = _context(shapes_bundle, photo), _context(shapes_bundle, photo.rotate(90))
+    builds = []
+    value = first.built("test_model_fact", 7, per_image=False, build=lambda: builds.append(1) or {"n": len(builds)})
+    assert second.built("test_model_fact", 7, per_image=False, build=lambda: builds.append(1) or {}) is value
+    for key in [k for k in list(caches.BUILT._items) if "test_model_fact" in k]:  # pushed out by a class's figures
+        caches.BUILT._items.pop(key)
+    assert first.built("test_model_fact", 7, per_image=False, build=lambda: builds.append(1) or {}) is value
+    assert len(builds) == 1
+    calls = []
+    from vitviz.views import vectors as vector_views
+
+    def counted(bundle, a):  # the projection filters' PCA: a figure of the model alone
+        calls.append(a)
+        return vector_views.filters(bundle, a)
+    counted.__module__, counted.__qualname__ = "test", "counted_model_figure"
+    fig = first.figure(counted, per_image=False)
+    assert second.figure(counted, per_image=False) is fig and len(calls) == 1
+
+
 def test_experiments_run_once_per_identity_and_setting(shapes_bundle, photo):
     ctx = _context(shapes_bundle, photo)
     runs = []

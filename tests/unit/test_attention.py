@@ -31,6 +31,18 @@ def test_rollout_two_layers_by_hand():
     np.testing.assert_allclose(A.rollout(attn).sum(-1), 1.0)
 
 
+@pytest.mark.parametrize("fusion", ["mean", "max", "min"])
+@pytest.mark.parametrize("discard", [0.0, 0.5])
+def test_one_row_of_the_rollout_is_that_row_of_the_whole_product(fusion, discard):
+    rng = np.random.default_rng(1)
+    attn = rng.random((4, 3, 7, 7))
+    attn /= attn.sum(-1, keepdims=True)
+    whole = A.rollout(attn, fusion, discard, keep_cols=1)
+    for row in (0, 3):
+        np.testing.assert_allclose(A.rollout_row(attn, fusion, discard, keep_cols=1, row=row), whole[row],
+                                   rtol=1e-12, atol=1e-15)
+
+
 def test_rollout_rows_are_renormalised_by_their_own_sum():
     # rows that do not sum to 1 (e.g. after max fusion): each row must be divided by its own sum,
     # the bug of a well-known implementation divides columns by row sums

@@ -38,3 +38,21 @@ def test_concurrent_requests_compute_once():
     for t in threads:
         t.join()
     assert results == ["value"] * 8 and len(calls) == 1
+
+
+def test_sizes_are_taken_once_per_stored_value_and_the_total_follows_evictions():
+    sized = []
+
+    def size(v: str) -> int:
+        sized.append(v)
+        return len(v)
+
+    c = BoundedCache(max_bytes=25, size=size)
+    for i in range(10):
+        c.put(i, "x" * 10)
+    assert len(sized) == 10  # one size per put, not one per entry held at each put
+    assert len(c) == 2 and c.nbytes == 20 and c.get(7) is None and c.get(8) is not None
+    c.put(9, "y" * 3)  # the same key again: its old size leaves the total
+    assert c.nbytes == 13 and c.get(9) == "yyy"
+    c.put("big", "z" * 40)  # alone over the bound: kept, everything older out
+    assert len(c) == 1 and c.nbytes == 40

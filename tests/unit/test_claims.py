@@ -262,6 +262,18 @@ def test_graded_on_the_models(which, shapes_bundle, tiny_bundle):
             assert (g.verdict, g.truth) == (g.claim.verdict, g.claim.truth)
     before = C.graded(bundle, None)
     assert next(g for g in before if g.claim is claim("less difference")).verdict == MEASURED
+    assert C.graded(bundle, a, c) == rows  # the closeness the pages share judges as the one computed here
+
+
+def test_graded_reads_the_closeness_it_is_given(tiny_bundle, monkeypatch):
+    a = analyze(tiny_bundle, load_image(SAMPLES["cat"].data()))
+    given = closeness.closeness_by_block(a)
+    calls = []
+    monkeypatch.setattr(C.closeness, "closeness_by_block", lambda an: calls.append(an) or given)
+    C.graded(tiny_bundle, a, given)
+    assert calls == []  # given: not computed again
+    C.graded(tiny_bundle, a)
+    assert calls == [a]
 
 
 def test_the_claims_the_app_did_not_judge_before():

@@ -3,6 +3,9 @@
 Images are shown as seen: origin at the top left, rows downwards (plotly's ``imshow`` default).
 Every image figure carries an invisible scatter of patch centres (trace named ``patches``) whose
 ``customdata`` is the patch index, so a click on a patch can be read back by the app.
+
+Pages draw these for every image, so they are written as plotly JSON in validated form (``vitviz.figures.plain``)
+rather than built through plotly's validators.
 """
 
 from __future__ import annotations
@@ -15,31 +18,36 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
 
-from .style import HIGHLIGHT, SEQUENTIAL, base_layout
+from . import plain
+from .style import HIGHLIGHT, SEQUENTIAL, base_layout, house_layout
 
 PATCH_TRACE = "patches"
 
 
+CLICKABLE = {"clickmode": "event+select", "dragmode": False}  # a click selects a point instead of starting a zoom
+
+
 def clickable(fig: go.Figure) -> go.Figure:
     """A click selects a point (a patch centre) instead of starting a zoom."""
-    return fig.update_layout(clickmode="event+select", dragmode=False)
+    return fig.update_layout(**CLICKABLE)
 
 
-def _patch_centres(grid: tuple[int, int], patch: int) -> go.Scatter:
+def _patch_centres(grid: tuple[int, int], patch: int) -> dict:
     rows, cols = grid
     r, c = np.mgrid[0:rows, 0:cols]
-    return go.Scatter(
-        x=(c.ravel() + 0.5) * patch - 0.5, y=(r.ravel() + 0.5) * patch - 0.5, mode="markers", name=PATCH_TRACE,
-        customdata=np.arange(rows * cols), marker=dict(size=max(4, min(28, 520 // max(rows, cols))), opacity=0.0),
-        hovertemplate="patch %{customdata}<extra></extra>", showlegend=False)
+    return {"customdata": np.arange(rows * cols), "hovertemplate": "patch %{customdata}<extra></extra>",
+            "marker": {"opacity": 0.0, "size": max(4, min(28, 520 // max(rows, cols)))}, "mode": "markers",
+            "name": PATCH_TRACE, "showlegend": False, "x": (c.ravel() + 0.5) * patch - 0.5,
+            "y": (r.ravel() + 0.5) * patch - 0.5, "type": "scatter"}
 
 
-def _highlight(fig: go.Figure, index: int | None, grid: tuple[int, int], patch: int) -> None:
+def _highlight(index: int | None, grid: tuple[int, int], patch: int) -> dict:
+    """The selected patch's outline as layout entries (none when nothing is selected)."""
     if index is None:
-        return
+        return {}
     r, c = divmod(int(index), grid[1])
-    fig.add_shape(type="rect", x0=c * patch - 0.5, x1=(c + 1) * patch - 0.5, y0=r * patch - 0.5,
-                  y1=(r + 1) * patch - 0.5, line=dict(color=HIGHLIGHT, width=3))
+    return {"shapes": [{"line": {"color": HIGHLIGHT, "width": 3}, "type": "rect", "x0": c * patch - 0.5,
+                        "x1": (c + 1) * patch - 0.5, "y0": r * patch - 0.5, "y1": (r + 1) * patch - 0.5}]}
 
 
 JPEG_MIN_SIDE = 160  # images at least this large on both sides are shown near their own size: JPEG is invisible
@@ -84,16 +92,21 @@ def image_figure(image: np.ndarray, title: str | None = None, height: int | None
     The pixels travel as one encoded image (an Image trace with a data-URI source, as ``px.imshow`` makes
     with ``binary_string``), encoded once per distinct image (``encode_image``).
     """
-    fig = go.Figure(go.Image(source=_image_uri(image), hoverinfo="skip"))
-    fig.update_xaxes(visible=False, range=[-0.5, image.shape[1] - 0.5])
-    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
-    return base_layout(fig, title, height)
+    data, layout = _image_parts(image, title, height)
+    return plain.figure(data, layout)
+
+
+def _image_parts(image: np.ndarray, title: str | None, height: int | None) -> tuple[list[dict], dict]:
+    """``image_figure``'s traces and layout, in validated form."""
+    return ([{"hoverinfo": "skip", "source": _image_uri(image), "type": "image"}],
+            {"xaxis": {"range": [-0.5, image.shape[1] - 0.5], "visible": False},
+             "yaxis": {"autorange": "reversed", "scaleanchor": "x", "visible": False}, **house_layout(title, height)})
 
 
 def patch_grid_figure(image: np.ndarray, patch: int, grid: tuple[int, int], selected: int | None = None,
                       show_indices: bool = True, title: str | None = None, height: int | None = None) -> go.Figure:
     """The image with its patch grid drawn, patch indices written in, and the selected patch outlined."""
-    fig = image_figure(image, title, height)
+    data, layout = _image_parts(image, title, height)
     rows, cols = grid
     h, w = rows * patch - 0.5, cols * patch - 0.5
     xs, ys = [], []  # all grid lines as one trace (None breaks the line between segments)
@@ -103,16 +116,16 @@ def patch_grid_figure(image: np.ndarray, patch: int, grid: tuple[int, int], sele
     for k in range(1, rows):
         xs += [-0.5, w, None]
         ys += [k * patch - 0.5, k * patch - 0.5, None]
-    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color="white", width=1), hoverinfo="skip",
-                             showlegend=False))
+    data.append({"hoverinfo": "skip", "line": {"color": "white", "width": 1}, "mode": "lines", "showlegend": False,
+                 "x": xs, "y": ys, "type": "scatter"})
     if show_indices and rows * cols <= 400:
         r, c = np.mgrid[0:rows, 0:cols]
-        fig.add_trace(go.Scatter(x=(c.ravel() + 0.5) * patch - 0.5, y=(r.ravel() + 0.5) * patch - 0.5, mode="text",
-                                 text=[str(i) for i in range(rows * cols)], hoverinfo="skip", showlegend=False,
-                                 textfont=dict(color="white", size=9 if rows * cols > 100 else 12)))
-    fig.add_trace(_patch_centres(grid, patch))
-    _highlight(fig, selected, grid, patch)
-    return clickable(fig)
+        data.append({"hoverinfo": "skip", "mode": "text", "showlegend": False,
+                     "text": [str(i) for i in range(rows * cols)],
+                     "textfont": {"color": "white", "size": 9 if rows * cols > 100 else 12},
+                     "x": (c.ravel() + 0.5) * patch - 0.5, "y": (r.ravel() + 0.5) * patch - 0.5, "type": "scatter"})
+    data.append(_patch_centres(grid, patch))
+    return plain.figure(data, {**layout, **_highlight(selected, grid, patch), **CLICKABLE})
 
 
 def heatmap_overlay(image: np.ndarray, values: np.ndarray, patch: int, opacity: float = 0.6,
@@ -121,14 +134,14 @@ def heatmap_overlay(image: np.ndarray, values: np.ndarray, patch: int, opacity: 
                     colorbar_title: str = "") -> go.Figure:
     """``values`` [rows, cols] drawn over ``image`` [H, W, 3], one cell per patch."""
     rows, cols = values.shape
-    fig = image_figure(image, title, height)
-    fig.add_trace(go.Heatmap(z=values, x0=(patch - 1) / 2, dx=patch, y0=(patch - 1) / 2, dy=patch,
-                             colorscale=colorscale, opacity=opacity, zmin=zmin, zmax=zmax,
-                             colorbar=dict(title=colorbar_title, thickness=12, exponentformat="power"),
-                             hovertemplate="row %{y}<br>value %{z:.4f}<extra></extra>"))
-    fig.add_trace(_patch_centres((rows, cols), patch))
-    _highlight(fig, selected, (rows, cols), patch)
-    return clickable(fig)
+    data, layout = _image_parts(image, title, height)
+    heat = {"colorbar": {"exponentformat": "power", "thickness": 12, "title": plain.title(colorbar_title)},
+            "colorscale": plain.colorscale(colorscale), "dx": patch, "dy": patch,
+            "hovertemplate": "row %{y}<br>value %{z:.4f}<extra></extra>", "opacity": opacity,
+            "x0": (patch - 1) / 2, "y0": (patch - 1) / 2, "z": values, "type": "heatmap"}
+    heat.update({k: v for k, v in (("zmin", zmin), ("zmax", zmax)) if v is not None})
+    data += [heat, _patch_centres((rows, cols), patch)]
+    return plain.figure(data, {**layout, **_highlight(selected, (rows, cols), patch), **CLICKABLE})
 
 
 def grid_heatmap(values: np.ndarray, title: str | None = None, colorscale: str = SEQUENTIAL,
@@ -153,9 +166,9 @@ def tiles_figure(tiles: np.ndarray, columns: int = 7, titles: list[str] | None =
     for i in range(k):
         r, c = divmod(i, columns)
         canvas[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = tiles[i]
-    fig = image_figure((canvas * 255).astype(np.uint8), title, height)
+    data, layout = _image_parts((canvas * 255).astype(np.uint8), title, height)
     if titles:
-        fig.update_layout(annotations=[
-            dict(x=(i % columns) * (w + gap) + w / 2, y=(i // columns) * (h + gap) - 0.5, text=t, showarrow=False,
-                 yshift=8, font=dict(size=10)) for i, t in enumerate(titles)])
-    return fig
+        layout["annotations"] = [
+            {"font": {"size": 10}, "showarrow": False, "text": t, "x": (i % columns) * (w + gap) + w / 2,
+             "y": (i // columns) * (h + gap) - 0.5, "yshift": 8} for i, t in enumerate(titles)]
+    return plain.figure(data, layout)

@@ -8,8 +8,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
+from . import plain
 from .images import clickable, tiles_figure
-from .style import ACCENT, DIVERGING, HIGHLIGHT, SEQUENTIAL, base_layout
+from .style import ACCENT, DIVERGING, HIGHLIGHT, SEQUENTIAL, base_layout, house_layout
 
 
 @lru_cache(maxsize=8)
@@ -56,17 +57,19 @@ def small_multiples(image: np.ndarray, maps: list[np.ndarray], titles: list[str]
 def distance_figure(dist: np.ndarray, uniform: float, title: str | None = None) -> go.Figure:
     """Mean attention distance [L, H]: one dot per head at each depth, with the uniform-attention line."""
     layers, heads = dist.shape
-    fig = go.Figure()
-    for h in range(heads):
-        fig.add_trace(go.Scatter(x=np.arange(1, layers + 1), y=dist[:, h], mode="markers", name=f"head {h}",
-                                 marker=dict(size=9)))
-    fig.add_trace(go.Scatter(x=np.arange(1, layers + 1), y=np.median(dist, axis=1), mode="lines",
-                             name="median of heads", line=dict(color=HIGHLIGHT, width=2)))  # the trend the verdict reads
-    fig.add_hline(y=uniform, line=dict(color=HIGHLIGHT, dash="dash"),
-                  annotation_text=f"uniform attention: {uniform:.2f} px", annotation_position="top left")
-    fig.update_xaxes(title="block (depth)", dtick=1)
-    fig.update_yaxes(title="mean attention distance (px)", rangemode="tozero")
-    return base_layout(fig, title, height=380)
+    x = np.arange(1, layers + 1)
+    data = [{"marker": {"size": 9}, "mode": "markers", "name": f"head {h}", "x": x, "y": dist[:, h],
+             "type": "scatter"} for h in range(heads)]  # plain JSON in validated form: one per image
+    data.append({"line": {"color": HIGHLIGHT, "width": 2}, "mode": "lines", "name": "median of heads", "x": x,
+                 "y": np.median(dist, axis=1), "type": "scatter"})  # the trend the verdict reads
+    return plain.figure(data, {  # the uniform line and its label as add_hline writes them
+        "annotations": [{"showarrow": False, "text": f"uniform attention: {uniform:.2f} px", "x": 0, "xanchor": "left",
+                         "xref": "x domain", "y": uniform, "yanchor": "bottom", "yref": "y"}],
+        "shapes": [{"line": {"color": HIGHLIGHT, "dash": "dash"}, "type": "line", "x0": 0, "x1": 1,
+                    "xref": "x domain", "y0": uniform, "y1": uniform, "yref": "y"}],
+        "xaxis": {"dtick": 1, "title": {"text": "block (depth)"}},
+        "yaxis": {"rangemode": "tozero", "title": {"text": "mean attention distance (px)"}},
+        **house_layout(title, height=380)})
 
 
 def similarity_grid_figure(canvas: np.ndarray, grid: tuple[int, int], title: str | None = None,

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from .style import ACCENT, HIGHLIGHT, SEQUENTIAL, base_layout, wrap_title
+from . import plain
+from .style import ACCENT, HIGHLIGHT, SEQUENTIAL, base_layout, house_layout, wrap_title
 
 PREFIX_COLOUR = "#555555"  # the CLS (prefix) tokens: not patches of the image
 _LEGEND = dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0, bgcolor="rgba(255,255,255,0.7)")
@@ -30,8 +31,9 @@ class Panel:
 def vector_panels(panels: list[Panel], title: str | None = None, height: int | None = None) -> go.Figure:
     """Vectors as bars, one panel each, stacked (a computation read top to bottom).
 
-    The panels' axes are laid out here in one layout dict: ``make_subplots`` and one ``add_*`` call per
-    line cost several times more, and a step change on the page builds a few of these figures."""
+    The panels' axes are laid out here in one layout dict, traces and all as plain JSON in validated form
+    (``vitviz.figures.plain``): ``make_subplots``, one ``add_*`` call per line and plotly's validators cost several
+    times more, and a step change on the page builds a few of these figures."""
     n, gap = len(panels), 0.4 / len(panels)
     h = (1 - gap * (n - 1)) / n
     data, layout, notes, lines = [], {}, [], []
@@ -40,12 +42,14 @@ def vector_panels(panels: list[Panel], title: str | None = None, height: int | N
         top = 1 - i * (h + gap)
         x = np.arange(p.values.size)
         axes = dict(xaxis=f"x{sfx}", yaxis=f"y{sfx}")
-        data.append(go.Bar(x=x, y=p.values, marker=dict(color=p.colour, line=dict(width=0)), name=p.names[0],
-                           showlegend=bool(p.names[0]), hovertemplate="%{x}: %{y:.4f}<extra></extra>", **axes))
+        data.append({"hovertemplate": "%{x}: %{y:.4f}<extra></extra>",
+                     "marker": {"color": p.colour, "line": {"width": 0}}, "name": p.names[0],
+                     "showlegend": bool(p.names[0]), "x": x, "y": p.values, **axes, "type": "bar"})
         if p.overlay is not None:
-            data.append(go.Scatter(x=x, y=p.overlay, mode="markers", name=p.names[1], showlegend=bool(p.names[1]),
-                                   marker=dict(color=HIGHLIGHT, size=4, symbol="x"),
-                                   hovertemplate="%{x}: %{y:.4f}<extra></extra>", **axes))
+            data.append({"hovertemplate": "%{x}: %{y:.4f}<extra></extra>",
+                         "marker": {"color": HIGHLIGHT, "size": 4, "symbol": "x"}, "mode": "markers",
+                         "name": p.names[1], "showlegend": bool(p.names[1]), "x": x, "y": p.overlay, **axes,
+                         "type": "scatter"})
         shown = p.x_title if i == n - 1 or panels[i + 1].x_title != p.x_title else ""  # shared: once, at the bottom
         layout[f"xaxis{sfx}"] = dict(anchor=f"y{sfx}", domain=[0, 1], title=dict(text=shown, standoff=2))
         layout[f"yaxis{sfx}"] = dict(anchor=f"x{sfx}", domain=[max(0.0, top - h), min(1.0, top)])
@@ -55,8 +59,8 @@ def vector_panels(panels: list[Panel], title: str | None = None, height: int | N
             lines += [dict(type="line", x0=b - 0.5, x1=b - 0.5, y0=0, y1=1, xref=f"x{sfx}", yref=f"y{sfx} domain",
                            line=dict(color="#999", width=1, dash="dot"))
                       for b in range(p.boundaries, p.values.size, p.boundaries)]
-    fig = go.Figure(data=data, layout=dict(layout, annotations=notes, shapes=lines, bargap=0, legend=_LEGEND))
-    return base_layout(fig, title, height or 150 + 170 * n)
+    layout.update({"annotations": notes, "shapes": lines} if lines else {"annotations": notes})  # [] as plotly: none
+    return plain.figure(data, {**layout, "bargap": 0, "legend": _LEGEND, **house_layout(title, height or 150 + 170 * n)})
 
 
 def token_bars(values: np.ndarray, num_prefix: int, marked: dict[int, str], title: str | None = None,
@@ -69,18 +73,18 @@ def token_bars(values: np.ndarray, num_prefix: int, marked: dict[int, str], titl
         colours[i] = HIGHLIGHT
     text = ["CLS" if i == 0 and num_prefix else (f"prefix {i}" if i < num_prefix else f"patch {i - num_prefix}")
             for i in range(t)]
-    data = [go.Bar(x=np.arange(t), y=values, marker=dict(color=colours, line=dict(width=0)), customdata=text,
-                   name=names[0], showlegend=bool(names[0]),
-                   hovertemplate="token %{x} (%{customdata})<br>%{y:.4f}<extra></extra>")]
+    data = [{"customdata": text, "hovertemplate": "token %{x} (%{customdata})<br>%{y:.4f}<extra></extra>",
+             "marker": {"color": colours, "line": {"width": 0}}, "name": names[0], "showlegend": bool(names[0]),
+             "x": np.arange(t), "y": values, "type": "bar"}]  # plain JSON in validated form: one per step change
     if compare is not None:
-        data.append(go.Scatter(x=np.arange(t), y=compare, mode="markers", name=names[1], showlegend=bool(names[1]),
-                               marker=dict(color="#000000", size=3), hovertemplate="%{y:.4f}<extra></extra>"))
-    notes = [dict(x=i, y=float(values[i]), text=label, showarrow=True, arrowhead=0, ay=-18 - 14 * k,  # staggered
-                  font=dict(size=11, color=HIGHLIGHT)) for k, (i, label) in enumerate(marked.items())]
-    fig = go.Figure(data=data, layout=dict(
-        annotations=notes, bargap=0, legend=_LEGEND, yaxis=dict(title=y_title),
-        xaxis=dict(title="token (0 = CLS, then patches in raster order)")))
-    return base_layout(fig, title, height)
+        data.append({"hovertemplate": "%{y:.4f}<extra></extra>", "marker": {"color": "#000000", "size": 3},
+                     "mode": "markers", "name": names[1], "showlegend": bool(names[1]), "x": np.arange(t),
+                     "y": compare, "type": "scatter"})
+    notes = [{"arrowhead": 0, "ay": -18 - 14 * k, "font": {"color": HIGHLIGHT, "size": 11}, "showarrow": True,
+              "text": label, "x": i, "y": float(values[i])} for k, (i, label) in enumerate(marked.items())]  # staggered
+    return plain.figure(data, {**({"annotations": notes} if notes else {}), "bargap": 0, "legend": _LEGEND,
+                               "xaxis": {"title": {"text": "token (0 = CLS, then patches in raster order)"}},
+                               "yaxis": {"title": {"text": y_title}}, **house_layout(title, height)})
 
 
 def attention_matrix(matrix: np.ndarray, num_prefix: int, query: int | None = None, title: str | None = None,
@@ -88,19 +92,22 @@ def attention_matrix(matrix: np.ndarray, num_prefix: int, query: int | None = No
     """A T × T attention matrix (row: query, column: key), CLS row and column marked, ``query``'s row outlined."""
     t = matrix.shape[0]
     cap = float(np.quantile(matrix, 0.995)) or None
-    fig = go.Figure(go.Heatmap(z=matrix.astype(np.float32), colorscale=SEQUENTIAL, zmin=0, zmax=cap,
-                               colorbar=dict(title="attention", thickness=12),
-                               hovertemplate="query %{y} → key %{x}<br>%{z:.4f}<extra></extra>"))
+    heat = {"colorbar": {"thickness": 12, "title": {"text": "attention"}}, "colorscale": plain.colorscale(SEQUENTIAL),
+            "hovertemplate": "query %{y} → key %{x}<br>%{z:.4f}<extra></extra>", "z": matrix.astype(np.float32),
+            "zmin": 0, "type": "heatmap"}  # plain JSON in validated form: one per step change
+    if cap is not None:
+        heat["zmax"] = cap
     edge = num_prefix - 0.5
-    line = dict(color="white", width=1.5)
-    fig.add_shape(type="line", x0=edge, x1=edge, y0=-0.5, y1=t - 0.5, line=line)
-    fig.add_shape(type="line", x0=-0.5, x1=t - 0.5, y0=edge, y1=edge, line=line)
+    line = {"color": "white", "width": 1.5}
+    shapes = [{"line": line, "type": "line", "x0": edge, "x1": edge, "y0": -0.5, "y1": t - 0.5},
+              {"line": line, "type": "line", "x0": -0.5, "x1": t - 0.5, "y0": edge, "y1": edge}]
     if query is not None:
-        fig.add_shape(type="rect", x0=-0.5, x1=t - 0.5, y0=query - 0.5, y1=query + 0.5,
-                      line=dict(color=HIGHLIGHT, width=2))
-    fig.update_yaxes(autorange="reversed", title="query token (0 = CLS)", scaleanchor="x", constrain="domain")
-    fig.update_xaxes(title="key token (0 = CLS)", constrain="domain")
-    return base_layout(fig, title, height)
+        shapes.append({"line": {"color": HIGHLIGHT, "width": 2}, "type": "rect", "x0": -0.5, "x1": t - 0.5,
+                       "y0": query - 0.5, "y1": query + 0.5})
+    return plain.figure([heat], {
+        "shapes": shapes, "xaxis": {"constrain": "domain", "title": {"text": "key token (0 = CLS)"}},
+        "yaxis": {"autorange": "reversed", "constrain": "domain", "scaleanchor": "x",
+                  "title": {"text": "query token (0 = CLS)"}}, **house_layout(title, height)})
 
 
 def depth_lines(values: np.ndarray, names: list[str], title: str | None = None, y_title: str = "",

@@ -46,11 +46,25 @@ def wrap_title(title: str, width: int = TITLE_CHARS) -> str:
 def base_layout(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
     """The house style: font, tight margins, no drag, and ``title`` wrapped to lines a phone shows whole."""
     title = wrap_title(title) if title else title
-    lines = title.count("<br>") + 1 if title else 0
     fig.update_layout(title=title, font=dict(size=FONT_SIZE), height=height,
                       dragmode=False,  # a finger on a chart scrolls the page (ui/charts.py)
-                      margin=dict(l=10, r=10, t=50 + TITLE_LINE_PX * (lines - 1) if title else 10, b=10))
+                      margin=_margin(title))
     return fig
+
+
+def _margin(title: str | None) -> dict:
+    lines = title.count("<br>") + 1 if title else 0
+    return dict(l=10, r=10, t=50 + TITLE_LINE_PX * (lines - 1) if title else 10, b=10)
+
+
+def house_layout(title: str | None = None, height: int | None = None) -> dict:
+    """``base_layout``'s entries as plain layout JSON in validated form (for ``vitviz.figures.plain``)."""
+    title = wrap_title(title) if title else title
+    layout = {"font": {"size": FONT_SIZE}, "dragmode": False, "margin": _margin(title),
+              "title": {} if title is None else {"text": title}}  # plotly's form of title=None
+    if height is not None:
+        layout["height"] = height
+    return layout
 
 
 def log_y(fig: go.Figure, values: Iterable[float], **where) -> go.Figure:
@@ -58,11 +72,15 @@ def log_y(fig: go.Figure, values: Iterable[float], **where) -> go.Figure:
     values span a decade or more (plotly's own choice labels every minor tick, 2, 5, 2, 5, …, in small type).
     Under a decade there are too few powers of ten to read it by: plotly's labels stay. ``where``: row/col of a
     subplot."""
+    return fig.update_yaxes(**log_axis(values), **where)
+
+
+def log_axis(values: Iterable[float]) -> dict:
+    """``log_y``'s axis entries, as plain layout JSON in validated form."""
     positive = [v for v in values if v is not None and v > 0]
-    fig.update_yaxes(type="log", **where)
     if positive and math.log10(max(positive) / min(positive)) >= 1:
-        fig.update_yaxes(dtick=1, minor=dict(dtick="D1", ticks="outside", ticklen=3, showgrid=False), **where)
-    return fig
+        return {"type": "log", "dtick": 1, "minor": {"dtick": "D1", "showgrid": False, "ticklen": 3, "ticks": "outside"}}
+    return {"type": "log"}
 
 
 # Presenter mode (a projector): the same figure, larger. Every text of a figure is scaled from the house size to

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from . import plain
 from .images import image_figure
-from .style import ACCENT, DIVERGING, HIGHLIGHT, base_layout, log_y
+from .style import ACCENT, DIVERGING, HIGHLIGHT, base_layout, house_layout, log_y
 
 CHANNEL_COLOURS = ("#D55E00", "#009E73", "#0072B2")  # R, G, B channels (Okabe-Ito)
 EXTRA_CHANNEL_COLOUR = "#555555"  # a fixed extra input channel (the offline model's colour edges)
@@ -75,14 +76,15 @@ def matrix_figure(matrix: np.ndarray, title: str | None = None, x_title: str = "
                   y_title: str = "patch", height: int = 420, selected_row: int | None = None) -> go.Figure:
     """An N×D matrix as a diverging heatmap centred on zero, row 0 on top."""
     lim = float(np.percentile(np.abs(matrix), 99)) or 1.0
-    fig = go.Figure(go.Heatmap(z=matrix, colorscale=DIVERGING, zmid=0, zmin=-lim, zmax=lim,
-                               colorbar=dict(thickness=12),
-                               hovertemplate=f"{y_title} %{{y}}<br>{x_title} %{{x}}<br>%{{z:.3f}}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", title=y_title)
-    fig.update_xaxes(title=x_title)
-    if selected_row is not None:
-        fig.add_hline(y=selected_row, line=dict(color=HIGHLIGHT, width=2))
-    return base_layout(fig, title, height)
+    heat = {"colorbar": {"thickness": 12}, "colorscale": plain.colorscale(DIVERGING),
+            "hovertemplate": f"{y_title} %{{y}}<br>{x_title} %{{x}}<br>%{{z:.3f}}<extra></extra>", "z": matrix,
+            "zmax": lim, "zmid": 0, "zmin": -lim, "type": "heatmap"}  # plain JSON: drawn for every image
+    layout = {"xaxis": {"title": {"text": x_title}}, "yaxis": {"autorange": "reversed", "title": {"text": y_title}},
+              **house_layout(title, height)}
+    if selected_row is not None:  # what add_hline writes
+        layout["shapes"] = [{"line": {"color": HIGHLIGHT, "width": 2}, "type": "line", "x0": 0, "x1": 1,
+                             "xref": "x domain", "y0": selected_row, "y1": selected_row, "yref": "y"}]
+    return plain.figure([heat], layout)
 
 
 def layer_lines(values: np.ndarray, title: str | None = None, y_title: str = "", x_title: str = "layer",

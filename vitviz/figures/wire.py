@@ -20,14 +20,21 @@ from _plotly_utils.utils import convert_to_base64  # plotly's own step (Figure.t
 
 
 def _float32(value: object) -> object:
-    """``value`` with every float64 numpy array inside it (dicts, lists, tuples) cast to float32."""
+    """``value`` with every float64 numpy array inside it (dicts, lists, tuples) cast to float32, in new containers:
+    the arrays and strings are shared, not copied (``convert_to_base64`` replaces arrays in their containers, it
+    never writes to an array), so ``value`` itself is left as it was at the cost of its dicts and lists only."""
     if isinstance(value, np.ndarray):
         return value.astype(np.float32) if value.dtype == np.float64 else value
     if isinstance(value, dict):
         return {k: _float32(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
+        if not any(isinstance(v, _NESTED) for v in value):  # a list of numbers or strings (colours, texts): one copy
+            return type(value)(value)
         return type(value)(_float32(v) for v in value)
     return value
+
+
+_NESTED = (np.ndarray, dict, list, tuple)
 
 
 class WireFigure(go.Figure):
@@ -37,7 +44,8 @@ class WireFigure(go.Figure):
     """
 
     def __init__(self, wire: dict, size: int) -> None:
-        super().__init__()
+        # no go.Figure.__init__ (2 ms: an empty figure and its template): nothing reads this one as a go.Figure;
+        # st.plotly_chart and plotly.io ask for to_dict() only
         self._wire = wire
         self._size = size  # characters of the JSON sent
 
@@ -66,8 +74,9 @@ def to_wire(fig: go.Figure) -> WireFigure:
     """``fig`` as the browser will receive it, floats as float32; ``fig`` itself is left as it was."""
     if isinstance(fig, WireFigure):
         return fig
-    # the traces as set (numpy arrays still arrays: Figure.to_dict would already have base64-encoded them)
-    plain = {"data": [_float32(t.to_plotly_json()) for t in fig.data], "layout": fig.layout.to_plotly_json()}
+    # the traces as set (numpy arrays still arrays: Figure.to_dict would already have base64-encoded them), read
+    # without to_plotly_json's deep copy of every array (_float32 makes new containers; the arrays are not written)
+    plain = {"data": [_float32(t._props) for t in fig.data], "layout": _float32(fig.layout._props)}
     convert_to_base64(plain)  # what Figure.to_dict does before plotly sends a figure: arrays to base64
     text = pio.to_json(plain, validate=False)
     return WireFigure(json.loads(text), len(text))

@@ -149,10 +149,26 @@ def rollout(attn: np.ndarray, fusion: str = "mean", discard_ratio: float = 0.0, 
     return result
 
 
+def rollout_row(attn: np.ndarray, fusion: str = "mean", discard_ratio: float = 0.0, keep_cols: int = 1,
+                row: int = 0) -> np.ndarray:
+    """Row ``row`` of ``rollout(attn, …)`` [T], without the whole product: R = A_L ⋯ A_1, so its row is
+    e_rowᵀ A_L ⋯ A_1, a vector times each layer's matrix from the last block to the first (L vector-matrix
+    products instead of L matrix products: a thousandth of the work at 197 tokens)."""
+    fused = fuse_heads(attn, fusion)  # [L, T, T]
+    t = fused.shape[-1]
+    out = np.eye(t)[row]  # [T]
+    for a in fused[::-1]:
+        a = discard_weakest(a, discard_ratio, keep_cols)
+        a = 0.5 * a + 0.5 * np.eye(t)
+        a = a / a.sum(axis=-1, keepdims=True)  # each row sums to 1, as in rollout
+        out = out @ a
+    return out
+
+
 def rollout_map(analysis: Analysis, fusion: str = "mean", discard_ratio: float = 0.0) -> np.ndarray:
     """[rows, cols]: the CLS row of the rollout, over the patches."""
-    r = rollout(analysis.attentions, fusion, discard_ratio, analysis.num_prefix)
-    return r[0, analysis.num_prefix:].reshape(analysis.grid)
+    r = rollout_row(analysis.attentions, fusion, discard_ratio, analysis.num_prefix)
+    return r[analysis.num_prefix:].reshape(analysis.grid)
 
 
 def gradient_rollout_from(attn: list[torch.Tensor] | np.ndarray, grads: list[torch.Tensor] | np.ndarray) -> np.ndarray:

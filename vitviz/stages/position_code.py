@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vitviz.stages import linalg
+
 from vitviz.stages.vectors import cosine_rows
 
 STRUCTURE_SHARE = 0.20  # below this, row ⊕ column ⊕ border together explain nothing beyond noise
@@ -90,7 +92,8 @@ def explained_share(table: np.ndarray, design: np.ndarray) -> float:
     k = np.linalg.matrix_rank(a) - 1
     if total <= 0 or n - k - 1 <= 0:
         return float("nan")
-    coef, *_ = np.linalg.lstsq(a, table, rcond=None)
+    with linalg.one_thread():
+        coef, *_ = np.linalg.lstsq(a, table, rcond=None)
     residual = float(((table - a @ coef) ** 2).sum())
     return 1 - (residual / total) * (n - 1) / (n - k - 1)
 

@@ -13,6 +13,7 @@ import torch
 from vitviz.model.analysis import Analysis, input_dtype
 from vitviz.model.forward import as_input
 from vitviz.model.loading import Bundle
+from vitviz.stages import linalg
 from vitviz.stages.patches import all_patch_inputs, patch_input_vector, patch_rc
 from vitviz.wording import difference
 
@@ -49,7 +50,8 @@ def filter_components(bundle: Bundle, count: int = 28) -> np.ndarray:
     w, _ = projection(bundle.model)  # [D, C·P·P], channel-first
     w = w[:, :3 * p * p]  # [D, 3PP]: the R, G, B filters
     centred = w - w.mean(axis=0, keepdims=True)
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)  # rows of vt: components [3PP]
+    with linalg.one_thread():
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)  # rows of vt: components [3PP]
     comps = vt[:count].reshape(-1, 3, p, p).transpose(0, 2, 3, 1)  # [k, P, P, 3]
     lo = comps.min(axis=(1, 2, 3), keepdims=True)
     hi = comps.max(axis=(1, 2, 3), keepdims=True)
@@ -62,7 +64,8 @@ def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     b = b.astype(np.float32)
     an = a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
     bn = b / np.maximum(np.linalg.norm(b, axis=-1, keepdims=True), 1e-12)
-    return an @ bn.T
+    with linalg.one_thread():
+        return an @ bn.T
 
 
 @dataclass(frozen=True)
@@ -257,7 +260,8 @@ def cls_trend_sentence(sims: np.ndarray) -> str:
 def pca_share(analysis: Analysis, layer: int) -> float:
     """The share of the patch tokens' variance at ``layer`` that ``token_pca_rgb``'s 3 components hold."""
     t = layer_tokens(analysis, layer)[analysis.num_prefix:].astype(np.float64)  # [N, D]
-    sv = np.linalg.svd(t - t.mean(0), compute_uv=False)
+    with linalg.one_thread():
+        sv = np.linalg.svd(t - t.mean(0), compute_uv=False)
     return float((sv[:3] ** 2).sum() / max((sv ** 2).sum(), 1e-24))
 
 
@@ -328,7 +332,8 @@ def token_pca_rgb(analysis: Analysis, layer: int | None = None) -> np.ndarray:
     layer = analysis.depth if layer is None else layer
     t = layer_tokens(analysis, layer)[analysis.num_prefix:].astype(np.float64)  # [N, D]
     t = t - t.mean(0)
-    _, _, vt = np.linalg.svd(t, full_matrices=False)
+    with linalg.one_thread():
+        _, _, vt = np.linalg.svd(t, full_matrices=False)
     proj = t @ vt[:3].T  # [N, 3]
     lo, hi = proj.min(0), proj.max(0)
     rgb = (proj - lo) / np.maximum(hi - lo, 1e-12)

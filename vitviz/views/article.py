@@ -6,7 +6,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from vitviz.figures.prediction import short_label
-from vitviz.figures.style import ACCENT, HIGHLIGHT, base_layout, log_y
+from vitviz.figures import plain
+from vitviz.figures.style import ACCENT, HIGHLIGHT, house_layout, log_axis
 from vitviz.model.analysis import Analysis
 from vitviz.model.loading import Bundle
 from vitviz.stages import article
@@ -18,9 +19,10 @@ def class_probabilities(bundle: Bundle, a: Analysis, k: int = 5) -> go.Figure:
     order = np.argsort(-p)
     k = min(k, p.size)
     names = [short_label(bundle.labels[int(i)]) for i in order]
-    fig = go.Figure(go.Bar(x=np.arange(1, p.size + 1), y=100 * p[order], hovertext=names,
-                           hoverinfo="text+y", marker_color=[HIGHLIGHT] * k + [ACCENT] * (p.size - k),
-                           marker_line_width=0))
-    fig.update_xaxes(title=f"the {p.size:,} classes, most likely first")
-    log_y(fig.update_yaxes(title="probability (%, log scale)"), 100 * p)
-    return base_layout(fig, f"All {p.size:,} answers it can give: top {k} hold {p[order[:k]].sum():.1%}", height=300)
+    bars = {"hoverinfo": "text+y", "hovertext": names,
+            "marker": {"color": [HIGHLIGHT] * k + [ACCENT] * (p.size - k), "line": {"width": 0}},
+            "x": np.arange(1, p.size + 1), "y": 100 * p[order], "type": "bar"}  # a thousand bars: no validators
+    return plain.figure([bars], {
+        "xaxis": {"title": {"text": f"the {p.size:,} classes, most likely first"}},
+        "yaxis": {"title": {"text": "probability (%, log scale)"}, **log_axis(100 * p)},
+        **house_layout(f"All {p.size:,} answers it can give: top {k} hold {p[order[:k]].sum():.1%}", height=300)})

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from vitviz.figures.images import heatmap_overlay
 from vitviz.figures.maps import distance_figure, small_multiples
-from vitviz.figures.style import DIVERGING, SEQUENTIAL, base_layout
+from vitviz.figures import plain
+from vitviz.figures.style import DIVERGING, SEQUENTIAL, house_layout
 from vitviz.model import provenance
 from vitviz.model.analysis import Analysis
 from vitviz.model.loading import Bundle
@@ -118,21 +118,27 @@ def relatedness(bundle: Bundle, a: Analysis, layer: int, head: int | None, index
     Short panel titles and each colour bar under its own map: the two maps read side by side at a phone's
     width (about 360 px) as on a projector."""
     rel = closeness.relatedness(a, layer, head, index)
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=(
-        f"block input: cosine with patch {index}",
-        f"attention from patch {index} · largest {rel.spread.ratio_text} uniform (1/{a.num_tokens})"))
-    bar = dict(orientation="h", thickness=10, len=0.4, y=-0.04, yanchor="top", xanchor="center", ticks="outside",
-               title=dict(side="bottom"))
-    fig.add_trace(go.Heatmap(z=rel.cosine, colorscale=DIVERGING, zmin=-1, zmax=1,
-                             colorbar=dict(bar, x=0.23, title=dict(bar["title"], text="cosine"), tickvals=[-1, 0, 1]),
-                             hovertemplate="cosine %{z:.3f}<extra></extra>"), 1, 1)
-    fig.add_trace(go.Heatmap(z=rel.attention, colorscale=SEQUENTIAL, colorbar=dict(
-                                 bar, x=0.77, title=dict(bar["title"], text="attention"), nticks=4),
-                             hovertemplate="attention %{z:.4f}<extra></extra>"), 1, 2)
-    fig.update_xaxes(showticklabels=False, constrain="domain")
-    fig.update_yaxes(autorange="reversed", showticklabels=False, constrain="domain")
-    fig.update_yaxes(scaleanchor="x", row=1, col=1)  # square patches
-    fig.update_yaxes(scaleanchor="x2", row=1, col=2)
-    fig = base_layout(fig, f"Close vectors or {provenance.learned_or(bundle.provenance, 'computed')} relation?<br>Block {layer + 1}, {_head_name(head)}: "
-                           f"r = {rel.correlation:.2f} ({closeness.CLOSENESS_TAG[rel.kind]})", height=440)
-    return fig.update_layout(margin=dict(t=fig.layout.margin.t + 18, b=70))  # room for the panel titles
+    # plain JSON in validated form (vitviz.figures.plain), laid out as make_subplots(1, 2, horizontal_spacing=0.08)
+    # lays it out: drawn for every patch, layer and head a learner picks, on two pages
+    bar = {"len": 0.4, "orientation": "h", "thickness": 10, "ticks": "outside", "xanchor": "center", "y": -0.04,
+           "yanchor": "top"}
+    data = [{"colorbar": {**bar, "tickvals": [-1, 0, 1], "title": {"side": "bottom", "text": "cosine"}, "x": 0.23},
+             "colorscale": plain.colorscale(DIVERGING), "hovertemplate": "cosine %{z:.3f}<extra></extra>",
+             "xaxis": "x", "yaxis": "y", "z": rel.cosine, "zmax": 1, "zmin": -1, "type": "heatmap"},
+            {"colorbar": {**bar, "nticks": 4, "title": {"side": "bottom", "text": "attention"}, "x": 0.77},
+             "colorscale": plain.colorscale(SEQUENTIAL), "hovertemplate": "attention %{z:.4f}<extra></extra>",
+             "xaxis": "x2", "yaxis": "y2", "z": rel.attention, "type": "heatmap"}]
+    panel = {"font": {"size": 16}, "showarrow": False, "xanchor": "center", "xref": "paper", "y": 1.0,
+             "yanchor": "bottom", "yref": "paper"}
+    titles = (f"block input: cosine with patch {index}",
+              f"attention from patch {index} · largest {rel.spread.ratio_text} uniform (1/{a.num_tokens})")
+    house = house_layout(f"Close vectors or {provenance.learned_or(bundle.provenance, 'computed')} relation?<br>"
+                         f"Block {layer + 1}, {_head_name(head)}: r = {rel.correlation:.2f} "
+                         f"({closeness.CLOSENESS_TAG[rel.kind]})", height=440)
+    axis = {"constrain": "domain", "showticklabels": False}
+    return plain.figure(data, {
+        "annotations": [{**panel, "text": titles[0], "x": 0.23}, {**panel, "text": titles[1], "x": 0.77}],
+        "xaxis": {**axis, "anchor": "y", "domain": [0.0, 0.46]}, "xaxis2": {**axis, "anchor": "y2", "domain": [0.54, 1.0]},
+        "yaxis": {**axis, "anchor": "x", "autorange": "reversed", "domain": [0.0, 1.0], "scaleanchor": "x"},  # square
+        "yaxis2": {**axis, "anchor": "x2", "autorange": "reversed", "domain": [0.0, 1.0], "scaleanchor": "x2"},
+        **house, "margin": {**house["margin"], "t": house["margin"]["t"] + 18, "b": 70}})  # room for the panel titles
