@@ -136,7 +136,9 @@ def analyze(bundle: Bundle, image: Image.Image, digest: str | None = None) -> An
     std = tuple(float(s) for s in bundle.data_config["std"])
     pixels = x[0].float().cpu().numpy()  # [3, H, W]
     embed_input, channels = _embed_input(model, x, pixels)
-    grid = tuple(int(g) for g in model.patch_embed.grid_size)
+    embedded = rec.patch_embed[0]  # [N, D], or [H', W', D] from a model built with dynamic_img_size
+    grid = tuple(int(g) for g in embedded.shape[:2]) if embedded.ndim == 3 else tuple(
+        int(g) for g in model.patch_embed.grid_size)
     n_prefix = int(getattr(model, "num_prefix_tokens", 1))
     has_head = len(bundle.labels) > 0
     probs = logits[0].float().softmax(-1).cpu() if has_head else torch.zeros(0)
@@ -155,7 +157,7 @@ def analyze(bundle: Bundle, image: Image.Image, digest: str | None = None) -> An
         input_channels=channels,
         mean=mean,
         std=std,
-        patch_embeddings=_readonly(rec.patch_embed[0].float().cpu().numpy()),
+        patch_embeddings=_readonly(embedded.reshape(-1, embedded.shape[-1]).float().cpu().numpy()),
         pos_embed=_readonly(position_embeddings(model)),
         cls_token=_readonly(cls),
         tokens_in=_readonly(rec.block_input[0].float().cpu().numpy()),

@@ -285,7 +285,8 @@ def changed_patches(bundle: Bundle, analysis: Analysis, groups: np.ndarray, whic
     x = torch.from_numpy(painted(analysis, groups, np.array([which])))  # [1, 3, H, W]
     model = bundle.model
     with torch.inference_mode():
-        new = model.patch_embed(x.to(bundle.device, next(model.parameters()).dtype))[0].float().cpu().numpy()
+        new = model.patch_embed(x.to(bundle.device, next(model.parameters()).dtype))[0]  # [N, D] or [H', W', D]
+        new = new.reshape(-1, new.shape[-1]).float().cpu().numpy()
     diff = np.abs(new.reshape(analysis.num_patches, -1) - analysis.patch_embeddings).max(axis=1)  # [N]
     return (diff > 1e-5).reshape(analysis.grid)
 

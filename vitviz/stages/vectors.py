@@ -168,7 +168,7 @@ def identical_pair(bundle: Bundle, analysis: Analysis, source: int | None = None
     embed = model.patch_embed
     with torch.inference_mode():
         seen = embed.projection_input(x) if hasattr(embed, "projection_input") else x  # [2, C, H, W]
-        vectors = embed(x).float().cpu().numpy()  # [2, N, D]
+        vectors = embed(x).flatten(1, -2).float().cpu().numpy()  # [2, N, D] (from [2, H', W', D] too)
     seen = seen.float().cpu().numpy()
 
     def patch_of(a: np.ndarray, rc: tuple[int, int]) -> np.ndarray:
