@@ -55,9 +55,11 @@ head = right.selectbox("Head", range(a.heads), key=K_HEAD, format_func=lambda h:
                        help=f"The {a.heads} heads of a block attend side by side, each with its own query, key and value "
                             "projections (explained at step 2, Multi-head attention).")
 patch = ctx.patch
-query = right.radio("Follow", ("patch", "cls"), key=K_QUERY, horizontal=True,
-                    format_func=lambda q: f"patch {patch}" if q == "patch" else "the CLS token",
-                    help="The selected patch (sidebar, or click one on the image below) or the CLS token.")
+first = block.token_name(a, 0) if a.num_prefix else ""  # the CLS token (a model without one: patches only)
+query = right.radio("Follow", ("patch", "cls") if first else ("patch",), key=K_QUERY, horizontal=True,
+                    format_func=lambda q: f"patch {patch}" if q == "patch" else first,
+                    help="The selected patch (sidebar, or click one on the image below)"
+                         + (f" or {first}." if first else "; this model has no CLS token."))
 step = right.radio("Step", block.STEP_KEYS, key=K_STEP,
                    format_func=lambda k: f"{block.STEP_KEYS.index(k) + 1} · {block.BY_STEP[k].title}",
                    help="Or click a box of the diagram.")

@@ -33,7 +33,9 @@ counts = patches.token_counts(a.image.shape[0], a.image.shape[1], a.patch_size, 
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Patch size P", f"{a.patch_size}×{a.patch_size} px")
 m2.metric("Patches N = (H/P)·(W/P)", f"{a.grid[0]}·{a.grid[1]} = {counts.patches}")
-m3.metric("Tokens N + 1 (CLS)", counts.tokens)
+m3.metric(f"Tokens N + {a.num_prefix} ({', '.join(a.prefix_names) or 'no CLS token'})" if a.num_prefix < 3 else
+          f"Tokens N + {a.num_prefix} (CLS and {a.num_registers} registers)" if a.num_registers else
+          f"Tokens N + {a.num_prefix}", counts.tokens)
 m4.metric("Attention scores (N+1)² per head per layer", f"{counts.scores_per_head:,}")
 
 left, right = st.columns([3, 2], gap="large")

@@ -86,7 +86,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     print(f"trained: {provenance.training_note(bundle.spec, bundle.provenance)}")
     print(f"device:  {bundle.device}")
     print(f"input:   {a.image.shape[1]}x{a.image.shape[0]} px, patches {a.patch_size} px, grid "
-          f"{a.grid[0]}x{a.grid[1]} = {a.num_patches} patches + {a.num_prefix} CLS = {a.num_tokens} tokens")
+          f"{a.grid[0]}x{a.grid[1]} = {a.num_patches} patches + {a.prefix_phrase} = {a.num_tokens} tokens")
     for name in ("patch_embeddings", "pos_embed", "cls_token", "tokens_in", "attentions", "block_outputs", "logits"):
         arr = getattr(a, name)
         print(f"  {name:17s} {str(tuple(arr.shape)):24s} {arr.dtype}")

@@ -58,7 +58,7 @@ def _md(text: str) -> str:
 
 def _patches(b: Bundle, a: Analysis) -> list[str]:
     return [f"<p>{a.grid[0]}×{a.grid[1]} = {a.num_patches} patches of {a.patch_size}×{a.patch_size} px, "
-            f"{a.num_tokens} tokens with CLS, {a.num_tokens ** 2:,} attention scores per head per layer.</p>",
+            f"{a.num_tokens} tokens with {a.prefix_phrase}, {a.num_tokens ** 2:,} attention scores per head per layer.</p>",
             _fig(patches_views.grid(b, a, height=520)), _fig(patches_views.sequence(b, a))]
 
 

@@ -59,16 +59,16 @@ def vector_panels(panels: list[Panel], title: str | None = None, height: int | N
     return base_layout(fig, title, height or 150 + 170 * n)
 
 
-def token_bars(values: np.ndarray, num_prefix: int, marked: dict[int, str], title: str | None = None,
+def token_bars(values: np.ndarray, prefix: tuple[str, ...], marked: dict[int, str], title: str | None = None,
                y_title: str = "", height: int = 300, compare: np.ndarray | None = None,
                names: tuple[str, str] = ("", "")) -> go.Figure:
-    """One value per token (CLS first, then patches in raster order); ``marked`` tokens get a label above."""
-    t = values.size
+    """One value per token (the prefix tokens named in ``prefix`` first, then patches in raster order); ``marked``
+    tokens get a label above."""
+    t, num_prefix = values.size, len(prefix)
     colours = [PREFIX_COLOUR if i < num_prefix else ACCENT for i in range(t)]
     for i in marked:
         colours[i] = HIGHLIGHT
-    text = ["CLS" if i == 0 and num_prefix else (f"prefix {i}" if i < num_prefix else f"patch {i - num_prefix}")
-            for i in range(t)]
+    text = [prefix[i] if i < num_prefix else f"patch {i - num_prefix}" for i in range(t)]
     data = [go.Bar(x=np.arange(t), y=values, marker=dict(color=colours, line=dict(width=0)), customdata=text,
                    name=names[0], showlegend=bool(names[0]),
                    hovertemplate="token %{x} (%{customdata})<br>%{y:.4f}<extra></extra>")]
@@ -79,11 +79,23 @@ def token_bars(values: np.ndarray, num_prefix: int, marked: dict[int, str], titl
                   font=dict(size=11, color=HIGHLIGHT)) for k, (i, label) in enumerate(marked.items())]
     fig = go.Figure(data=data, layout=dict(
         annotations=notes, bargap=0, legend=_LEGEND, yaxis=dict(title=y_title),
-        xaxis=dict(title="token (0 = CLS, then patches in raster order)")))
+        xaxis=dict(title=f"token ({sequence_words(prefix)})")))
     return base_layout(fig, title, height)
 
 
-def attention_matrix(matrix: np.ndarray, num_prefix: int, query: int | None = None, title: str | None = None,
+def sequence_words(prefix: tuple[str, ...]) -> str:
+    """How the sequence is ordered, in words: "0 = CLS, then patches in raster order"; "0 = CLS, 1–4 = registers 1–4,
+    then …"; "patches in raster order from 0" without prefix tokens."""
+    if not prefix:
+        return "patches in raster order from 0: this model has no CLS token"
+    regs = [i for i, n in enumerate(prefix) if n.startswith("register")]
+    named = [f"{i} = {n}" for i, n in enumerate(prefix) if i not in regs]
+    if regs:
+        named.append(f"{regs[0]}–{regs[-1]} = registers" if len(regs) > 1 else f"{regs[0]} = register")
+    return ", ".join(named) + ", then patches in raster order"
+
+
+def attention_matrix(matrix: np.ndarray, prefix: tuple[str, ...], query: int | None = None, title: str | None = None,
                      height: int = 560) -> go.Figure:
     """A T × T attention matrix (row: query, column: key), CLS row and column marked, ``query``'s row outlined."""
     t = matrix.shape[0]
@@ -91,15 +103,16 @@ def attention_matrix(matrix: np.ndarray, num_prefix: int, query: int | None = No
     fig = go.Figure(go.Heatmap(z=matrix.astype(np.float32), colorscale=SEQUENTIAL, zmin=0, zmax=cap,
                                colorbar=dict(title="attention", thickness=12),
                                hovertemplate="query %{y} → key %{x}<br>%{z:.4f}<extra></extra>"))
-    edge = num_prefix - 0.5
+    edge = len(prefix) - 0.5
     line = dict(color="white", width=1.5)
     fig.add_shape(type="line", x0=edge, x1=edge, y0=-0.5, y1=t - 0.5, line=line)
     fig.add_shape(type="line", x0=-0.5, x1=t - 0.5, y0=edge, y1=edge, line=line)
     if query is not None:
         fig.add_shape(type="rect", x0=-0.5, x1=t - 0.5, y0=query - 0.5, y1=query + 0.5,
                       line=dict(color=HIGHLIGHT, width=2))
-    fig.update_yaxes(autorange="reversed", title="query token (0 = CLS)", scaleanchor="x", constrain="domain")
-    fig.update_xaxes(title="key token (0 = CLS)", constrain="domain")
+    first = f" (0 = {prefix[0]})" if prefix else " (patches only)"
+    fig.update_yaxes(autorange="reversed", title=f"query token{first}", scaleanchor="x", constrain="domain")
+    fig.update_xaxes(title=f"key token{first}", constrain="domain")
     return base_layout(fig, title, height)
 
 

@@ -346,3 +346,10 @@ def twin_verdict(twin: TwinPatches) -> str:
                        "Only for an identical pair (below) is position alone what tells the tokens apart.")
     return said + (f"Adding the position embeddings changes it only to **{twin.after_cosine:.4f}** here: in this "
                    "model the position vectors are small next to these patch vectors.")
+
+
+def head_reads_words(bundle: Bundle) -> str:
+    """What the model's head reads, in words (``block.head_reads``): the Vectors page says it where there is no CLS."""
+    from vitviz.stages.block import head_reads
+
+    return head_reads(bundle.model)

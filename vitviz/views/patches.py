@@ -18,8 +18,10 @@ def grid(_bundle: Bundle, a: Analysis, selected: int | None = None, title: str =
 
 
 def sequence(_bundle: Bundle, a: Analysis) -> go.Figure:
-    return token_strip(a.image, a.patch_size, a.grid, title="The sequence the transformer reads: CLS first, "
-                       "then the patches row by row (zoom in to see every token)")
+    first = {0: "", 1: f"{a.prefix_names[0]} first, then "}.get(a.num_prefix, f"{', '.join(a.prefix_names)} first, then ")
+    return token_strip(a.image, a.patch_size, a.grid, prefix=a.prefix_names,
+                       title=f"The sequence the transformer reads: {first}the patches row by row (zoom in to see every "
+                             "token)")
 
 
 def one_patch(_bundle: Bundle, a: Analysis, index: int) -> go.Figure:
