@@ -18,7 +18,7 @@ def grid(_bundle: Bundle, a: Analysis, selected: int | None = None, title: str =
 
 
 def sequence(_bundle: Bundle, a: Analysis) -> go.Figure:
-    first = {0: "", 1: f"{a.prefix_names[0]} first, then "}.get(a.num_prefix, f"{', '.join(a.prefix_names)} first, then ")
+    first = f"{', '.join(a.prefix_names)} first, then " if a.num_prefix else ""
     return token_strip(a.image, a.patch_size, a.grid, prefix=a.prefix_names,
                        title=f"The sequence the transformer reads: {first}the patches row by row (zoom in to see every "
                              "token)")
