@@ -68,7 +68,8 @@ def forward_from_patch_tokens(model: torch.nn.Module, tokens: torch.Tensor, with
         x = model._pos_embed(tokens)  # [B, T, D]
     else:
         b, d = tokens.shape[0], tokens.shape[-1]
-        prefix = [t.expand(b, -1, -1) for t in (model.cls_token, getattr(model, "reg_token", None)) if t is not None]
+        prefix = [t.expand(b, -1, -1) for t in (getattr(model, "cls_token", None), getattr(model, "dist_token", None),
+                                                getattr(model, "reg_token", None)) if t is not None]  # timm's order
         x = model.pos_drop(torch.cat([*prefix, tokens.reshape(b, -1, d)], dim=1))  # [B, T, D], no positions
     return _after_position_embedding(model, x)  # [B, C]
 

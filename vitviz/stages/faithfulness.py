@@ -126,6 +126,8 @@ def score_kept(bundle: Bundle, analysis: Analysis, keep: np.ndarray, target: Tar
                reference: np.ndarray | None, counter: _Counter | None = None) -> np.ndarray:
     """[B]: target scores of inputs that keep only the patches ``keep`` [B, K] (batched by token count)."""
     keep = np.sort(np.asarray(keep, dtype=np.int64), axis=1)  # token order does not matter; sorted is tidy
+    if keep.shape[1] == 0 and analysis.num_prefix == 0:  # no CLS token and no patch: no input at all
+        return np.full(keep.shape[0], chance_score(target, analysis))
     out = []
     step = _chunk(keep.shape[1] + analysis.num_prefix)
     for i in range(0, keep.shape[0], step):
@@ -133,6 +135,21 @@ def score_kept(bundle: Bundle, analysis: Analysis, keep: np.ndarray, target: Tar
         if counter is not None:
             counter.add(len(keep[i:i + step]))
     return np.concatenate(out)
+
+
+def chance_score(target: Target, analysis: Analysis) -> float:
+    """The score of an input with no token left, for a model without prefix tokens (SigLIP, average pooling), which
+    cannot run on an empty sequence: a uniform answer over its classes (1/C), or no similarity (cosine 0)."""
+    return 1.0 / analysis.logits.size if target.has_class and analysis.logits.size else 0.0
+
+
+def empty_end_note(analysis: Analysis) -> str:
+    """What the curves' "everything removed" end is on this model, in a sentence."""
+    if analysis.num_prefix:
+        return (f"With every patch removed, {' and '.join(analysis.prefix_names) if analysis.num_prefix < 3 else 'the prefix tokens'} "
+                "alone remain: that is the curves' empty end.")
+    return ("This model has no CLS token, so with every patch removed nothing is left to run: the curves' empty end is "
+            "taken as a uniform answer (1 / the number of classes for a probability, 0 for a cosine similarity).")
 
 
 def reference_output(bundle: Bundle, analysis: Analysis, variant: str = "tokens") -> Outputs:
