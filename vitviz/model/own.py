@@ -173,6 +173,15 @@ def file_shapes(shapes: dict[str, list[int]], model: torch.nn.Module, name: str)
         raise OwnModelError(f"{name}'s position table has {pos[1]} rows: not a square grid of patches "
                             f"(after {prefix} prefix tokens), so its input size cannot be read.")
     kwargs: dict = dict(img_size=side * patch, patch_size=patch, in_chans=int(proj[1]))
+    depth = len({k.split(".")[1] for k in shapes if k.startswith("blocks.") and k.split(".")[1].isdigit()})
+    if depth and depth != len(model.blocks):
+        kwargs["depth"] = depth  # a file of fewer (or more) blocks than the architecture's default
+    width = int(proj[0])
+    if width != model.embed_dim:
+        kwargs["embed_dim"] = width  # the heads stay the architecture's: a file does not say how many it has
+    fc1 = shapes.get("blocks.0.mlp.fc1.weight")
+    if fc1 is not None and fc1[0] != model.blocks[0].mlp.fc1.out_features * width // model.embed_dim:
+        kwargs["mlp_ratio"] = fc1[0] / width
     head = shapes.get("head.weight")
     kwargs["num_classes"] = int(head[0]) if head is not None else 0
     if "reg_token" in shapes:
@@ -215,7 +224,7 @@ def spec_for_file(path: str | Path, arch: str, budget_bytes: int | None = None, 
     published = labels_of(get_pretrained_cfg(arch)) if timm.list_pretrained(f"{arch}.*") else "none"
     same_head = classes and published != "none" and classes == get_pretrained_cfg(arch).num_classes
     spec = ModelSpec(
-        key=f"{FILE_PREFIX}{arch}:{digest(path)}", title=f"{shown} ({arch})", timm_name=arch, patch_size=kwargs["patch_size"],
+        key=f"{FILE_PREFIX}{arch}:{digest(path)}", title=shown, timm_name=arch, patch_size=kwargs["patch_size"],
         resolution=kwargs["img_size"], params=parameters(model),
         note=("Your own file: how it was trained is unknown to vitviz"
               + (f"; its {classes:,} outputs are named as {published}'s classes, the published head of {arch} having "

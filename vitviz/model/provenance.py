@@ -105,6 +105,8 @@ def training_note(spec: ModelSpec, p: Provenance) -> str:
     """One line on how the model on screen was trained (the sidebar's model note, the handout's)."""
     if p.trained_as_documented:
         return f"{spec.note} Its card: {MODEL_CARD}." if spec.bundled else spec.note
+    if spec.weights_file and p.unknown:  # a visitor's own file: its spec's note is all vitviz knows of it
+        return spec.note
     return f"{_capital(these_weights(p))}. The published checkpoint of this architecture ({spec.timm_name}): {spec.note}"
 
 
@@ -173,6 +175,9 @@ def resampled_meaning(p: Provenance) -> str:
 
 def no_classifier_sentence(spec: ModelSpec, p: Provenance) -> str:
     """Why the model has no classifier: its checkpoint was trained without labels, or the architecture has no head."""
+    if spec.own:  # a name or file of one's own: vitviz knows no recipe, only that no head gives class scores
+        return (f"{spec.title} has no classifier of named classes: its output is a vector of features (an image "
+                "tower's embedding, or a backbone's), not class scores")
     if p.trained_as_documented:
         return f"{spec.title} has no classifier (it was trained without labels)"
     return (f"{spec.title} has no classifier (the architecture has no head; its published checkpoint was trained "
