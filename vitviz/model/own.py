@@ -118,7 +118,7 @@ def spec_for_name(name: str, budget_bytes: int | None = None) -> ModelSpec:
     cfg = get_pretrained_cfg(f"{arch}.{tag}" if tag else arch)
     tag = tag or cfg.tag
     name = f"{arch}.{tag}"
-    model = _meta(arch)
+    model = _meta(name)  # the tag's own config: its classes (a CLIP tower's 512-number projection), its size
     why = unsupported(model)
     if why:
         raise OwnModelError(f"{name} cannot be shown: {why}")
