@@ -114,6 +114,10 @@ def recipe_sentence(spec: ModelSpec, p: Provenance) -> str:
     """How training augmented the images, beside the model's evaluation transform (Patches page)."""
     if spec.bundled and p.trained_as_documented:
         return "This model was trained on freshly generated images, with no random crops or flips. "
+    if spec.own:  # a name or file of one's own: vitviz records no recipe for it
+        if p.trained_as_documented:
+            return f"How its training augmented the images is on its model card (huggingface.co/{spec.hub_repo}). "
+        return f"{_capital(these_weights(p))}, so no training recipe can be said of them. "
     if p.trained_as_documented:
         return "Its training recipe added random crops, flips and more on top, to make it robust. "
     published_recipe = ("was trained on freshly generated images, with no random crops or flips" if spec.bundled
