@@ -22,6 +22,7 @@ FAMILIES: dict[str, tuple[str, dict]] = {  # family -> (timm name, arguments)
     "flexivit": ("flexivit_small", dict(SMALL, img_size=96)),
     "vit_avg_pool": ("vit_tiny_patch16_224", dict(depth=2, img_size=64, global_pool="avg", class_token=False)),
     "dynamic_size": ("vit_tiny_patch16_224", dict(depth=2, img_size=64, dynamic_img_size=True)),
+    "qk_norm": ("vit_tiny_patch16_224", dict(depth=2, img_size=64, qk_norm=True)),
 }
 
 

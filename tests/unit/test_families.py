@@ -28,6 +28,7 @@ EXPECTED = {
     "flexivit": (("CLS",), "the CLS token", True),
     "vit_avg_pool": ((), "the average of the patch tokens", True),
     "dynamic_size": (("CLS",), "the CLS token", True),
+    "qk_norm": (("CLS",), "the CLS token", True),
 }
 
 
