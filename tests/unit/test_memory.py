@@ -108,6 +108,10 @@ def test_training_activations_count_each_family_s_own_parts(family, batch):
     assert ("head" in parts) == (family not in ("dinov2", "dinov2_registers", "siglip_map_pool"))
     assert ("attention pool" in parts) == (family == "siglip_map_pool")
     assert memory.measure_saved_activations(model, batch) == 4 * sum(parts.values())
+    said = memory.parts_sentence(shape)
+    assert (said == "") == (family in ("vit_cls", "deit_distilled", "flexivit", "dynamic_size"))
+    assert ("layer scale keeps both its inputs" in said) == ("layer scale" in parts)
+    assert ("there is no head" in said) == ("head" not in parts)
 
 
 def test_fit_shrinks_with_resolution_and_dtype():

@@ -286,6 +286,33 @@ def training_activation_parts(s: Shape, batch: int) -> dict[str, int]:
     return parts
 
 
+CLASSIC_END = ("final norm", "head")  # the formula's 2sbh + 2sb: the final norm (sbh + 2sb) and the head (sbh)
+PART_TERMS = {  # what each part beyond the classic ViT keeps, as the formula writes it
+    "layer scale": "layer scale keeps both its inputs, 2·L·sbh",
+    "q/k norm": "the q and k LayerNorms keep their statistics and own q and k, L·(3sbh + 4asb) (L·(sbh + 4asb) "
+                "for one image)",
+    "pre-norm": "the LayerNorm before block 1 keeps its input and statistics, sbh + 2sb",
+    "attention pool": "the attention pool keeps its key/value input, its k and v, query, output and MLP, "
+                      "3sbh + (4 + 2·mlp ratio)·bh + 2b + a_pool·b",
+    "pooled norm": "average pooling keeps nothing, its LayerNorm on the pooled vector bh + 2b",
+}
+
+
+def parts_sentence(s: Shape) -> str:
+    """How this model's activations differ from the classic ViT's formula, part by part ('' for the classic ViT)."""
+    parts = training_activation_parts(s, 2)
+    extra = [PART_TERMS[k] for k in PART_TERMS if k in parts]
+    if "final norm" not in parts:
+        extra.append("there is no final norm on every token (its sbh + 2sb is not kept)")
+    if "head" not in parts:
+        extra.append("there is no head, so nothing is kept for one (the formula's last sbh)")
+    elif s.pool != "token":
+        extra.append("the head reads the pooled vector, so it keeps bh, not the sbh of a CLS token's view")
+    if not extra:
+        return ""
+    return "This model's own parts change the formula: " + "; ".join(extra) + "."
+
+
 def layer_numbers(s: Shape) -> tuple[int, int]:
     """Per layer and image: (T·D numbers of the token vectors, H·T² numbers of the attention matrices)."""
     return s.tokens * s.width, s.heads * s.tokens ** 2
