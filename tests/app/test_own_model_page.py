@@ -98,3 +98,29 @@ def test_a_model_from_a_file_in_the_weights_dir(weights_dir):
     assert ctx.analysis.prefix_names == ("CLS", "register 1", "register 2", "register 3", "register 4")
     assert any("weights: your file my_dinov2.safetensors" in c.value for c in at.caption)
     every_page(at)
+
+
+def test_the_patch_size_experiment_on_a_model_trained_for_many_sizes():
+    """FlexiViT's published weights were trained at many patch sizes: the Patches page says so instead of "a size it
+    was not trained for", and its table marks each size. (Random weights stand in for the checkpoint here, labelled
+    as the published one would be: the page's words follow the provenance.)"""
+    import dataclasses
+
+    from vitviz.model import provenance
+
+    if caches.MODELS.peek("flexivit_s") is None:
+        random = load_model("flexivit_s", device="cpu", pretrained=False)
+        caches.MODELS.put(dataclasses.replace(random, provenance=provenance.published("local Hugging Face cache")))
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=300)
+    at.session_state["vitviz_model"] = "flexivit_s"
+    at.run()
+    at.selectbox(key="vitviz_sample").select("cat").run()
+    at.switch_page("app_pages/patches.py").run()
+    ok(at)
+    text = " ".join(m.value for m in at.markdown)
+    assert "was trained for many patch sizes" in text and "a patch size it was trained for" in text
+    at.multiselect(key="patch_sizes").set_value([15, 16]).run()
+    at.button(key="run_patch_sizes").click().run()
+    ok(at)
+    table = at.dataframe[-1].value
+    assert list(table["trained at this size"]) == ["yes", "yes"] and list(table["patch (px)"]) == [15, 16]
