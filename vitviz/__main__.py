@@ -213,7 +213,7 @@ def _faithfulness_of(bundle, name: str, data: bytes, rank: int, group: int | Non
     methods = {}
     for m in c.deletion:
         area, (d, i) = c.area(m), faith.judgement(c, m)
-        methods[m] = {"name": faith.METHODS[m], "deletion": area.deletion, "insertion": area.insertion,
+        methods[m] = {"name": c.name(m), "deletion": area.deletion, "insertion": area.insertion,
                       "vs_random": {"deletion": faith.TABLE_WORDS[d], "insertion": faith.TABLE_WORDS[i]}}
     r = c.area(faith.RANDOM)
     return {

@@ -106,7 +106,7 @@ def _faithfulness(b: Bundle, a: Analysis) -> list[str]:
             _fig(faithfulness_views.occlusion_map(b, a, report.occlusion)),
             _fig(faithfulness_views.curves(b, a, report.curves)),
             f"<p><b>{html.escape(faithfulness.verdict(report.curves))}</b></p>",
-            _table([{"map": faithfulness.METHODS.get(m, m), "deletion area (lower is better)": f"{v.deletion:.3f}",
+            _table([{"map": report.curves.name(m), "deletion area (lower is better)": f"{v.deletion:.3f}",
                      "insertion area (higher is better)": f"{v.insertion:.3f}"} for m, v in report.areas.items()])]
 
 
