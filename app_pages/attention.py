@@ -17,7 +17,7 @@ a = ctx.analysis
 if ctx.bundle.spec.bundled:
     st.info(ATTENTION_NOTE, icon="🎓")  # an info box, not a caption: it stays visible in presenter mode
 
-st.header("1 · Where the CLS token looks")
+st.header("1 · Where the CLS token looks" if a.has_cls else "1 · Where the attention goes (no CLS token)")
 if attention.no_cls_note(a):
     st.info(attention.no_cls_note(a), icon="ℹ️")
 OPACITY = 0.6

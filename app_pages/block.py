@@ -196,8 +196,8 @@ st.markdown(ctx.built("closeness_by_block", build=lambda: closeness.closeness_se
 
 st.header("5 · The whole attention matrix")
 chart(ctx.figure(views.matrix, layer, head, token), key="block_matrix")
-st.markdown(f"Row *i* is where token *i* looks (its weights sum to 1); row 0 and column 0 are the CLS token, then the "
-            f"patches in raster order. The outlined row is {name}'s: the map on the Attention page is one row of "
+st.markdown(f"Row *i* is where token *i* looks (its weights sum to 1); the tokens, in rows and columns alike: "
+            f"{block.sequence_order(a)}. The outlined row is {name}'s: the map on the Attention page is one row of "
             f"this matrix, drawn on the image. One head of one block holds {a.num_tokens ** 2:,} weights.")
 
 st.header("6 · Where the answer forms: the logit lens")

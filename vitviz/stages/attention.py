@@ -48,8 +48,8 @@ def no_cls_note(analysis: Analysis) -> str:
     """What the CLS maps show on a model without a CLS token, in a sentence ('' when it has one)."""
     if analysis.has_cls:
         return ""
-    return ("This model has no CLS token (its head reads " + analysis_pool_words(analysis) + "), so no single token "
-            "gathers the answer: the maps show how much attention each patch receives, averaged over every token's "
+    return ("This model has no CLS token: its head reads " + analysis_pool_words(analysis) + ". No single token "
+            "gathers the answer, so the maps show how much attention each patch receives, averaged over every token's "
             "query.")
 
 

@@ -155,6 +155,14 @@ def _recomputed(bundle: Bundle, analysis: Analysis) -> torch.Tensor:
         return torch.cat(states)
 
 
+def sequence_order(analysis: Analysis) -> str:
+    """The sequence's order in words ("0 = CLS, then patches in raster order"; registers and the distillation token
+    named; "patches in raster order from 0" without prefix tokens)."""
+    from vitviz.figures.steps import sequence_words  # the figures' axis titles say it the same way
+
+    return sequence_words(analysis.prefix_names)
+
+
 POOL_WORDS = {  # timm's global_pool -> what the head reads, in words
     "token": "the CLS token",
     "avg": "the average of the patch tokens",
