@@ -55,15 +55,20 @@ head = right.selectbox("Head", range(a.heads), key=K_HEAD, format_func=lambda h:
                        help=f"The {a.heads} heads of a block attend side by side, each with its own query, key and value "
                             "projections (explained at step 2, Multi-head attention).")
 patch = ctx.patch
-first = block.token_name(a, 0) if a.num_prefix else ""  # the CLS token (a model without one: patches only)
-query = right.radio("Follow", ("patch", "cls") if first else ("patch",), key=K_QUERY, horizontal=True,
-                    format_func=lambda q: f"patch {patch}" if q == "patch" else first,
+# the prefix tokens can be followed too: "cls" is token 0, "prefix i" token i (DeiT's distillation token, registers)
+followed = {"patch": f"patch {patch}"} | {("cls" if i == 0 else f"prefix {i}"): block.token_name(a, i)
+                                          for i in range(a.num_prefix)}
+if st.session_state.get(K_QUERY, "patch") not in followed:  # a token another model had (a register, the CLS)
+    st.session_state[K_QUERY] = "patch"
+query = right.radio("Follow", tuple(followed), key=K_QUERY, horizontal=True, format_func=followed.get,
                     help="The selected patch (sidebar, or click one on the image below)"
-                         + (f" or {first}." if first else "; this model has no CLS token."))
+                         + (f", or a token before the patches ({a.prefix_phrase})." if a.num_prefix
+                            else "; this model has no CLS token."))
 step = right.radio("Step", block.STEP_KEYS, key=K_STEP,
                    format_func=lambda k: f"{block.STEP_KEYS.index(k) + 1} · {block.BY_STEP[k].title}",
                    help="Or click a box of the diagram.")
-token = block.token_index(a, None if query == "cls" else patch)
+token = (0 if query == "cls" else int(query.split()[1]) if query.startswith("prefix ")
+         else block.token_index(a, patch))
 name = block.token_name(a, token)
 
 PRECISION_NOTE = {  # the sidebar's number format, when it is not fp32

@@ -124,3 +124,23 @@ def test_the_patch_size_experiment_on_a_model_trained_for_many_sizes():
     ok(at)
     table = at.dataframe[-1].value
     assert list(table["trained at this size"]) == ["yes", "yes"] and list(table["patch (px)"]) == [15, 16]
+
+
+def test_inside_a_block_follows_a_register_then_a_model_without_one(weights_dir):
+    """Register tokens are tokens of their own: the block page can follow one; a model without it falls back to the
+    patch instead of a token it does not have."""
+    spec = own.spec_for_file(weights_dir, "vit_small_patch14_reg4_dinov2")
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=300)
+    at.session_state["vitviz_model"] = spec.key
+    at.run()
+    at.selectbox(key="vitviz_sample").select("cat").run()
+    at.switch_page("app_pages/block.py").run()
+    ok(at)
+    radio = at.radio(key="block_query")
+    assert list(radio.options) == ["patch 12", "the CLS token", "register 1", "register 2", "register 3", "register 4"]
+    radio.set_value("prefix 3").run()
+    ok(at)
+    assert any("register 3" in m.value for m in at.markdown)
+    at.selectbox(key="vitviz_model").select("shapes").run()
+    ok(at)
+    assert at.radio(key="block_query").value == "patch"
