@@ -11,7 +11,7 @@ from tests.fakehub import FakeHub
 from vitviz.__main__ import main
 from vitviz.model import hub, own, provenance
 from vitviz.model.loading import load_model
-from vitviz.model.zoo import get_spec
+from vitviz.model.zoo import ZOO, get_spec
 
 
 @pytest.fixture
@@ -36,10 +36,13 @@ def test_a_timm_name_is_read_without_its_weights(name, patch, size, prefix, labe
         model = timm.create_model(name, pretrained=False)
     assert spec.params == sum(p.numel() for p in model.parameters())
     assert (spec.patch_size, spec.resolution, spec.prefix_tokens, spec.labels) == (patch, size, prefix, labels)
-    assert spec.key == f"timm:{name}" and spec.hub_repo == f"timm/{name}" and get_spec(spec.key) is spec
+    zoo = next((z for z in ZOO if z.timm_name == name and z.resolution == size), None)  # DeiT-III, FlexiViT
+    assert spec is zoo if zoo is not None else spec.key == f"timm:{name}" and spec.own
+    assert spec.hub_repo == f"timm/{name}" and get_spec(spec.key) is spec
     said = own.size_sentence(spec)
     assert f"{spec.params / 1e6:.1f} M parameters" in said and f"{spec.params * 4 / 1e6:,.0f} MB" in said
-    assert "published checkpoint" in provenance.training_note(spec, provenance.published("local Hugging Face cache"))
+    note = provenance.training_note(spec, provenance.published("local Hugging Face cache"))
+    assert note == (zoo.note if zoo is not None else spec.note) and ("published checkpoint" in note) == (zoo is None)
 
 
 def test_a_name_without_its_tag_gets_timms_default_tag(no_downloads):

@@ -26,7 +26,7 @@ from timm.layers import Attention, PatchEmbed
 from timm.models import get_pretrained_cfg
 from timm.models.vision_transformer import VisionTransformer
 
-from vitviz.model.zoo import FILE_PREFIX, NAME_PREFIX, ModelSpec, register_own
+from vitviz.model.zoo import FILE_PREFIX, NAME_PREFIX, ZOO, ModelSpec, register_own
 
 WEIGHTS_DIR_ENV = "VITVIZ_WEIGHTS_DIR"
 BYTES_PER_PARAMETER = 4  # fp32, as the model is loaded
@@ -118,6 +118,10 @@ def spec_for_name(name: str, budget_bytes: int | None = None) -> ModelSpec:
     cfg = get_pretrained_cfg(f"{arch}.{tag}" if tag else arch)
     tag = tag or cfg.tag
     name = f"{arch}.{tag}"
+    zoo = next((z for z in ZOO if z.timm_name == name and not z.bundled), None)
+    if zoo is not None and zoo.resolution == cfg.input_size[-1]:  # the zoo's own model: one identity, its note
+        check_budget(zoo, budget_bytes)
+        return zoo
     model = _meta(name)  # the tag's own config: its classes (a CLIP tower's 512-number projection), its size
     why = unsupported(model)
     if why:
