@@ -37,7 +37,8 @@ def _known(key: str) -> bool:
 
 def _model_picker() -> str:
     """The zoo, then this session's own models (``ui.own_model``)."""
-    keys = [s.key for s in ZOO] + [k for k in st.session_state.get(session.K_OWN, []) if _known(k)]
+    zoo = [s.key for s in ZOO]
+    keys = zoo + [k for k in dict.fromkeys(st.session_state.get(session.K_OWN, [])) if k not in zoo and _known(k)]
     if st.session_state.get(session.K_MODEL) not in keys:
         requested = st.session_state.get(session.K_MODEL)
         if isinstance(requested, str) and requested not in keys and _known(requested):  # set from outside (a test, a link)
