@@ -144,3 +144,13 @@ def test_inside_a_block_follows_a_register_then_a_model_without_one(weights_dir)
     at.selectbox(key="vitviz_model").select("shapes").run()
     ok(at)
     assert at.radio(key="block_query").value == "patch"
+
+
+def test_a_zoo_model_named_by_its_timm_name_is_the_zoo_model():
+    at = start()
+    at.text_input(key="vitviz_own_name").input("deit3_small_patch16_224.fb_in22k_ft_in1k").run()
+    at.button(key="vitviz_own_use_deit3_s16").click().run()
+    assert not at.exception
+    options = at.selectbox(key="vitviz_model").options
+    assert at.session_state["vitviz_model"] == "deit3_s16" and len(options) == len(set(options))
+    assert any("runs instead of DeiT-III S/16" in w.value for w in at.warning)  # offline: the zoo's own fallback
