@@ -75,10 +75,12 @@ facts = {}
 if a is not None:
     facts = {
         "patches": f"{a.grid[0]}×{a.grid[1]} = {a.num_patches} patches of {a.patch_size}×{a.patch_size} px",
-        "vectors": f"{a.num_patches} vectors of {a.embed_dim} numbers, + 1 CLS, + positions",
+        "vectors": f"{a.num_patches} vectors of {a.embed_dim} numbers, + {a.prefix_phrase}, + positions",
         "block": f"{a.num_tokens} × {a.embed_dim} in, {a.heads} heads of {a.embed_dim // a.heads}, the same size out",
         "attention": f"{a.depth} blocks × {a.heads} heads, {a.num_tokens}² = {a.num_tokens ** 2:,} scores each",
-        "positions": f"{a.num_patches} position vectors, one per patch (+ 1 for the CLS token)",
+        "positions": f"{a.num_patches} position vectors, one per patch"
+                     + (f" (+ {a.num_prefix} for the prefix tokens)" if a.num_prefix and a.pos_embed.any() and
+                        bool(abs(a.pos_embed[:a.num_prefix]).sum()) else ""),
         "bits": f"{a.num_tokens * a.embed_dim:,} token numbers + {a.heads * a.num_tokens ** 2:,} attention "
                 f"weights per layer, 4 bytes each in fp32",
     }

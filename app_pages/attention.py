@@ -22,7 +22,9 @@ a = ctx.analysis
 if ctx.bundle.spec.bundled:
     st.info(ATTENTION_NOTE, icon="🎓")  # an info box, not a caption: it stays visible in presenter mode
 
-st.header("1 · Where the CLS token looks")
+st.header("1 · Where the CLS token looks" if a.has_cls else "1 · Where the attention goes (no CLS token)")
+if attention.no_cls_note(a):
+    st.info(attention.no_cls_note(a), icon="ℹ️")
 OPACITY = 0.6
 # The opacity slider sits with the maps' block and head controls, inside the fragment; the rollout and class maps
 # further down use it too, so a change reruns the page (below) and they read the value it ran with.

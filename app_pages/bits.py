@@ -177,6 +177,8 @@ mlp_term = int(round(8 + 2 * shape.mlp_ratio))  # 16 for the usual MLP ratio 4 (
 st.latex(r"\begin{aligned}&\text{saved for backward (fp32)}\\ &= L\,(%d\,sbh + a s^2 b + 4sb)\\ "
          r"&\quad + %d\,H_{px}W_{px}b + 2sbh + 2sb\\ &\quad (+\,L\,sbh \text{ if } b=1)\end{aligned}"
          % (mlp_term, shape.channels))
+if memory.parts_sentence(shape):
+    st.markdown(memory.parts_sentence(shape))
 td_numbers, attn_numbers = memory.layer_numbers(shape)
 st.markdown(f"L = {shape.layers} blocks, h = {shape.width} numbers per token, a = {shape.heads} heads, s = "
             f"{shape.tokens} tokens, b = batch, H_px × W_px = {shape.height}×{shape.width_px} pixels of "

@@ -55,13 +55,20 @@ head = right.selectbox("Head", range(a.heads), key=K_HEAD, format_func=lambda h:
                        help=f"The {a.heads} heads of a block attend side by side, each with its own query, key and value "
                             "projections (explained at step 2, Multi-head attention).")
 patch = ctx.patch
-query = right.radio("Follow", ("patch", "cls"), key=K_QUERY, horizontal=True,
-                    format_func=lambda q: f"patch {patch}" if q == "patch" else "the CLS token",
-                    help="The selected patch (sidebar, or click one on the image below) or the CLS token.")
+# the prefix tokens can be followed too: "cls" is token 0, "prefix i" token i (DeiT's distillation token, registers)
+followed = {"patch": f"patch {patch}"} | {("cls" if i == 0 else f"prefix {i}"): block.token_name(a, i)
+                                          for i in range(a.num_prefix)}
+if st.session_state.get(K_QUERY, "patch") not in followed:  # a token another model had (a register, the CLS)
+    st.session_state[K_QUERY] = "patch"
+query = right.radio("Follow", tuple(followed), key=K_QUERY, horizontal=True, format_func=followed.get,
+                    help="The selected patch (sidebar, or click one on the image below)"
+                         + (f", or a token before the patches ({a.prefix_phrase})." if a.num_prefix
+                            else "; this model has no CLS token."))
 step = right.radio("Step", block.STEP_KEYS, key=K_STEP,
                    format_func=lambda k: f"{block.STEP_KEYS.index(k) + 1} · {block.BY_STEP[k].title}",
                    help="Or click a box of the diagram.")
-token = block.token_index(a, None if query == "cls" else patch)
+token = (0 if query == "cls" else int(query.split()[1]) if query.startswith("prefix ")
+         else block.token_index(a, patch))
 name = block.token_name(a, token)
 
 PRECISION_NOTE = {  # the sidebar's number format, when it is not fp32
@@ -194,8 +201,8 @@ st.markdown(ctx.built("closeness_by_block", build=lambda: closeness.closeness_se
 
 st.header("5 · The whole attention matrix")
 chart(ctx.figure(views.matrix, layer, head, token), key="block_matrix")
-st.markdown(f"Row *i* is where token *i* looks (its weights sum to 1); row 0 and column 0 are the CLS token, then the "
-            f"patches in raster order. The outlined row is {name}'s: the map on the Attention page is one row of "
+st.markdown(f"Row *i* is where token *i* looks (its weights sum to 1); the tokens, in rows and columns alike: "
+            f"{block.sequence_order(a)}. The outlined row is {name}'s: the map on the Attention page is one row of "
             f"this matrix, drawn on the image. One head of one block holds {a.num_tokens ** 2:,} weights.")
 
 st.header("6 · Where the answer forms: the logit lens")

@@ -97,7 +97,7 @@ with st.expander("Two ways to hide a patch, compared", expanded=variant == "pixe
 st.header("2 · Deletion and insertion: does each map's order matter?")
 st.markdown("Each map ranks the patches. **Deletion** removes the patches from the most to the least important by "
             "that ranking and follows the score: a map that points at the evidence makes it fall fast. **Insertion** "
-            "starts from a blank input, the CLS token alone with no patch token, reveals the patches the map ranks "
+            "starts from a blank input, no patch token, reveals the patches the map ranks "
             f"first, about {1 / faith.STEPS:.0%} of them at a time, and measures the score after each step: if the "
             "map's first patches are what the prediction needs, the score should rise fast. The area under each curve "
             "sums it up "
@@ -107,6 +107,7 @@ st.markdown("Each map ranks the patches. **Deletion** removes the patches from t
             "steps show the model a few patches and nothing else, an input unlike the whole images ViTs are "
             "trained on, so they can say little about importance: a map can beat random on deletion and still score "
             "below random order's mean on insertion.")
+st.caption(faith.empty_end_note(a))
 gradient = None
 no_gradient = attention.gradient_unavailable(bundle)
 if target.has_class and no_gradient:

@@ -33,7 +33,9 @@ counts = patches.token_counts(a.image.shape[0], a.image.shape[1], a.patch_size, 
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Patch size P", f"{a.patch_size}×{a.patch_size} px")
 m2.metric("Patches N = (H/P)·(W/P)", f"{a.grid[0]}·{a.grid[1]} = {counts.patches}")
-m3.metric("Tokens N + 1 (CLS)", counts.tokens)
+m3.metric(f"Tokens N + {a.num_prefix} ({', '.join(a.prefix_names) or 'no CLS token'})" if a.num_prefix < 3 else
+          f"Tokens N + {a.num_prefix} (CLS and {a.num_registers} registers)" if a.num_registers else
+          f"Tokens N + {a.num_prefix}", counts.tokens)
 m4.metric("Attention scores (N+1)² per head per layer", f"{counts.scores_per_head:,}")
 
 left, right = st.columns([3, 2], gap="large")
@@ -63,7 +65,10 @@ st.markdown(
     "The article says “high patches means high accuracy”. Two different questions hide in it. **Models trained** "
     "with smaller patches see more tokens; in the published results for the pairs below they are also the more "
     "accurate ones, at a steep price in attention. " + provenance.one_model_run(ctx.bundle.provenance) +
-    " is another experiment: " + provenance.meets_other_size(ctx.bundle.provenance) + ".")
+    " is another experiment: " + (
+        "this model was trained for many patch sizes, so at those it meets a size it was trained for"
+        if trained_patch_sizes.sizes_trained_at(ctx.bundle.spec, ctx.bundle.provenance)
+        else provenance.meets_other_size(ctx.bundle.provenance)) + ".")
 st.subheader("Models trained at different patch sizes")
 st.markdown("Pairs from the model zoo, each trained at its own patch size. Tokens, attention scores and "
             "multiply-adds (MACs) are counted from the architectures; accuracy is what was published, as **top-1** "
@@ -93,7 +98,9 @@ else:
 st.markdown(PATCH_BUDGET_NOTE)
 st.subheader(provenance.resampled_heading(ctx.bundle.provenance))
 st.markdown(
-    provenance.built_at_one_size(ctx.bundle.provenance) +
+    ("A model is built at one patch size at a time; this one was trained at many"
+     if trained_patch_sizes.sizes_trained_at(ctx.bundle.spec, ctx.bundle.provenance)
+     else provenance.built_at_one_size(ctx.bundle.provenance)) +
     " (the article is right that it does not depend on the image). "
     "timm can still resample its patch projection to another size (`resample_patch_embed`, from FlexiViT, a ViT "
     "trained to work at many patch sizes) and its **position embeddings** (the "
@@ -101,7 +108,8 @@ st.markdown(
     "patch sits) to the new grid (`resample_abs_pos_embed`, which resamples the grid of position vectors to the "
     "new size). Run this model at several patch sizes on "
     "your image: the token count and the attention cost change as above; "
-    + provenance.resampled_meaning(ctx.bundle.provenance))
+    + (trained_patch_sizes.several_sizes_sentence(ctx.bundle.spec, ctx.bundle.provenance)
+       or provenance.resampled_meaning(ctx.bundle.provenance)))
 options = patches.patch_size_options(a.patch_size, a.image.shape[0])
 default = [p for p in options if a.patch_size // 2 <= p <= a.patch_size * 2][:5]
 sizes = st.multiselect("Patch sizes to try (px)", options, default=default, key="patch_sizes")
@@ -117,9 +125,13 @@ if ran:
                                  a.patch_size), "patch_size_chart")
     st.dataframe([{"patch (px)": r.patch, "tokens": r.tokens, "attention scores": r.attention_scores,
                    "time (ms)": round(1000 * r.seconds, 1), "top-1": r.top_label.split(",")[0],
-                   "probability": round(r.top_prob, 4)} for r in results], hide_index=True)
+                   "probability": round(r.top_prob, 4),
+                   "trained at this size": trained_patch_sizes.trained_here(ctx.bundle.spec, ctx.bundle.provenance,
+                                                                            r.patch)} for r in results],
+                 hide_index=True)
     st.markdown("Time is one forward pass on this computer, measured now. "
-                + provenance.patch_size_sentence(a.patch_size, ctx.bundle.provenance))
+                + ("" if trained_patch_sizes.sizes_trained_at(ctx.bundle.spec, ctx.bundle.provenance)
+                   else provenance.patch_size_sentence(a.patch_size, ctx.bundle.provenance)))
 
 with st.expander("In depth: the image as the model sees it"):
     chart(ctx.figure(home_views.seen_image), key="patches_seen")

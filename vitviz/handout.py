@@ -66,7 +66,7 @@ def _code(text: str) -> str:
 
 def _patches(b: Bundle, a: Analysis) -> list[str]:
     return [f"<p>{a.grid[0]}×{a.grid[1]} = {a.num_patches} patches of {a.patch_size}×{a.patch_size} px, "
-            f"{a.num_tokens} tokens with CLS, {a.num_tokens ** 2:,} attention scores per head per layer.</p>",
+            f"{a.num_tokens} tokens with {a.prefix_phrase}, {a.num_tokens ** 2:,} attention scores per head per layer.</p>",
             _fig(patches_views.grid(b, a, height=520)), _fig(patches_views.sequence(b, a))]
 
 
@@ -114,7 +114,7 @@ def _faithfulness(b: Bundle, a: Analysis) -> list[str]:
             _fig(faithfulness_views.occlusion_map(b, a, report.occlusion)),
             _fig(faithfulness_views.curves(b, a, report.curves)),
             f"<p><b>{html.escape(faithfulness.verdict(report.curves))}</b></p>",
-            _table([{"map": faithfulness.METHODS.get(m, m), "deletion area (lower is better)": f"{v.deletion:.3f}",
+            _table([{"map": report.curves.name(m), "deletion area (lower is better)": f"{v.deletion:.3f}",
                      "insertion area (higher is better)": f"{v.insertion:.3f}"} for m, v in report.areas.items()])]
 
 

@@ -26,8 +26,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(env_extra: dict | None = None) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
+def start_server(env_extra: dict | None = None, port: int | None = None) -> tuple[subprocess.Popen, str]:
+    port = port or _free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "VITVIZ_THREADS": "1", **(env_extra or {})}
     cmd = (f"exec {sys.executable} -m streamlit run streamlit_app.py --server.port {port} "
            f"--server.address 127.0.0.1 --server.headless true --browser.gatherUsageStats false "

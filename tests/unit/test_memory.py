@@ -5,6 +5,8 @@ import math
 
 import numpy as np
 import pytest
+
+from tests.families import FAMILIES
 import timm
 import torch
 from accelerate.commands.estimate import estimate_training_usage
@@ -87,6 +89,29 @@ def test_training_activation_formula_matches_measurement(name, batch):
     measured = memory.measure_saved_activations(model, batch)
     formula = memory.training_activation_numbers(memory.Shape.of(model), batch) * 4
     assert formula == measured
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+@pytest.mark.parametrize("batch", [1, 3])
+def test_training_activations_count_each_family_s_own_parts(family, batch):
+    """Layer scale keeps its inputs, a pre-norm and q/k norms theirs, average or attention pooling changes the head's,
+    and a model without a head keeps nothing for one: the formula, part by part, equals the measurement."""
+    name, kwargs = FAMILIES[family]
+    torch.manual_seed(0)
+    model = timm.create_model(name, pretrained=False, **kwargs)
+    for blk in model.blocks:
+        blk.attn.fused_attn = False
+    shape = memory.Shape.of(model)
+    parts = memory.training_activation_parts(shape, batch)
+    assert ("layer scale" in parts) == (family in ("deit3_layer_scale", "dinov2", "dinov2_registers"))
+    assert ("pre-norm" in parts) == (family == "clip_pre_norm") and ("q/k norm" in parts) == (family == "qk_norm")
+    assert ("head" in parts) == (family not in ("dinov2", "dinov2_registers", "siglip_map_pool"))
+    assert ("attention pool" in parts) == (family == "siglip_map_pool")
+    assert memory.measure_saved_activations(model, batch) == 4 * sum(parts.values())
+    said = memory.parts_sentence(shape)
+    assert (said == "") == (family in ("vit_cls", "deit_distilled", "flexivit", "dynamic_size"))
+    assert ("layer scale keeps both its inputs" in said) == ("layer scale" in parts)
+    assert ("there is no head" in said) == ("head" not in parts)
 
 
 def test_fit_shrinks_with_resolution_and_dtype():

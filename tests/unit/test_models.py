@@ -15,7 +15,7 @@ from safetensors.torch import save, save_file
 
 from tests.fakehub import COMMIT, FakeHub, count_probes, free_port
 from vitviz.model import hub, provenance
-from vitviz.model.loading import ModelIdentity, choose_device, cpu_threads, load_model
+from vitviz.model.loading import ModelIdentity, build_arguments, choose_device, cpu_threads, load_model
 from vitviz.model.zoo import ZOO, get_spec
 
 TI = get_spec("vit_ti16")
@@ -23,12 +23,24 @@ TI = get_spec("vit_ti16")
 
 @pytest.mark.parametrize("spec", ZOO, ids=lambda s: s.key)
 def test_zoo_parameter_counts_match_timm(spec):
-    # built at the zoo's resolution, as load_model builds it (DINOv2's architecture default is 518 px, the zoo's 224)
-    model = timm.create_model(spec.timm_name, pretrained=False, **({} if spec.bundled else {"img_size": spec.resolution}))
+    """At the size the app builds each model (DINOv2's architecture defaults to 518 px, the zoo runs it at 224)."""
+    with torch.device("meta"):
+        model = timm.create_model(spec.timm_name, pretrained=False, **build_arguments(spec))
     assert sum(p.numel() for p in model.parameters()) == spec.params
+    assert model.num_prefix_tokens == spec.prefix_tokens and spec.tokens == model.patch_embed.num_patches + \
+        model.num_prefix_tokens
     assert model.patch_embed.patch_size[0] == spec.patch_size
     assert model.patch_embed.img_size[0] == spec.resolution
     assert spec.has_classifier == (model.num_classes > 0)
+
+
+def test_a_model_is_built_at_its_specs_size_with_that_input_size(monkeypatch):
+    """DINOv2's pretrained config says 518 px; the zoo runs it at 224, and the data config says what the model reads."""
+    spec = get_spec("dinov2_s14")
+    b = load_model(spec, device="cpu", pretrained=False)
+    assert tuple(b.model.patch_embed.img_size) == (224, 224) and b.data_config["input_size"] == (3, 224, 224)
+    assert timm.create_model(spec.arch, pretrained=False).pretrained_cfg["input_size"] == (3, 518, 518)
+    assert not b.labels and b.spec.params == sum(p.numel() for p in b.model.parameters())
 
 
 def test_published_counts():

@@ -45,3 +45,23 @@ def test_a_pair_from_two_recipes_says_so(costs):
     assert note in tps.verdict(costs)
     for c in costs:  # the recipe named is the zoo's checkpoint, as the source column names it
         assert tps.recipe(c.spec) in c.published.source or c.spec.key.startswith("dino")
+
+
+def test_flexivit_was_trained_for_many_patch_sizes_and_says_so_only_of_its_published_weights():
+    """The Patches page's resampling experiment meets a model trained for it: FlexiViT's checkpoint, and only it."""
+    from vitviz.model import provenance
+    from vitviz.stages import patches
+
+    flexi, deit = get_spec("flexivit_s"), get_spec("deit_s16")
+    published = provenance.published("local Hugging Face cache")
+    sizes = tps.sizes_trained_at(flexi, published)
+    assert sizes == (8, 10, 12, 15, 16, 20, 24, 30, 40, 48) and all(flexi.resolution % p == 0 for p in sizes)
+    assert set(sizes) <= set(patches.patch_size_options(flexi.patch_size, flexi.resolution))  # all can be tried
+    said = tps.several_sizes_sentence(flexi, published)
+    assert "trained for many patch sizes" in said and "8, 10, 12, 15, 16, 20, 24, 30, 40, 48 px" in said
+    assert [tps.trained_here(flexi, published, p) for p in (8, 14, 48)] == ["yes", "no", "yes"]
+    assert tps.sizes_trained_at(flexi, provenance.random_init()) == () == tps.sizes_trained_at(deit, published)
+    assert tps.several_sizes_sentence(deit, published) == ""
+    assert [tps.trained_here(deit, published, p) for p in (8, 16)] == ["no", "yes"]
+    assert tps.trained_here(flexi, provenance.random_init(), 16) == "no (random weights)"
+    assert tps.trained_here(flexi, provenance.local_file("your file x", "x"), 16) == "unknown"

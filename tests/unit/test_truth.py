@@ -74,8 +74,9 @@ def test_relatedness_correlation_is_measured(shown):
     block_in = closeness.block_input(a, a.depth - 1)[a.num_prefix:]  # the tokens the last block reads
     np.testing.assert_allclose(rel.cosine.ravel(), vectors.cosine_rows(block_in[index:index + 1], block_in)[0],
                                atol=1e-6)
-    np.testing.assert_allclose(rel.attention.sum() + a.attentions[-1].astype(np.float32).mean(0)[1 + index, 0],
-                               1.0, atol=5e-3)  # the attention row over patches plus CLS sums to 1
+    n0 = a.num_prefix
+    np.testing.assert_allclose(rel.attention.sum() + a.attentions[-1].astype(np.float32).mean(0)[n0 + index, :n0].sum(),
+                               1.0, atol=5e-3)  # the attention row over patches plus the prefix tokens sums to 1
     c = closeness.closeness_by_block(a)
     said = closeness.closeness_sentence(c)
     for kind in set(c.kinds):  # every block is named under the words its r earns

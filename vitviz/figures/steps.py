@@ -63,16 +63,16 @@ def vector_panels(panels: list[Panel], title: str | None = None, height: int | N
     return plain.figure(data, {**layout, "bargap": 0, "legend": _LEGEND, **house_layout(title, height or 150 + 170 * n)})
 
 
-def token_bars(values: np.ndarray, num_prefix: int, marked: dict[int, str], title: str | None = None,
+def token_bars(values: np.ndarray, prefix: tuple[str, ...], marked: dict[int, str], title: str | None = None,
                y_title: str = "", height: int = 300, compare: np.ndarray | None = None,
                names: tuple[str, str] = ("", "")) -> go.Figure:
-    """One value per token (CLS first, then patches in raster order); ``marked`` tokens get a label above."""
-    t = values.size
+    """One value per token (the prefix tokens named in ``prefix`` first, then patches in raster order); ``marked``
+    tokens get a label above."""
+    t, num_prefix = values.size, len(prefix)
     colours = [PREFIX_COLOUR if i < num_prefix else ACCENT for i in range(t)]
     for i in marked:
         colours[i] = HIGHLIGHT
-    text = ["CLS" if i == 0 and num_prefix else (f"prefix {i}" if i < num_prefix else f"patch {i - num_prefix}")
-            for i in range(t)]
+    text = [prefix[i] if i < num_prefix else f"patch {i - num_prefix}" for i in range(t)]
     data = [{"customdata": text, "hovertemplate": "token %{x} (%{customdata})<br>%{y:.4f}<extra></extra>",
              "marker": {"color": colours, "line": {"width": 0}}, "name": names[0], "showlegend": bool(names[0]),
              "x": np.arange(t), "y": values, "type": "bar"}]  # plain JSON in validated form: one per step change
@@ -83,11 +83,23 @@ def token_bars(values: np.ndarray, num_prefix: int, marked: dict[int, str], titl
     notes = [{"arrowhead": 0, "ay": -18 - 14 * k, "font": {"color": HIGHLIGHT, "size": 11}, "showarrow": True,
               "text": label, "x": i, "y": float(values[i])} for k, (i, label) in enumerate(marked.items())]  # staggered
     return plain.figure(data, {**({"annotations": notes} if notes else {}), "bargap": 0, "legend": _LEGEND,
-                               "xaxis": {"title": {"text": "token (0 = CLS, then patches in raster order)"}},
+                               "xaxis": {"title": {"text": f"token ({sequence_words(prefix)})"}},
                                "yaxis": {"title": {"text": y_title}}, **house_layout(title, height)})
 
 
-def attention_matrix(matrix: np.ndarray, num_prefix: int, query: int | None = None, title: str | None = None,
+def sequence_words(prefix: tuple[str, ...]) -> str:
+    """How the sequence is ordered, in words: "0 = CLS, then patches in raster order"; "0 = CLS, 1–4 = registers 1–4,
+    then …"; "patches in raster order from 0" without prefix tokens."""
+    if not prefix:
+        return "patches in raster order from 0: this model has no CLS token"
+    regs = [i for i, n in enumerate(prefix) if n.startswith("register")]
+    named = [f"{i} = {n}" for i, n in enumerate(prefix) if i not in regs]
+    if regs:
+        named.append(f"{regs[0]}–{regs[-1]} = registers" if len(regs) > 1 else f"{regs[0]} = register")
+    return ", ".join(named) + ", then patches in raster order"
+
+
+def attention_matrix(matrix: np.ndarray, prefix: tuple[str, ...], query: int | None = None, title: str | None = None,
                      height: int = 560) -> go.Figure:
     """A T × T attention matrix (row: query, column: key), CLS row and column marked, ``query``'s row outlined."""
     t = matrix.shape[0]
@@ -97,17 +109,18 @@ def attention_matrix(matrix: np.ndarray, num_prefix: int, query: int | None = No
             "zmin": 0, "type": "heatmap"}  # plain JSON in validated form: one per step change
     if cap is not None:
         heat["zmax"] = cap
-    edge = num_prefix - 0.5
+    edge = len(prefix) - 0.5
     line = {"color": "white", "width": 1.5}
     shapes = [{"line": line, "type": "line", "x0": edge, "x1": edge, "y0": -0.5, "y1": t - 0.5},
               {"line": line, "type": "line", "x0": -0.5, "x1": t - 0.5, "y0": edge, "y1": edge}]
     if query is not None:
         shapes.append({"line": {"color": HIGHLIGHT, "width": 2}, "type": "rect", "x0": -0.5, "x1": t - 0.5,
                        "y0": query - 0.5, "y1": query + 0.5})
+    first = f" (0 = {prefix[0]})" if prefix else " (patches only)"
     return plain.figure([heat], {
-        "shapes": shapes, "xaxis": {"constrain": "domain", "title": {"text": "key token (0 = CLS)"}},
+        "shapes": shapes, "xaxis": {"constrain": "domain", "title": {"text": f"key token{first}"}},
         "yaxis": {"autorange": "reversed", "constrain": "domain", "scaleanchor": "x",
-                  "title": {"text": "query token (0 = CLS)"}}, **house_layout(title, height)})
+                  "title": {"text": f"query token{first}"}}, **house_layout(title, height)})
 
 
 def depth_lines(values: np.ndarray, names: list[str], title: str | None = None, y_title: str = "",

@@ -14,23 +14,32 @@ EXTRA_CHANNEL_COLOUR = "#555555"  # a fixed extra input channel (the offline mod
 INSIDE_LEGEND = dict(orientation="h", yanchor="top", y=0.99, xanchor="right", x=0.99, bgcolor="rgba(255,255,255,0.7)")
 
 
+PREFIX_TILE = (90, 90, 90)  # a prefix token (CLS, distillation, register): not a patch of the image
+SHORT = {"CLS": "CLS", "distillation": "dist"}  # tile labels; registers are "R1", "R2", …
+
+
 def token_strip(image: np.ndarray, patch: int, grid: tuple[int, int], count: int | None = None,
-                title: str | None = None) -> go.Figure:
-    """The sequence the transformer reads: a CLS tile, then patches in raster order (left to right, top to bottom)."""
+                title: str | None = None, prefix: tuple[str, ...] = ("CLS",)) -> go.Figure:
+    """The sequence the transformer reads: a grey tile per prefix token (``prefix``: CLS, distillation token,
+    registers; none for a model without them), then patches in raster order (left to right, top to bottom)."""
     rows, cols = grid
     n = rows * cols if count is None else min(count, rows * cols)
+    k0 = len(prefix)
     gap = max(1, patch // 4)
-    strip = np.full((patch, (n + 1) * (patch + gap) - gap, 3), 255, np.uint8)
-    strip[:, :patch] = (90, 90, 90)  # the CLS token: not a patch of the image
+    strip = np.full((patch, (n + k0) * (patch + gap) - gap, 3), 255, np.uint8)
+    for k in range(k0):
+        strip[:, k * (patch + gap):k * (patch + gap) + patch] = PREFIX_TILE
     for i in range(n):
         r, c = divmod(i, cols)
-        x0 = (i + 1) * (patch + gap)
+        x0 = (i + k0) * (patch + gap)
         strip[:, x0:x0 + patch] = image[r * patch:(r + 1) * patch, c * patch:(c + 1) * patch]
     fig = image_figure(strip, title, height=140)
-    labels = ["CLS"] + [str(i) for i in range(n)]
-    step = max(1, (n + 1) // 24)
+    labels = [SHORT.get(p, "R" + p.split()[-1] if p.startswith("register") else p) for p in prefix] + [
+        str(i) for i in range(n)]
+    step = max(1, (n + k0) // 24)
+    shown = list(range(k0)) + list(range(k0, n + k0, step))  # every prefix token is labelled, then every step-th
     fig.update_layout(annotations=[dict(x=k * (patch + gap) + patch / 2, y=patch, text=labels[k], showarrow=False,
-                                        yshift=-12, font=dict(size=11)) for k in range(0, n + 1, step)])
+                                        yshift=-12, font=dict(size=11)) for k in shown])
     return fig
 
 

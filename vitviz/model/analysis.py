@@ -46,6 +46,27 @@ class Analysis:
     top_indices: tuple[int, ...]
     top_probs: tuple[float, ...]
     top_labels: tuple[str, ...]
+    prefix_names: tuple[str, ...] = ("CLS",)  # the tokens before the patches, in order (``prefix_names``)
+    pool: str = "token"  # what the head reads (timm's global_pool): "token" (the CLS), "avg", "map" (attention pool)
+
+    @property
+    def has_cls(self) -> bool:
+        """Whether the sequence starts with a class token (SigLIP towers and average-pooled ViTs have none)."""
+        return self.prefix_names[:1] == ("CLS",)
+
+    @property
+    def prefix_phrase(self) -> str:
+        """The tokens before the patches in words: "1 CLS token", "a CLS token and a distillation token", "a CLS
+        token and 4 registers", "no CLS token"."""
+        return prefix_phrase(self.prefix_names)
+
+    @property
+    def num_registers(self) -> int:
+        return sum(n.startswith("register") for n in self.prefix_names)
+
+    def token_name(self, token: int) -> str:
+        """Token ``token`` of the sequence in words: "CLS", "distillation", "register 2", "patch 5"."""
+        return self.prefix_names[token] if token < self.num_prefix else f"patch {token - self.num_prefix}"
 
     @property
     def num_patches(self) -> int:
@@ -87,6 +108,37 @@ def model_alone(a: Analysis) -> Analysis:
         attentions=_readonly(np.zeros((depth, heads, 0, 0), np.float16)),
         block_outputs=_readonly(np.zeros((depth, 0, a.embed_dim), np.float16)),
         logits=empty, top_indices=(), top_probs=(), top_labels=())
+
+
+def prefix_names(model: torch.nn.Module) -> tuple[str, ...]:
+    """The names of the tokens before the patches, in the order timm puts them: the class token, DeiT's
+    distillation token, the registers (Darcet et al. 2024); none for a model without them (SigLIP, average pooling)."""
+    names = []
+    if getattr(model, "cls_token", None) is not None:
+        names.append("CLS")
+    if getattr(model, "dist_token", None) is not None:
+        names.append("distillation")
+    names += [f"register {i + 1}" for i in range(int(getattr(model, "num_reg_tokens", 0) or 0))]
+    n = int(getattr(model, "num_prefix_tokens", len(names)))
+    return tuple(names[:n] + [f"prefix {i}" for i in range(len(names), n)])
+
+
+def prefix_phrase(names: tuple[str, ...]) -> str:
+    """``Analysis.prefix_phrase`` of the prefix token names ``names``."""
+    regs = sum(n.startswith("register") for n in names)
+    parts = ["a CLS token" if "CLS" in names else ""] + (["a distillation token"] if "distillation" in names else [])
+    parts = [p for p in parts if p] + ([f"{regs} register{'s' if regs > 1 else ''} (extra learned tokens with no "
+                                        "patch of their own)"] if regs else [])
+    if not parts:
+        return "no CLS token"
+    if parts == ["a CLS token"]:
+        return "1 CLS token"
+    return " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
+
+
+def pooling(model: torch.nn.Module) -> str:
+    """What the model's head reads of the last tokens (timm's ``global_pool``; "token" for the bundled model)."""
+    return str(getattr(model, "global_pool", "token") or "")
 
 
 def image_hash(image: Image.Image) -> str:
@@ -136,13 +188,16 @@ def analyze(bundle: Bundle, image: Image.Image, digest: str | None = None) -> An
     std = tuple(float(s) for s in bundle.data_config["std"])
     pixels = x[0].float().cpu().numpy()  # [3, H, W]
     embed_input, channels = _embed_input(model, x, pixels)
-    grid = tuple(int(g) for g in model.patch_embed.grid_size)
+    embedded = rec.patch_embed[0]  # [N, D], or [H', W', D] from a model built with dynamic_img_size
+    grid = tuple(int(g) for g in embedded.shape[:2]) if embedded.ndim == 3 else tuple(
+        int(g) for g in model.patch_embed.grid_size)
     n_prefix = int(getattr(model, "num_prefix_tokens", 1))
     has_head = len(bundle.labels) > 0
     probs = logits[0].float().softmax(-1).cpu() if has_head else torch.zeros(0)
     k = min(TOP_K, probs.numel())
     top = probs.topk(k) if k else None
-    cls = model.cls_token[0, 0].detach().float().cpu().numpy() if model.cls_token is not None else np.zeros(0)
+    cls_token = getattr(model, "cls_token", None)
+    cls = cls_token[0, 0].detach().float().cpu().numpy() if cls_token is not None else np.zeros(0)  # [D] or empty
     return Analysis(
         model_key=bundle.spec.key,
         image_hash=digest or image_hash(image),
@@ -155,7 +210,7 @@ def analyze(bundle: Bundle, image: Image.Image, digest: str | None = None) -> An
         input_channels=channels,
         mean=mean,
         std=std,
-        patch_embeddings=_readonly(rec.patch_embed[0].float().cpu().numpy()),
+        patch_embeddings=_readonly(embedded.reshape(-1, embedded.shape[-1]).float().cpu().numpy()),
         pos_embed=_readonly(position_embeddings(model)),
         cls_token=_readonly(cls),
         tokens_in=_readonly(rec.block_input[0].float().cpu().numpy()),
@@ -165,6 +220,8 @@ def analyze(bundle: Bundle, image: Image.Image, digest: str | None = None) -> An
         top_indices=tuple(int(i) for i in top.indices) if top is not None else (),
         top_probs=tuple(float(p) for p in top.values) if top is not None else (),
         top_labels=tuple(bundle.labels[int(i)] for i in top.indices) if top is not None else (),
+        prefix_names=prefix_names(model),
+        pool=pooling(model),
     )
 
 

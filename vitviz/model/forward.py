@@ -59,6 +59,7 @@ def forward_from_patch_tokens(model: torch.nn.Module, tokens: torch.Tensor, with
     ``with_positions=False`` prepends the CLS (and any register) tokens without adding any position
     embedding, so the model sees a bag of tokens. Returns [B, C] logits (pooled features without a head).
     """
+    tokens = as_patch_embed_output(model, tokens)
     if with_positions:
         # timm has no public entry point that starts from patch tokens. The model's own (private)
         # ``_pos_embed`` is the only route that adds positions exactly as its forward does for every
@@ -67,9 +68,19 @@ def forward_from_patch_tokens(model: torch.nn.Module, tokens: torch.Tensor, with
         x = model._pos_embed(tokens)  # [B, T, D]
     else:
         b, d = tokens.shape[0], tokens.shape[-1]
-        prefix = [t.expand(b, -1, -1) for t in (model.cls_token, getattr(model, "reg_token", None)) if t is not None]
+        prefix = [t.expand(b, -1, -1) for t in (getattr(model, "cls_token", None), getattr(model, "dist_token", None),
+                                                getattr(model, "reg_token", None)) if t is not None]  # timm's order
         x = model.pos_drop(torch.cat([*prefix, tokens.reshape(b, -1, d)], dim=1))  # [B, T, D], no positions
     return _after_position_embedding(model, x)  # [B, C]
+
+
+def as_patch_embed_output(model: torch.nn.Module, tokens: torch.Tensor) -> torch.Tensor:
+    """Patch vectors [B, N, D] in the layout the model's patch embedding returns: [B, H', W', D] for a model built
+    with ``dynamic_img_size`` (its ``_pos_embed`` reads the grid from that shape), [B, N, D] otherwise."""
+    if not getattr(model, "dynamic_img_size", False) or tokens.ndim == 4:
+        return tokens
+    rows, cols = (int(g) for g in model.patch_embed.grid_size)
+    return tokens.reshape(tokens.shape[0], rows, cols, tokens.shape[-1])
 
 
 def _after_position_embedding(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -118,7 +129,7 @@ def forward_kept_tokens(model: torch.nn.Module, tokens: torch.Tensor, keep: torc
     keep: [B, K] long, indices of the patches kept in each of the B inputs (K may be 0: the CLS token alone).
     Returns [B, C] logits (pooled features without a head).
     """
-    x = model._pos_embed(tokens)  # [1, P + N, D]: see forward_from_patch_tokens for why the private helper
+    x = model._pos_embed(as_patch_embed_output(model, tokens))  # [1, P + N, D]: see forward_from_patch_tokens for why the private helper
     n0 = int(getattr(model, "num_prefix_tokens", 1))
     b, d = keep.shape[0], x.shape[-1]
     prefix = x[:, :n0].expand(b, -1, -1)  # [B, P, D]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import timm
 import torch
-from timm.data import ImageNetInfo, create_transform, resolve_model_data_config
+from timm.data import ImageNetInfo, create_transform, infer_imagenet_subset, resolve_model_data_config
 
 from vitviz.model import capture  # offline_model registers the bundled timm model
 
@@ -143,29 +143,63 @@ class Bundle:
 
 
 def _labels(spec: ModelSpec, model: torch.nn.Module) -> tuple[str, ...]:
+    """The class names of the model's head: the spec's ImageNet subset (timm's ``ImageNetInfo``), the shapes, or
+    none (no head, or a head that is not a classifier of ImageNet classes, such as a CLIP tower's projection)."""
     if spec.labels == "shapes":
         return SHAPE_CLASSES
     if spec.labels == "none" or getattr(model, "num_classes", 0) == 0:
         return ()
-    info = ImageNetInfo("imagenet-1k")
+    if spec.labels == "numbered":  # a file's own head: its classes have no names vitviz knows
+        return tuple(f"class {i}" for i in range(model.num_classes))
+    info = ImageNetInfo(spec.labels)
+    if info.num_classes() != model.num_classes:  # a file's own head of another size: its classes are its own
+        return ()
     return tuple(info.index_to_description(i) for i in range(model.num_classes))
+
+
+def labels_of(model_or_cfg) -> str:
+    """The spec's ``labels`` for a timm model or pretrained config: its ImageNet subset ("imagenet-1k",
+    "imagenet-22k", …) as timm infers it from the checkpoint, or "none" (no classifier, or a head that is not one
+    of ImageNet's classes: a CLIP tower's 512 numbers are an embedding)."""
+    subset = infer_imagenet_subset(model_or_cfg)
+    return subset if subset else "none"
+
+
+def build_arguments(spec: ModelSpec) -> dict:
+    """What ``timm.create_model`` is given besides the name: the spec's own input size (a model is built at the
+    size the app runs it, not at the architecture's default: DINOv2's is 518 px) and the spec's extra arguments."""
+    kwargs = dict(spec.build)
+    if not spec.bundled:
+        kwargs.setdefault("img_size", spec.resolution)
+    return kwargs
 
 
 def _build(spec: ModelSpec, weights: Path | None, device: torch.device) -> torch.nn.Module:
     """Create the timm model with the safetensors file ``weights``; None means random weights (tests), drawn
-    with seed ``provenance.RANDOM_SEED`` so that every load gives the same ones. Built at the spec's resolution (an
-    architecture's default can differ: DINOv2's is 518 px, the zoo runs it at 224)."""
-    size = {} if spec.bundled else {"img_size": spec.resolution}
+    with seed ``provenance.RANDOM_SEED`` so that every load gives the same ones."""
+    kwargs = build_arguments(spec)
     if weights is None:
         # One draw for everyone (learners, reviewers, tests see the same numbers), without moving the
         # caller's global RNG: seed a forked generator state.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(provenance.RANDOM_SEED)
-            model = timm.create_model(spec.timm_name, pretrained=False, **size)
+            model = timm.create_model(spec.timm_name, pretrained=False, **kwargs)
     else:
-        model = timm.create_model(spec.timm_name, pretrained=True, pretrained_cfg_overlay=dict(file=str(weights)),
-                                  **size)
+        overlay: dict = dict(file=str(weights))
+        if "num_classes" in kwargs:  # timm drops a checkpoint's head when its class count differs from the config's
+            overlay["num_classes"] = kwargs["num_classes"]
+        model = timm.create_model(spec.timm_name, pretrained=True, pretrained_cfg_overlay=overlay, **kwargs)
     return model.eval().to(device)
+
+
+def data_config(model: torch.nn.Module, spec: ModelSpec) -> dict:
+    """timm's data config of ``model`` (mean, std, crop, interpolation) at the size the model was built for:
+    ``resolve_model_data_config`` reads the pretrained config, which can name another size (518 px for DINOv2
+    built at 224), so the input size is set from the model itself."""
+    config = resolve_model_data_config(model)
+    size = tuple(int(v) for v in model.patch_embed.img_size)  # (H, W) the position table was made for
+    config["input_size"] = (config["input_size"][0], *size)
+    return config
 
 
 def _check_safetensors(path: Path) -> Path:
@@ -185,6 +219,9 @@ def local_weights(spec: ModelSpec) -> tuple[Path, Provenance] | None:
     published checkpoint of the spec's pretrained tag."""
     if spec.bundled:
         return offline_model.WEIGHTS_FILE, provenance.bundled()
+    if spec.weights_file:  # a visitor's own file: it is what was asked for, whatever else is on this computer
+        name = Path(spec.weights_file).name
+        return _check_safetensors(Path(spec.weights_file)), provenance.local_file(f"your file {name}", name)
     env_dir = os.environ.get(WEIGHTS_DIR_ENV)
     if env_dir:
         for name in (f"{spec.key}.safetensors", f"{spec.timm_name}.safetensors"):
@@ -231,7 +268,7 @@ def load_model(spec: ModelSpec | str, device: torch.device | str | None = None,
     try:
         model = _build(spec, path, device)
     except Exception as exc:  # a damaged file: a cut-off download, a disk error, the wrong model's weights
-        if weights is not None or spec.bundled or path is None:
+        if weights is not None or spec.bundled or spec.weights_file or path is None:
             raise
         damaged = f"the weights file of {spec.title} ({origin}) is damaged ({type(exc).__name__})"
         try:  # fetch a fresh copy if the hub is there; else fall back
@@ -242,11 +279,9 @@ def load_model(spec: ModelSpec | str, device: torch.device | str | None = None,
             reason = f"{damaged}, and {again}" if isinstance(again, hub.HubUnavailable) else damaged
             return _fall_back(spec, reason, device, offline)
     capture.prepare(model)  # fused attention off, recording hooks on: every page reads inside the model
-    data_config = resolve_model_data_config(model)
-    if not spec.bundled:  # with img_size set, timm can still report the pretrained size (DINOv2: 518)
-        data_config["input_size"] = (3, spec.resolution, spec.resolution)
-    return Bundle(spec=spec, model=model, data_config=data_config,
-                  transform=create_transform(**data_config, is_training=False),
+    config = data_config(model, spec)
+    return Bundle(spec=spec, model=model, data_config=config,
+                  transform=create_transform(**config, is_training=False),
                   labels=_labels(spec, model), device=device, provenance=origin, weights_path=path)
 
 

@@ -132,6 +132,8 @@ def training_note(spec: ModelSpec, p: Provenance) -> str:
         return f"{_capital(p.shipped_by)}. Its pretraining: {spec.note[:1].lower() + spec.note[1:]} {p.licences}".strip()
     if p.trained_as_documented:
         return f"{spec.note} Its card: {MODEL_CARD}." if spec.bundled else spec.note
+    if spec.weights_file and p.unknown:  # a visitor's own file: its spec's note is all vitviz knows of it
+        return spec.note
     return f"{_capital(these_weights(p))}. The published checkpoint of this architecture ({spec.timm_name}): {spec.note}"
 
 
@@ -142,6 +144,10 @@ def recipe_sentence(spec: ModelSpec, p: Provenance) -> str:
     if p.packaged:
         return ("Its published pretraining added random crops, flips and more on top, to make it robust; what the "
                 "package that ships these weights did after it is not documented. ")
+    if spec.own:  # a name or file of one's own: vitviz records no recipe for it
+        if p.trained_as_documented:
+            return f"How its training augmented the images is on its model card (huggingface.co/{spec.hub_repo}). "
+        return f"{_capital(these_weights(p))}, so no training recipe can be said of them. "
     if p.trained_as_documented:
         return "Its training recipe added random crops, flips and more on top, to make it robust. "
     published_recipe = ("was trained on freshly generated images, with no random crops or flips" if spec.bundled
@@ -206,6 +212,9 @@ def no_classifier_sentence(spec: ModelSpec, p: Provenance) -> str:
     if p.packaged:
         return (f"{spec.title} has no classifier (its pretraining used no labels; the package that ships it feeds "
                 "its tokens to a saliency decoder of its own, not to a class head)")
+    if spec.own:  # a name or file of one's own: vitviz knows no recipe, only that no head gives class scores
+        return (f"{spec.title} has no classifier of named classes: its output is a vector of features (an image "
+                "tower's embedding, or a backbone's), not class scores")
     if p.trained_as_documented:
         return f"{spec.title} has no classifier (it was trained without labels)"
     return (f"{spec.title} has no classifier (the architecture has no head; its published checkpoint was trained "

@@ -79,6 +79,11 @@ class ModelStore:
     def nbytes(self) -> int:
         return self._cache.nbytes
 
+    @property
+    def max_bytes(self) -> int:
+        """The bound on the bytes of the models held (a model whose weights alone exceed it is refused)."""
+        return self._cache.max_bytes
+
     def models(self) -> list[Bundle]:
         """The distinct bundles held (fallback views are not extra models), least recently used first."""
         return self._cache.values()

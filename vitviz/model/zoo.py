@@ -18,8 +18,14 @@ class ModelSpec:
     resolution: int
     params: int  # exact parameter count of the timm model with its head
     note: str  # one line: how it was trained
-    labels: str = "imagenet-1k"  # "imagenet-1k", "shapes", or "none" (self-supervised, no classifier)
+    labels: str = "imagenet-1k"  # an ImageNetInfo subset ("imagenet-1k", "imagenet-21k", …), "shapes", or "none"
+    #                              (self-supervised models and CLIP/SigLIP image towers: no classifier)
     bundled: bool = False
+    prefix_tokens: int = 1  # tokens before the patches: CLS (1), + distillation token, + registers; 0 without CLS
+    build: tuple[tuple[str, object], ...] = ()  # extra timm.create_model arguments (a user's file: its own shapes)
+    weights_file: str = ""  # the visitor's own safetensors file these weights are read from ('' for a hub name)
+    repo: str = ""  # the hub repo of the weights when it is not timm/<timm_name> (timm's pretrained_cfg says)
+    own: bool = False  # a model the visitor named or brought ("Your own model"), not one of the zoo
 
     @property
     def arch(self) -> str:
@@ -27,7 +33,7 @@ class ModelSpec:
 
     @property
     def hub_repo(self) -> str:
-        return f"timm/{self.timm_name}"
+        return self.repo or f"timm/{self.timm_name}"
 
     @property
     def download_mb(self) -> float:
@@ -36,7 +42,7 @@ class ModelSpec:
 
     @property
     def tokens(self) -> int:
-        return (self.resolution // self.patch_size) ** 2 + 1
+        return (self.resolution // self.patch_size) ** 2 + self.prefix_tokens
 
     @property
     def has_classifier(self) -> bool:
@@ -47,6 +53,10 @@ class ModelSpec:
 IN21K = "ImageNet-21k (a public collection of about 14 million labelled photos in about 21,000 classes)"
 IN1K = "ImageNet-1k (1.28 million labelled photos of 1,000 classes, the usual benchmark)"
 AUGREG = "AugReg (a recipe of strong augmentation, random changes to each training image, and regularisation)"
+LVD142M = ("LVD-142M (142 million web photos, no labels, picked by their likeness to curated photo collections; "
+           "Oquab et al. 2023)")
+LAYER_SCALE = "layer scale (a learned factor per channel on each block's updates)"
+FLEXIVIT_PATCHES = (8, 10, 12, 15, 16, 20, 24, 30, 40, 48)  # Beyer et al. 2023, FlexiViT, §3.1: one drawn per batch
 
 ZOO: tuple[ModelSpec, ...] = (
     ModelSpec("vit_ti16", "ViT-Ti/16", "vit_tiny_patch16_224.augreg_in21k_ft_in1k", 16, 224, 5_717_416,
@@ -66,9 +76,22 @@ ZOO: tuple[ModelSpec, ...] = (
               "Self-supervised (DINO) with 8-px patches: 785 tokens, sharp maps, no classifier.",
               labels="none"),
     ModelSpec("dinov2_s14", "DINOv2 ViT-S/14", "vit_small_patch14_dinov2.lvd142m", 14, 224, 21_628_800,
-              "Self-supervised (DINOv2, Oquab et al. 2023) on LVD-142M, 142 million curated photos without labels: "
-              "no classifier; 14-px patches, layer scale.",
+              f"Self-supervised (DINOv2) on {LVD142M}, distilled from a larger DINOv2 ViT-g/14, with {LAYER_SCALE}: "
+              "no classifier; its checkpoint is for 518-px images, run here at 224 px (16×16 patches of 14 px).",
               labels="none"),
+    ModelSpec("dinov2_s14_reg4", "DINOv2 ViT-S/14 with registers", "vit_small_patch14_reg4_dinov2.lvd142m", 14, 224,
+              21_629_952,
+              "DINOv2 as above, with 4 register tokens (extra learned tokens with no patch of their own, which hold "
+              "the global information DINOv2 otherwise stores in a few background patches; Darcet et al. 2024, "
+              "“Vision Transformers Need Registers”): no classifier.",
+              labels="none", prefix_tokens=5),
+    ModelSpec("deit3_s16", "DeiT-III S/16", "deit3_small_patch16_224.fb_in22k_ft_in1k", 16, 224, 22_059_496,
+              f"Supervised (DeiT III, Touvron et al. 2022): {IN21K}, then fine-tuned on {IN1K}; simple augmentation "
+              f"(grayscale, solarisation, blur) and {LAYER_SCALE}."),
+    ModelSpec("flexivit_s", "FlexiViT-S", "flexivit_small.1200ep_in1k", 16, 240, 22_061_416,
+              f"Supervised on {IN1K} for 1,200 epochs, distilled from a ViT-B/8 teacher, with a patch size drawn for "
+              f"every batch from {', '.join(map(str, FLEXIVIT_PATCHES))} px at 240 px (FlexiViT, Beyer et al. "
+              "2023): one model trained for many patch sizes; run at its 16-px default."),
     ModelSpec("shapes", "Offline shapes ViT (bundled)", "vitviz_shapes_vit.shapes", 14, 112, 222_154,
               f"Trained here on generated images of {len(SHAPE_CLASSES)} shapes; ships with vitviz, "
               "works with no network.",
@@ -80,9 +103,30 @@ OFFLINE_KEY = "shapes"
 DEFAULT_KEY = "vit_s16"
 
 
+_OWN: dict[str, ModelSpec] = {}  # the visitors' own models met in this process, by key (``register_own``)
+
+
+def register_own(spec: ModelSpec) -> ModelSpec:
+    """Remember a visitor's own model so that ``get_spec(spec.key)`` finds it (the model store loads by key)."""
+    if not spec.own:
+        raise ValueError(f"{spec.key} is not a model of one's own")
+    _OWN[spec.key] = spec
+    return spec
+
+
 def get_spec(key: str) -> ModelSpec:
-    """The spec for ``key``; raises KeyError with the list of known keys."""
-    try:
+    """The spec for ``key`` (a zoo key, or a visitor's own model: ``timm:<name>`` is made from timm's name on
+    first use; a file's key is known once its spec was made); raises KeyError with the list of known keys."""
+    if key in BY_KEY:
         return BY_KEY[key]
-    except KeyError:
-        raise KeyError(f"unknown model {key!r}; known: {', '.join(BY_KEY)}") from None
+    if key in _OWN:
+        return _OWN[key]
+    if key.startswith(NAME_PREFIX):
+        from vitviz.model import own  # timm is needed to read a name; the zoo itself is plain data
+
+        return own.spec_for_name(key[len(NAME_PREFIX):])
+    raise KeyError(f"unknown model {key!r}; known: {', '.join(BY_KEY)}")
+
+
+NAME_PREFIX = "timm:"  # the key of a model named by its timm name: timm:<arch>.<tag>
+FILE_PREFIX = "file:"  # the key of a visitor's file: file:<arch>:<content hash>

@@ -74,22 +74,32 @@ class TokenArithmetic:
     prefix_tokens: int  # the CLS token (and any other token before the patches)
     dim: int  # numbers per token
     classes: int  # outputs of the classifier head; 0 without one
+    prefix: str = "1 CLS token"  # the prefix tokens in words (``Analysis.prefix_phrase``)
+    reads: str = "the CLS token"  # what the head reads, in words (``block.head_reads``)
 
 
 def token_arithmetic(bundle: Bundle, a: Analysis) -> TokenArithmetic:
     return TokenArithmetic(height=int(a.image.shape[0]), width=int(a.image.shape[1]), patch=a.patch_size,
                            grid=a.grid, patch_tokens=a.num_patches, prefix_tokens=a.num_prefix, dim=a.embed_dim,
-                           classes=int(a.logits.shape[0]) if len(bundle.labels) else 0)
+                           classes=int(a.logits.shape[0]) if len(bundle.labels) else 0, prefix=a.prefix_phrase,
+                           reads=_head_reads(bundle.model))
+
+
+def _head_reads(model) -> str:
+    from vitviz.stages.block import head_reads
+
+    return head_reads(model)
 
 
 def vit_sentence(title: str, t: TokenArithmetic) -> str:
     """What the model on screen is, with its own numbers."""
-    head = (f"its classifier head turns the CLS token into **{t.classes:,} class scores**: it reads an image and "
+    head = (f"its classifier head turns {t.reads} into **{t.classes:,} class scores**: it reads an image and "
             "picks a label, and it reads no text" if t.classes else
             f"it has no classifier head: it turns an image into {t.dim}-number vectors (features) and reads no text")
     return (f"**{title} is a ViT: an image encoder.** It sees {t.height}×{t.width} px, cut into {t.patch}-px squares: "
             f"{t.height} / {t.patch} = {t.grid[0]} rows × {t.width} / {t.patch} = {t.grid[1]} columns = "
-            f"**{t.patch_tokens} patch tokens** of **{t.dim} numbers** each, plus {t.prefix_tokens} CLS token; {head}.")
+            f"**{t.patch_tokens} patch tokens** of **{t.dim} numbers** each, "
+            + (f"plus {t.prefix}; {head}." if t.prefix_tokens else f"and {t.prefix}; {head}."))
 
 
 def vlm_sentence(t: TokenArithmetic, vlm: PublishedVLM = LLAVA_15) -> str:

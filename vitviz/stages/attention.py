@@ -30,9 +30,33 @@ def _heads(attn: np.ndarray, head: int | None) -> np.ndarray:
 
 
 def cls_attention(analysis: Analysis, layer: int, head: int | None = None) -> np.ndarray:
-    """[rows, cols]: how much the CLS token attends to each patch at ``layer`` (0-based block)."""
+    """[rows, cols]: how much the CLS token attends to each patch at ``layer`` (0-based block). A model without a
+    CLS token (SigLIP, average pooling) has no such row: the map is then the attention each patch receives, averaged
+    over every query (``reader``)."""
     n0 = analysis.num_prefix
-    return _heads(analysis.attentions[layer][:, 0, n0:], head).reshape(analysis.grid)  # [H, N] -> [N]
+    attn = analysis.attentions[layer]  # [H, T, T]
+    rows = attn[:, 0, n0:] if analysis.has_cls else attn[:, :, n0:].mean(axis=1, dtype=np.float32)  # [H, N]
+    return _heads(rows, head).reshape(analysis.grid)
+
+
+def reader(analysis: Analysis) -> str:
+    """Whose attention the "CLS" maps show, for titles: "CLS", or, without a CLS token, every query on average."""
+    return "CLS" if analysis.has_cls else "Every token on average (no CLS token)"
+
+
+def no_cls_note(analysis: Analysis) -> str:
+    """What the CLS maps show on a model without a CLS token, in a sentence ('' when it has one)."""
+    if analysis.has_cls:
+        return ""
+    return ("This model has no CLS token: its head reads " + analysis_pool_words(analysis) + ". No single token "
+            "gathers the answer, so the maps show how much attention each patch receives, averaged over every token's "
+            "query.")
+
+
+def analysis_pool_words(analysis: Analysis) -> str:
+    from vitviz.stages.block import POOL_WORDS  # the one place that names timm's poolings
+
+    return POOL_WORDS.get(analysis.pool, f"the tokens pooled by “{analysis.pool}”")
 
 
 def query_attention(analysis: Analysis, layer: int, head: int | None, index: int) -> np.ndarray:
@@ -166,9 +190,12 @@ def rollout_row(attn: np.ndarray, fusion: str = "mean", discard_ratio: float = 0
 
 
 def rollout_map(analysis: Analysis, fusion: str = "mean", discard_ratio: float = 0.0) -> np.ndarray:
-    """[rows, cols]: the CLS row of the rollout, over the patches."""
-    r = rollout_row(analysis.attentions, fusion, discard_ratio, analysis.num_prefix)
-    return r[analysis.num_prefix:].reshape(analysis.grid)
+    """[rows, cols]: the CLS row of the rollout, over the patches (the mean of every row without a CLS token)."""
+    if analysis.has_cls:  # only the CLS row is needed: a vector times the matrices, not the full product
+        row = rollout_row(analysis.attentions, fusion, discard_ratio, analysis.num_prefix)  # [T]
+    else:
+        row = rollout(analysis.attentions, fusion, discard_ratio, analysis.num_prefix).mean(axis=0)  # [T]
+    return row[analysis.num_prefix:].reshape(analysis.grid)
 
 
 def gradient_rollout_from(attn: list[torch.Tensor] | np.ndarray, grads: list[torch.Tensor] | np.ndarray) -> np.ndarray:

@@ -86,13 +86,17 @@ def _np(t: torch.Tensor) -> np.ndarray:
 
 
 def token_index(analysis: Analysis, patch: int | None) -> int:
-    """The token of ``patch`` (0-based, raster order) in the sequence; None means the CLS token (0)."""
+    """The token of ``patch`` (0-based, raster order) in the sequence; None means the first token (the CLS token,
+    or patch 0 of a model without prefix tokens)."""
     return 0 if patch is None else analysis.num_prefix + int(patch)
 
 
 def token_name(analysis: Analysis, token: int) -> str:
-    return "the CLS token" if token == 0 else (f"patch {token - analysis.num_prefix}" if token >= analysis.num_prefix
-                                               else f"prefix token {token}")
+    """"the CLS token", "the distillation token", "register 2", "patch 5"."""
+    name = analysis.token_name(token)
+    if name in ("CLS", "distillation"):
+        return f"the {name} token"
+    return name
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -151,10 +155,33 @@ def _recomputed(bundle: Bundle, analysis: Analysis) -> torch.Tensor:
         return torch.cat(states)
 
 
+def sequence_order(analysis: Analysis) -> str:
+    """The sequence's order in words ("0 = CLS, then patches in raster order"; registers and the distillation token
+    named; "patches in raster order from 0" without prefix tokens)."""
+    from vitviz.figures.steps import sequence_words  # the figures' axis titles say it the same way
+
+    return sequence_words(analysis.prefix_names)
+
+
+POOL_WORDS = {  # timm's global_pool -> what the head reads, in words
+    "token": "the CLS token",
+    "avg": "the average of the patch tokens",
+    "avgmax": "the average and the maximum of the patch tokens",
+    "max": "the maximum of the patch tokens, dimension by dimension",
+    "map": "an attention pool of the tokens (one learned query attending to them all: SigLIP's MAP head)",
+    "": "every token (no pooling)",
+}
+
+
 def head_reads(model: torch.nn.Module) -> str:
-    """What the head reads of the tokens, in words (timm's ``global_pool``: "token" reads the CLS token)."""
-    pool = getattr(model, "global_pool", "token")
-    return "the CLS token" if pool == "token" else f"the tokens pooled by “{pool}”"
+    """What the head reads of the tokens, in words (timm's ``global_pool``: "token" reads the CLS token; DeiT's
+    distilled models read the CLS and distillation tokens and average their two heads' answers)."""
+    pool = str(getattr(model, "global_pool", "token") or "")
+    if pool == "token" and getattr(model, "dist_token", None) is not None:
+        return "the CLS and distillation tokens (the mean of their two heads)"
+    if pool in ("avg", "avgmax", "max") and getattr(model, "pool_include_prefix", False):
+        return POOL_WORDS[pool].replace("patch tokens", "tokens")
+    return POOL_WORDS.get(pool, f"the tokens pooled by “{pool}”")
 
 
 @dataclass(frozen=True)

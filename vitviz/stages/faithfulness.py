@@ -17,6 +17,7 @@ similarity of the model's output (the CLS token's features) to its output on the
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -46,6 +47,7 @@ BATCH_TOKENS = 16 * 197  # tokens per forward pass (ViT-S/16: 16 images); bounds
 METHODS = {"attention": "CLS attention (last block)", "rollout": "attention rollout",
            "gradient": "gradient rollout", "occlusion": "occlusion"}
 RANDOM = "random order"
+NO_CLS_ATTENTION = "attention received, mean of every token (last block)"  # a model without a CLS token
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,8 @@ def score_kept(bundle: Bundle, analysis: Analysis, keep: np.ndarray, target: Tar
                reference: np.ndarray | None, counter: _Counter | None = None) -> np.ndarray:
     """[B]: target scores of inputs that keep only the patches ``keep`` [B, K] (batched by token count)."""
     keep = np.sort(np.asarray(keep, dtype=np.int64), axis=1)  # token order does not matter; sorted is tidy
+    if keep.shape[1] == 0 and analysis.num_prefix == 0:  # no CLS token and no patch: no input at all
+        return np.full(keep.shape[0], chance_score(target, analysis))
     out = []
     step = _chunk(keep.shape[1] + analysis.num_prefix)
     for i in range(0, keep.shape[0], step):
@@ -133,6 +137,21 @@ def score_kept(bundle: Bundle, analysis: Analysis, keep: np.ndarray, target: Tar
         if counter is not None:
             counter.add(len(keep[i:i + step]))
     return np.concatenate(out)
+
+
+def chance_score(target: Target, analysis: Analysis) -> float:
+    """The score of an input with no token left, for a model without prefix tokens (SigLIP, average pooling), which
+    cannot run on an empty sequence: a uniform answer over its classes (1/C), or no similarity (cosine 0)."""
+    return 1.0 / analysis.logits.size if target.has_class and analysis.logits.size else 0.0
+
+
+def empty_end_note(analysis: Analysis) -> str:
+    """What the curves' "everything removed" end is on this model, in a sentence."""
+    if analysis.num_prefix:
+        return (f"With every patch removed, {' and '.join(analysis.prefix_names) if analysis.num_prefix < 3 else 'the prefix tokens'} "
+                "alone remain: that is the curves' empty end.")
+    return ("This model has no CLS token, so with every patch removed nothing is left to run: the curves' empty end is "
+            "taken as a uniform answer (1 / the number of classes for a probability, 0 for a cosine similarity).")
 
 
 def reference_output(bundle: Bundle, analysis: Analysis, variant: str = "tokens") -> Outputs:
@@ -285,7 +304,8 @@ def changed_patches(bundle: Bundle, analysis: Analysis, groups: np.ndarray, whic
     x = torch.from_numpy(painted(analysis, groups, np.array([which])))  # [1, 3, H, W]
     model = bundle.model
     with torch.inference_mode():
-        new = model.patch_embed(x.to(bundle.device, next(model.parameters()).dtype))[0].float().cpu().numpy()
+        new = model.patch_embed(x.to(bundle.device, next(model.parameters()).dtype))[0]  # [N, D] or [H', W', D]
+        new = new.reshape(-1, new.shape[-1]).float().cpu().numpy()
     diff = np.abs(new.reshape(analysis.num_patches, -1) - analysis.patch_embeddings).max(axis=1)  # [N]
     return (diff > 1e-5).reshape(analysis.grid)
 
@@ -335,6 +355,13 @@ class Curves:
     target: Target
     passes: int  # masked inputs run
     maps: dict[str, np.ndarray] = field(repr=False)  # method -> [rows, cols], the maps that ordered the patches
+    has_cls: bool = True  # False: the "attention" map is the attention each patch receives (no CLS row to read)
+
+    def name(self, method: str) -> str:
+        """The map's name in words: without a CLS token its attention map is what each patch receives."""
+        if method == "attention" and not self.has_cls:
+            return NO_CLS_ATTENTION
+        return METHODS.get(method, method)
 
     def area(self, method: str) -> Area:
         if method == RANDOM:
@@ -408,14 +435,15 @@ def curves_from(score: Scorer, n: int, maps: dict[str, np.ndarray], target: Targ
 def curves(bundle: Bundle, analysis: Analysis, target: Target, maps: dict[str, np.ndarray],
            steps: int = STEPS, random_orders: int = RANDOM_ORDERS, progress: Progress | None = None) -> Curves:
     """Deletion and insertion curves for each map in ``maps`` and for ``random_orders`` random orders, on the
-    model (``curves_from`` with token removal; everything removed leaves the CLS token alone)."""
+    model (``curves_from`` with token removal; everything removed leaves the prefix tokens alone: ``empty_end_note``)."""
     n = analysis.num_patches
     inner = len(np.unique(np.rint(np.linspace(0, n, steps + 1)).astype(int))) - 2
     counter = _Counter(2 + 2 * inner * (len(maps) + random_orders), progress)
     base, ref = _base(bundle, analysis, target, "tokens")
     counter.add(1)
-    return curves_from(lambda keep: score_kept(bundle, analysis, keep, target, ref, counter), n, maps, target,
+    made = curves_from(lambda keep: score_kept(bundle, analysis, keep, target, ref, counter), n, maps, target,
                        base, steps, random_orders)
+    return made if analysis.has_cls else dataclasses.replace(made, has_cls=False)
 
 
 # -- what the curves show, in words ----------------------------------------------------------------------------
@@ -455,8 +483,8 @@ def judgement(c: Curves, method: str) -> tuple[int, int]:
     return c.judge(method, "deletion"), c.judge(method, "insertion")
 
 
-def _names(methods: list[str]) -> str:
-    names = [METHODS[m] for m in methods]
+def _names(methods: list[str], c: Curves | None = None) -> str:
+    names = [c.name(m) if c is not None else METHODS[m] for m in methods]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
@@ -488,7 +516,7 @@ def _curve_verdict(c: Curves, kind: str) -> str:
         if ms := groups.get(judged):
             values = [getattr(c.area(m), kind) for m in ms]
             inside = all(lo <= v <= hi for v in values)
-            said.append(f"{_names(ms)} {'are' if len(ms) > 1 else 'is'} {STANDING[judged]} "
+            said.append(f"{_names(ms, c)} {'are' if len(ms) > 1 else 'is'} {STANDING[judged]} "
                         f"(area{'s' if len(ms) > 1 else ''} {_span(values, _area)}, "
                         f"{where(kind, judged, inside, c.margin)})")
     better = "lower" if kind == "deletion" else "higher"
@@ -514,7 +542,7 @@ def insertion_note(c: Curves, origin: Provenance) -> str:
         return ""
     plural = len(ms) > 1
     lo, hi = c.random_range("insertion")
-    said = (f"Why {_names(ms)} {'beat' if plural else 'beats'} random on deletion and still "
+    said = (f"Why {_names(ms, c)} {'beat' if plural else 'beats'} random on deletion and still "
             f"{'score' if plural else 'scores'} below random order's mean on insertion "
             f"({_span([c.area(m).insertion for m in ms], _area)} against {_area(mean)}; the "
             f"{len(c.random_insertion)} random orders alone span {_area(lo)}–{_area(hi)}): deletion shows that the patches "
@@ -525,7 +553,7 @@ def insertion_note(c: Curves, origin: Provenance) -> str:
     if quick and len(c.fractions) > 2:
         share = f"{c.fractions[j]:.0%}"
         who = ("each of them ranks" if len(quick) > 1 else "it ranks") if quick == ms else \
-            f"{_names(quick)} rank{'s' if len(quick) == 1 else ''}"
+            f"{_names(quick, c)} rank{'s' if len(quick) == 1 else ''}"
         said += (f"Measured here: removing the first {share} of the patches {who} first lowers the "
                  f"{c.target.score_name} from {_num(float(c.deletion[quick[0]][0]))} to "
                  f"{_span([float(c.deletion[m][j]) for m in quick])}; revealing those same {share} alone gives "
@@ -563,7 +591,7 @@ def areas_table(c: Curves) -> str:
     for m in c.deletion:
         a = c.area(m)
         d, i = judgement(c, m)
-        rows.append(f"| {METHODS[m]} | {_area(a.deletion)} | {_area(a.insertion)} | deletion {TABLE_WORDS[d]}, "
+        rows.append(f"| {c.name(m)} | {_area(a.deletion)} | {_area(a.insertion)} | deletion {TABLE_WORDS[d]}, "
                     f"insertion {TABLE_WORDS[i]} |")
     spread = lambda kind: "–".join(_area(v) for v in c.random_range(kind))  # noqa: E731
     rows.append(f"| {RANDOM}: mean of {len(c.random_deletion)} (range) | {_area(r.deletion)} ({spread('deletion')}) | "

@@ -12,7 +12,9 @@ multiply-adds, and what a prediction needs.
 - Activations saved for the backward pass, fp32, eager timm ViT (counted storage by storage):
   L·(16·s·b·h + a·s²·b + 4·s·b) + C·H·W·b + 2·s·b·h + 2·s·b numbers, plus L·s·b·h when b = 1
   (then k and v stay views of the qkv output instead of being copied for the batched matmul);
-  C·H·W·b is the input the patch projection saves (C = 3, or 4 with the offline model's edge channel).
+  C·H·W·b is the input the patch projection saves (C = 3, or 4 with the offline model's edge channel). That is the
+  classic ViT; each other part counts what it keeps (``training_activation_parts``: layer scale, q/k norm, pre-norm,
+  average or attention pooling, no head), equal to the measurement on every timm family tests/families.py builds.
 - MACs per image: patch projection N·D·C·P² (C = 3 colour channels), per block 12·T·D² (qkv, proj, MLP with ratio 4;
   in general (4 + 2·mlp_ratio)·T·D²) plus 2·T²·D for the attention matmuls Q·Kᵀ and A·V, and the head.
 """
@@ -196,6 +198,16 @@ class Shape:
     classes: int
     prefix: int = 1
     channels: int = 3  # what the patch projection reads: RGB (4 for the offline model's edge channel)
+    # the parts that keep activations of their own for the backward pass (the classic ViT's are the defaults)
+    layer_scale: bool = False  # LayerScale after attention and MLP (DeiT-III, DINOv2): each keeps its input
+    qk_norm: bool = False  # a LayerNorm on q and on k in every block
+    pre_norm: bool = False  # a LayerNorm before block 1 (CLIP's norm_pre)
+    final_norm: bool = True  # a LayerNorm after the last block on every token (False when pooling uses fc_norm)
+    pool: str = "token"  # what the head reads (timm's global_pool): "token", "avg"/"max"/"avgmax", "map"
+    fc_norm: bool = False  # a LayerNorm on the pooled vector (average pooling)
+    head: bool = True  # a Linear head (a classifier, or CLIP's projection); False: the pooled features are the output
+    pool_heads: int = 0  # heads of the attention pool ("map")
+    pool_mlp_ratio: float = 4.0
 
     @property
     def patches(self) -> int:
@@ -209,19 +221,96 @@ class Shape:
     def of(cls, model: torch.nn.Module, height: int | None = None, patch: int | None = None) -> Shape:
         img = model.patch_embed.img_size
         blk = model.blocks[0]
+        pool = str(getattr(model, "global_pool", "token") or "")
+        attn_pool = getattr(model, "attn_pool", None)
         return cls(layers=len(model.blocks), width=model.embed_dim, heads=blk.attn.num_heads,
                    mlp_ratio=blk.mlp.fc1.out_features / model.embed_dim,
                    patch=patch or model.patch_embed.patch_size[0], height=height or img[0],
                    width_px=height or img[1], classes=getattr(model, "num_classes", 0),
-                   prefix=getattr(model, "num_prefix_tokens", 1), channels=model.patch_embed.proj.in_channels)
+                   prefix=getattr(model, "num_prefix_tokens", 1), channels=model.patch_embed.proj.in_channels,
+                   layer_scale=_is(getattr(blk, "ls1", None), "LayerScale"),
+                   qk_norm=_is(getattr(blk.attn, "q_norm", None), "LayerNorm"),
+                   pre_norm=_is(getattr(model, "norm_pre", None), "LayerNorm"),
+                   final_norm=_is(getattr(model, "norm", None), "LayerNorm"),
+                   pool=pool, fc_norm=_is(getattr(model, "fc_norm", None), "LayerNorm"),
+                   head=isinstance(getattr(model, "head", None), torch.nn.Linear),
+                   pool_heads=int(getattr(attn_pool, "num_heads", 0)) if attn_pool is not None else 0,
+                   pool_mlp_ratio=(attn_pool.mlp.fc1.out_features / model.embed_dim) if attn_pool is not None else 4.0)
+
+
+def _is(module: object, kind: str) -> bool:
+    """Whether ``module`` is a ``kind`` (LayerNorm, LayerScale) by its class name, subclasses included."""
+    return module is not None and any(c.__name__ == kind for c in type(module).__mro__)
 
 
 def training_activation_numbers(s: Shape, batch: int) -> int:
-    """Numbers autograd keeps for the backward pass (fp32 eager timm ViT, train mode); see module doc."""
+    """Numbers autograd keeps for the backward pass (fp32 eager timm ViT, train mode), part by part; see module doc."""
+    return sum(training_activation_parts(s, batch).values())
+
+
+def training_activation_parts(s: Shape, batch: int) -> dict[str, int]:
+    """The numbers each part of the model keeps for the backward pass (fp32, eager, train mode), by part: what
+    autograd saves, storage by storage (a view of a kept tensor costs nothing more). Parts a model lacks are absent.
+
+    - input: the image the patch projection keeps, C·H·W·b;
+    - blocks: per block 16·s·b·h (+ 2·(mlp_ratio − 4)·s·b·h) + a·s²·b + 4·s·b, plus s·b·h when b = 1 (k and v then
+      stay views of the qkv output); layer scale keeps each of its two inputs (2·s·b·h); a q/k LayerNorm keeps its
+      statistics for q and for k (4·a·s·b) and makes q and k tensors of their own, 3·s·b·h more for a batch and
+      s·b·h for one image (measured: the plain block's views of the qkv output then no longer serve);
+    - pre-norm (CLIP): its input and statistics, s·b·h + 2·s·b; the final norm likewise;
+    - head: reading the CLS token, the head keeps a view of the final norm's output, whose storage is s·b·h; after
+      average pooling the mean keeps nothing, fc_norm its input and statistics (b·h + 2·b), the head its b·h input;
+      no head (self-supervised models, SigLIP's tower): nothing;
+    - attention pool (SigLIP's MAP head, timm's fused attention): its LayerNorm'd key/value input and the k, v it
+      makes (3·s·b·h), the query, attention output, norm input and MLP (4 + 2·mlp_ratio)·b·h, the norm's statistics
+      and one log-sum-exp per head (2·b + a_pool·b)."""
     t, h, a, b = s.tokens, s.width, s.heads, batch
     mlp_extra = int(round(2 * (s.mlp_ratio - 4) * t * b * h))  # the formula's 16 assumes mlp ratio 4
     per_layer = 16 * t * b * h + mlp_extra + a * t * t * b + 4 * t * b + (t * b * h if b == 1 else 0)
-    return s.layers * per_layer + s.channels * s.height * s.width_px * b + 2 * t * b * h + 2 * t * b
+    parts = {"input": s.channels * s.height * s.width_px * b, "blocks": s.layers * per_layer}
+    if s.layer_scale:
+        parts["layer scale"] = s.layers * 2 * t * b * h
+    if s.qk_norm:
+        parts["q/k norm"] = s.layers * ((1 if b == 1 else 3) * t * b * h + 4 * a * t * b)
+    if s.pre_norm:
+        parts["pre-norm"] = t * b * h + 2 * t * b
+    if s.final_norm:
+        parts["final norm"] = t * b * h + 2 * t * b
+    if s.pool == "map":
+        parts["attention pool"] = 3 * t * b * h + int(round((4 + 2 * s.pool_mlp_ratio) * b * h)) + 2 * b + \
+            s.pool_heads * b
+    if s.fc_norm:
+        parts["pooled norm"] = b * h + 2 * b
+    if s.head:
+        parts["head"] = t * b * h if s.pool == "token" else b * h  # the CLS token is a view of the norm's output
+    return parts
+
+
+CLASSIC_END = ("final norm", "head")  # the formula's 2sbh + 2sb: the final norm (sbh + 2sb) and the head (sbh)
+PART_TERMS = {  # what each part beyond the classic ViT keeps, as the formula writes it
+    "layer scale": "layer scale keeps both its inputs, 2·L·sbh",
+    "q/k norm": "the q and k LayerNorms keep their statistics and own q and k, L·(3sbh + 4asb) (L·(sbh + 4asb) "
+                "for one image)",
+    "pre-norm": "the LayerNorm before block 1 keeps its input and statistics, sbh + 2sb",
+    "attention pool": "the attention pool keeps its key/value input, its k and v, query, output and MLP, "
+                      "3sbh + (4 + 2·mlp ratio)·bh + 2b + a_pool·b",
+    "pooled norm": "average pooling keeps nothing, its LayerNorm on the pooled vector bh + 2b",
+}
+
+
+def parts_sentence(s: Shape) -> str:
+    """How this model's activations differ from the classic ViT's formula, part by part ('' for the classic ViT)."""
+    parts = training_activation_parts(s, 2)
+    extra = [PART_TERMS[k] for k in PART_TERMS if k in parts]
+    if "final norm" not in parts:
+        extra.append("there is no final norm on every token (its sbh + 2sb is not kept)")
+    if "head" not in parts:
+        extra.append("there is no head, so nothing is kept for one (the formula's last sbh)")
+    elif s.pool != "token":
+        extra.append("the head reads the pooled vector, so it keeps bh, not the sbh of a CLS token's view")
+    if not extra:
+        return ""
+    return "This model's own parts change the formula: " + "; ".join(extra) + "."
 
 
 def layer_numbers(s: Shape) -> tuple[int, int]:
@@ -360,8 +449,12 @@ TRAINING_DATA: dict[str, TrainingData] = {  # by the pretrained tag of the timm 
                             "Russakovsky et al. 2015, ILSVRC-2012; Touvron et al. 2021, DeiT", True),
     "dino": TrainingData("the ImageNet-1k training set, without its labels", IMAGENET_1K, False,
                          "Russakovsky et al. 2015, ILSVRC-2012; Caron et al. 2021, DINO", True),
-    "lvd142m": TrainingData("LVD-142M, a curated collection of web photos, without labels", 142_000_000, True,
-                            "Oquab et al. 2023, DINOv2, Section 3 (LVD-142M)", True),
+    "lvd142m": TrainingData("LVD-142M, web photos without labels", 142_000_000, True,
+                            "Oquab et al. 2023, DINOv2, §3 (data processing)", True),
+    "fb_in22k_ft_in1k": TrainingData("ImageNet-21k, then fine-tuned on ImageNet-1k", 14_000_000, True,
+                                     "Deng et al. 2009, ImageNet; Touvron et al. 2022, DeiT III", True),
+    "1200ep_in1k": TrainingData("the ImageNet-1k training set", IMAGENET_1K, False,
+                                "Russakovsky et al. 2015, ILSVRC-2012; Beyer et al. 2023, FlexiViT", True),
     "shapes": TrainingData("generated shape images", SHAPES_TRAINING_STEPS[0] * SHAPES_BATCH, False,
                            "vitviz/assets/MODEL_CARD.md, its Data section; vitviz/offline/train.py", False,
                            shown=SHAPES_SHOWN),

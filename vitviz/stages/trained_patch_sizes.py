@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import timm
 import torch
 
-from vitviz.model.zoo import ModelSpec, get_spec
+from vitviz.model.provenance import Provenance
+from vitviz.model.zoo import FLEXIVIT_PATCHES, ModelSpec, get_spec
 from vitviz.stages import memory
 
 
@@ -115,3 +116,43 @@ def verdict(costs: list[PatchCost]) -> str:
             f"{b.published.top1:.1f}% ({'+' if better else ''}{s.published.top1 - b.published.top1:.1f} points)."
             + recipe_note(s, b))
     return "\n".join(lines)
+
+
+# -- one model trained for many patch sizes (FlexiViT) ---------------------------------------------------------
+
+TRAINED_AT: dict[str, tuple[tuple[int, ...], str]] = {  # checkpoint -> (patch sizes trained at, source)
+    "flexivit_small.1200ep_in1k": (FLEXIVIT_PATCHES, "Beyer et al. 2023, “FlexiViT: One Model for All Patch Sizes”, "
+                                                     "§3.1: one patch size drawn for every batch, at 240 px"),
+}
+
+
+def sizes_trained_at(spec: ModelSpec, p: Provenance) -> tuple[int, ...]:
+    """The patch sizes the weights on screen were trained at, when they were trained for several (FlexiViT's
+    published checkpoint); () otherwise: random weights or a user's file were not, and a classic ViT was trained at
+    its one patch size."""
+    if not p.trained_as_documented or spec.timm_name not in TRAINED_AT:
+        return ()
+    return TRAINED_AT[spec.timm_name][0]
+
+
+def several_sizes_sentence(spec: ModelSpec, p: Provenance) -> str:
+    """What the resampling experiment shows on a model trained for several patch sizes ('' for any other)."""
+    sizes = sizes_trained_at(spec, p)
+    if not sizes:
+        return ""
+    return (f"**{spec.title} was trained for many patch sizes**: {', '.join(map(str, sizes))} px, one drawn for every "
+            f"training batch ({TRAINED_AT[spec.timm_name][1]}). timm resamples its {spec.patch_size}-px projection "
+            "with the same method FlexiViT's training used to resize its patch embedding (`resample_patch_embed`, "
+            "its pseudo-inverse resize), so at those sizes this experiment runs the model at a patch size it was "
+            "trained for, and a change of answer is the model's own answer at that size, not a model meeting an input "
+            "it never saw; at any other size it meets one it was not trained for.")
+
+
+def trained_here(spec: ModelSpec, p: Provenance, patch: int) -> str:
+    """The experiment table's column: whether the weights on screen were trained at ``patch`` px, in words."""
+    sizes = sizes_trained_at(spec, p)
+    if sizes:
+        return "yes" if patch in sizes else "no"
+    if p.trained_as_documented:
+        return "yes" if patch == spec.patch_size else "no"
+    return "unknown" if p.unknown else "no (random weights)"

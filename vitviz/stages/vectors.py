@@ -171,7 +171,7 @@ def identical_pair(bundle: Bundle, analysis: Analysis, source: int | None = None
     embed = model.patch_embed
     with torch.inference_mode():
         seen = embed.projection_input(x) if hasattr(embed, "projection_input") else x  # [2, C, H, W]
-        vectors = embed(x).float().cpu().numpy()  # [2, N, D]
+        vectors = embed(x).flatten(1, -2).float().cpu().numpy()  # [2, N, D] (from [2, H', W', D] too)
     seen = seen.float().cpu().numpy()
 
     def patch_of(a: np.ndarray, rc: tuple[int, int]) -> np.ndarray:
@@ -351,3 +351,10 @@ def twin_verdict(twin: TwinPatches) -> str:
                        "Only for an identical pair (below) is position alone what tells the tokens apart.")
     return said + (f"Adding the position embeddings changes it only to **{twin.after_cosine:.4f}** here: in this "
                    "model the position vectors are small next to these patch vectors.")
+
+
+def head_reads_words(bundle: Bundle) -> str:
+    """What the model's head reads, in words (``block.head_reads``): the Vectors page says it where there is no CLS."""
+    from vitviz.stages.block import head_reads
+
+    return head_reads(bundle.model)

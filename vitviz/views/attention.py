@@ -42,7 +42,7 @@ def cls_map(_bundle: Bundle, a: Analysis, layer: int, head: int | None, opacity:
     values = attention.cls_attention(a, layer, head)  # [rows, cols]
     return heatmap_overlay(a.image, values, a.patch_size, opacity, selected=selected,
                            height=460, colorbar_title="attention",
-                           title=f"CLS → patches, block {layer + 1}, {_head_name(head)}{_spread_line(values, a)}")
+                           title=f"{attention.reader(a)} → patches, block {layer + 1}, {_head_name(head)}{_spread_line(values, a)}")
 
 
 def query_map(_bundle: Bundle, a: Analysis, layer: int, head: int | None, opacity: float, index: int) -> go.Figure:
@@ -57,7 +57,7 @@ def heads(_bundle: Bundle, a: Analysis, layer: int) -> go.Figure:
     maps = [attention.cls_attention(a, layer, h) for h in range(a.heads)]
     return small_multiples(a.image, maps, _tile_titles([f"head {h}" for h in range(a.heads)], maps, a),
                            SMALL_OPACITY, columns=min(6, a.heads),
-                           title=f"All {a.heads} heads of block {layer + 1}: CLS attention (each map scaled on its own)"
+                           title=f"All {a.heads} heads of block {layer + 1}: {attention.reader(a)} attention (each map scaled on its own)"
                                  f"{_tiles_note(a)}")
 
 
@@ -65,7 +65,7 @@ def layers(_bundle: Bundle, a: Analysis) -> go.Figure:
     maps = [attention.cls_attention(a, i) for i in range(a.depth)]
     return small_multiples(a.image, maps, _tile_titles([f"block {i + 1}" for i in range(a.depth)], maps, a),
                            SMALL_OPACITY, columns=min(6, a.depth),
-                           title=f"Mean over heads, every block: how CLS attention changes with depth{_tiles_note(a)}")
+                           title=f"Mean over heads, every block: how {attention.reader(a)} attention changes with depth{_tiles_note(a)}")
 
 
 def rollout(_bundle: Bundle, a: Analysis, fusion: str = "mean", discard: float = 0.0,
@@ -108,7 +108,7 @@ def dino_masks(_bundle: Bundle, a: Analysis, fraction: float) -> go.Figure:
              for h in range(a.heads)]
     return small_multiples(a.image, masks, [f"head {h}: {int(m.sum())} patches" for h, m in enumerate(masks)],
                            SMALL_OPACITY, columns=min(6, a.heads),
-                           title=f"Last block, per head: the fewest patches holding {fraction:.0%} of the CLS attention")
+                           title=f"Last block, per head: the fewest patches holding {fraction:.0%} of the {attention.reader(a)} attention")
 
 
 def relatedness(bundle: Bundle, a: Analysis, layer: int, head: int | None, index: int) -> go.Figure:

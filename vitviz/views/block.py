@@ -18,7 +18,7 @@ from vitviz.stages.block import BlockTrace, Stream
 
 
 def _tok(a: Analysis, token: int) -> str:
-    return "CLS" if token == 0 else block.token_name(a, token)
+    return a.token_name(token)
 
 
 def diagram(bundle: Bundle, a: Analysis, selected: str | None = None) -> go.Figure:
@@ -70,7 +70,7 @@ def scores(_bundle: Bundle, a: Analysis, trace: BlockTrace, head: int, token: in
     """q·kⱼ/√d for every token j."""
     step = block.query_step(trace, a, head, token)
     marked = {int(j): f"top {i + 1}" for i, j in enumerate(block.top_keys(step))}
-    return token_bars(step.scores, a.num_prefix, marked, y_title="score",
+    return token_bars(step.scores, a.prefix_names, marked, y_title="score",
                       title=f"Scores of {_tok(a, token)} with every token: q·kⱼ / √{trace.head_dim}, head {head}")
 
 
@@ -83,7 +83,9 @@ def row_on_image(_bundle: Bundle, a: Analysis, trace: BlockTrace, head: int, tok
     what = "the attention row" if temperature == 1.0 else f"what-if: temperature {temperature:g}"
     return heatmap_overlay(a.image, row[n0:].reshape(a.grid), a.patch_size, 0.65,
                            selected=token - n0 if token >= n0 else None, height=420, colorbar_title="weight",
-                           title=f"softmax: {what}, {_tok(a, token)}, head {head} (CLS gets {row[0]:.3f})<br>"
+                           title=f"softmax: {what}, {_tok(a, token)}, head {head}"
+                                 + (f" ({' + '.join(a.prefix_names) if n0 < 3 else f'the {n0} prefix tokens'} get "
+                                    f"{float(row[:n0].sum()):.3f})" if n0 else "") + "<br>"
                                  + attention.spread(row[n0:], a.num_tokens).sentence())
 
 
@@ -136,7 +138,7 @@ def matrix(_bundle: Bundle, a: Analysis, layer: int, head: int, token: int) -> g
     (1/T) and the largest weight against it, of the matrix and of the query's row (the colour cap alone cannot)."""
     m = a.attentions[layer, head]  # [T, T]
     whole, row = attention.spread(m, a.num_tokens), attention.spread(m[token], a.num_tokens)
-    return attention_matrix(m, a.num_prefix, token, height=600,
+    return attention_matrix(m, a.prefix_names, token, height=600,
                             title=f"Every query's row: block {layer + 1}, head {head} ({a.num_tokens} × "
                                   f"{a.num_tokens}; colour capped at the 99.5th percentile)<br>{whole.sentence()} "
                                   f"(the outlined row's largest: {row.ratio_text})")
@@ -163,8 +165,8 @@ def lens(bundle: Bundle, a: Analysis, stream: Stream) -> go.Figure:
 
 
 def updates(_bundle: Bundle, a: Analysis, stream: Stream, token: int) -> go.Figure:
-    """‖update‖ / ‖token‖ per block, for CLS and the chosen token."""
-    rows, names = [block.update_sizes(stream, 0)], ["CLS"]
+    """‖update‖ / ‖token‖ per block, for the first token (CLS when there is one) and the chosen token."""
+    rows, names = [block.update_sizes(stream, 0)], [_tok(a, 0)]
     if token != 0:
         rows.append(block.update_sizes(stream, token))
         names.append(_tok(a, token))

@@ -14,7 +14,7 @@ from vitviz.figures.style import DIVERGING, base_layout
 from vitviz.model.analysis import Analysis
 from vitviz.model.loading import Bundle
 from vitviz.stages import attention
-from vitviz.stages.faithfulness import METHODS, RANDOM, Curves, Occlusion
+from vitviz.stages.faithfulness import RANDOM, Curves, Occlusion
 
 # Okabe-Ito colours, one per method; the random baseline in grey
 COLOURS = {"attention": "#E69F00", "rollout": "#56B4E9", "gradient": "#009E73", "occlusion": "#D55E00",
@@ -60,7 +60,7 @@ def maps(_bundle: Bundle, a: Analysis, c: Curves) -> go.Figure:
     read at a phone's width."""
     keys = list(c.maps)
     rows = -(-len(keys) // 2)
-    titles = [METHODS[k] + _reference(k, c.maps[k], a, c) for k in keys]
+    titles = [c.name(k) + _reference(k, c.maps[k], a, c) for k in keys]
     return small_multiples(a.image, [c.maps[k] for k in keys], titles, 0.6, columns=2,
                            title=f"The maps under test (each scaled on its own)<br>attention and rollout: largest "
                                  f"weight × uniform (1/{a.num_tokens} = {1 / a.num_tokens:.2g})",
@@ -107,8 +107,8 @@ def curves(_bundle: Bundle, a: Analysis, c: Curves, kind: str | None = None) -> 
         for m, ys in getattr(c, name).items():
             area = getattr(areas[m], name)
             fig.add_trace(go.Scatter(x=x, y=ys, mode="lines+markers", line=dict(color=COLOURS[m], width=3),
-                                     marker=dict(size=6), name=METHODS[m], legendgroup=m, showlegend=col == 1,
-                                     hovertemplate=f"{METHODS[m]}: area {area:.3f}<br>%{{x:.0%}}: %{{y:.3f}}"
+                                     marker=dict(size=6), name=c.name(m), legendgroup=m, showlegend=col == 1,
+                                     hovertemplate=f"{c.name(m)}: area {area:.3f}<br>%{{x:.0%}}: %{{y:.3f}}"
                                                    "<extra></extra>"), 1, col)
         fig.update_xaxes(title=f"fraction of patches {'removed' if name == 'deletion' else 'revealed'}",
                          tickformat=".0%", row=1, col=col)

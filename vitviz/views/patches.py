@@ -18,8 +18,10 @@ def grid(_bundle: Bundle, a: Analysis, selected: int | None = None, title: str =
 
 
 def sequence(_bundle: Bundle, a: Analysis) -> go.Figure:
-    return token_strip(a.image, a.patch_size, a.grid, title="The sequence the transformer reads: CLS first, "
-                       "then the patches row by row (zoom in to see every token)")
+    first = f"{', '.join(a.prefix_names)} first, then " if a.num_prefix else ""
+    return token_strip(a.image, a.patch_size, a.grid, prefix=a.prefix_names,
+                       title=f"The sequence the transformer reads: {first}the patches row by row (zoom in to see every "
+                             "token)")
 
 
 def one_patch(_bundle: Bundle, a: Analysis, index: int) -> go.Figure:
