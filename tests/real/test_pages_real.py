@@ -186,9 +186,6 @@ def test_memory_numbers(real_bundle):
     assert total / data.images == pytest.approx(0.61, abs=0.01)  # bytes of weights per pretraining image
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="issue #27 item 2: the activation formula does not yet count what layer "
-                                       "scale keeps for the backward pass, nor a missing head (measured: 9.08 MB "
-                                       "more per image than the formula's 100.99 MB at batch 1)")
 def test_activation_formula_equals_the_measurement(real_bundle):
     """Section 5 prints the formula's activations; they must equal what autograd keeps on this model."""
     shape = memory.Shape.of(real_bundle.model)

@@ -188,10 +188,12 @@ def test_the_plain_charts_send_what_validated_figures_send():
             steps.vector_panels([steps.Panel("a", vec, overlay=vec, names=("g", "b")),
                                  steps.Panel("b", vec, boundaries=8, x_title="unit")], "t"),
             steps.vector_panels([steps.Panel("only", vec)]),
-            steps.token_bars(vec, 1, {3: "top 1", 5: "top 2"}, "t", y_title="s", compare=vec, names=("x", "y")),
-            steps.token_bars(vec, 0, {}),
-            steps.attention_matrix(RNG.random((5, 5)).astype(np.float32), 1, 2, "t"),
-            steps.attention_matrix(np.zeros((4, 4), np.float32), 0),
+            steps.token_bars(vec, ("CLS",), {3: "top 1", 5: "top 2"}, "t", y_title="s", compare=vec, names=("x", "y")),
+            steps.token_bars(vec, (), {}),
+            steps.token_bars(vec, ("CLS", "register 1", "register 2"), {4: "top 1"}),
+            steps.attention_matrix(RNG.random((5, 5)).astype(np.float32), ("CLS",), 2, "t"),
+            steps.attention_matrix(RNG.random((6, 6)).astype(np.float32), ("CLS", "distillation"), None, "t"),
+            steps.attention_matrix(np.zeros((4, 4), np.float32), ()),
             maps.distance_figure(RNG.random((3, 2)) * 50, 20.0, "d")]
     for fig in figs:
         assert _sent(fig) == _sent(_validated(fig))

@@ -76,8 +76,8 @@ ZOO: tuple[ModelSpec, ...] = (
               "Self-supervised (DINO) with 8-px patches: 785 tokens, sharp maps, no classifier.",
               labels="none"),
     ModelSpec("dinov2_s14", "DINOv2 ViT-S/14", "vit_small_patch14_dinov2.lvd142m", 14, 224, 21_628_800,
-              f"Self-supervised (DINOv2) on {LVD142M}, distilled from a larger DINOv2 ViT-g/14, with {LAYER_SCALE}: "
-              "no classifier; its checkpoint is for 518-px images, run here at 224 px (16×16 patches of 14 px).",
+              "Self-supervised (DINOv2, Oquab et al. 2023) on LVD-142M, 142 million web photos without labels: no "
+              "classifier; layer scale; trained at 518 px, run here at 224.",
               labels="none"),
     ModelSpec("dinov2_s14_reg4", "DINOv2 ViT-S/14 with registers", "vit_small_patch14_reg4_dinov2.lvd142m", 14, 224,
               21_629_952,
