@@ -289,9 +289,16 @@ def _join(code: str) -> None:
     s[K_JOINED], s[K_FOLLOW], s[K_APPLIED], s[K_SHOWN], s[K_MESSAGE] = code, True, None, None, None
 
 
-def _try_join(typed: str, where: str = K_MESSAGE) -> None:
-    """Join the class ``typed`` names, or say in one sentence (under ``where``) that none runs here."""
+def _try_join(typed: str, where: str = K_MESSAGE, typed_here: bool = False) -> None:
+    """Join the class ``typed`` names, or say in one sentence (under ``where``) that none runs here.
+
+    Behind ``deploy/serve.sh`` a class lives on the process its code's digit names, and nginx routes a page load
+    with ``?class=CODE`` there: a code typed on another process's page gets its join link to open."""
     code = core.normalise(typed)
+    if typed_here and code is not None and ROOM.version(code) is None and code[0] != core.replica_digit():
+        st.session_state[where] = (f"Class {code} is held by another of this server's app processes: "
+                                   f"[open its join link](?class={code}) to reach it.")
+        return
     if code is None or ROOM.version(code) is None:
         shown = html.escape(str(typed).strip())[:20] or "(empty)"
         st.session_state[where] = (f"No class {shown} is running here: check the code on the teacher's screen "
@@ -302,7 +309,7 @@ def _try_join(typed: str, where: str = K_MESSAGE) -> None:
 
 
 def _on_typed() -> None:
-    _try_join(str(st.session_state.get(K_CODE_INPUT) or ""), K_TYPED)
+    _try_join(str(st.session_state.get(K_CODE_INPUT) or ""), K_TYPED, typed_here=True)
 
 
 def _leave() -> None:

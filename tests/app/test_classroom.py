@@ -155,6 +155,21 @@ def test_an_unknown_or_mistyped_code_says_so_and_the_app_works():
     assert "No class hello! is running here" in _infos(learner)
 
 
+def test_a_typed_code_of_another_process_gets_its_join_link():
+    """Behind nginx a class lives on the process its digit names; typed on another process, the code is not here,
+    and the page offers the join link (a page load nginx routes); a code of this process that is not here is
+    unknown, as before."""
+    learner = _by_link("0ZZZZ")
+    learner.text_input(key=classroom.K_CODE_INPUT).input("3abcd")
+    ok(learner.button[[b.label for b in learner.button].index("Join")].click().run())
+    said = _infos(learner)
+    assert "Class 3ABCD is held by another of this server's app processes" in said and "(?class=3ABCD)" in said
+    assert _joined(learner) is None
+    learner.text_input(key=classroom.K_CODE_INPUT).input("0abcd")
+    ok(learner.button[[b.label for b in learner.button].index("Join")].click().run())
+    assert "No class 0abcd is running here" in _infos(learner)  # as typed
+
+
 def test_a_learner_cannot_drive_the_class():
     t, code = _teacher()
     learner = _by_link(code)
