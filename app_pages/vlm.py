@@ -185,11 +185,11 @@ st.header("6 · A closed set against an open answer")
 a = ctx.analysis
 c1, c2 = st.columns(2)
 with c1:
-    st.markdown(f"**{ctx.bundle.spec.title}, a classifier**")
+    st.markdown(vlm.closed_set_heading(ctx.bundle.spec.title, bool(a.top_labels)))
     if a.top_labels:
         st.markdown("\n".join(f"{i + 1}. {short_label(l)}: {p:.1%}" for i, (l, p) in
                               enumerate(zip(a.top_labels, a.top_probs))))
-        st.caption(f"It must pick one of its {len(ctx.bundle.labels):,} classes, whatever the image shows.")
+        st.caption(vlm.closed_set_caption(len(ctx.bundle.labels), ctx.bundle.provenance))
     else:
         st.caption("This model has no classifier: it gives features, no answer at all.")
 with c2:
