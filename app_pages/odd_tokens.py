@@ -149,7 +149,9 @@ def blank_section() -> None:
           key="odd_blank_maps")
     same = odd.identical_patch_inputs(blank, a.patch_size)
     extra = odd.extra_channel_range(blank)
-    note = "".join(f"; its fixed extra input channel, {name}, is {lo:.3g}…{hi:.3g} on it" for name, (lo, hi) in extra.items())
+    note = "".join(f"; its fixed extra input channel, {name}, is " + (f"{lo:.3g} everywhere on it" if lo == hi else
+                                                                     f"between {lo:.3g} and {hi:.3g} on it")
+                   for name, (lo, hi) in extra.items())
     st.markdown(f"Every patch of the blank input is the same (largest difference between two patches' inputs: "
                 f"{same:.3g}){note}. "
                 + ("So every patch token enters block 1 as the same vector plus its own position embedding: any "

@@ -255,7 +255,9 @@ def test_the_pattern_rule_tells_a_position_tied_pattern_from_a_shared_direction(
     m = odd.pattern_match(*_pattern_case(tied=False))
     assert m.same_mean[0] > 0.3  # the shared direction makes every cosine high …
     assert abs(m.tied[0]) < odd.TIED_MARGIN  # … but not more so at the same position
-    assert "explains no position-tied part" in odd.pattern_verdict(m, 0, "a blank")
+    said = odd.pattern_verdict(m, 0, "a blank")
+    assert "by this rule no pattern tied to position shows" in said and "a pattern tied to position," not in said
+    assert "explains no" not in said  # the rule measures a cosine margin, not the absence of any pattern
     assert "after none of the 1 blocks" in odd.tied_blocks_sentence(m)
 
 

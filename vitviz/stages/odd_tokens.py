@@ -469,8 +469,8 @@ def pattern_verdict(match: PatternMatch, block: int, blank_words: str, margin: f
         return said + (f": a pattern tied to position, there without any image, is part of this feature map (the "
                        f"difference, {same - other:.2f}, is at least the rule's {margin:g}).")
     return said + (f": no closer at the same position than elsewhere (the difference, {same - other:.2f}, is under the "
-                   f"rule's {margin:g}), so whatever pattern the blank image shows explains no position-tied part of "
-                   "this feature map beyond what all tokens share.")
+                   f"rule's {margin:g}), so by this rule no pattern tied to position shows in this feature map (a "
+                   "weak one could still hide under what the image itself puts there).")
 
 
 def tied_blocks_sentence(match: PatternMatch, margin: float = TIED_MARGIN) -> str:
