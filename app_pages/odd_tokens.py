@@ -49,9 +49,13 @@ def norms_and_what_they_do() -> None:
             chart(ctx.figure(views.norm_histogram, block, k), key="odd_hist")
     st.markdown(odd.block_sentence(flags[block], block, a.grid))
     chart(ctx.figure(views.norm_ratios, k), key="odd_ratios")
+    prefix_words = ("The CLS token" + (" and the registers are" if layout.registers else " is") if layout.has_cls
+                    else "The registers are" if layout.registers else "")
     st.caption("Each line is a token's norm divided by the median patch norm of the same block; the dashed line is "
-               "the rule's bar. The CLS token and any registers are not patches: the rule flags patches only, and "
-               "their lines show where they stand beside them.")
+               "the rule's bar." + (f" {prefix_words} not patches: the rule flags patches only, and "
+                                    f"{'their lines show' if layout.prefix > 1 else 'its line shows'} where "
+                                    f"{'they stand' if layout.prefix > 1 else 'it stands'} beside them."
+                                    if prefix_words else " This model has no token besides its patches."))
     flagged = flags[block].flagged
 
     st.header("2 · What the flagged tokens do")
@@ -96,7 +100,9 @@ def norms_and_what_they_do() -> None:
                       "share of the CLS token's attention": "" if row is None else
                       f"{float(row[layout.prefix:].mean()):.1%} (mean)"})
         st.dataframe(table, hide_index=True)
-        st.markdown(f"This model has {layout.registers} registers: extra learned tokens after the CLS token that "
+        st.markdown(f"This model has {layout.registers} registers: extra tokens with "
+                    f"{provenance.learned(bundle.provenance)} values, "
+                    + ("after the CLS token, " if layout.has_cls else "before the patches, ") + "that "
                     "belong to no patch. Darcet et al. added them so that the global information the high-norm "
                     "patches held in their models has a place of its own; with them, their attention maps were clean. "
                     f"After block {block + 1} here, the registers' norms are "
