@@ -203,5 +203,6 @@ with c2:
 unknown = article.unknown_sample(ctx.bundle)  # a gallery image this classifier has no class for
 if unknown is not None and ctx.image.name != SAMPLES[unknown[0]].title:
     st.caption(f"Try the sample “{SAMPLES[unknown[0]].title}”: {ctx.bundle.spec.title} has no class for what {unknown[1]} shows, "
-               "so it must still pick one of its own, while the language model answers in words of its own, right or wrong.")
+               "so it must still pick one of its own, while the language model answers in words of its own, right or "
+               "wrong.")
 close_stage("vlm")
