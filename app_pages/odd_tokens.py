@@ -49,10 +49,11 @@ def norms_and_what_they_do() -> None:
             chart(ctx.figure(views.norm_histogram, block, k), key="odd_hist")
     st.markdown(odd.block_sentence(flags[block], block, a.grid))
     chart(ctx.figure(views.norm_ratios, k), key="odd_ratios")
-    prefix_words = ("The CLS token" + (" and the registers are" if layout.registers else " is") if layout.has_cls
-                    else "The registers are" if layout.registers else "")
+    prefix_words = ("The CLS token" + (" and the registers are not patches" if layout.registers else
+                                       " is not a patch") if layout.has_cls
+                    else "The registers are not patches" if layout.registers else "")
     st.caption("Each line is a token's norm divided by the median patch norm of the same block; the dashed line is "
-               "the rule's bar." + (f" {prefix_words} not patches: the rule flags patches only, and "
+               "the rule's bar." + (f" {prefix_words}: the rule flags patches only, and "
                                     f"{'their lines show' if layout.prefix > 1 else 'its line shows'} where "
                                     f"{'they stand' if layout.prefix > 1 else 'it stands'} beside them."
                                     if prefix_words else " This model has no token besides its patches."))

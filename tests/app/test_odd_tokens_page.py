@@ -38,6 +38,7 @@ def test_the_page_shows_norms_verdict_readouts_and_the_blank_image(model, sample
     assert "blank input is the same" in text  # every patch of a blank image is identical (measured)
     assert "itself, the same rule" in text  # the norm rule on the blank image's own tokens
     assert "no registers" in text
+    assert "The CLS token is not a patch: the rule flags patches only, and its line shows" in text
     assert len(at.get("plotly_chart")) >= 8
     if model == "shapes":  # the bundled model's fourth input channel is measured on the blank image
         assert "colour edges, is 0 everywhere on it" in text and "0…0" not in text

@@ -218,7 +218,7 @@ def test_a_read_out_finds_position_in_normal_tokens_and_not_in_planted_ones():
     assert f"fitted on this image's 97 normal tokens in {odd.FOLDS} folds" in said and "patches" in said
     pixels = odd.readout_sentence(odd.ReadOut("pixels", np.array([0.2, 0.4]), np.zeros(0), 0.7))
     assert "median squared error of 0.30 × the patches' variance" in pixels
-    assert "(guessing the average patch: 0.70" in pixels
+    assert "(guessing the average patch: a median 0.70, a mean of 1)" in pixels
     alike = odd.read_out(*_probe_case(flagged_random=False), "position")
     assert odd.readout_words(alike) == "about as well"
 

@@ -353,7 +353,8 @@ def readout_sentence(r: ReadOut) -> str:
         unit = lambda v: f"{v:.2f}"  # noqa: E731
         said = (f"A linear read-out of its patch's pixels from the token, {fitted}, has a median squared error of "
                 f"{unit(r.normal_median)} × the patches' variance (their mean squared distance from the average "
-                f"patch) on the tokens each fit left out (guessing the average patch: {unit(r.chance)}; on average 1)")
+                f"patch) on the tokens each fit left out (guessing the average patch: a median {unit(r.chance)}, "
+                "a mean of 1)")
     if r.flagged.size == 0:
         return said + "."
     return (said + f", and by {unit(r.flagged_median)} on the {r.flagged.size} flagged one"
