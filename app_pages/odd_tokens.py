@@ -49,9 +49,14 @@ def norms_and_what_they_do() -> None:
             chart(ctx.figure(views.norm_histogram, block, k), key="odd_hist")
     st.markdown(odd.block_sentence(flags[block], block, a.grid))
     chart(ctx.figure(views.norm_ratios, k), key="odd_ratios")
+    prefix_words = ("The CLS token" + (" and the registers are not patches" if layout.registers else
+                                       " is not a patch") if layout.has_cls
+                    else "The registers are not patches" if layout.registers else "")
     st.caption("Each line is a token's norm divided by the median patch norm of the same block; the dashed line is "
-               "the rule's bar. The CLS token and any registers are not patches: the rule flags patches only, and "
-               "their lines show where they stand beside them.")
+               "the rule's bar." + (f" {prefix_words}: the rule flags patches only, and "
+                                    f"{'their lines show' if layout.prefix > 1 else 'its line shows'} where "
+                                    f"{'they stand' if layout.prefix > 1 else 'it stands'} beside them."
+                                    if prefix_words else " This model has no token besides its patches."))
     flagged = flags[block].flagged
 
     st.header("2 · What the flagged tokens do")
@@ -96,7 +101,9 @@ def norms_and_what_they_do() -> None:
                       "share of the CLS token's attention": "" if row is None else
                       f"{float(row[layout.prefix:].mean()):.1%} (mean)"})
         st.dataframe(table, hide_index=True)
-        st.markdown(f"This model has {layout.registers} registers: extra learned tokens after the CLS token that "
+        st.markdown(f"This model has {layout.registers} registers: extra tokens with "
+                    f"{provenance.learned(bundle.provenance)} values, "
+                    + ("after the CLS token, " if layout.has_cls else "before the patches, ") + "that "
                     "belong to no patch. Darcet et al. added them so that the global information the high-norm "
                     "patches held in their models has a place of its own; with them, their attention maps were clean. "
                     f"After block {block + 1} here, the registers' norms are "
@@ -149,7 +156,9 @@ def blank_section() -> None:
           key="odd_blank_maps")
     same = odd.identical_patch_inputs(blank, a.patch_size)
     extra = odd.extra_channel_range(blank)
-    note = "".join(f"; its fixed extra input channel, {name}, is {lo:.3g}…{hi:.3g} on it" for name, (lo, hi) in extra.items())
+    note = "".join(f"; its fixed extra input channel, {name}, is " + (f"{lo:.3g} everywhere on it" if lo == hi else
+                                                                     f"between {lo:.3g} and {hi:.3g} on it")
+                   for name, (lo, hi) in extra.items())
     st.markdown(f"Every patch of the blank input is the same (largest difference between two patches' inputs: "
                 f"{same:.3g}){note}. "
                 + ("So every patch token enters block 1 as the same vector plus its own position embedding: any "

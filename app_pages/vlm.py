@@ -185,11 +185,11 @@ st.header("6 · A closed set against an open answer")
 a = ctx.analysis
 c1, c2 = st.columns(2)
 with c1:
-    st.markdown(f"**{ctx.bundle.spec.title}, a classifier**")
+    st.markdown(vlm.closed_set_heading(ctx.bundle.spec.title, bool(a.top_labels)))
     if a.top_labels:
         st.markdown("\n".join(f"{i + 1}. {short_label(l)}: {p:.1%}" for i, (l, p) in
                               enumerate(zip(a.top_labels, a.top_probs))))
-        st.caption(f"It must pick one of its {len(ctx.bundle.labels):,} classes, whatever the image shows.")
+        st.caption(vlm.closed_set_caption(len(ctx.bundle.labels), ctx.bundle.provenance))
     else:
         st.caption("This model has no classifier: it gives features, no answer at all.")
 with c2:
@@ -203,5 +203,6 @@ with c2:
 unknown = article.unknown_sample(ctx.bundle)  # a gallery image this classifier has no class for
 if unknown is not None and ctx.image.name != SAMPLES[unknown[0]].title:
     st.caption(f"Try the sample “{SAMPLES[unknown[0]].title}”: {ctx.bundle.spec.title} has no class for what {unknown[1]} shows, "
-               "so it must still pick one of its own, while the language model can describe it in its own words.")
+               "so it must still pick one of its own, while the language model answers in words of its own, right or "
+               "wrong.")
 close_stage("vlm")

@@ -190,6 +190,8 @@ def _show_everyone() -> None:
     try:
         ROOM.show(*held, Shown(patch if isinstance(patch, int) else None,
                                layer if isinstance(layer, int) else None, head if isinstance(head, int) else None))
+    except core.UnknownClass:
+        _lost(core.ended_sentence())
     except core.ClassError as exc:
         _lost(str(exc))
 
@@ -213,8 +215,10 @@ def publish(page: st.navigation) -> None:
     try:
         ROOM.update(*held, model=s.get(session.K_MODEL, ""), precision=s.get(session.K_PRECISION, ""),
                     page=_page_key(page), image=_class_image(session.chosen_image()))
-    except core.ClassError:
-        _lost("Your class has ended (it was idle for hours, or the server restarted). Start a new one to go on.")
+    except core.UnknownClass:
+        _lost(core.ended_sentence())
+    except core.ClassError as exc:
+        _lost(str(exc))
 
 
 def start_button() -> None:

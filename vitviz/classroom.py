@@ -29,6 +29,13 @@ MAX_LEARNERS_TRACKED = 500  # heartbeat tokens kept per class (a bound, not a cl
 REPLICA_ENV = "VITVIZ_REPLICA"
 
 
+def ended_sentence(max_classes: int = MAX_CLASSES, idle_s: float = IDLE_S) -> str:
+    """What the teacher reads when their class is gone: the ways a class ends while its teacher's page stays open
+    (a restart ends the teacher's session too, so it never reads this)."""
+    return (f"Your class has ended: nobody used it for {idle_s / 3600:g} hours, or a new class started past this "
+            f"server's {max_classes} and yours was the one idle longest. Start a new one to go on.")
+
+
 class ClassError(Exception):
     """Something a person did that a class refuses; ``str(exc)`` is one sentence for the page."""
 

@@ -129,18 +129,19 @@ STAGES: tuple[Stage, ...] = (
         "A small vision-language model turns the image into tokens and answers in words.",
         "How does an image-based LLM read my image and answer in words?",
         "A vision-language model (VLM) puts a ViT in front of a language model. Here it is SmolVLM-256M-Instruct: its "
-        "ViT (SigLIP, 16-px patches) reads the image in **512-px crops plus a shrunken global view**; **pixel shuffle** "
-        "folds each 4×4 group of neighbouring patch vectors into one, so a crop's 1,024 patches become **64 image "
-        "tokens**; one matrix multiplication makes each as wide as the language model's own tokens (SmolLM2-135M, "
-        "576 numbers). The language model reads them where the chat template put `<image>` slots, next to your "
-        "question's words, and writes the answer one token at a time.",
+        "ViT (SigLIP: a ViT trained to match images with their captions; 16-px patches) reads the image in **512-px "
+        "crops plus a shrunken global view**; **pixel shuffle** folds each 4×4 group of neighbouring patch vectors "
+        "into one, so a crop's 1,024 patches become **64 image tokens**; one matrix multiplication makes each as wide "
+        "as the language model's own tokens (SmolLM2-135M, 576 numbers). The language model reads them where the chat "
+        "template (the fixed layout of a conversation in text) put `<image>` slots, next to your question's words, and "
+        "writes the answer one token at a time.",
         "The numbers are the model's own (its config.json, processor settings and chat template; model card: "
         "huggingface.co/HuggingFaceTB/SmolVLM-256M-Instruct). The design is described in the SmolVLM paper (Marafioti "
         "et al. 2025, arXiv:2504.05299), which reports that its smaller models did better with more aggressive pixel "
-        "shuffle (fewer, wider image tokens: here 4,096 pixels per token); that is a finding on their models. LLaVA-1.5 (Liu et al. 2023) "
-        "hands its language model 576 image tokens of a single 336-px view instead. The language model's attention "
-        "from each new word to the image tokens is drawn back onto the crops below; attention is where a token reads, "
-        "not proof of why it was written (see Faithfulness)."),
+        "shuffle (fewer, wider image tokens: here 4,096 pixels per token); that is a finding on their models. "
+        "LLaVA-1.5 (Liu et al. 2023) hands its language model 576 image tokens of a single 336-px view instead. The "
+        "language model's attention from each new token of the answer to the image tokens is drawn back onto the crops "
+        "below; attention is where a token reads, not proof of why it was written (see Faithfulness)."),
     Stage(
         "faithfulness", "Faithfulness", "🔬", "Faithfulness: does the map explain the prediction?",
         "Hide patches and watch the prediction: which map points at the evidence?",
@@ -180,15 +181,16 @@ STAGES: tuple[Stage, ...] = (
         "background patch tokens whose **norm** (a vector's length) is far above the rest: they draw much of the CLS "
         "token's attention and hold little of their own patch; extra learned **register** tokens give that role a "
         "place of its own. Yang et al. (Denoising Vision Transformers, ECCV 2024) found a fixed pattern from the "
-        "position embeddings in every feature map, even on an all-zero image. Whether either holds on the model on "
-        "screen is measured below, on your image, by rules stated with their numbers.",
-        "Darcet et al. saw the high-norm tokens in sufficiently large models trained long (DINOv2, OpenCLIP, "
-        "DeiT-III), mostly in the later blocks and on background patches that repeat their neighbours; small or "
-        "briefly trained models did not show them. Their tests are the ones here: norm histograms, the share of the "
-        "CLS token's attention, and linear read-outs (probes) of a token's position and pixels, which they fitted "
-        "on many images (one image gives fewer tokens, so the read-outs here are rougher). Yang et al. traced the "
-        "grid-like artifacts of dense ViT features to the position embeddings and removed them with a denoiser; here "
-        "the blank image's features are compared with your image's, position by position."),
+        "position embeddings in the feature maps of the ViTs they studied, even on an all-zero image. Whether either "
+        "holds on the model on screen is measured below, on your image, by rules stated with their numbers.",
+        "Darcet et al. saw the high-norm tokens in large models trained long (DINOv2, OpenCLIP, DeiT-III): from the "
+        "middle blocks on (around block 15 of their 40-block ViT-g), after about a third of the training, on "
+        "background patches that repeat their neighbours, and in ViT-L and larger, not in ViT-S or ViT-B. Their tests "
+        "are the ones here: norm histograms, the share of the CLS token's attention, and linear read-outs (probes) of "
+        "a token's position and pixels, which they fitted on many images (one image gives fewer tokens, so the "
+        "read-outs here are rougher). Yang et al. traced the grid-like artifacts of dense ViT features to the position "
+        "embeddings and removed them with a denoiser; here the blank image's features are compared with your image's, "
+        "position by position."),
     Stage(
         "bits", "Bits & memory", "💾", "Bits and memory",
         "Every number is stored in binary, all along.",

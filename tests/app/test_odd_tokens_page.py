@@ -38,9 +38,10 @@ def test_the_page_shows_norms_verdict_readouts_and_the_blank_image(model, sample
     assert "blank input is the same" in text  # every patch of a blank image is identical (measured)
     assert "itself, the same rule" in text  # the norm rule on the blank image's own tokens
     assert "no registers" in text
+    assert "The CLS token is not a patch: the rule flags patches only, and its line shows" in text
     assert len(at.get("plotly_chart")) >= 8
     if model == "shapes":  # the bundled model's fourth input channel is measured on the blank image
-        assert "colour edges, is 0…0" in text
+        assert "colour edges, is 0 everywhere on it" in text and "0…0" not in text
     # the blank image ran once for this model: a second visit and a rerun add no forward pass
     calls = caches.MODELS.peek(model).forward_calls
     at.run()
@@ -154,6 +155,8 @@ def test_registers_and_the_twin_side_by_side(twin_pair):
     at = ok(open_page(reg.key, "retina", "odd_tokens"))
     text = _text(at)
     assert "a CLS token and 4 registers" in text and "This model has 4 registers" in text
+    assert "extra tokens with random values, after the CLS token" in text and "extra learned tokens" not in text
+    assert "The CLS token and the registers are not patches" in text
     table = at.dataframe[0].value
     assert list(table["token"]) == ["CLS", "register 1", "register 2", "register 3", "register 4",
                                     "a typical patch (median)"]

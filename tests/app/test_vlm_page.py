@@ -87,3 +87,30 @@ def test_no_answer_offered_when_the_memory_does_not_allow_it(monkeypatch, tmp_pa
     at = ok(open_page("shapes", "A circle", "vlm"))
     assert "Write the answer" not in [b.label for b in at.button]
     assert "Not offered on this server" in text_of(at)
+
+
+def test_section_6_calls_a_random_head_noise_and_a_headless_model_no_classifier(no_weights, monkeypatch):
+    """The ViT column of section 6 follows the model on screen: a random-weight classifier's ranking is called
+    noise, and a model without a class head is not headed "a classifier"."""
+    from tests.app.test_odd_tokens_page import TEST_SPECS
+    from ui import caches, frame
+    from vitviz.model import zoo
+    from vitviz.model.loading import load_model
+
+    if caches.MODELS.peek("vit_ti16") is None:
+        caches.MODELS.put(load_model("vit_ti16", device="cpu", pretrained=False))
+    at = ok(open_page("vit_ti16", "A circle", "vlm"))
+    text = text_of(at)
+    assert ", a classifier**" in text and "It must pick one of its 1,000 classes" in text
+    assert "trained on nothing, so this ranking is noise" in text
+
+    plain = TEST_SPECS[1]  # a random-weight DINOv2-shaped ViT without a class head
+    monkeypatch.setattr(zoo, "ZOO", (*zoo.ZOO, plain))
+    monkeypatch.setattr(frame, "ZOO", zoo.ZOO)
+    monkeypatch.setitem(zoo.BY_KEY, plain.key, plain)
+    if caches.MODELS.peek(plain.key) is None:
+        caches.MODELS.put(load_model(plain, device="cpu", pretrained=False))
+    at = ok(open_page(plain.key, "A circle", "vlm"))
+    text = text_of(at)
+    assert f"**{plain.title}, an image encoder without a classifier**" in text
+    assert f"{plain.title}, a classifier" not in text and "This model has no classifier" in text

@@ -177,3 +177,23 @@ def test_many_sessions_at_once():
         t.join()
     assert room.learners(code, secret) == 8
     assert room.version(code) == 201  # every page change counted once
+
+
+def test_the_teachers_ended_sentence_names_both_ways_a_class_ends_without_them():
+    """Idle hours and the bound on classes both end a class while its teacher's page is open: the teacher's
+    sentence names both, with the registry's own numbers, and both leave the teacher with UnknownClass."""
+    said = classroom.ended_sentence()
+    assert f"{classroom.IDLE_S / 3600:g} hours" in said and f"past this server's {classroom.MAX_CLASSES}" in said
+    assert "idle longest" in said and "restart" not in said  # a restart ends the teacher's session: never read
+    assert "7 hours" in classroom.ended_sentence(max_classes=4, idle_s=7 * 3600) and "4 and" in \
+        classroom.ended_sentence(max_classes=4, idle_s=7 * 3600)
+    clock = Clock()
+    room = Classroom(clock=clock, max_classes=1, idle_s=3600, replica="0")
+    first = room.start(STATE)
+    room.start(STATE)  # past the bound: the first ends
+    with pytest.raises(UnknownClass):
+        room.update(*first, page="bits")
+    idle = room.start(STATE)
+    clock.now += 3601
+    with pytest.raises(UnknownClass):
+        room.update(*idle, page="bits")

@@ -213,7 +213,12 @@ def test_a_read_out_finds_position_in_normal_tokens_and_not_in_planted_ones():
     assert r.normal.size == 97 and r.flagged.size == 3
     assert r.normal_median < 0.2 < r.chance  # a linear code, read back
     assert odd.readout_words(r) == "worse"
-    assert "read **worse** from them" in odd.readout_sentence(r)
+    said = odd.readout_sentence(r)
+    assert "read **worse** from them" in said
+    assert f"fitted on this image's 97 normal tokens in {odd.FOLDS} folds" in said and "patches" in said
+    pixels = odd.readout_sentence(odd.ReadOut("pixels", np.array([0.2, 0.4]), np.zeros(0), 0.7))
+    assert "median squared error of 0.30 × the patches' variance" in pixels
+    assert "(guessing the average patch: a median 0.70, a mean of 1)" in pixels
     alike = odd.read_out(*_probe_case(flagged_random=False), "position")
     assert odd.readout_words(alike) == "about as well"
 
@@ -255,7 +260,9 @@ def test_the_pattern_rule_tells_a_position_tied_pattern_from_a_shared_direction(
     m = odd.pattern_match(*_pattern_case(tied=False))
     assert m.same_mean[0] > 0.3  # the shared direction makes every cosine high …
     assert abs(m.tied[0]) < odd.TIED_MARGIN  # … but not more so at the same position
-    assert "explains no position-tied part" in odd.pattern_verdict(m, 0, "a blank")
+    said = odd.pattern_verdict(m, 0, "a blank")
+    assert "by this rule no pattern tied to position shows" in said and "a pattern tied to position," not in said
+    assert "explains no" not in said  # the rule measures a cosine margin, not the absence of any pattern
     assert "after none of the 1 blocks" in odd.tied_blocks_sentence(m)
 
 

@@ -219,3 +219,20 @@ def test_the_long_side_setting_reaches_the_model_inputs(tiny, wide):
     assert int((small["input_ids"][0] == model.config.image_token_id).sum()) == s.image_seq_len
     from dataclasses import replace
     assert vlm.cut(wide, replace(s, longest_edge=64), proc.image_processor).n_views == 1
+
+
+def test_closed_set_words_follow_the_head_and_the_weights():
+    """Section 6: 'a classifier' only with a class head; a random head's ranking is never read as learned."""
+    from vitviz.model import provenance
+
+    assert vlm.closed_set_heading("M", True) == "**M, a classifier**"
+    assert "without a classifier" in vlm.closed_set_heading("M", False)
+    assert ", a classifier" not in vlm.closed_set_heading("M", False)
+    trained = vlm.closed_set_caption(1000, provenance.published("timm"))
+    assert trained == "It must pick one of its 1,000 classes, whatever the image shows."
+    random = vlm.closed_set_caption(1000, provenance.random_init())
+    assert random.startswith("It must pick one of its 1,000 classes") and "trained on nothing" in random
+    assert "noise" in random and "says nothing about the image" in random
+    assert "noise" not in vlm.closed_set_caption(10, provenance.bundled())
+    mine = vlm.closed_set_caption(10, provenance.local_file("file", "/tmp/W.pt"))
+    assert "/tmp/W.pt" in mine and "cannot say whether this ranking was learned" in mine

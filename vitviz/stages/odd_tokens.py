@@ -343,13 +343,18 @@ def readout_words(r: ReadOut, band: tuple[int, int] = READ_BAND) -> str:
 
 def readout_sentence(r: ReadOut) -> str:
     """The read-out's numbers in one sentence, and the rule's word when tokens are flagged."""
+    fitted = f"fitted on this image's {r.normal.size} normal tokens in {FOLDS} folds"
     if r.target == "position":
-        what, unit = "its patch's place (row and column)", lambda v: f"{v:.2f} patches"
-    else:
-        what, unit = "its patch's pixels", lambda v: f"{v:.2f} of the patches' spread"
-    said = (f"A linear read-out of {what} from the token, fitted on the {r.normal.size} normal tokens, is off by a "
-            f"median {unit(r.normal_median)} on normal tokens held out of the fit (guessing the average: "
-            f"{unit(r.chance)})")
+        unit = lambda v: f"{v:.2f} patches"  # noqa: E731
+        said = (f"A linear read-out of its patch's place (row and column) from the token, {fitted}, is off by a "
+                f"median {unit(r.normal_median)} on the tokens each fit left out (guessing the average place: "
+                f"{unit(r.chance)})")
+    else:  # the error is squared, as a fraction of the patches' variance: guessing the average patch has mean 1
+        unit = lambda v: f"{v:.2f}"  # noqa: E731
+        said = (f"A linear read-out of its patch's pixels from the token, {fitted}, has a median squared error of "
+                f"{unit(r.normal_median)} × the patches' variance (their mean squared distance from the average "
+                f"patch) on the tokens each fit left out (guessing the average patch: a median {unit(r.chance)}, "
+                "a mean of 1)")
     if r.flagged.size == 0:
         return said + "."
     return (said + f", and by {unit(r.flagged_median)} on the {r.flagged.size} flagged one"
@@ -469,8 +474,8 @@ def pattern_verdict(match: PatternMatch, block: int, blank_words: str, margin: f
         return said + (f": a pattern tied to position, there without any image, is part of this feature map (the "
                        f"difference, {same - other:.2f}, is at least the rule's {margin:g}).")
     return said + (f": no closer at the same position than elsewhere (the difference, {same - other:.2f}, is under the "
-                   f"rule's {margin:g}), so whatever pattern the blank image shows explains no position-tied part of "
-                   "this feature map beyond what all tokens share.")
+                   f"rule's {margin:g}), so by this rule no pattern tied to position shows in this feature map (a "
+                   "weak one could still hide under what the image itself puts there).")
 
 
 def tied_blocks_sentence(match: PatternMatch, margin: float = TIED_MARGIN) -> str:

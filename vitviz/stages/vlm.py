@@ -23,7 +23,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vitviz.model import smolvlm
+from vitviz.model import provenance, smolvlm
+from vitviz.model.provenance import Provenance
 from vitviz.model.smolvlm import Settings
 
 DEFAULT_QUESTION = "What is in this image?"
@@ -445,3 +446,24 @@ FAITHFULNESS_CAVEAT = ("Attention is where a token reads, not proof of why it wa
 def no_weights_sentence() -> str:
     return (f"The answer needs the model's weights ({smolvlm.TITLE}, 256 million numbers), which are not on this computer: "
             f"run `{smolvlm.FETCH_COMMAND}` once while online (before class), then reload this page.")
+
+
+# --- section 6: the ViT on screen, a closed set, next to the VLM's open answer ---------------------------------
+
+def closed_set_heading(title: str, has_classifier: bool) -> str:
+    """The ViT column's heading: a classifier only when the model on screen has a class head."""
+    return f"**{title}, a classifier**" if has_classifier else f"**{title}, an image encoder without a classifier**"
+
+
+def closed_set_caption(classes: int, p: Provenance) -> str:
+    """What the ViT's top classes mean, by where its weights came from: a trained head picks among its classes; a
+    random head's ranking was learned from nothing (its class names are the published checkpoint's list)."""
+    pick = f"It must pick one of its {classes:,} classes, whatever the image shows"
+    weights = provenance.these_weights(p)
+    weights = weights[:1].upper() + weights[1:]
+    if p.random:
+        return (f"{pick}. {weights}, so this ranking is noise: the names are the published checkpoint's classes, "
+                "and their order says nothing about the image.")
+    if p.unknown:
+        return f"{pick}. {weights}, so vitviz cannot say whether this ranking was learned."
+    return pick + "."
