@@ -55,7 +55,7 @@ for i in $(seq 0 $((P - 1))); do
     port=$((BASE + i))
     (cd "$ROOT" && VITVIZ_REPLICA=$i exec "$PYTHON" -m streamlit run streamlit_app.py --server.port "$port" \
         --server.address 127.0.0.1 --server.headless true --server.fileWatcherType none \
-        --browser.gatherUsageStats false) &
+        --browser.gatherUsageStats false --browser.serverPort "$PORT") &  # links (a class's join link) name nginx's port
     pids+=("$!")
     echo "$! $port" >> "$RUN/apps"
     addresses+=("127.0.0.1:$port")
