@@ -125,24 +125,6 @@ STAGES: tuple[Stage, ...] = (
         "Attention weights are not a full explanation: values and MLPs matter too. Rollout and gradient rollout "
         "combine the layers; mean attention distance measures how far each head looks."),
     Stage(
-        "vlm", "Into a language model", "💬", "Into a language model: how an image-based LLM reads your image",
-        "A small vision-language model turns the image into tokens and answers in words.",
-        "How does an image-based LLM read my image and answer in words?",
-        "A vision-language model (VLM) puts a ViT in front of a language model. Here it is SmolVLM-256M-Instruct: its "
-        "ViT (SigLIP: a ViT trained to match images with their captions; 16-px patches) reads the image in **512-px "
-        "crops plus a shrunken global view**; **pixel shuffle** folds each 4×4 group of neighbouring patch vectors "
-        "into one, so a crop's 1,024 patches become **64 image tokens**; one matrix multiplication makes each as wide "
-        "as the language model's own tokens (SmolLM2-135M, 576 numbers). The language model reads them where the chat "
-        "template (the fixed layout of a conversation in text) put `<image>` slots, next to your question's words, and "
-        "writes the answer one token at a time.",
-        "The numbers are the model's own (its config.json, processor settings and chat template; model card: "
-        "huggingface.co/HuggingFaceTB/SmolVLM-256M-Instruct). The design is described in the SmolVLM paper (Marafioti "
-        "et al. 2025, arXiv:2504.05299), which reports that its smaller models did better with more aggressive pixel "
-        "shuffle (fewer, wider image tokens: here 4,096 pixels per token); that is a finding on their models. "
-        "LLaVA-1.5 (Liu et al. 2023) hands its language model 576 image tokens of a single 336-px view instead. The "
-        "language model's attention from each new token of the answer to the image tokens is drawn back onto the crops "
-        "below; attention is where a token reads, not proof of why it was written (see Faithfulness)."),
-    Stage(
         "faithfulness", "Faithfulness", "🔬", "Faithfulness: does the map explain the prediction?",
         "Hide patches and watch the prediction: which map points at the evidence?",
         "Do the attention maps show why the model decided?",
@@ -163,6 +145,24 @@ STAGES: tuple[Stage, ...] = (
         "blacks out pixels for deletion and starts insertion from a blurred copy. Those are findings on their models; "
         "this page measures the model you chose. vitviz hides a patch by removing its token (the others keep their "
         "positions), so nothing new is painted in; {unseen}."),
+    Stage(
+        "vlm", "Into a language model", "💬", "Into a language model: how an image-based LLM reads your image",
+        "A small vision-language model turns the image into tokens and answers in words.",
+        "How does an image-based LLM read my image and answer in words?",
+        "A vision-language model (VLM) puts a ViT in front of a language model. Here it is SmolVLM-256M-Instruct: its "
+        "ViT (SigLIP: a ViT trained to match images with their captions; 16-px patches) reads the image in **512-px "
+        "crops plus a shrunken global view**; **pixel shuffle** folds each 4×4 group of neighbouring patch vectors "
+        "into one, so a crop's 1,024 patches become **64 image tokens**; one matrix multiplication makes each as wide "
+        "as the language model's own tokens (SmolLM2-135M, 576 numbers). The language model reads them where the chat "
+        "template (the fixed layout of a conversation in text) put `<image>` slots, next to your question's words, and "
+        "writes the answer one token at a time.",
+        "The numbers are the model's own (its config.json, processor settings and chat template; model card: "
+        "huggingface.co/HuggingFaceTB/SmolVLM-256M-Instruct). The design is described in the SmolVLM paper (Marafioti "
+        "et al. 2025, arXiv:2504.05299), which reports that its smaller models did better with more aggressive pixel "
+        "shuffle (fewer, wider image tokens: here 4,096 pixels per token); that is a finding on their models. "
+        "LLaVA-1.5 (Liu et al. 2023) hands its language model 576 image tokens of a single 336-px view instead. The "
+        "language model's attention from each new token of the answer to the image tokens is drawn back onto the crops "
+        "below; attention is where a token reads, not proof of why it was written (see Faithfulness)."),
     Stage(
         "positions", "Positions", "📍", "Positions: where is each patch?",
         "Position embeddings say where each patch sits.",

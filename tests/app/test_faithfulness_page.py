@@ -46,9 +46,11 @@ def test_the_masked_runs_wait_for_a_request_unless_someone_ran_them():
     assert calls("shapes") == n
 
 
-def test_the_page_sits_between_attention_and_positions():
+def test_the_page_comes_right_after_attention():
+    """It judges the attention maps the page before drew; Into a language model, whose attention figure carries its
+    caveat, follows it."""
     before, after = neighbours("faithfulness")
-    assert (before.key, after.key) == ("attention", "positions")
+    assert (before.key, after.key) == ("attention", "vlm")
 
 
 def test_bundled_model_every_control_and_the_cache():

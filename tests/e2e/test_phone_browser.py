@@ -9,13 +9,13 @@ from PIL import Image
 
 from tests.conftest import png_bytes
 from tests.e2e.test_browser import assert_clean, picker_value, wait_charts, wait_idle
+from vitviz.walkthrough import STAGES as WALK
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True, "has_touch": True,
          # a phone's browser says it is one; Streamlit folds its sidebar away after a page is chosen only then
          "user_agent": "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
                        "Chrome/126.0.0.0 Mobile Safari/537.36"}
-STAGES = [("Patches", "patches"), ("Vectors", "vectors"), ("Inside a block", "block"), ("Attention", "attention"),
-          ("Faithfulness", "faithfulness"), ("Positions", "positions"), ("Bits & memory", "bits")]
+STAGES = [(s.title, s.key) for s in WALK]  # every stage page, in tour order
 IMAGE_TYPES = (".jpg", ".jpeg", ".png", "image/")
 
 

@@ -21,7 +21,7 @@ def test_vlm_page_offline_in_a_real_browser(server, page, shots):
     assert "<global-img>" in text and "<fake_token_around_image>" in text and "1,088" in text
     assert page.get_by_role("button", name="Write the answer").count() == 0
     shot(page, shots, "vlm_offline")
-    page.locator('[data-testid="stTextInput"] input').fill("How many corners?")
+    page.get_by_label("Your question").fill("How many corners?")
     page.keyboard.press("Enter")
     wait_idle(page)
     assert "“How many corners?" in main.inner_text()

@@ -12,11 +12,20 @@ MODEL, SAMPLE = "dinov2_s14", "cat"
 
 @pytest.fixture(scope="module", autouse=True)
 def shared_model(real_bundle):
-    """The pages use the tier's one loaded copy (the app's store would load the same file again)."""
+    """The pages use the tier's one loaded copy (the app's store would load the same file again), in caches of
+    their own: another test of this process may have left a random-weight model of the same key, and what it
+    computed under the same identity, in the process's caches."""
     from ui import caches
+    from vitviz.cache import BoundedCache
+    from vitviz.model.store import ModelStore
 
-    if caches.MODELS.peek(MODEL) is None:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(caches, "MODELS", ModelStore(caches.MODEL_CACHE_MB * 2**20))
+        mp.setattr(caches, "ANALYSES", BoundedCache(caches.ANALYSIS_CACHE_MB * 2**20, lambda a: a.nbytes))
+        mp.setattr(caches, "EXPERIMENTS", BoundedCache(64 * 2**20, lambda v: max(caches.nbytes(v), 2**10)))
+        mp.setattr(caches, "BUILT", BoundedCache(caches.FIGURE_CACHE_MB * 2**20, caches.built_bytes))
         caches.MODELS.put(real_bundle)
+        yield
 
 
 def page_text(at) -> str:

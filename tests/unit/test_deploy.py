@@ -330,7 +330,10 @@ def test_compose_yaml_agrees_with_the_replicas_the_proxy_and_the_image():
     assert app["expose"] == [str(replicas.APP_PORT)]
     dockerfile = (ROOT / "Dockerfile").read_text()
     image_cmd = json.loads(dockerfile.split("\nCMD ", 1)[1].replace("\\\n", ""))
-    assert command[4:] == image_cmd  # the image's own app command, unchanged
+    # the image's own app command, and links (a class's join link) name the port learners reach: the proxy's
+    at = command.index("--browser.serverPort")
+    assert command[4:at] + command[at + 2:] == image_cmd
+    assert proxy["ports"] == [f"${{VITVIZ_LISTEN:-0.0.0.0}}:{command[at + 1]}:{replicas.PROXY_PORT}"]
     assert f"EXPOSE {replicas.APP_PORT} {replicas.PROXY_PORT}" in dockerfile
     # the default number of replicas is one a class code can name
     default = int(app["deploy"]["replicas"].split(":-")[1].rstrip("}"))

@@ -209,7 +209,8 @@ def test_the_articles_vlm_claims_link_to_the_page():
     assert all(part.strip() in text for c in linked for part in c.quote.replace("[sic] ", "").split(" … "))
     t = article.TokenArithmetic(224, 224, 16, (14, 14), 196, 1, 384, 1000)
     assert "Into a language model" in article.vlm_sentence(t) and "576 image tokens" in article.vlm_sentence(t)
-    assert neighbours("vlm")[0].key == "attention"  # the page comes right after Attention
+    # after Attention and the Faithfulness page whose caveat its attention figure carries
+    assert [s.key for s in neighbours("vlm")] == ["faithfulness", "positions"]
 
 
 def test_the_long_side_setting_reaches_the_model_inputs(tiny, wide):
