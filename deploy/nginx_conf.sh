@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prints deploy/nginx.conf.template filled in for one set of app processes; deploy/serve.sh (processes on
-# this machine) and deploy/proxy.sh (the replicas of compose.yaml) both use it, so both route alike.
+# this machine) and deploy/replicas.py proxy (the replicas of compose.yaml) both use it, so both route alike.
 #
 #   deploy/nginx_conf.sh RUN_DIR LISTEN PORT ADDRESS...
 #

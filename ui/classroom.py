@@ -25,7 +25,7 @@ from vitviz import classroom as core
 from vitviz.classroom import ClassImage, Classroom, ClassState, Shown
 from vitviz.inputs.decode import ImageError, load_image
 from vitviz.inputs.samples import BY_KEY as SAMPLES
-from vitviz.model.analysis import Analysis, image_hash
+from vitviz.model.analysis import Analysis
 from vitviz.walkthrough import BY_KEY as STAGE_BY_KEY, HOME_PAGE
 
 from . import caches, session
@@ -108,12 +108,21 @@ def _class_image(chosen: ChosenImage | None) -> ClassImage | None:
             return ClassImage(chosen.name, chosen.digest, sample=key)
     if chosen.data is None:
         return None  # nothing a follower could decode
+    _remember(chosen)  # the class lives in this process: its followers reuse the teacher's decoded image
     return ClassImage(chosen.name, chosen.digest, data=chosen.data)
 
 
 _decoded: "OrderedDict[str, ChosenImage]" = OrderedDict()  # the teachers' images, decoded once per process
 _decoded_lock = threading.Lock()
 _DECODED_MAX = 8
+
+
+def _remember(chosen: ChosenImage) -> None:
+    with _decoded_lock:
+        _decoded[chosen.digest] = chosen
+        _decoded.move_to_end(chosen.digest)
+        while len(_decoded) > _DECODED_MAX:
+            _decoded.popitem(last=False)
 
 
 def _chosen_of(image: ClassImage) -> ChosenImage | None:
@@ -131,13 +140,10 @@ def _chosen_of(image: ClassImage) -> ChosenImage | None:
             decoded = load_image(image.data)
         except ImageError:
             return None
-        chosen = ChosenImage(decoded, image.name, "upload", image_hash(decoded))
+        chosen = ChosenImage(decoded, image.name, "upload", image.digest)  # the teacher's digest of these bytes
     else:
         return None
-    with _decoded_lock:
-        _decoded[image.digest] = chosen
-        while len(_decoded) > _DECODED_MAX:
-            _decoded.popitem(last=False)
+    _remember(chosen)
     return chosen
 
 

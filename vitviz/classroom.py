@@ -89,7 +89,6 @@ class Snapshot:
     code: str
     version: int
     state: ClassState
-    learners: int  # learners seen within LEARNER_WINDOW_S
 
 
 @dataclass
@@ -165,7 +164,7 @@ class Classroom:
         """The class as followers copy it; ``UnknownClass`` when no such class runs."""
         with self._lock:
             c = self._need(code)
-            return Snapshot(c.code, c.version, c.state, self._count(c))
+            return Snapshot(c.code, c.version, c.state)
 
     def heartbeat(self, code: str, learner: str) -> int | None:
         """A learner's page is open on this class: counts it as joined. Returns the version (None: ended)."""

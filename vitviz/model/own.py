@@ -26,6 +26,7 @@ from timm.layers import Attention, PatchEmbed
 from timm.models import get_pretrained_cfg
 from timm.models.vision_transformer import VisionTransformer
 
+from vitviz.model.file_hash import sha256
 from vitviz.model.zoo import FILE_PREFIX, NAME_PREFIX, ZOO, ModelSpec, register_own
 
 WEIGHTS_DIR_ENV = "VITVIZ_WEIGHTS_DIR"
@@ -155,11 +156,8 @@ def header(path: Path) -> dict[str, list[int]]:
 
 
 def digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
+    """A short content hash of a weights file: part of its model's key (read once per process: ``file_hash``)."""
+    return sha256(path)[:16]
 
 
 def file_shapes(shapes: dict[str, list[int]], model: torch.nn.Module, name: str) -> dict:

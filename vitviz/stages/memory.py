@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import torch
 
-from vitviz.model.analysis import Analysis, input_dtype
+from vitviz.model.analysis import Analysis, input_dtype, pooling
 from vitviz.model.loading import Bundle
 from vitviz.model.precision import tensor_bytes
 from vitviz.stages.patches import patch_input_vector
@@ -221,7 +221,7 @@ class Shape:
     def of(cls, model: torch.nn.Module, height: int | None = None, patch: int | None = None) -> Shape:
         img = model.patch_embed.img_size
         blk = model.blocks[0]
-        pool = str(getattr(model, "global_pool", "token") or "")
+        pool = pooling(model)
         attn_pool = getattr(model, "attn_pool", None)
         return cls(layers=len(model.blocks), width=model.embed_dim, heads=blk.attn.num_heads,
                    mlp_ratio=blk.mlp.fc1.out_features / model.embed_dim,

@@ -206,13 +206,18 @@ def open_token(model, pixel_values: torch.Tensor, view: int, token: int, s: Sett
 
 # --- the prompt --------------------------------------------------------------------------------------------------
 
+def _turn(question: str) -> list[dict]:
+    """One user turn: the image, then the question."""
+    return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
+
+
 def chat_prompt(question: str) -> str:
-    """The chat template rendered for one user turn (the image, then the question) and the assistant's cue."""
+    """The published chat template (the built-in copy) rendered for one user turn and the assistant's cue: what
+    the page shows before the model's files are fetched."""
     import jinja2
 
-    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
     template = jinja2.Environment(loader=jinja2.BaseLoader()).from_string(smolvlm.CHAT_TEMPLATE)
-    return template.render(messages=messages, add_generation_prompt=True)
+    return template.render(messages=_turn(question), add_generation_prompt=True)
 
 
 def expanded_prompt(question: str, rows: int, cols: int, per_crop: int) -> str:
@@ -336,8 +341,11 @@ class Trace:
 
 def inputs_for(processor, image: Image.Image, question: str, longest_edge: int | None = None) -> dict:
     """The processor's model inputs for one image and question (the chat template, then the processor; the long
-    side scaled to ``longest_edge``, default: the processor's own setting)."""
-    prompt = chat_prompt(question)
+    side scaled to ``longest_edge``, default: the processor's own setting). The template is the fetched files' own
+    when the processor has one, else the built-in copy of the published one."""
+    own = getattr(processor, "chat_template", None)
+    prompt = (processor.apply_chat_template(_turn(question), add_generation_prompt=True) if own
+              else chat_prompt(question))
     size = {"size": {"longest_edge": longest_edge}} if longest_edge else {}
     return dict(processor(text=prompt, images=[image.convert("RGB")], return_tensors="pt", **size))
 
