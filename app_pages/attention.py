@@ -60,7 +60,8 @@ def where_cls_looks() -> None:
     hot = ctx.built("isolated_hot", layer, head, build=lambda: odd_tokens.isolated_hot_patches(
         attention.cls_attention(a, layer, head)))
     if hot:  # single-patch spikes: the Odd tokens page measures whether they are high-norm tokens
-        st.info(odd_tokens.hot_note(hot, a.grid), icon="✴️")
+        st.info(odd_tokens.hot_note(hot, a.grid, giver="the CLS token" if a.has_cls else "every token on average"),
+                icon="✴️")
         st.page_link(ODD_TOKENS.page, label=f"{ODD_TOKENS.title}: norms, registers, a blank image",
                      icon=ODD_TOKENS.icon)
     chart(ctx.figure(views.heads, layer), key="attn_heads")

@@ -40,8 +40,9 @@ def cls_attention(analysis: Analysis, layer: int, head: int | None = None) -> np
 
 
 def reader(analysis: Analysis) -> str:
-    """Whose attention the "CLS" maps show, for titles: "CLS", or, without a CLS token, every query on average."""
-    return "CLS" if analysis.has_cls else "Every token on average (no CLS token)"
+    """Whose attention the "CLS" maps show, as a title's adjective ("CLS attention", "CLS → patches"): the CLS
+    token's, or, without a CLS token, every query's on average ("average-token attention")."""
+    return "CLS" if analysis.has_cls else "average-token"
 
 
 def no_cls_note(analysis: Analysis) -> str:

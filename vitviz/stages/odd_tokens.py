@@ -542,13 +542,14 @@ def isolated_hot_patches(values: np.ndarray, k: float = HOT_K) -> tuple[int, ...
     return tuple(sorted(found, key=lambda i: -v.flat[i]))
 
 
-def hot_note(patches: tuple[int, ...], grid: tuple[int, int], k: float = HOT_K) -> str:
-    """The Attention page's pointer, for maps with isolated hot patches ('' without)."""
+def hot_note(patches: tuple[int, ...], grid: tuple[int, int], k: float = HOT_K, giver: str = "the CLS token") -> str:
+    """The Attention page's pointer, for maps with isolated hot patches ('' without); ``giver``: whose attention
+    the map shows (on a model without a CLS token, every token's on average)."""
     if not patches:
         return ""
     n = len(patches)
-    return (f"This map has {n} isolated hot patch{'es' if n > 1 else ''} ({_patch_list(patches, grid)}): the CLS "
-            f"token gives {'each' if n > 1 else 'it'} more than {k:g} × the median patch's attention while none of "
+    return (f"This map has {n} isolated hot patch{'es' if n > 1 else ''} ({_patch_list(patches, grid)}): {giver} "
+            f"gives {'each' if n > 1 else 'it'} more than {k:g} × the median patch's attention while none of "
             f"{'their' if n > 1 else 'its'} neighbours gets as much. In large trained ViTs such spikes are often "
             "high-norm tokens that hold little of their own patch (Darcet et al., ICLR 2024); the Odd tokens page "
             "measures that on this model and image.")

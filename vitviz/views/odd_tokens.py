@@ -111,7 +111,7 @@ def cls_last_map(_bundle: Bundle, a: Analysis, title: str) -> go.Figure:
     """The last block's CLS attention on the patches (mean of heads): the map the twin comparison sets side by side."""
     values = attention.cls_attention(a, a.depth - 1)
     return heatmap_overlay(a.image, values, a.patch_size, 0.6, height=420, colorbar_title="attention",
-                           title=f"{title}<br><sup>CLS → patches, block {a.depth}, mean of heads</sup>")
+                           title=f"{title}<br><sup>{attention.reader(a)} → patches, block {a.depth}, mean of heads</sup>")
 
 
 def _upsample(rgb: np.ndarray, grid: tuple[int, int], scale: int) -> np.ndarray:
