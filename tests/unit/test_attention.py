@@ -41,6 +41,9 @@ def test_one_row_of_the_rollout_is_that_row_of_the_whole_product(fusion, discard
     for row in (0, 3):
         np.testing.assert_allclose(A.rollout_row(attn, fusion, discard, keep_cols=1, row=row), whole[row],
                                    rtol=1e-12, atol=1e-15)
+    # row=None: the mean of every row (what a model without a CLS token shows)
+    np.testing.assert_allclose(A.rollout_row(attn, fusion, discard, keep_cols=1, row=None), whole.mean(axis=0),
+                               rtol=1e-12, atol=1e-15)
 
 
 def test_rollout_rows_are_renormalised_by_their_own_sum():

@@ -175,13 +175,14 @@ def rollout(attn: np.ndarray, fusion: str = "mean", discard_ratio: float = 0.0, 
 
 
 def rollout_row(attn: np.ndarray, fusion: str = "mean", discard_ratio: float = 0.0, keep_cols: int = 1,
-                row: int = 0) -> np.ndarray:
+                row: int | None = 0) -> np.ndarray:
     """Row ``row`` of ``rollout(attn, …)`` [T], without the whole product: R = A_L ⋯ A_1, so its row is
     e_rowᵀ A_L ⋯ A_1, a vector times each layer's matrix from the last block to the first (L vector-matrix
-    products instead of L matrix products: a thousandth of the work at 197 tokens)."""
+    products instead of L matrix products: a thousandth of the work at 197 tokens). ``row=None``: the mean of
+    every row, (1/T)·1ᵀR, the same way."""
     fused = fuse_heads(attn, fusion)  # [L, T, T]
     t = fused.shape[-1]
-    out = np.eye(t)[row]  # [T]
+    out = np.full(t, 1.0 / t) if row is None else np.eye(t)[row]  # [T]; None: the mean of every row
     for a in fused[::-1]:
         a = discard_weakest(a, discard_ratio, keep_cols)
         a = 0.5 * a + 0.5 * np.eye(t)
@@ -192,10 +193,9 @@ def rollout_row(attn: np.ndarray, fusion: str = "mean", discard_ratio: float = 0
 
 def rollout_map(analysis: Analysis, fusion: str = "mean", discard_ratio: float = 0.0) -> np.ndarray:
     """[rows, cols]: the CLS row of the rollout, over the patches (the mean of every row without a CLS token)."""
-    if analysis.has_cls:  # only the CLS row is needed: a vector times the matrices, not the full product
-        row = rollout_row(analysis.attentions, fusion, discard_ratio, analysis.num_prefix)  # [T]
-    else:
-        row = rollout(analysis.attentions, fusion, discard_ratio, analysis.num_prefix).mean(axis=0)  # [T]
+    # one row is needed (the CLS row, or the mean of every row): a vector times the matrices, not the full product
+    row = rollout_row(analysis.attentions, fusion, discard_ratio, analysis.num_prefix,
+                      0 if analysis.has_cls else None)  # [T]
     return row[analysis.num_prefix:].reshape(analysis.grid)
 
 
