@@ -101,6 +101,9 @@ def test_every_page_core_runs_and_checks_against_the_model(family):
         assert fig.data, (name, view.__qualname__)
     row = attention.cls_attention(a, a.depth - 1)
     assert row.shape == a.grid and np.isfinite(row).all()
+    raw = a.attentions[a.depth - 1].astype(np.float32)  # [H, T, T]: one head's map, CLS row or every query's mean
+    want = raw[1, 0, a.num_prefix:] if a.has_cls else raw[1, :, a.num_prefix:].mean(axis=0)
+    np.testing.assert_allclose(attention.cls_attention(a, a.depth - 1, 1).ravel(), want, rtol=1e-5, atol=1e-7)
     # the patch-size experiment at the model's own size gives the model's own answer
     native = patches.patch_size_experiment(bundle, a, [a.patch_size])[0]
     assert native.tokens == a.num_tokens

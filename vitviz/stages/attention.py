@@ -35,6 +35,8 @@ def cls_attention(analysis: Analysis, layer: int, head: int | None = None) -> np
     over every query (``reader``)."""
     n0 = analysis.num_prefix
     attn = analysis.attentions[layer]  # [H, T, T]
+    if head is not None:  # the one head first: without a CLS token the mean over queries is per head
+        attn, head = attn[head:head + 1], 0
     rows = attn[:, 0, n0:] if analysis.has_cls else attn[:, :, n0:].mean(axis=1, dtype=np.float32)  # [H, N]
     return _heads(rows, head).reshape(analysis.grid)
 
