@@ -654,29 +654,31 @@ class ClassClient(Learner):
         self.polls = 0
         self.poll_errors: list[str] = []
         self._polling = False  # a fragment rerun this tab asked for is running
-        self._in_full = False
+        self._run_first: float | None = None  # the run now under way: its first visible element
+        self._run_auto: dict[str, float] = {}  # and the fragments it keeps rerunning
         self._charts = 0
         self.full_charts: list[int] = []  # charts drawn by each full run (0 on a stage page: no image)
         self.code = ""
 
     def _on_message(self, msg: ForwardMsg, size: int) -> None:
+        """Every run is watched from its start; its end says what it was (a fragment's, or the page's whole run),
+        since a run the server starts on its own (a wake-up) may begin while this tab waits for its own check."""
         received = msg
         kind = msg.WhichOneof("type")
         if kind == "ref_hash" and msg.ref_hash in self.cache:  # an element the tab holds: it is drawn all the same
             msg, kind = self.cache[msg.ref_hash][1], "delta"
         if kind == "auto_rerun":
+            self._run_auto[msg.auto_rerun.fragment_id] = msg.auto_rerun.interval
             self.auto[msg.auto_rerun.fragment_id] = msg.auto_rerun.interval
         elif kind == "stop_auto_rerun":
             self.auto.clear()
         elif kind == "new_session":
             if msg.new_session.page_script_hash:
                 self.page_hash = msg.new_session.page_script_hash
-            if not self._polling:
-                self._in_full, self._seen_ids, self._charts = True, set(), 0
-                self.auto.clear()  # the run sends the fragments it keeps
+            self._run_first, self._seen_ids, self._charts, self._run_auto = None, set(), 0, {}
         elif kind == "navigation" and msg.navigation.page_script_hash:
             self.page_hash = msg.navigation.page_script_hash
-        elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element" and self._in_full:
+        elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
             el = msg.delta.new_element
             etype = el.WhichOneof("type")
             if etype == "plotly_chart":
@@ -685,8 +687,8 @@ class ClassClient(Learner):
                 m = CODE_RE.search(el.html.body)
                 if m:
                     self.code = m.group(1)
-            if etype not in ("empty", "skeleton") and (not self.full_firsts or len(self.full_firsts) == len(self.full_ends)):
-                self.full_firsts.append(time.perf_counter())
+            if etype not in ("empty", "skeleton") and self._run_first is None:
+                self._run_first = time.perf_counter()
             if etype == "exception":
                 self.poll_errors.append(f"exception: {el.exception.type}: {el.exception.message[:200]}")
         if kind == "script_finished":
@@ -697,13 +699,13 @@ class ClassClient(Learner):
                 return
             if status == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
                 self._polling = False  # the check found news: the app's rerun comes next
-            if status == ForwardMsg.FINISHED_SUCCESSFULLY:
-                if len(self.full_firsts) == len(self.full_ends):  # a run that drew nothing new
-                    self.full_firsts.append(time.perf_counter())
-                self.full_ends.append(time.perf_counter())
+            if status == ForwardMsg.FINISHED_SUCCESSFULLY:  # the page's whole run
+                now = time.perf_counter()
+                self.full_firsts.append(self._run_first or now)  # a run that drew nothing new: its end
+                self.full_ends.append(now)
                 self.full_pages.append(self.page_hash)
                 self.full_charts.append(self._charts)
-                self._in_full = False
+                self.auto = dict(self._run_auto)  # the fragments this run keeps
                 self._polling = False
         super()._on_message(received, size)
 
@@ -722,7 +724,7 @@ class ClassClient(Learner):
                 return
             except asyncio.TimeoutError:
                 pass
-            if not self.auto or self._polling or self._in_full or (self._step is not None and
+            if not self.auto or self._polling or (self._step is not None and
                                                                      self._step.seconds != self._step.seconds):
                 continue
             fragment = next(iter(self.auto))
@@ -732,6 +734,27 @@ class ClassClient(Learner):
             self._polling = True
             self.polls += 1
             await ws.send(BackMsg(rerun_script=state).SerializeToString())
+
+    async def connect(self):
+        """Open the tab: the page load's requests, then the websocket with a task reading it. (websocket, task)"""
+        loop = asyncio.get_running_loop()
+        for path in ("/", "/_stcore/health", "/_stcore/host-config"):
+            await loop.run_in_executor(None, self._get, path)
+        headers = {"Origin": self.base, "Cookie": "; ".join(f"{k.name}={k.value}" for k in self.jar)}
+        ws = await websockets.connect(self.base.replace("http", "ws", 1) + "/_stcore/stream", subprotocols=["streamlit"],
+                                      additional_headers=headers, max_size=None, open_timeout=self.step_timeout)
+        return ws, asyncio.create_task(self._reader(ws))
+
+    async def join(self, ws, code: str) -> Step:
+        """Open the join link (``?class=CODE``) in this tab and wait for the page."""
+        state = self._client_state(page="")
+        state.query_string = f"class={code}"
+        step = Step("join")
+        self.steps.append(step)
+        self._begin(step)
+        await ws.send(BackMsg(rerun_script=state).SerializeToString())
+        await self._await_finish(step)
+        return step
 
     def press(self, key: str) -> bool:
         """A button click: its trigger goes with the next rerun only."""
@@ -768,12 +791,7 @@ async def run_class(url: str, args: argparse.Namespace, monitor: Monitor, work: 
     forwards = (lambda: forward_count(work)) if work else (lambda: -1)
 
     async def connect(c: ClassClient):
-        for path in ("/", "/_stcore/health", "/_stcore/host-config"):
-            await loop.run_in_executor(None, c._get, path)
-        headers = {"Origin": c.base, "Cookie": "; ".join(f"{k.name}={k.value}" for k in c.jar)}
-        ws = await websockets.connect(c.base.replace("http", "ws", 1) + "/_stcore/stream", subprotocols=["streamlit"],
-                                      additional_headers=headers, max_size=None, open_timeout=c.step_timeout)
-        return ws, asyncio.create_task(c._reader(ws))
+        return await c.connect()
 
     async def all_followers_after(t0: float, page: str) -> tuple[list[float], list[float], list[str]]:
         deadline = time.perf_counter() + args.step_timeout
@@ -826,15 +844,7 @@ async def run_class(url: str, args: argparse.Namespace, monitor: Monitor, work: 
         alone = (monitor.cpu() - c0) / (time.perf_counter() - w0)
         for f in followers:  # each opens the join link
             conns.append(await connect(f))
-        joins = []
-        for f, (ws, _r) in zip(followers, conns):
-            state = f._client_state(page="")
-            state.query_string = f"class={teacher.code}"
-            f._begin(Step("join"))
-            f.steps.append(f._step)
-            joins.append(ws.send(BackMsg(rerun_script=state).SerializeToString()))
-        await asyncio.gather(*joins)
-        await asyncio.gather(*(f._await_finish(f._step) for f in followers))
+        await asyncio.gather(*(f.join(ws, teacher.code) for f, (ws, _r) in zip(followers, conns)))
         pollers += [asyncio.create_task(f.poll(ws, stop)) for f, (ws, _r) in zip(followers, conns)]
         await asyncio.sleep(3)  # every follower's first check
         c0, w0, p0 = monitor.cpu(), time.perf_counter(), sum(f.polls for f in followers)
@@ -1085,6 +1095,27 @@ def compare(other: dict, this: dict) -> None:
         print(f"{name:34s} {a:9.2f} {b:9.2f}  {b / a if a else float('nan'):8.2f}")
 
 
+def compare_class(other: dict, this: dict) -> None:
+    """Two class-mode runs side by side (``--class --against``): each teacher step's followers, then the headline."""
+    print(f"\n{'teacher step':16s} | {'follower p95':>12s} {'':>6s} {'':>6s} | {'first change p95':>16s} {'':>6s} {'':>6s}")
+    print(f"{'':16s} | {'other':>12s} {'this':>6s} {'ratio':>6s} | {'other':>16s} {'this':>6s} {'ratio':>6s}")
+    for name, b in this["rows"].items():
+        a = other["rows"].get(name)
+        if a is None:
+            continue
+        print(f"{name:16s} | {a['p95']:11.2f}s {b['p95']:5.2f}s {b['p95'] / a['p95'] if a['p95'] else float('nan'):6.2f} | "
+              f"{a['first_p95']:15.2f}s {b['first_p95']:5.2f}s "
+              f"{b['first_p95'] / a['first_p95'] if a['first_p95'] else float('nan'):6.2f}")
+    rows = [("teacher-step p95, worst (s)", other["teacher_step_p95"], this["teacher_step_p95"]),
+            ("first change p95, worst (s)", other["first_change_p95"], this["first_change_p95"]),
+            ("idle followers' CPU (% of a core)", (other["idle_cpu"] - other["alone_cpu"]) * 100,
+             (this["idle_cpu"] - this["alone_cpu"]) * 100),
+            ("errors", other["errors"], this["errors"]), ("forward passes", other["forwards"], this["forwards"])]
+    print(f"\n{'':34s} {'other':>9s} {'this':>9s}  this/other")
+    for name, a, b in rows:
+        print(f"{name:34s} {a:9.2f} {b:9.2f}  {b / a if a else float('nan'):8.2f}")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--learners", type=int, default=30)
@@ -1109,8 +1140,6 @@ def main() -> int:
     args = p.parse_args()
     if not 1 <= args.learners <= MAX_LEARNERS:
         p.error(f"--learners must be 1-{MAX_LEARNERS}")
-    if args.klass and args.against:
-        p.error("--against compares free walks; run --class against each checkout on its own")
     work = Path(tempfile.mkdtemp(prefix="vitviz_load_"))
     try:
         if args.url:
@@ -1132,7 +1161,7 @@ def main() -> int:
             result = runs["this"]
             if args.against:
                 result = {"this": runs["this"], "other": runs["other"]}
-                compare(runs["other"], runs["this"])
+                (compare_class if args.klass else compare)(runs["other"], runs["this"])
         result["args"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
         if args.json:
             args.json.write_text(json.dumps(result, indent=1, default=str))

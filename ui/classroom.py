@@ -4,8 +4,10 @@ follow, or explore alone. The registry is ``vitviz.classroom`` (one per process,
 Following goes through the very session-state keys the sidebar and the pages use (``ui.session``): a follower's
 model, number format, image, page, patch, block and head are set as if the learner had chosen them, so the frame
 builds exactly the teacher's identity and every analysis and figure comes from the shared caches (``ui.caches``).
-A small fragment polls the class's version (one dict look-up) about once a second and reruns the app only when the
-version moved past what the follower last applied.
+A following tab hands the class a wake-up (``ui.wake``): the teacher's change asks the follower's session to rerun at
+once, as Streamlit's "run on save" does. A small fragment also checks the class's version (one dict look-up) and
+reruns the app when it moved past what the follower last applied: every few seconds, to stay counted and to catch
+a wake-up that was lost; about once a second where the server offers no wake-up (then it is the only way).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import secrets
 import socket
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from functools import lru_cache
 
 import segno
@@ -28,11 +31,12 @@ from vitviz.inputs.samples import BY_KEY as SAMPLES
 from vitviz.model.analysis import Analysis
 from vitviz.walkthrough import BY_KEY as STAGE_BY_KEY, HOME_PAGE
 
-from . import caches, session
+from . import caches, session, wake
 from .session import ChosenImage
 
 ROOM = Classroom()  # this process's classes
-POLL_S = 1.0  # a follower checks the class's version this often
+POLL_S = 1.0  # a follower without a wake-up checks the class's version this often
+POLL_WOKEN_S = 4.0  # a follower with one, or a learner exploring alone (the learner count's window is 10 s)
 COUNT_S = 3.0  # the teacher's learner count is refreshed this often
 QUERY = "class"  # the join link's parameter: <address>/?class=<CODE>
 LOCAL_NAMES = ("", "localhost", "127.0.0.1", "0.0.0.0", "::1", "[::1]")
@@ -399,13 +403,39 @@ def take_shown(analysis: Analysis | None) -> None:
             s[session.K_BLOCK_HEAD] = int(shown.head)
 
 
-@st.fragment(run_every=POLL_S)
-def _watch(code: str, applied: int | None, following: bool) -> None:
-    """About once a second: count this tab as joined and, when the class moved on (or ended), rerun the app. Draws
-    nothing, so a check that finds nothing new sends the browser nothing but the run's end."""
-    version = ROOM.heartbeat(code, _token())
+def _wake_up(code: str) -> Callable[[], None] | None:
+    """This follower's wake-up for the class: rerun the tab on the teacher's page (so a page change costs one run, not
+    a run that switches pages and then the new page's), or on its own page once the class has ended."""
+    nudge = wake.this_session()
+    if nudge is None:
+        return None
+
+    def woken() -> None:
+        try:
+            nudge(ROOM.get(code).state.page)
+        except core.UnknownClass:
+            nudge(None)  # ended: this page's run says so
+    return woken
+
+
+def _check(code: str, applied: int | None, following: bool) -> None:
+    """Count this tab as joined (a follower: with its wake-up) and, when the class moved on (or ended), rerun the
+    app. Draws nothing, so a check that finds nothing new sends the browser nothing but the run's end."""
+    version = ROOM.heartbeat(code, _token(), _wake_up(code) if following else None)
     if version is None or (following and version != applied):
         st.rerun(scope="app")
+
+
+@st.fragment(run_every=POLL_S)
+def _watch(code: str, applied: int | None, following: bool) -> None:
+    """About once a second: a follower the server cannot wake."""
+    _check(code, applied, following)
+
+
+@st.fragment(run_every=POLL_WOKEN_S)
+def _watch_woken(code: str, applied: int | None, following: bool) -> None:
+    """Every few seconds: a follower the teacher's changes wake, or a learner exploring alone."""
+    _check(code, applied, following)
 
 
 def bar() -> None:
@@ -439,7 +469,8 @@ def learner_bar() -> None:
             st.button("Follow the teacher", key="vitviz_class_follow", on_click=_set_follow, args=(True,),
                       help="Back to the teacher's page, image and selection.")
         st.button("Leave the class", key="vitviz_class_leave", on_click=_leave)
-    _watch(code, s.get(K_APPLIED), following)
+    woken = not following or wake.this_session() is not None
+    (_watch_woken if woken else _watch)(code, s.get(K_APPLIED), following)
 
 
 def join_box() -> None:

@@ -5,6 +5,10 @@ showed everyone), a version number bumped on every change (a follower compares i
 cheap read), the teacher's secret (driving a class needs it; the join code alone only reads) and the recent
 heartbeats of its learners (random tokens with a time, no names, nothing a learner chose).
 
+A following learner may hand in a *wake-up* with its heartbeat: an opaque callable (the app's glue makes one that
+asks the learner's session to rerun). Every change of the version calls the wake-ups of the class's followers, after
+the registry's lock is released, so a follower sees the teacher's change without waiting for its next check.
+
 The join code's first character is the app process's replica digit (env ``VITVIZ_REPLICA``, 0 by default): behind
 ``deploy/serve.sh`` the proxy sends a ``?class=`` code starting with digit i to process i, where the class lives.
 Four letters follow, from an alphabet without I, O and L (read aloud or copied from a projector without doubt);
@@ -13,6 +17,7 @@ codes are read case-insensitively.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import threading
@@ -27,6 +32,8 @@ IDLE_S = 3 * 3600.0  # a class nobody (teacher or learner) has touched for this 
 LEARNER_WINDOW_S = 10.0  # a learner counts as joined while its heartbeat is this recent
 MAX_LEARNERS_TRACKED = 500  # heartbeat tokens kept per class (a bound, not a class size limit)
 REPLICA_ENV = "VITVIZ_REPLICA"
+
+log = logging.getLogger(__name__)
 
 
 def ended_sentence(max_classes: int = MAX_CLASSES, idle_s: float = IDLE_S) -> str:
@@ -99,6 +106,7 @@ class _Class:
     touched: float
     version: int = 1
     heartbeats: dict[str, float] = field(default_factory=dict)  # learner token -> last seen
+    wakers: dict[str, Callable[[], None]] = field(default_factory=dict)  # following learner token -> its wake-up
 
 
 def replica_digit() -> str:
@@ -166,8 +174,11 @@ class Classroom:
             c = self._need(code)
             return Snapshot(c.code, c.version, c.state)
 
-    def heartbeat(self, code: str, learner: str) -> int | None:
-        """A learner's page is open on this class: counts it as joined. Returns the version (None: ended)."""
+    def heartbeat(self, code: str, learner: str, wake: Callable[[], None] | None = None) -> int | None:
+        """A learner's page is open on this class: counts it as joined. Returns the version (None: ended).
+
+        ``wake``: called on each later change of the class, until a heartbeat without one (exploring alone), the
+        learner leaving or going quiet; None removes the learner's wake-up."""
         with self._lock:
             c = self._live(code)
             if c is None:
@@ -178,6 +189,10 @@ class Classroom:
                 if len(c.heartbeats) >= MAX_LEARNERS_TRACKED:
                     return c.version  # a crowd past the bound still follows; it is not counted one by one
             c.heartbeats[learner] = now
+            if wake is None:
+                c.wakers.pop(learner, None)
+            else:
+                c.wakers[learner] = wake
             c.touched = now
             return c.version
 
@@ -187,6 +202,7 @@ class Classroom:
             c = self._live(code)
             if c is not None:
                 c.heartbeats.pop(learner, None)
+                c.wakers.pop(learner, None)
 
     def update(self, code: str, secret: str, **changes) -> int:
         """The teacher changed what followers copy (``ClassState`` fields). The version moves only when the state
@@ -195,10 +211,14 @@ class Classroom:
             c = self._teacher(code, secret)
             new = replace(c.state, **changes)
             c.touched = self._clock()
+            woken: list[Callable[[], None]] = []
             if new != c.state:
                 c.state = new
                 c.version += 1
-            return c.version
+                woken = list(c.wakers.values())
+            version = c.version
+        _wake(woken)
+        return version
 
     def show(self, code: str, secret: str, shown: Shown) -> int:
         """"Show everyone": followers take the teacher's patch, block and head (even when unchanged)."""
@@ -207,7 +227,9 @@ class Classroom:
             c.state = replace(c.state, shown=shown, shown_no=c.state.shown_no + 1)
             c.version += 1
             c.touched = self._clock()
-            return c.version
+            version, woken = c.version, list(c.wakers.values())
+        _wake(woken)
+        return version
 
     def learners(self, code: str, secret: str) -> int:
         """How many learners are joined (a count; the tokens behind it never leave the registry)."""
@@ -217,10 +239,11 @@ class Classroom:
             return self._count(c)
 
     def end(self, code: str, secret: str) -> None:
-        """The teacher ends the class: followers find it gone at their next check."""
+        """The teacher ends the class: its followers are woken to find it gone (the others at their next check)."""
         with self._lock:
-            self._teacher(code, secret)
+            woken = list(self._teacher(code, secret).wakers.values())
             del self._classes[code]
+        _wake(woken)
 
     # -- under the lock --
 
@@ -256,3 +279,14 @@ class Classroom:
     def _forget_quiet(self, c: _Class, now: float) -> None:
         for token in [t for t, seen in c.heartbeats.items() if now - seen > LEARNER_WINDOW_S]:
             del c.heartbeats[token]
+            c.wakers.pop(token, None)
+
+
+def _wake(wakers: list[Callable[[], None]]) -> None:
+    """Call each follower's wake-up; one that fails (its session closed meanwhile) does not keep the others
+    waiting: that follower finds the change at its next check."""
+    for wake in wakers:
+        try:
+            wake()
+        except Exception:  # noqa: BLE001 - a closed or broken session is that follower's own, never the teacher's
+            log.debug("a follower's wake-up failed", exc_info=True)

@@ -124,6 +124,7 @@ def test_a_class_on_a_projector_and_a_phone(server, teacher, learner, shots):
     _wait_title(teacher, "block")
     _wait_title(learner, "block")
     assert_clean(learner)
+    assert learner.url.endswith(f"/block?class={code}")  # the address names the page and the class: a reload rejoins
 
     # the learner explores alone: the teacher's next page does not move theirs
     learner.get_by_role("button", name="Explore alone").tap()
@@ -131,7 +132,7 @@ def test_a_class_on_a_projector_and_a_phone(server, teacher, learner, shots):
     on_block = _title(learner)
     teacher.get_by_role("link", name="Attention").last.click()
     _wait_title(teacher, "attention")
-    time.sleep(4)  # four of the learner's checks
+    time.sleep(5)  # one of the learner's checks (every 4 s while exploring alone), and a teacher's wake-up it ignores
     wait_idle(learner)
     assert _title(learner) == on_block
     assert learner.get_by_role("button", name="Follow the teacher").count() == 1

@@ -197,3 +197,62 @@ def test_the_teachers_ended_sentence_names_both_ways_a_class_ends_without_them()
     clock.now += 3601
     with pytest.raises(UnknownClass):
         room.update(*idle, page="bits")
+
+
+def test_a_change_wakes_the_followers_that_handed_in_a_wake_up():
+    clock = Clock()
+    room = Classroom(clock=clock, replica="0")
+    code, secret = room.start(STATE)
+    woken: list[str] = []
+    room.heartbeat(code, "a", lambda: woken.append("a"))
+    room.heartbeat(code, "b", lambda: woken.append("b"))
+    room.heartbeat(code, "c")  # counted, but exploring alone: no wake-up
+    room.update(code, secret, page="attention")
+    assert sorted(woken) == ["a", "b"]
+    woken.clear()
+    room.update(code, secret, page="attention")  # nothing changed: nobody is woken
+    assert woken == []
+    room.show(code, secret, Shown(patch=3))  # "show everyone" wakes even on the same selection
+    assert sorted(woken) == ["a", "b"]
+    woken.clear()
+    room.heartbeat(code, "a")  # a went exploring alone: its wake-up is dropped
+    room.leave(code, "b")
+    room.update(code, secret, page="bits")
+    assert woken == []
+
+
+def test_quiet_followers_are_not_woken_and_a_failing_wake_up_does_not_stop_the_others():
+    clock = Clock()
+    room = Classroom(clock=clock, replica="0")
+    code, secret = room.start(STATE)
+    woken: list[str] = []
+
+    def broken() -> None:
+        raise RuntimeError("session closed")
+
+    room.heartbeat(code, "gone", lambda: woken.append("gone"))
+    clock.now += classroom.LEARNER_WINDOW_S + 1
+    room.heartbeat(code, "broken", broken)
+    room.heartbeat(code, "here", lambda: woken.append("here"))
+    assert room.learners(code, secret) == 2  # the quiet one is forgotten, with its wake-up
+    assert room.update(code, secret, page="block") == 2  # the broken wake-up does not reach the teacher
+    assert woken == ["here"]
+
+
+def test_ending_a_class_wakes_its_followers_to_find_it_gone():
+    room = Classroom(replica="0")
+    code, secret = room.start(STATE)
+    seen: list[int | None] = []
+    room.heartbeat(code, "a", lambda: seen.append(room.version(code)))
+    room.end(code, secret)
+    assert seen == [None]  # woken after the class was gone, not while it still ran
+
+
+def test_a_wake_up_may_read_the_class_it_was_woken_by():
+    """Wake-ups are called after the registry's lock is released: one that reads the class does not deadlock."""
+    room = Classroom(replica="0")
+    code, secret = room.start(STATE)
+    seen: list[str] = []
+    room.heartbeat(code, "a", lambda: seen.append(room.get(code).state.page))
+    room.update(code, secret, page="vectors")
+    assert seen == ["vectors"]
