@@ -89,10 +89,14 @@ token = st.number_input(f"Image token of that view (0 … {s.tokens_per_crop - 1
 patches = vlm.token_patches(int(token), s)
 c1, c2, c3 = st.columns([3, 2, 3])
 with c1:
-    chart(views.token_patches(crop, s, int(token), f"Image token {int(token)} of the {cuts.name(view)}"),
+    chart(ctx.built("vlm_token_fig", model.identity if model else None, edge, view, int(token),
+                    build=lambda: views.token_patches(crop, s, int(token),
+                                                      f"Image token {int(token)} of the {cuts.name(view)}")),
           key="vlm_token_fig")
 with c2:
-    chart(views.token_zoom(crop, s, int(token), f"Its {s.scale_factor ** 2} patches"), key="vlm_token_zoom")
+    chart(ctx.built("vlm_token_zoom", model.identity if model else None, edge, view, int(token),
+                    build=lambda: views.token_zoom(crop, s, int(token), f"Its {s.scale_factor ** 2} patches")),
+          key="vlm_token_zoom")
 with c3:
     st.markdown(
         f"**Pixel shuffle** takes the {s.patches_side} × {s.patches_side} patch vectors of a view and puts each "
@@ -119,10 +123,10 @@ if opened_view is not None:
 st.header("3 · The prompt the language model receives")
 question = vlm.clean_question(st.text_input("Your question", vlm.DEFAULT_QUESTION, max_chars=vlm.MAX_QUESTION_CHARS,
                                             key="vlm_question"))
-prompt = vlm.expanded_prompt(question, cuts.rows, cuts.cols, s.image_seq_len)
 tokenize = (lambda text: model.processor.tokenizer.tokenize(text)) if model is not None else None
-pieces = vlm.strip(prompt, tokenize)
-st.markdown(glue.strip_markdown(pieces, cuts), unsafe_allow_html=True)
+pieces, strip = ctx.built("vlm_prompt", model.identity if model else None, edge, question,
+                          build=lambda: glue.prompt_strip(question, cuts, s, tokenize))
+st.markdown(strip, unsafe_allow_html=True)
 n = vlm.counts(pieces, question, tokenize is not None)
 m1, m2, m3 = st.columns(3)
 m1.metric("Image tokens", f"{n.image_tokens:,}", help=f"{cuts.n_views} views × {s.image_seq_len}")

@@ -656,6 +656,7 @@ class ClassClient(Learner):
         self._polling = False  # a fragment rerun this tab asked for is running
         self._run_first: float | None = None  # the run now under way: its first visible element
         self._run_auto: dict[str, float] = {}  # and the fragments it keeps rerunning
+        self._running = False  # a run of this tab is under way (the browser sends no check meanwhile)
         self._charts = 0
         self.full_charts: list[int] = []  # charts drawn by each full run (0 on a stage page: no image)
         self.code = ""
@@ -676,6 +677,7 @@ class ClassClient(Learner):
             if msg.new_session.page_script_hash:
                 self.page_hash = msg.new_session.page_script_hash
             self._run_first, self._seen_ids, self._charts, self._run_auto = None, set(), 0, {}
+            self._running = True
         elif kind == "navigation" and msg.navigation.page_script_hash:
             self.page_hash = msg.navigation.page_script_hash
         elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
@@ -693,6 +695,7 @@ class ClassClient(Learner):
                 self.poll_errors.append(f"exception: {el.exception.type}: {el.exception.message[:200]}")
         if kind == "script_finished":
             status = msg.script_finished
+            self._running = status == ForwardMsg.FINISHED_EARLY_FOR_RERUN  # a rerun follows at once
             if status == ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY and not self._fragment_run:
                 self._polling = False  # this tab's own check, not a step
                 self.run_no += 1
@@ -724,7 +727,7 @@ class ClassClient(Learner):
                 return
             except asyncio.TimeoutError:
                 pass
-            if not self.auto or self._polling or (self._step is not None and
+            if not self.auto or self._polling or self._running or (self._step is not None and
                                                                      self._step.seconds != self._step.seconds):
                 continue
             fragment = next(iter(self.auto))

@@ -55,6 +55,7 @@ K_MESSAGE = "_vitviz_class_message"  # str | None: one sentence about a code tha
 K_CODE_INPUT = "vitviz_join_code"  # the home page's code field
 K_TYPED = "_vitviz_typed_message"  # str | None: a typed code that leads nowhere, said under the field
 K_PAGE = "_vitviz_page"  # the page of the last run (what "show everyone" reads the block and head of)
+K_WOKEN = "_vitviz_woken_version"  # int | None: the class version this teacher last woke the followers for
 
 START_NOTE = ("Everyone who joins sees what you choose here: your model, number format, page and **your image** — "
               "a sample, or the photo you uploaded, which is then shown to the class. **Show everyone** also sends "
@@ -199,7 +200,8 @@ def _show_everyone() -> None:
     patch = s.get(session.K_PATCH)
     try:
         ROOM.show(*held, Shown(patch if isinstance(patch, int) else None,
-                               layer if isinstance(layer, int) else None, head if isinstance(head, int) else None))
+                               layer if isinstance(layer, int) else None, head if isinstance(head, int) else None),
+                  wake=False)  # the run this press starts wakes them (wake_after_page)
     except core.UnknownClass:
         _lost(core.ended_sentence())
     except core.ClassError as exc:
@@ -222,13 +224,40 @@ def publish(page: st.navigation) -> None:
     if moved:  # the lesson goes on: the join panel folds away ("Show the join panel" brings it back)
         st.session_state[K_PANEL] = False
     s = st.session_state
-    try:
-        ROOM.update(*held, model=s.get(session.K_MODEL, ""), precision=s.get(session.K_PRECISION, ""),
+    try:  # the followers are woken once this run has drawn the teacher's page (wake_after_page)
+        ROOM.update(*held, wake=False, model=s.get(session.K_MODEL, ""), precision=s.get(session.K_PRECISION, ""),
                     page=_page_key(page), image=_class_image(session.chosen_image()))
     except core.UnknownClass:
         _lost(core.ended_sentence())
     except core.ClassError as exc:
         _lost(str(exc))
+
+
+def wake_after_page() -> Callable[[], None]:
+    """Before a teacher's page runs: what to call once it has run, waking the followers when this run (or a press
+    before it) moved the class on; for anyone else, nothing.
+
+    The teacher's page is drawn first, with the core to itself: the projector shows the change at once, and the
+    followers' runs then find its analysis and figures in the shared caches. Everything is read here, before the
+    page: a page that ends with ``st.stop()`` leaves its run unable to touch Streamlit afterwards."""
+    held = teaching()
+    if held is None:
+        return lambda: None
+    s = st.session_state
+    try:
+        version = ROOM.get(held[0]).version
+    except core.ClassError:
+        return lambda: None  # ended: the next run of this page says so
+    if version == s.get(K_WOKEN):
+        return lambda: None
+    s[K_WOKEN] = version
+
+    def wake_class() -> None:
+        try:
+            ROOM.wake(*held)
+        except core.ClassError:
+            pass  # ended meanwhile: nobody to wake
+    return wake_class
 
 
 def start_button() -> None:

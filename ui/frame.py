@@ -121,7 +121,7 @@ def run() -> None:
             st.image(chosen.preview, caption=f"{chosen.name} ({chosen.image.width}×{chosen.image.height})",
                      width="stretch")
         status = st.container()
-    classroom.publish(page)  # a teacher's class copies this run's choices (before the model runs: followers start)
+    classroom.publish(page)  # a teacher's class copies this run's choices (its followers are woken at the run's end)
     presenter.apply()
     phone.phone_css()
     fp32 = _load(requested)
@@ -159,4 +159,8 @@ def run() -> None:
         precision_line(ctx)
     publish(ctx)
     waiting = st.empty()  # the place in line while other pages are being drawn (ui/caches.py, PAGES)
-    caches.PAGES.run(object(), page.run, on_wait=lambda place: show_place(waiting, place, "page"))
+    wake_class = classroom.wake_after_page()  # a teacher's run: the class follows once the teacher's page is drawn
+    try:
+        caches.PAGES.run(object(), page.run, on_wait=lambda place: show_place(waiting, place, "page"))
+    finally:
+        wake_class()

@@ -120,6 +120,13 @@ def result(k: tuple, run: Callable[[], T], label: str) -> T:
         waiting.empty()
 
 
+def prompt_strip(question: str, cuts: vlm.Cuts, s: smolvlm.Settings,
+                 tokenize: Callable[[str], list[str]] | None) -> tuple[list[vlm.Piece], str]:
+    """The prompt the processor writes for ``question`` and these cuts, as pieces and as the strip's markdown."""
+    pieces = vlm.strip(vlm.expanded_prompt(question, cuts.rows, cuts.cols, s.image_seq_len), tokenize)
+    return pieces, strip_markdown(pieces, cuts)
+
+
 def strip_markdown(pieces: list[vlm.Piece], cuts: vlm.Cuts) -> str:
     """The prompt strip as one paragraph of markdown: special tokens as code (named on hover in the legend below),
     runs of image tokens counted with their view, text in quotes (with its word tokens when the tokenizer is here),

@@ -6,8 +6,9 @@ cheap read), the teacher's secret (driving a class needs it; the join code alone
 heartbeats of its learners (random tokens with a time, no names, nothing a learner chose).
 
 A following learner may hand in a *wake-up* with its heartbeat: an opaque callable (the app's glue makes one that
-asks the learner's session to rerun). Every change of the version calls the wake-ups of the class's followers, after
-the registry's lock is released, so a follower sees the teacher's change without waiting for its next check.
+asks the learner's session to rerun). A change of the version calls the wake-ups of the class's followers, after
+the registry's lock is released (or, with ``wake=False``, when the teacher calls ``wake``: the app wakes the class
+once the teacher's own page is drawn), so a follower sees the teacher's change without waiting for its next check.
 
 The join code's first character is the app process's replica digit (env ``VITVIZ_REPLICA``, 0 by default): behind
 ``deploy/serve.sh`` the proxy sends a ``?class=`` code starting with digit i to process i, where the class lives.
@@ -204,9 +205,10 @@ class Classroom:
                 c.heartbeats.pop(learner, None)
                 c.wakers.pop(learner, None)
 
-    def update(self, code: str, secret: str, **changes) -> int:
+    def update(self, code: str, secret: str, wake: bool = True, **changes) -> int:
         """The teacher changed what followers copy (``ClassState`` fields). The version moves only when the state
-        does, so a teacher's rerun that changed nothing costs followers nothing. Returns the version."""
+        does, so a teacher's rerun that changed nothing costs followers nothing. ``wake``: wake the followers now
+        when it moved (else the teacher's ``wake`` does). Returns the version."""
         with self._lock:
             c = self._teacher(code, secret)
             new = replace(c.state, **changes)
@@ -215,21 +217,28 @@ class Classroom:
             if new != c.state:
                 c.state = new
                 c.version += 1
-                woken = list(c.wakers.values())
+                woken = list(c.wakers.values()) if wake else []
             version = c.version
         _wake(woken)
         return version
 
-    def show(self, code: str, secret: str, shown: Shown) -> int:
+    def show(self, code: str, secret: str, shown: Shown, wake: bool = True) -> int:
         """"Show everyone": followers take the teacher's patch, block and head (even when unchanged)."""
         with self._lock:
             c = self._teacher(code, secret)
             c.state = replace(c.state, shown=shown, shown_no=c.state.shown_no + 1)
             c.version += 1
             c.touched = self._clock()
-            version, woken = c.version, list(c.wakers.values())
+            version, woken = c.version, list(c.wakers.values()) if wake else []
         _wake(woken)
         return version
+
+    def wake(self, code: str, secret: str) -> int:
+        """The teacher wakes the class's followers (after changes made with ``wake=False``). Returns how many."""
+        with self._lock:
+            woken = list(self._teacher(code, secret).wakers.values())
+        _wake(woken)
+        return len(woken)
 
     def learners(self, code: str, secret: str) -> int:
         """How many learners are joined (a count; the tokens behind it never leave the registry)."""

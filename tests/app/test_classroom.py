@@ -266,3 +266,20 @@ def test_a_class_on_a_random_weight_vit():
     ok(learner.run())
     assert learner.slider(key="block_layer").value == depth - 1
     assert learner.selectbox(key="block_head").value == heads - 1
+
+
+def test_the_teachers_run_wakes_the_followers_once_its_page_is_drawn():
+    """Each change wakes the class once, at the end of the teacher's run, also when the page ends with st.stop() (a
+    page without an image does); a rerun that changed nothing wakes nobody. A follower's wake-up stands in here for
+    the one a browser tab's session hands in (ui/wake.py needs the server; tests/e2e/test_class_wake.py has it)."""
+    t, code = _teacher()
+    woken: list[str] = []
+    classroom.ROOM.heartbeat(code, "follower", lambda: woken.append(classroom.ROOM.get(code).state.page))
+    ok(t.switch_page(BY_KEY["patches"].page).run())
+    assert woken == ["patches"]  # woken after the teacher's page, with the class already on it
+    ok(t.run())
+    assert woken == ["patches"]  # nothing changed: nobody is woken
+    ok(t.switch_page(BY_KEY["faithfulness"].page).run())  # stops (st.stop) until its experiment is asked for
+    assert not t.get("plotly_chart") and woken == ["patches", "faithfulness"]  # stopped early, woken all the same
+    ok(t.button(key="vitviz_class_show").click().run())
+    assert woken == ["patches", "faithfulness", "faithfulness"]

@@ -256,3 +256,16 @@ def test_a_wake_up_may_read_the_class_it_was_woken_by():
     room.heartbeat(code, "a", lambda: seen.append(room.get(code).state.page))
     room.update(code, secret, page="vectors")
     assert seen == ["vectors"]
+
+
+def test_changes_made_without_waking_wake_the_class_when_the_teacher_says():
+    room = Classroom(replica="0")
+    code, secret = room.start(STATE)
+    woken: list[str] = []
+    room.heartbeat(code, "a", lambda: woken.append("a"))
+    room.update(code, secret, wake=False, page="attention")
+    room.show(code, secret, Shown(patch=1), wake=False)
+    assert woken == []  # the teacher's page is drawn first
+    assert room.wake(code, secret) == 1 and woken == ["a"]
+    with pytest.raises(NotTeacher):
+        room.wake(code, "not the secret")  # the join code alone wakes nobody

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -211,13 +212,18 @@ def _turn(question: str) -> list[dict]:
     return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
 
 
+@lru_cache(maxsize=1)
+def _chat_template():
+    """The built-in copy of the published chat template, compiled once (compiling it is most of rendering it)."""
+    import jinja2
+
+    return jinja2.Environment(loader=jinja2.BaseLoader()).from_string(smolvlm.CHAT_TEMPLATE)
+
+
 def chat_prompt(question: str) -> str:
     """The published chat template (the built-in copy) rendered for one user turn and the assistant's cue: what
     the page shows before the model's files are fetched."""
-    import jinja2
-
-    template = jinja2.Environment(loader=jinja2.BaseLoader()).from_string(smolvlm.CHAT_TEMPLATE)
-    return template.render(messages=_turn(question), add_generation_prompt=True)
+    return _chat_template().render(messages=_turn(question), add_generation_prompt=True)
 
 
 def expanded_prompt(question: str, rows: int, cols: int, per_crop: int) -> str:
