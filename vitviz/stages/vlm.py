@@ -90,11 +90,15 @@ def cut(image: Image.Image, s: Settings = smolvlm.PUBLISHED, processor=None) -> 
     """Cut ``image`` with the model's own image processor (``processor``: the loaded one; default: built from the
     settings), its long side scaled to ``s.longest_edge``, and keep the crops for drawing."""
     processor = processor or image_processor(s)
+    # the crops as the processor resized and cut them, before its rescale and normalisation (the pixels the model
+    # reads are these / 255, normalised: to_pixels of those gives them back exactly); skipping those two steps
+    # over 17 crops of 512² saves half the cut's CPU (130 -> 70 ms for a photo at the default 2048 px)
     out = processor(images=[[image.convert("RGB")]], return_row_col_info=True, return_tensors="np",
-                    size={"longest_edge": s.longest_edge})
-    values = out["pixel_values"][0]  # [n, 3, crop, crop]
-    return Cuts(rows=int(out["rows"][0][0]), cols=int(out["cols"][0][0]), crop=int(values.shape[-1]),
-                width=image.width, height=image.height, crops=to_pixels(values[:, :, ::2, ::2]))
+                    size={"longest_edge": s.longest_edge}, do_rescale=False, do_normalize=False)
+    values = out["pixel_values"][0][:, :, ::2, ::2]  # [n, 3, crop / 2, crop / 2], 0..255
+    return Cuts(rows=int(out["rows"][0][0]), cols=int(out["cols"][0][0]), crop=int(out["pixel_values"][0].shape[-1]),
+                width=image.width, height=image.height,
+                crops=np.clip(np.rint(values), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1))
 
 
 def image_token_count(rows: int, cols: int, per_crop: int) -> int:
