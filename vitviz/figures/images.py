@@ -131,8 +131,9 @@ def patch_grid_figure(image: np.ndarray, patch: int, grid: tuple[int, int], sele
 def heatmap_overlay(image: np.ndarray, values: np.ndarray, patch: int, opacity: float = 0.6,
                     selected: int | None = None, colorscale: str = SEQUENTIAL, title: str | None = None,
                     zmin: float | None = None, zmax: float | None = None, height: int | None = None,
-                    colorbar_title: str = "") -> go.Figure:
-    """``values`` [rows, cols] drawn over ``image`` [H, W, 3], one cell per patch."""
+                    colorbar_title: str = "", shapes: tuple[dict, ...] = ()) -> go.Figure:
+    """``values`` [rows, cols] drawn over ``image`` [H, W, 3], one cell per patch; ``shapes``: more shapes (in
+    validated form) drawn after the selected patch's outline."""
     rows, cols = values.shape
     data, layout = _image_parts(image, title, height)
     heat = {"colorbar": {"exponentformat": "power", "thickness": 12, "title": plain.title(colorbar_title)},
@@ -141,7 +142,8 @@ def heatmap_overlay(image: np.ndarray, values: np.ndarray, patch: int, opacity: 
             "x0": (patch - 1) / 2, "y0": (patch - 1) / 2, "z": values, "type": "heatmap"}
     heat.update({k: v for k, v in (("zmin", zmin), ("zmax", zmax)) if v is not None})
     data += [heat, _patch_centres((rows, cols), patch)]
-    return plain.figure(data, {**layout, **_highlight(selected, (rows, cols), patch), **CLICKABLE})
+    outlines = _highlight(selected, (rows, cols), patch).get("shapes", []) + list(shapes)
+    return plain.figure(data, {**layout, **({"shapes": outlines} if outlines else {}), **CLICKABLE})
 
 
 def grid_heatmap(values: np.ndarray, title: str | None = None, colorscale: str = SEQUENTIAL,

@@ -1,0 +1,144 @@
+"""The per-image charts written as plotly JSON (vitviz.figures.plain) send what the graph_objects figures they
+replace sent: each is compared with the validated figure built as it was built before, on the bundled model and on
+random-weight ViTs with and without registers and a CLS token, and validating it changes nothing."""
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+import streamlit  # noqa: F401  (the app's template, Streamlit's, is plotly's default from here on)
+
+from tests.unit.test_odd_tokens import case, plain14, reg4  # noqa: F401  (fixtures: four models, one image each)
+from tests.unit.test_plain_figures import _sent, _validated
+from vitviz.figures.images import heatmap_overlay
+from vitviz.figures.style import ACCENT, HIGHLIGHT, base_layout
+from vitviz.stages import odd_tokens as odd
+from vitviz.views import odd_tokens as views
+from vitviz.views.odd_tokens import FLAG_COLOUR, PREFIX_COLOURS
+
+
+# --- the odd-token charts as they were built, with graph_objects --------------------------------------------------
+
+def _ref_norm_map(a, block, k, selected):
+    layout = odd.Layout.of(a)
+    norms = odd.token_norms(a)[block]
+    flags = odd.flag(norms[layout.prefix:], k)
+    fig = heatmap_overlay(a.image, norms[layout.prefix:].reshape(a.grid), a.patch_size, 0.65, selected=selected,
+                          height=460, colorbar_title="norm",
+                          title=f"Patch token norms after block {block + 1}<br><sup>dotted: above {k:g} × the median "
+                                f"({flags.threshold:.3g}), {len(flags.flagged)} patch{'es' if len(flags.flagged) != 1 else ''}</sup>")
+    p, cols = a.patch_size, a.grid[1]
+    for i in flags.flagged:
+        r, c = divmod(int(i), cols)
+        fig.add_shape(type="rect", x0=c * p - 0.5, x1=(c + 1) * p - 0.5, y0=r * p - 0.5, y1=(r + 1) * p - 0.5,
+                      line=dict(color=FLAG_COLOUR, width=3, dash="dot"))
+    return fig
+
+
+def _ref_norm_histogram(a, block, k):
+    layout = odd.Layout.of(a)
+    norms = odd.token_norms(a)[block]
+    patches = norms[layout.prefix:]
+    flags = odd.flag(patches, k)
+    fig = go.Figure(go.Histogram(x=patches, nbinsx=min(60, max(10, patches.size // 4)), name="patch tokens",
+                                 marker_color=ACCENT, hovertemplate="norm %{x}<br>%{y} patches<extra></extra>"))
+    names = (["CLS"] if layout.has_cls else []) + [f"register {r + 1}" for r in range(layout.registers)]
+    for j, name in enumerate(names):
+        fig.add_trace(go.Scatter(x=[norms[j], norms[j]], y=[0, 1], yaxis="y2", mode="lines+markers", name=name,
+                                 line=dict(color=PREFIX_COLOURS[j % len(PREFIX_COLOURS)], width=3),
+                                 marker=dict(symbol="diamond", size=10),
+                                 hovertemplate=f"{name}: norm %{{x:.4g}}<extra></extra>"))
+    fig.add_vline(x=flags.threshold, line=dict(color=HIGHLIGHT, dash="dash", width=3),
+                  annotation_text=f"{k:g} × median", annotation_position="top right")
+    fig.update_layout(yaxis2=dict(overlaying="y", range=[0, 1.05], visible=False), bargap=0.05,
+                      legend=dict(orientation="h", y=-0.25))
+    fig.update_xaxes(title="token norm", rangemode="tozero")
+    fig.update_yaxes(title="patch tokens")
+    return base_layout(fig, f"Token norms after block {block + 1}", height=460)
+
+
+def _ref_norm_ratios(a, k):
+    layout = odd.Layout.of(a)
+    norms = odd.token_norms(a)
+    median = np.median(norms[:, layout.prefix:], axis=1)
+    x = np.arange(1, a.depth + 1)
+    fig = go.Figure(go.Scatter(x=x, y=norms[:, layout.prefix:].max(1) / median, mode="lines+markers",
+                               name="largest patch", line=dict(color=ACCENT, width=3)))
+    for j, (name, ratio) in enumerate(odd.prefix_ratios(norms, layout).items()):
+        fig.add_trace(go.Scatter(x=x, y=ratio, mode="lines+markers", name=name,
+                                 line=dict(color=PREFIX_COLOURS[j % len(PREFIX_COLOURS)], dash="dot")))
+    fig.add_hline(y=k, line=dict(color=HIGHLIGHT, dash="dash", width=3), annotation_text=f"the rule's bar: {k:g}",
+                  annotation_position="top left")
+    fig.update_xaxes(title="block", dtick=1)
+    fig.update_yaxes(title="norm ÷ median patch norm", rangemode="tozero")
+    fig.update_layout(legend=dict(orientation="h", y=-0.3))
+    return base_layout(fig, "Norm ÷ the median patch norm, after each block", height=380)
+
+
+def _ref_attention_shares(a, block, k):
+    flags = views._flags(a, block, k)
+    shares = odd.cls_attention_shares(a, flags.flagged)
+    x = np.arange(1, a.depth + 1)
+    parts = [("the CLS token itself", shares.cls_self, "#999999")]
+    if odd.Layout.of(a).registers:
+        parts.append(("the registers", shares.registers, "#009E73"))
+    parts += [(f"the {len(flags.flagged)} flagged patch{'es' if len(flags.flagged) != 1 else ''}" if flags.flagged
+               else "flagged patches (none)", shares.flagged, FLAG_COLOUR),
+              ("the other patches", shares.other, ACCENT)]
+    fig = go.Figure([go.Bar(x=x, y=v, name=n, marker_color=c, hovertemplate=f"{n}: %{{y:.1%}}<extra></extra>")
+                     for n, v, c in parts])
+    fig.update_layout(barmode="stack", legend=dict(orientation="h", y=-0.3))
+    fig.update_xaxes(title="block", dtick=1)
+    fig.update_yaxes(title="share of the CLS token's attention", tickformat=".0%", range=[0, 1.001])
+    return base_layout(fig, f"Where the CLS token's attention goes (mean of heads)<br><sup>flagged: the patches "
+                            f"above {k:g} × the median after block {block + 1}</sup>", height=400)
+
+
+def _ref_pattern_lines(a, match, kind):
+    x = np.arange(1, a.depth + 1)
+    fig = go.Figure([go.Scatter(x=x, y=match.same_mean, mode="lines+markers", name="same position",
+                                line=dict(color=ACCENT, width=3)),
+                     go.Scatter(x=x, y=match.other, mode="lines+markers", name="other positions",
+                                line=dict(color=HIGHLIGHT, width=3, dash="dash"))])
+    fig.update_xaxes(title="block", dtick=1)
+    fig.update_yaxes(title="mean cosine", range=[-1, 1])
+    fig.update_layout(legend=dict(orientation="h", y=-0.3))
+    return base_layout(fig, f"Image vs {odd.BLANKS[kind][0].split(' (')[0]}: mean cosine per block", height=380)
+
+
+def _ref_readout_errors(result):
+    unit = "patches" if result.target == "position" else "× the patches' spread"
+    fig = go.Figure(go.Box(y=result.normal, name="normal tokens", marker_color=ACCENT, boxpoints="all", jitter=0.4,
+                           pointpos=0))
+    if result.flagged.size:
+        fig.add_trace(go.Box(y=result.flagged, name="flagged tokens", marker_color=FLAG_COLOUR, boxpoints="all",
+                             jitter=0.4, pointpos=0))
+    fig.add_hline(y=result.chance, line=dict(color=HIGHLIGHT, dash="dash", width=3),
+                  annotation_text="guessing the average", annotation_position="top left")
+    fig.update_layout(showlegend=False)
+    fig.update_yaxes(title=f"error ({unit})", rangemode="tozero")
+    what = "its place" if result.target == "position" else "its pixels"
+    return base_layout(fig, f"Read-out of {what} from the token", height=360)
+
+
+def _same(new: go.Figure, ref: go.Figure) -> None:
+    assert _sent(new) == _sent(ref)
+    assert _sent(new) == _sent(_validated(new))  # validating it changes nothing
+
+
+def test_the_odd_token_charts_send_what_their_graph_objects_figures_sent(case):  # noqa: F811
+    bundle, _, a = case
+    last = a.depth - 1
+    for k in (0.5, 1.5, odd.NORM_K, 1e9):  # patches flagged (half of them at 0.5), and none
+        for block in (0, last):
+            _same(views.norm_map(bundle, a, block, k, 3), _ref_norm_map(a, block, k, 3))
+            _same(views.norm_histogram(bundle, a, block, k), _ref_norm_histogram(a, block, k))
+            if odd.Layout.of(a).has_cls:
+                _same(views.attention_shares(bundle, a, block, k), _ref_attention_shares(a, block, k))
+        _same(views.norm_ratios(bundle, a, k), _ref_norm_ratios(a, k))
+    rng = np.random.default_rng(0)
+    match = odd.pattern_match(a.block_outputs[:, a.num_prefix:], rng.normal(size=a.block_outputs[:, a.num_prefix:].shape))
+    _same(views.pattern_lines(bundle, a, match, "grey"), _ref_pattern_lines(a, match, "grey"))
+    for flagged in ((), (0, 2)):
+        for r in odd.read_outs(a, last, flagged):
+            _same(views.readout_errors(bundle, a, r), _ref_readout_errors(r))
+    assert views.norm_map(bundle, a, last, 0.5, 3).layout.shapes[-1].line.dash == "dot"  # still a figure to read
