@@ -142,3 +142,88 @@ def test_the_odd_token_charts_send_what_their_graph_objects_figures_sent(case): 
         for r in odd.read_outs(a, last, flagged):
             _same(views.readout_errors(bundle, a, r), _ref_readout_errors(r))
     assert views.norm_map(bundle, a, last, 0.5, 3).layout.shapes[-1].line.dash == "dot"  # still a figure to read
+
+
+# --- the language-model page's image figures as they were built --------------------------------------------------
+
+def _ref_crops_on_image(image, cuts, height=None):
+    from vitviz.figures.images import image_figure
+
+    fig = image_figure(image, f"{cuts.rows} × {cuts.cols} crops of {cuts.crop} px, plus the whole image as the global "
+                       "view" if cuts.n_crops else f"One view of {cuts.crop} px (the image was not split)", height)
+    for i in range(cuts.n_crops):
+        x0, y0, x1, y1 = cuts.box(i)
+        fig.add_shape(type="rect", x0=x0 - 0.5, x1=x1 - 0.5, y0=y0 - 0.5, y1=y1 - 0.5,
+                      line=dict(color=HIGHLIGHT, width=3))
+        r, c = divmod(i, cuts.cols)
+        fig.add_annotation(x=(x0 + x1) / 2, y=(y0 + y1) / 2, text=f"row {r + 1}, col {c + 1}", showarrow=False,
+                           font=dict(color="white", size=14), bgcolor="rgba(0,0,0,0.55)")
+    return fig
+
+
+def _ref_token_patches(crop, s, token, title):
+    from vitviz.figures.images import image_figure
+
+    fig = image_figure(crop, title)
+    h = crop.shape[0]
+    px = h / s.patches_side
+    xs, ys = [], []
+    for k in range(1, s.patches_side):
+        xs += [k * px - 0.5, k * px - 0.5, None, -0.5, h - 0.5, None]
+        ys += [-0.5, h - 0.5, None, k * px - 0.5, k * px - 0.5, None]
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color="rgba(255,255,255,0.35)", width=1),
+                             hoverinfo="skip", showlegend=False))
+    tx, ty = [], []
+    step = px * s.scale_factor
+    for k in range(1, s.tokens_side):
+        tx += [k * step - 0.5, k * step - 0.5, None, -0.5, h - 0.5, None]
+        ty += [-0.5, h - 0.5, None, k * step - 0.5, k * step - 0.5, None]
+    fig.add_trace(go.Scatter(x=tx, y=ty, mode="lines", line=dict(color="white", width=2), hoverinfo="skip",
+                             showlegend=False))
+    tr, tc = divmod(token, s.tokens_side)
+    fig.add_shape(type="rect", x0=tc * step - 0.5, x1=(tc + 1) * step - 0.5, y0=tr * step - 0.5,
+                  y1=(tr + 1) * step - 0.5, line=dict(color=HIGHLIGHT, width=4))
+    return fig
+
+
+def _ref_token_zoom(crop, s, token, title):
+    from vitviz.figures.images import image_figure
+
+    h = crop.shape[0]
+    px = h // s.patches_side
+    tr, tc = divmod(token, s.tokens_side)
+    f = s.scale_factor
+    block = crop[tr * f * px:(tr + 1) * f * px, tc * f * px:(tc + 1) * f * px]
+    zoom = max(1, 320 // block.shape[0])
+    big = np.kron(block, np.ones((zoom, zoom, 1), dtype=np.uint8))
+    fig = image_figure(big, title)
+    cell = px * zoom
+    for i in range(f):
+        for j in range(f):
+            fig.add_shape(type="rect", x0=j * cell - 0.5, x1=(j + 1) * cell - 0.5, y0=i * cell - 0.5,
+                          y1=(i + 1) * cell - 0.5, line=dict(color=HIGHLIGHT, width=2))
+            fig.add_annotation(x=(j + 0.5) * cell, y=(i + 0.5) * cell, text=str(i * f + j + 1), showarrow=False,
+                               font=dict(color="white", size=16), bgcolor="rgba(0,0,0,0.55)")
+    return fig
+
+
+def test_the_language_model_image_figures_send_what_their_graph_objects_figures_sent():
+    import dataclasses
+
+    from vitviz.inputs.decode import load_image
+    from vitviz.inputs.samples import BY_KEY
+    from vitviz.model import smolvlm
+    from vitviz.stages import vlm
+    from vitviz.views import vlm as vlm_views
+
+    photo = load_image(BY_KEY["rocket"].data())
+    pixels = np.asarray(photo)
+    for edge in (1024, 512):  # crops, and a single view
+        s = dataclasses.replace(smolvlm.PUBLISHED, longest_edge=edge)
+        cuts = vlm.cut(photo, s)
+        _same(vlm_views.crops_on_image(pixels, cuts), _ref_crops_on_image(pixels, cuts))
+        _same(vlm_views.crops_on_image(pixels, cuts, 300), _ref_crops_on_image(pixels, cuts, 300))
+        crop = cuts.crops[0]
+        for token in (0, s.tokens_side ** 2 - 1):
+            _same(vlm_views.token_patches(crop, s, token, "t"), _ref_token_patches(crop, s, token, "t"))
+            _same(vlm_views.token_zoom(crop, s, token, "z"), _ref_token_zoom(crop, s, token, "z"))

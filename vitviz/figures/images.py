@@ -86,14 +86,18 @@ def _image_uri(image: np.ndarray) -> str:
     return f"data:{mime};base64," + base64.b64encode(data).decode()
 
 
-def image_figure(image: np.ndarray, title: str | None = None, height: int | None = None) -> go.Figure:
-    """An RGB image [H, W, 3] uint8 as a plotly figure, origin top left, no axes.
+def image_figure(image: np.ndarray, title: str | None = None, height: int | None = None,
+                 traces: tuple[dict, ...] = (), shapes: tuple[dict, ...] = (),
+                 annotations: tuple[dict, ...] = ()) -> go.Figure:
+    """An RGB image [H, W, 3] uint8 as a plotly figure, origin top left, no axes; ``traces``, ``shapes`` and
+    ``annotations`` drawn over it are given in validated form (``vitviz.figures.plain``).
 
     The pixels travel as one encoded image (an Image trace with a data-URI source, as ``px.imshow`` makes
     with ``binary_string``), encoded once per distinct image (``encode_image``).
     """
     data, layout = _image_parts(image, title, height)
-    return plain.figure(data, layout)
+    layout.update({k: list(v) for k, v in (("shapes", shapes), ("annotations", annotations)) if v})
+    return plain.figure(data + list(traces), layout)
 
 
 def _image_parts(image: np.ndarray, title: str | None, height: int | None) -> tuple[list[dict], dict]:
