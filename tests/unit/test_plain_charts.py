@@ -227,3 +227,12 @@ def test_the_language_model_image_figures_send_what_their_graph_objects_figures_
         for token in (0, s.tokens_side ** 2 - 1):
             _same(vlm_views.token_patches(crop, s, token, "t"), _ref_token_patches(crop, s, token, "t"))
             _same(vlm_views.token_zoom(crop, s, token, "z"), _ref_token_zoom(crop, s, token, "z"))
+
+
+def test_the_distance_figure_from_the_pages_distances_is_the_figure_from_the_analysis(case):  # noqa: F811
+    from vitviz.stages import attention
+    from vitviz.views import attention as attention_views
+
+    bundle, _, a = case
+    distance = attention.mean_attention_distance(a.attentions, a.grid, a.patch_size, a.num_prefix)
+    assert _sent(attention_views.distances(bundle, a, distance)) == _sent(attention_views.distances(bundle, a))
