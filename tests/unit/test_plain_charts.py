@@ -223,6 +223,11 @@ def test_the_language_model_image_figures_send_what_their_graph_objects_figures_
         cuts = vlm.cut(photo, s)
         _same(vlm_views.crops_on_image(pixels, cuts), _ref_crops_on_image(pixels, cuts))
         _same(vlm_views.crops_on_image(pixels, cuts, 300), _ref_crops_on_image(pixels, cuts, 300))
+        names = [cuts.name(i).replace("crop row ", "r").replace(", column ", " c") for i in range(cuts.n_views)]
+        from vitviz.figures.images import tiles_figure  # the views as drawn before: the crops in 0..1
+        _same(vlm_views.views(cuts), tiles_figure(
+            cuts.crops / 255.0, columns=min(cuts.cols + 1 if cuts.n_crops else 1, 6), titles=names,
+            title=f"What the encoder reads: {cuts.n_views} images of {cuts.crop} × {cuts.crop} px"))
         crop = cuts.crops[0]
         for token in (0, s.tokens_side ** 2 - 1):
             _same(vlm_views.token_patches(crop, s, token, "t"), _ref_token_patches(crop, s, token, "t"))

@@ -164,15 +164,18 @@ def grid_heatmap(values: np.ndarray, title: str | None = None, colorscale: str =
 
 def tiles_figure(tiles: np.ndarray, columns: int = 7, titles: list[str] | None = None, title: str | None = None,
                  height: int | None = None) -> go.Figure:
-    """RGB tiles [K, h, w, 3] in 0..1 laid out in a grid (one image, thin gaps)."""
+    """RGB tiles [K, h, w, 3] in 0..1 (or uint8 0..255) laid out in a grid (one image, thin white gaps)."""
     k, h, w, _ = tiles.shape
     rows = -(-k // columns)
     gap = max(1, h // 8)
-    canvas = np.ones((rows * (h + gap) - gap, columns * (w + gap) - gap, 3))
+    # in uint8 from the start: each tile's × 255 in float64 then truncated, as a float canvas × 255 would be, with
+    # no float canvas of gaps (uint8 tiles x are already what int(x / 255 · 255) gives back)
+    pixels = tiles if tiles.dtype == np.uint8 else np.multiply(tiles, 255, dtype=np.float64).astype(np.uint8)
+    canvas = np.full((rows * (h + gap) - gap, columns * (w + gap) - gap, 3), 255, np.uint8)
     for i in range(k):
         r, c = divmod(i, columns)
-        canvas[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = tiles[i]
-    data, layout = _image_parts((canvas * 255).astype(np.uint8), title, height)
+        canvas[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = pixels[i]
+    data, layout = _image_parts(canvas, title, height)
     if titles:
         layout["annotations"] = [
             {"font": {"size": 10}, "showarrow": False, "text": t, "x": (i % columns) * (w + gap) + w / 2,

@@ -49,7 +49,7 @@ def views(cuts: Cuts, height: int | None = None) -> go.Figure:
     """Every view the encoder reads, as it reads it (the processor's own pixels): the crops, then the global view."""
     names = [cuts.name(i).replace("crop row ", "r").replace(", column ", " c") for i in range(cuts.n_views)]
     columns = min(cuts.cols + 1 if cuts.n_crops else 1, 6)
-    return tiles_figure(cuts.crops / 255.0, columns=columns, titles=names,
+    return tiles_figure(cuts.crops, columns=columns, titles=names,
                         title=f"What the encoder reads: {cuts.n_views} images of {cuts.crop} × {cuts.crop} px",
                         height=height)
 
