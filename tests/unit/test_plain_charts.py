@@ -241,3 +241,129 @@ def test_the_distance_figure_from_the_pages_distances_is_the_figure_from_the_ana
     bundle, _, a = case
     distance = attention.mean_attention_distance(a.attentions, a.grid, a.patch_size, a.num_prefix)
     assert _sent(attention_views.distances(bundle, a, distance)) == _sent(attention_views.distances(bundle, a))
+
+
+# --- the shared line, bar and heatmap charts as they were built --------------------------------------------------
+
+def _ref_depth_lines(values, names, title=None, y_title="", x_title="depth", x_labels=None, height=320, y_range=None):
+    from vitviz.figures.steps import _LEGEND
+
+    fig = go.Figure()
+    x = x_labels or list(range(values.shape[-1]))
+    for row, name in zip(np.atleast_2d(values), names):
+        fig.add_trace(go.Scatter(x=x, y=row, mode="lines+markers", name=name))
+    fig.update_xaxes(title=x_title, type="category")
+    fig.update_yaxes(title=y_title, range=y_range)
+    fig.update_layout(legend=_LEGEND)
+    return base_layout(fig, title, height)
+
+
+def _ref_flattened_patch(values, patch, title=None, channels=("R", "G", "B")):
+    from vitviz.figures.tokens import CHANNEL_COLOURS, EXTRA_CHANNEL_COLOUR, INSIDE_LEGEND
+
+    per = patch * patch
+    colours = (*CHANNEL_COLOURS, EXTRA_CHANNEL_COLOUR)
+    fig = go.Figure()
+    for ch, name in enumerate(channels):
+        idx = np.arange(ch * per, (ch + 1) * per)
+        label = f"{name} channel" if len(name) == 1 else name
+        fig.add_trace(go.Bar(x=idx, y=values[idx], name=label, marker_color=colours[min(ch, len(colours) - 1)],
+                             marker_line_width=0))
+    fig.update_layout(bargap=0, legend=INSIDE_LEGEND)
+    fig.update_xaxes(title=f"position in the flattened patch (0 … {len(channels) * per - 1})")
+    fig.update_yaxes(title="normalised value")
+    return base_layout(fig, title, height=260)
+
+
+def _ref_vector_bars(vector, title=None, compare=None, names=("vector", "compare")):
+    from vitviz.figures.tokens import INSIDE_LEGEND
+
+    fig = go.Figure(go.Bar(x=np.arange(vector.size), y=vector, name=names[0], marker_color=ACCENT,
+                           marker_line_width=0))
+    if compare is not None:
+        fig.add_trace(go.Scatter(x=np.arange(compare.size), y=compare, name=names[1], mode="markers",
+                                 marker=dict(color=HIGHLIGHT, size=4, symbol="x")))
+    fig.update_layout(bargap=0, legend=INSIDE_LEGEND)
+    fig.update_xaxes(title="dimension")
+    return base_layout(fig, title, height=260)
+
+
+def _ref_layer_lines(values, title=None, y_title="", x_title="layer", names=None):
+    fig = go.Figure()
+    for i, row in enumerate(np.atleast_2d(values)):
+        fig.add_trace(go.Scatter(x=np.arange(row.size), y=row, mode="lines+markers",
+                                 name=names[i] if names else str(i)))
+    fig.update_xaxes(title=x_title, dtick=1)
+    fig.update_yaxes(title=y_title)
+    return base_layout(fig, title, height=320)
+
+
+def _ref_grid_heatmap(values, title=None, colorscale="Cividis", zmin=None, zmax=None, height=None, x_title="",
+                      y_title="", zmid=None, colorbar_title=""):
+    fig = go.Figure(go.Heatmap(z=values, colorscale=colorscale, zmin=zmin, zmax=zmax, zmid=zmid,
+                               colorbar=dict(title=colorbar_title, thickness=12, exponentformat="power")))
+    fig.update_yaxes(autorange="reversed", title=y_title)
+    fig.update_xaxes(title=x_title)
+    return base_layout(fig, title, height)
+
+
+def test_the_shared_charts_send_what_their_graph_objects_figures_sent():
+    from vitviz.figures import images, steps, tokens
+
+    rng = np.random.default_rng(5)
+    rows = rng.random((2, 13)).astype(np.float32)
+    for kw in ({}, {"title": "t", "y_title": "y", "x_title": "", "x_labels": [f"b{i}" for i in range(13)],
+                    "height": 400, "y_range": (0, 1.02)}, {"y_range": (-1.02, 1.02), "title": "a<br><sup>b</sup>"}):
+        _same(steps.depth_lines(rows, ["a", "b"], **kw), _ref_depth_lines(rows, ["a", "b"], **kw))
+        _same(steps.depth_lines(rows[0], ["a"], **kw), _ref_depth_lines(rows[0], ["a"], **kw))
+    vec = rng.standard_normal(48).astype(np.float32)
+    _same(tokens.flattened_patch(vec, 4, "f"), _ref_flattened_patch(vec, 4, "f"))
+    four = rng.random(64).astype(np.float32)
+    _same(tokens.flattened_patch(four, 4, None, ("R", "G", "B", "colour edges")),
+          _ref_flattened_patch(four, 4, None, ("R", "G", "B", "colour edges")))
+    _same(tokens.vector_bars(vec), _ref_vector_bars(vec))
+    _same(tokens.vector_bars(vec, "v", vec.astype(np.float64) / 2, ("a", "b")),
+          _ref_vector_bars(vec, "v", vec.astype(np.float64) / 2, ("a", "b")))
+    _same(tokens.layer_lines(rows), _ref_layer_lines(rows))
+    _same(tokens.layer_lines(rows, "l", "y", "block", ["r", "c"]), _ref_layer_lines(rows, "l", "y", "block", ["r", "c"]))
+    grid = rng.standard_normal((14, 14))
+    _same(images.grid_heatmap(grid), _ref_grid_heatmap(grid))
+    _same(images.grid_heatmap(grid, "g", "RdBu_r", -1, 1, 400, "x", "y", 0, "cos"),
+          _ref_grid_heatmap(grid, "g", "RdBu_r", -1, 1, 400, "x", "y", 0, "cos"))
+
+
+def test_the_block_depth_charts_send_what_they_sent(case):  # noqa: F811
+    """The logit lens changes its second line after depth_lines drew it, the precision section its y axis: both
+    still read and change a plain figure as they changed a validated one."""
+    from vitviz.figures.prediction import short_label
+    from vitviz.stages import block
+    from vitviz.views import block as block_views
+
+    bundle, _, a = case
+    stream = block.residual_stream(bundle, a)
+    ln = block.logit_lens(stream, a)
+    labels = ["input"] + [f"block {i}" for i in range(1, stream.depth + 1)]
+    if ln.has_classifier:
+        ref = _ref_depth_lines(np.stack([ln.final_prob, [t[0][1] for t in ln.top]]),
+                               [f"P(“{short_label(bundle.labels[ln.final_class])}”), the final prediction",
+                                "P(top-1 at that depth)"], x_labels=labels, y_title="probability", y_range=(0, 1.02),
+                               title=f"The logit lens: {block.head_reads(bundle.model)} after each block through the "
+                                     "final norm and the head")
+        ref.data[1].update(text=[short_label(bundle.labels[t[0][0]]) for t in ln.top],
+                           hovertemplate="%{x}: %{text} %{y:.3f}<extra></extra>", line=dict(dash="dot"))
+    else:
+        ref = _ref_depth_lines(ln.similarity[None], ["cosine with the final features"], x_labels=labels,
+                               y_title="cosine similarity", y_range=(-1.02, 1.02),
+                               title=f"No classifier: how close {block.head_reads(bundle.model)} (after the final norm) "
+                                     "is to its final state")
+    _same(block_views.lens(bundle, a, stream), ref)
+    token = block.token_index(a, a.num_patches // 2)
+    rows = np.stack([block.update_sizes(stream, 0), block.update_sizes(stream, token)])
+    names = [block_views._tok(a, 0), block_views._tok(a, token)]
+    _same(block_views.updates(bundle, a, stream, token),
+          _ref_depth_lines(rows, names, x_labels=[f"block {i}" for i in range(1, stream.depth + 1)], x_title="",
+                           y_title="‖update‖ / ‖token‖", title="The residual stream: how much each block changes the token"))
+    from vitviz.figures.steps import depth_lines
+    drift = rows[0].astype(np.float64)
+    _same(depth_lines(drift[None], ["d"]).update_yaxes(exponentformat="power"),
+          _ref_depth_lines(drift[None], ["d"]).update_yaxes(exponentformat="power"))

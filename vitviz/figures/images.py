@@ -154,12 +154,12 @@ def grid_heatmap(values: np.ndarray, title: str | None = None, colorscale: str =
                  zmin: float | None = None, zmax: float | None = None, height: int | None = None,
                  x_title: str = "", y_title: str = "", zmid: float | None = None,
                  colorbar_title: str = "") -> go.Figure:
-    """A plain matrix heatmap, row 0 at the top."""
-    fig = go.Figure(go.Heatmap(z=values, colorscale=colorscale, zmin=zmin, zmax=zmax, zmid=zmid,
-                               colorbar=dict(title=colorbar_title, thickness=12, exponentformat="power")))
-    fig.update_yaxes(autorange="reversed", title=y_title)
-    fig.update_xaxes(title=x_title)
-    return base_layout(fig, title, height)
+    """A plain matrix heatmap, row 0 at the top (plain JSON in validated form: drawn for every image)."""
+    heat = {"colorbar": {"exponentformat": "power", "thickness": 12, "title": plain.title(colorbar_title)},
+            "colorscale": plain.colorscale(colorscale), "z": values, "type": "heatmap"}
+    heat.update({k: v for k, v in (("zmin", zmin), ("zmax", zmax), ("zmid", zmid)) if v is not None})
+    return plain.figure([heat], {"yaxis": {"autorange": "reversed", "title": plain.title(y_title)},
+                                 "xaxis": {"title": plain.title(x_title)}, **house_layout(title, height)})
 
 
 def tiles_figure(tiles: np.ndarray, columns: int = 7, titles: list[str] | None = None, title: str | None = None,
