@@ -367,3 +367,13 @@ def test_the_block_depth_charts_send_what_they_sent(case):  # noqa: F811
     drift = rows[0].astype(np.float64)
     _same(depth_lines(drift[None], ["d"]).update_yaxes(exponentformat="power"),
           _ref_depth_lines(drift[None], ["d"]).update_yaxes(exponentformat="power"))
+
+
+def test_the_block_diagram_reads_the_model_alone(case):  # noqa: F811
+    """The page builds it once per model (``per_image=False``): without the image it is the same figure."""
+    from vitviz.model.analysis import model_alone
+    from vitviz.views import block as block_views
+
+    bundle, _, a = case
+    for step in (None, "attn"):
+        assert _sent(block_views.diagram(bundle, model_alone(a), step)) == _sent(block_views.diagram(bundle, a, step))
