@@ -50,13 +50,15 @@ def test_cuts_follow_the_processor(tiny, wide):
 
 
 def test_cut_crops_are_the_pixels_the_model_reads_on_a_photo():
-    """The crops come from the processor before its rescale and normalisation: on a photo, at a long side that
-    scales the image up and one that scales it down, they are the model's own input pixels, mapped back."""
+    """The crops come from the processor before its rescale, normalisation and padding: on photos and a wide strip,
+    at long sides that scale the image up and down, split or not, they are the model's own input pixels, mapped
+    back."""
     from vitviz.inputs.decode import load_image
     from vitviz.inputs.samples import BY_KEY
 
-    photo = load_image(BY_KEY["astronaut"].data())
-    for edge in (1024, 256):
+    for photo, edge in ((load_image(BY_KEY["astronaut"].data()), 1024), (load_image(BY_KEY["astronaut"].data()), 256),
+                        (load_image(BY_KEY["rocket"].data()), 512), (Image.new("RGB", (900, 120), (200, 30, 90)), 512),
+                        (Image.new("RGB", (900, 120), (200, 30, 90)), 2048)):
         s = dataclasses.replace(smolvlm.PUBLISHED, longest_edge=edge)
         proc = vlm.image_processor(s)
         out = proc(images=[[photo]], return_row_col_info=True, return_tensors="np", size={"longest_edge": edge})
