@@ -224,21 +224,27 @@ Fit = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
 @dataclass(frozen=True)
 class _Standardised:
-    """x [n, d] standardised (each column to mean 0, spread 1) and its thin SVD: what every ridge fit on x shares,
-    whatever it predicts (a page's position and pixel read-outs fit the same tokens)."""
+    """x [n, d] standardised (each column to mean 0, spread 1) and its thin SVD's u and s: what every ridge fit on x
+    shares, whatever it predicts (a page's position and pixel read-outs fit the same tokens)."""
 
     mu: torch.Tensor  # [d]
     sd: torch.Tensor  # [d]
-    u: torch.Tensor  # [n, r], r = min(n, d)
+    xc: torch.Tensor  # [n, d] the standardised x
+    u: torch.Tensor  # [n, r], r = min(n, d): xc = u diag(s) vh
     s: torch.Tensor  # [r]
-    vh: torch.Tensor  # [r, d]
 
     @classmethod
     def of(cls, x: torch.Tensor) -> "_Standardised":
         mu, sd = x.mean(0), x.std(0, correction=0)
         sd = torch.where(sd > 1e-12, sd, torch.ones_like(sd))
-        u, s, vh = torch.linalg.svd((x - mu) / sd, full_matrices=False)  # xc = u s vh
-        return cls(mu, sd, u, s, vh)
+        xc = (x - mu) / sd
+        if xc.shape[0] <= xc.shape[1]:  # fewer tokens than numbers (196 × 384): u and s² from the n × n Gram
+            # matrix xc xcᵀ = u s² uᵀ, a third of the SVD's time; the smallest s² lose digits the ridge penalty
+            # (at least 1e-3 × their mean) shrinks to nothing anyway
+            lam, u = torch.linalg.eigh(xc @ xc.T)  # ascending
+            return cls(mu, sd, xc, u.flip(1), lam.flip(0).clamp(min=0).sqrt())
+        u, s, _ = torch.linalg.svd(xc, full_matrices=False)
+        return cls(mu, sd, xc, u, s)
 
 
 def _ridge_fit(x: torch.Tensor, y: torch.Tensor, alphas: tuple[float, ...]) -> Fit:
@@ -272,7 +278,7 @@ def _ridge_solve(xs: _Standardised, y: torch.Tensor, alphas: tuple[float, ...]) 
         err = float((squared / torch.clamp(1 - hat, min=1e-9) ** 2).sum()) / yc.numel()
         if err < best_err:
             best, best_err = alpha, err
-    w = xs.vh.T @ ((s / (s ** 2 + best * scale))[:, None] * uty)  # [d, k]
+    w = (xs.xc.T @ u) @ ((1 / (s ** 2 + best * scale))[:, None] * uty)  # [d, k]: xcᵀ u = vhᵀ diag(s)
     return xs.mu, xs.sd, w, ym
 
 
