@@ -384,3 +384,18 @@ def test_the_blank_images_own_norms_follow_the_same_rule():
     loud[1, 1 + 5] = 200.0
     said = odd.blank_norm_sentence(odd.flags_by_block(loud, layout), "a blank image")
     assert "flags patch tokens after 1 of the 3 blocks; the most after block 2: 1 of the 64 patches" in said
+
+
+def test_token_norms_are_computed_once_per_analysis_and_read_only(case):
+    import gc
+
+    _, _, a = case
+    norms = odd.token_norms(a)
+    assert odd.token_norms(a) is norms and not norms.flags.writeable
+    np.testing.assert_array_equal(norms, np.linalg.norm(a.block_outputs.astype(np.float32), axis=-1))
+    other = dataclasses.replace(a)  # another analysis (equal arrays): its own entry, dropped with it
+    assert odd.token_norms(other) is not norms
+    held = len(odd._NORMS)
+    del other
+    gc.collect()
+    assert len(odd._NORMS) == held - 1
