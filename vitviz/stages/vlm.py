@@ -102,7 +102,8 @@ def cut(image: Image.Image, s: Settings = smolvlm.PUBLISHED, processor=None) -> 
     views = out["pixel_values"][0]
     if not (isinstance(views, np.ndarray) and views.ndim == 4 and views.shape[-1] == views.shape[-2]):
         out = processor(images=[[rgb]], **kwargs)
-    values = np.ascontiguousarray(out["pixel_values"][0][:, :, ::2, ::2])  # [n, 3, crop / 2, crop / 2], 0..255
+    values = np.array(out["pixel_values"][0][:, :, ::2, ::2], np.float32)  # [n, 3, crop / 2, crop / 2], 0..255
+    # (float32 or, from some processors, uint8: a float32 copy either way)
     np.clip(np.rint(values, out=values), 0, 255, out=values)  # in place: one half-size copy, not three
     return Cuts(rows=int(out["rows"][0][0]), cols=int(out["cols"][0][0]), crop=int(out["pixel_values"][0].shape[-1]),
                 width=image.width, height=image.height, crops=values.astype(np.uint8).transpose(0, 2, 3, 1))
