@@ -4,6 +4,7 @@ end. The tabs speak Streamlit's websocket protocol (``benchmarks/classroom_load.
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from benchmarks.classroom_load import ClassClient, ForwardMsg
 
@@ -70,4 +71,6 @@ async def _class(url: str) -> None:
 
 
 def test_a_follower_that_never_polls_is_woken_by_the_teachers_changes(server):
-    asyncio.run(_class(server))
+    # a thread of its own: Playwright's sync API (the browser tests) keeps an event loop running in this one
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _class(server)).result()
