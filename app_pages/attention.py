@@ -152,13 +152,15 @@ else:
             "where the CLS token gathers information.", icon="ℹ️")
 
 st.header("4 · How far do heads look? Mean attention distance")
-chart(ctx.figure(views.distances), key="attn_distance")
+distance = ctx.built("attention distance", build=lambda: attention.mean_attention_distance(  # [L, H] px, once
+    a.attentions, a.grid, a.patch_size, a.num_prefix))
+chart(ctx.built("attention distance figure", build=lambda: views.distances(ctx.bundle, a, distance)),
+      key="attn_distance")
 st.caption("Σⱼ Aᵢⱼ·‖pᵢ − pⱼ‖ in pixels (patch-to-patch attention renormalised), averaged over all query "
            "patches (the ViT paper, Dosovitskiy et al., 2021, Figure 7 right). The line is each block's median head: the sentence below judges "
            "its trend over depth.")
 st.markdown(ctx.built("distance_verdict", build=lambda: attention_distance.distance_verdict(
-    attention.mean_attention_distance(a.attentions, a.grid, a.patch_size, a.num_prefix),
-    attention.uniform_attention_distance(a.grid, a.patch_size))))
+    distance, attention.uniform_attention_distance(a.grid, a.patch_size))))
 
 st.header("5 · DINO-style masks", help="DINO: a self-supervised training method for ViTs, with no labels "
                                        "(Caron et al. 2021); its paper showed masks like these.")

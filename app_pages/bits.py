@@ -34,8 +34,9 @@ st.markdown("A floating-point number is three fields of bits: the **sign**, the 
 index = ctx.patch
 FMT = {f.name: f for f in numbers.FLOAT_FORMATS}
 tiny = f"A tiny number, {numbers.SUBNORMAL_EXAMPLE:g} (a subnormal in fp16 and fp8 e5m2)"
-sources = {**ctx.experiment("values", index, run=lambda: memory.values_to_inspect(ctx.fp32, ctx.reference, index),
-                            label="Reading the model…"),
+largest = ctx.built("largest weight", per_image=False, build=lambda: memory.largest_weight(ctx.fp32.model))
+sources = {**ctx.experiment("values", index, run=lambda: memory.values_to_inspect(ctx.fp32, ctx.reference, index,
+                                                                                   largest), label="Reading the model…"),
            tiny: numbers.SUBNORMAL_EXAMPLE, "Type your own": None}
 pick = st.selectbox("Which number?", list(sources), key="bits_source",
                     help="Real numbers read from the model on screen as loaded (fp32), a tiny number, or your own. A subnormal is a number "

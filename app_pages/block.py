@@ -47,8 +47,8 @@ if st.session_state.get(K_STEP) not in block.STEP_KEYS:
 st.header("1 · The block")
 left, right = st.columns([3, 2], gap="large")  # the diagram beside its controls; a phone stacks them
 with left:
-    chart(ctx.figure(views.diagram, st.session_state[K_STEP]), key=DIAGRAM, on_select=_on_step_click,
-          selection_mode="points")
+    chart(ctx.figure(views.diagram, st.session_state[K_STEP], per_image=False),  # the model's sizes: once per model
+          key=DIAGRAM, on_select=_on_step_click, selection_mode="points")
 layer = right.slider("Block (layer)", 1, a.depth, a.depth, key=K_LAYER,
                      help=f"The model has {a.depth} blocks; each reads the previous one's output.") - 1
 head = right.selectbox("Head", range(a.heads), key=K_HEAD, format_func=lambda h: f"head {h}",

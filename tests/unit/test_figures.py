@@ -153,6 +153,17 @@ def test_a_wire_figure_sends_what_the_figure_would_with_floats_as_float32():
     assert bigger.to_dict()["data"] == wire.to_dict()["data"]
 
 
+def test_wire_floats_reach_arrays_inside_lists_and_copy_flat_lists():
+    from vitviz.figures.wire import _float32
+
+    arr = np.linspace(0, 1, 5)
+    flat = [0.1, None, "a", np.float32(2), 3]
+    out = _float32({"x": flat, "mixed": [1.0, arr, {"z": arr}], "pair": (arr, "t")})
+    assert out["x"] == flat and out["x"] is not flat  # a copy, items as they were
+    assert out["mixed"][1].dtype == np.float32 and out["mixed"][2]["z"].dtype == np.float32 and out["mixed"][0] == 1.0
+    assert isinstance(out["pair"], tuple) and out["pair"][0].dtype == np.float32 and arr.dtype == np.float64
+
+
 def test_long_titles_wrap_to_lines_a_phone_shows_whole():
     from vitviz.figures.style import TITLE_CHARS, base_layout, wrap_title
 

@@ -285,6 +285,9 @@ def test_values_to_inspect_and_projection_range_read_the_bundle(tiny_bundle, pho
     assert values["A weight: patch projection W[0, 0]"] == float(w.flatten()[0])
     assert values["A value of patch 7's vector (dimension 0)"] == float(a.patch_embeddings[7, 0])
     assert memory.projection_weight_range(tiny_bundle) == (float(w.min()), float(w.max()))
+    largest = max(float(p.detach().abs().max()) for p in tiny_bundle.model.parameters())
+    assert values[memory.WEIGHT_MAX] == memory.largest_weight(tiny_bundle.model) == largest
+    assert memory.values_to_inspect(tiny_bundle, a, 7, largest)[memory.WEIGHT_MAX] == largest
 
 
 def test_gpu_sizes_are_the_boxes_gb_in_gib():

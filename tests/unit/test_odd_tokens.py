@@ -242,6 +242,44 @@ def test_read_outs_run_on_every_model(case):
     assert odd.patch_pixels(a).shape == (a.num_patches, 3 * a.patch_size ** 2)
 
 
+def _numpy_ridge_weights(x: np.ndarray, y: np.ndarray, alphas: tuple[float, ...]) -> np.ndarray:
+    """The ridge fit written plainly: every penalty's leave-one-out residuals formed target by target."""
+    xc = (x - x.mean(0)) / np.where(x.std(0) > 1e-12, x.std(0), 1.0)
+    yc = y - y.mean(0)
+    u, s, vt = np.linalg.svd(xc, full_matrices=False)
+    uty = u.T @ yc
+    scale = float(np.mean(s ** 2))
+    errs = []
+    for a in alphas:
+        shrink = s ** 2 / (s ** 2 + a * scale)
+        loo = (yc - u @ (shrink[:, None] * uty)) / (1 - 1 / len(x) - (u ** 2) @ shrink)[:, None]
+        errs.append(float(np.mean(loo ** 2)))
+    best = alphas[int(np.argmin(errs))]
+    return vt.T @ ((s / (s ** 2 + best * scale))[:, None] * uty)
+
+
+@pytest.mark.parametrize("n, k", [(60, 2), (60, 200), (150, 200)])  # fewer tokens than numbers (k > n: the
+def test_ridge_fit_equals_the_plain_fit(n, k):  # quadratic-form residuals), and more (the direct residuals)
+    rng = np.random.default_rng(n + k)
+    x = rng.normal(size=(n, 100)) * rng.random(100)
+    y = x[:, :k % 100 + 1] @ rng.normal(size=(k % 100 + 1, k)) + rng.normal(size=(n, k))
+    for alphas in (odd.RIDGE_ALPHAS, (1e-3,), (1e3,)):
+        _, _, w, _ = odd._ridge_fit(odd._t(x), odd._t(y), alphas)
+        np.testing.assert_allclose(w.numpy(), _numpy_ridge_weights(x, y, alphas), rtol=1e-7, atol=1e-10)
+
+
+def test_read_outs_of_several_targets_equal_each_read_out_alone():
+    tokens, pos, flagged = _probe_case(flagged_random=True)
+    pixels = np.random.default_rng(3).normal(size=(100, 48)) + tokens[:, :1]
+    both = odd.read_out_all(tokens, {"position": pos, "pixels": pixels}, flagged)
+    for name, target in (("position", pos), ("pixels", pixels)):
+        alone = odd.read_out(tokens, target, flagged, name)
+        assert both[name].target == name
+        np.testing.assert_array_equal(both[name].normal, alone.normal)
+        np.testing.assert_array_equal(both[name].flagged, alone.flagged)
+        assert both[name].chance == alone.chance
+
+
 def _pattern_case(tied: bool) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(2)
     common = rng.normal(size=48) * 2
@@ -346,3 +384,18 @@ def test_the_blank_images_own_norms_follow_the_same_rule():
     loud[1, 1 + 5] = 200.0
     said = odd.blank_norm_sentence(odd.flags_by_block(loud, layout), "a blank image")
     assert "flags patch tokens after 1 of the 3 blocks; the most after block 2: 1 of the 64 patches" in said
+
+
+def test_token_norms_are_computed_once_per_analysis_and_read_only(case):
+    import gc
+
+    _, _, a = case
+    norms = odd.token_norms(a)
+    assert odd.token_norms(a) is norms and not norms.flags.writeable
+    np.testing.assert_array_equal(norms, np.linalg.norm(a.block_outputs.astype(np.float32), axis=-1))
+    other = dataclasses.replace(a)  # another analysis (equal arrays): its own entry, dropped with it
+    assert odd.token_norms(other) is not norms
+    held = len(odd._NORMS)
+    del other
+    gc.collect()
+    assert len(odd._NORMS) == held - 1

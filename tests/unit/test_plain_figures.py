@@ -135,6 +135,10 @@ CASES = {
     "tiles": (lambda: images.tiles_figure(TILES, columns=3, titles=list("abcde"), title="tt", height=200),
               lambda: _ref_tiles(TILES, columns=3, titles=list("abcde"), title="tt", height=200)),
     "tiles, no titles": (lambda: images.tiles_figure(TILES, columns=3), lambda: _ref_tiles(TILES, columns=3)),
+    "tiles, float32": (lambda: images.tiles_figure(TILES.astype(np.float32), columns=2),
+                       lambda: _ref_tiles(TILES.astype(np.float32), columns=2)),
+    "tiles, uint8": (lambda: images.tiles_figure((TILES * 255).astype(np.uint8), columns=3),  # as x / 255 drew them
+                     lambda: _ref_tiles((TILES * 255).astype(np.uint8) / 255.0, columns=3)),
 }
 
 

@@ -2,6 +2,8 @@
 against transformers itself — the processor's token count, where the template puts the image tokens, pixel
 shuffle, the connector's projection, the token-by-token loop against ``generate``, attention rows."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -45,6 +47,24 @@ def test_cuts_follow_the_processor(tiny, wide):
     assert cuts.box(1) == (75.0, 0.0, 150.0, 50.0) and cuts.box(2) == (0.0, 0.0, 150.0, 50.0)
     back = vlm.to_pixels(out["pixel_values"][0])
     assert np.array_equal(cuts.crops, back[:, ::2, ::2])
+
+
+def test_cut_crops_are_the_pixels_the_model_reads_on_a_photo():
+    """The crops come from the processor before its rescale, normalisation and padding: on photos and a wide strip,
+    at long sides that scale the image up and down, split or not, they are the model's own input pixels, mapped
+    back."""
+    from vitviz.inputs.decode import load_image
+    from vitviz.inputs.samples import BY_KEY
+
+    for photo, edge in ((load_image(BY_KEY["astronaut"].data()), 1024), (load_image(BY_KEY["astronaut"].data()), 256),
+                        (load_image(BY_KEY["rocket"].data()), 512), (Image.new("RGB", (900, 120), (200, 30, 90)), 512),
+                        (Image.new("RGB", (900, 120), (200, 30, 90)), 2048)):
+        s = dataclasses.replace(smolvlm.PUBLISHED, longest_edge=edge)
+        proc = vlm.image_processor(s)
+        out = proc(images=[[photo]], return_row_col_info=True, return_tensors="np", size={"longest_edge": edge})
+        cuts = vlm.cut(photo, s, proc)
+        assert cuts.n_views == out["pixel_values"].shape[1] and cuts.crop == out["pixel_values"].shape[-1]
+        assert np.array_equal(cuts.crops, vlm.to_pixels(out["pixel_values"][0])[:, ::2, ::2])
 
 
 def test_image_token_count_equals_the_processors(tiny, wide):

@@ -86,14 +86,18 @@ def _image_uri(image: np.ndarray) -> str:
     return f"data:{mime};base64," + base64.b64encode(data).decode()
 
 
-def image_figure(image: np.ndarray, title: str | None = None, height: int | None = None) -> go.Figure:
-    """An RGB image [H, W, 3] uint8 as a plotly figure, origin top left, no axes.
+def image_figure(image: np.ndarray, title: str | None = None, height: int | None = None,
+                 traces: tuple[dict, ...] = (), shapes: tuple[dict, ...] = (),
+                 annotations: tuple[dict, ...] = ()) -> go.Figure:
+    """An RGB image [H, W, 3] uint8 as a plotly figure, origin top left, no axes; ``traces``, ``shapes`` and
+    ``annotations`` drawn over it are given in validated form (``vitviz.figures.plain``).
 
     The pixels travel as one encoded image (an Image trace with a data-URI source, as ``px.imshow`` makes
     with ``binary_string``), encoded once per distinct image (``encode_image``).
     """
     data, layout = _image_parts(image, title, height)
-    return plain.figure(data, layout)
+    layout.update({k: list(v) for k, v in (("shapes", shapes), ("annotations", annotations)) if v})
+    return plain.figure(data + list(traces), layout)
 
 
 def _image_parts(image: np.ndarray, title: str | None, height: int | None) -> tuple[list[dict], dict]:
@@ -131,8 +135,9 @@ def patch_grid_figure(image: np.ndarray, patch: int, grid: tuple[int, int], sele
 def heatmap_overlay(image: np.ndarray, values: np.ndarray, patch: int, opacity: float = 0.6,
                     selected: int | None = None, colorscale: str = SEQUENTIAL, title: str | None = None,
                     zmin: float | None = None, zmax: float | None = None, height: int | None = None,
-                    colorbar_title: str = "") -> go.Figure:
-    """``values`` [rows, cols] drawn over ``image`` [H, W, 3], one cell per patch."""
+                    colorbar_title: str = "", shapes: tuple[dict, ...] = ()) -> go.Figure:
+    """``values`` [rows, cols] drawn over ``image`` [H, W, 3], one cell per patch; ``shapes``: more shapes (in
+    validated form) drawn after the selected patch's outline."""
     rows, cols = values.shape
     data, layout = _image_parts(image, title, height)
     heat = {"colorbar": {"exponentformat": "power", "thickness": 12, "title": plain.title(colorbar_title)},
@@ -141,32 +146,36 @@ def heatmap_overlay(image: np.ndarray, values: np.ndarray, patch: int, opacity: 
             "x0": (patch - 1) / 2, "y0": (patch - 1) / 2, "z": values, "type": "heatmap"}
     heat.update({k: v for k, v in (("zmin", zmin), ("zmax", zmax)) if v is not None})
     data += [heat, _patch_centres((rows, cols), patch)]
-    return plain.figure(data, {**layout, **_highlight(selected, (rows, cols), patch), **CLICKABLE})
+    outlines = _highlight(selected, (rows, cols), patch).get("shapes", []) + list(shapes)
+    return plain.figure(data, {**layout, **({"shapes": outlines} if outlines else {}), **CLICKABLE})
 
 
 def grid_heatmap(values: np.ndarray, title: str | None = None, colorscale: str = SEQUENTIAL,
                  zmin: float | None = None, zmax: float | None = None, height: int | None = None,
                  x_title: str = "", y_title: str = "", zmid: float | None = None,
                  colorbar_title: str = "") -> go.Figure:
-    """A plain matrix heatmap, row 0 at the top."""
-    fig = go.Figure(go.Heatmap(z=values, colorscale=colorscale, zmin=zmin, zmax=zmax, zmid=zmid,
-                               colorbar=dict(title=colorbar_title, thickness=12, exponentformat="power")))
-    fig.update_yaxes(autorange="reversed", title=y_title)
-    fig.update_xaxes(title=x_title)
-    return base_layout(fig, title, height)
+    """A plain matrix heatmap, row 0 at the top (plain JSON in validated form: drawn for every image)."""
+    heat = {"colorbar": {"exponentformat": "power", "thickness": 12, "title": plain.title(colorbar_title)},
+            "colorscale": plain.colorscale(colorscale), "z": values, "type": "heatmap"}
+    heat.update({k: v for k, v in (("zmin", zmin), ("zmax", zmax), ("zmid", zmid)) if v is not None})
+    return plain.figure([heat], {"yaxis": {"autorange": "reversed", "title": plain.title(y_title)},
+                                 "xaxis": {"title": plain.title(x_title)}, **house_layout(title, height)})
 
 
 def tiles_figure(tiles: np.ndarray, columns: int = 7, titles: list[str] | None = None, title: str | None = None,
                  height: int | None = None) -> go.Figure:
-    """RGB tiles [K, h, w, 3] in 0..1 laid out in a grid (one image, thin gaps)."""
+    """RGB tiles [K, h, w, 3] in 0..1 (or uint8 0..255) laid out in a grid (one image, thin white gaps)."""
     k, h, w, _ = tiles.shape
     rows = -(-k // columns)
     gap = max(1, h // 8)
-    canvas = np.ones((rows * (h + gap) - gap, columns * (w + gap) - gap, 3))
+    # in uint8 from the start: each tile's × 255 in float64 then truncated, as a float canvas × 255 would be, with
+    # no float canvas of gaps (uint8 tiles x are already what int(x / 255 · 255) gives back)
+    pixels = tiles if tiles.dtype == np.uint8 else np.multiply(tiles, 255, dtype=np.float64).astype(np.uint8)
+    canvas = np.full((rows * (h + gap) - gap, columns * (w + gap) - gap, 3), 255, np.uint8)
     for i in range(k):
         r, c = divmod(i, columns)
-        canvas[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = tiles[i]
-    data, layout = _image_parts((canvas * 255).astype(np.uint8), title, height)
+        canvas[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = pixels[i]
+    data, layout = _image_parts(canvas, title, height)
     if titles:
         layout["annotations"] = [
             {"font": {"size": 10}, "showarrow": False, "text": t, "x": (i % columns) * (w + gap) + w / 2,

@@ -126,12 +126,11 @@ def attention_matrix(matrix: np.ndarray, prefix: tuple[str, ...], query: int | N
 def depth_lines(values: np.ndarray, names: list[str], title: str | None = None, y_title: str = "",
                 x_title: str = "depth", x_labels: list[str] | None = None, height: int = 320,
                 y_range: tuple[float, float] | None = None) -> go.Figure:
-    """Rows of ``values`` [K, n] as lines over depth, with optional tick labels."""
-    fig = go.Figure()
-    x = x_labels or list(range(values.shape[-1]))
-    for row, name in zip(np.atleast_2d(values), names):
-        fig.add_trace(go.Scatter(x=x, y=row, mode="lines+markers", name=name))
-    fig.update_xaxes(title=x_title, type="category")
-    fig.update_yaxes(title=y_title, range=y_range)
-    fig.update_layout(legend=_LEGEND)
-    return base_layout(fig, title, height)
+    """Rows of ``values`` [K, n] as lines over depth, with optional tick labels (plain JSON in validated form: drawn
+    for every image)."""
+    x = list(x_labels or range(values.shape[-1]))
+    data = [{"mode": "lines+markers", "name": name, "x": x, "y": row, "type": "scatter"}
+            for row, name in zip(np.atleast_2d(values), names)]
+    yaxis = {"title": {"text": y_title}, **({"range": list(y_range)} if y_range is not None else {})}
+    return plain.figure(data, {"xaxis": {"title": {"text": x_title}, "type": "category"}, "yaxis": yaxis,
+                               "legend": _LEGEND, **house_layout(title, height)})

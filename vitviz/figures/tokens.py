@@ -56,29 +56,27 @@ def flattened_patch(values: np.ndarray, patch: int, title: str | None = None,
     """The C·P·P numbers that enter the projection, coloured by channel (R block, G block, B block, …)."""
     per = patch * patch
     colours = (*CHANNEL_COLOURS, EXTRA_CHANNEL_COLOUR)
-    fig = go.Figure()
+    data = []
     for ch, name in enumerate(channels):
         idx = np.arange(ch * per, (ch + 1) * per)
-        label = f"{name} channel" if len(name) == 1 else name
-        fig.add_trace(go.Bar(x=idx, y=values[idx], name=label, marker_color=colours[min(ch, len(colours) - 1)],
-                             marker_line_width=0))
-    fig.update_layout(bargap=0, legend=INSIDE_LEGEND)
-    fig.update_xaxes(title=f"position in the flattened patch (0 … {len(channels) * per - 1})")
-    fig.update_yaxes(title="normalised value")
-    return base_layout(fig, title, height=260)
+        data.append({"marker": {"color": colours[min(ch, len(colours) - 1)], "line": {"width": 0}},
+                     "name": f"{name} channel" if len(name) == 1 else name, "x": idx, "y": values[idx], "type": "bar"})
+    return plain.figure(data, {  # plain JSON in validated form: drawn for every image and patch
+        "legend": INSIDE_LEGEND, "bargap": 0,
+        "xaxis": {"title": {"text": f"position in the flattened patch (0 … {len(channels) * per - 1})"}},
+        "yaxis": {"title": {"text": "normalised value"}}, **house_layout(title, height=260)})
 
 
 def vector_bars(vector: np.ndarray, title: str | None = None, compare: np.ndarray | None = None,
                 names: tuple[str, str] = ("vector", "compare")) -> go.Figure:
-    """A D-dimensional vector as bars (optionally a second one as a line on top)."""
-    fig = go.Figure(go.Bar(x=np.arange(vector.size), y=vector, name=names[0], marker_color=ACCENT,
-                           marker_line_width=0))
+    """A D-dimensional vector as bars (optionally a second one as a line on top); plain JSON in validated form."""
+    data = [{"marker": {"color": ACCENT, "line": {"width": 0}}, "name": names[0], "x": np.arange(vector.size),
+             "y": vector, "type": "bar"}]
     if compare is not None:
-        fig.add_trace(go.Scatter(x=np.arange(compare.size), y=compare, name=names[1], mode="markers",
-                                 marker=dict(color=HIGHLIGHT, size=4, symbol="x")))
-    fig.update_layout(bargap=0, legend=INSIDE_LEGEND)
-    fig.update_xaxes(title="dimension")
-    return base_layout(fig, title, height=260)
+        data.append({"marker": {"color": HIGHLIGHT, "size": 4, "symbol": "x"}, "mode": "markers", "name": names[1],
+                     "x": np.arange(compare.size), "y": compare, "type": "scatter"})
+    return plain.figure(data, {"legend": INSIDE_LEGEND, "bargap": 0, "xaxis": {"title": {"text": "dimension"}},
+                               **house_layout(title, height=260)})
 
 
 def matrix_figure(matrix: np.ndarray, title: str | None = None, x_title: str = "dimension",
@@ -98,14 +96,11 @@ def matrix_figure(matrix: np.ndarray, title: str | None = None, x_title: str = "
 
 def layer_lines(values: np.ndarray, title: str | None = None, y_title: str = "", x_title: str = "layer",
                 names: list[str] | None = None) -> go.Figure:
-    """Per-layer summaries: rows of ``values`` [K, L] as lines over the layer axis."""
-    fig = go.Figure()
-    for i, row in enumerate(np.atleast_2d(values)):
-        fig.add_trace(go.Scatter(x=np.arange(row.size), y=row, mode="lines+markers",
-                                 name=names[i] if names else str(i)))
-    fig.update_xaxes(title=x_title, dtick=1)
-    fig.update_yaxes(title=y_title)
-    return base_layout(fig, title, height=320)
+    """Per-layer summaries: rows of ``values`` [K, L] as lines over the layer axis (plain JSON in validated form)."""
+    data = [{"mode": "lines+markers", "name": names[i] if names else str(i), "x": np.arange(row.size), "y": row,
+             "type": "scatter"} for i, row in enumerate(np.atleast_2d(values))]
+    return plain.figure(data, {"xaxis": {"title": {"text": x_title}, "dtick": 1}, "yaxis": {"title": {"text": y_title}},
+                               **house_layout(title, height=320)})
 
 
 def patch_size_figures(patches: list[int], tokens: list[int], scores: list[int], seconds: list[float],

@@ -28,7 +28,10 @@ def _float32(value: object) -> object:
     if isinstance(value, dict):
         return {k: _float32(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        if not any(isinstance(v, _NESTED) for v in value):  # a list of numbers or strings (colours, texts): one copy
+        # a list of numbers or strings (colours, texts, coordinates): one copy. The check reads the few distinct
+        # types of the items (map and set run in C), not each item in Python: a grid's line coordinates or a
+        # strip's labels are hundreds long
+        if not any(issubclass(t, _NESTED) for t in set(map(type, value))):
             return type(value)(value)
         return type(value)(_float32(v) for v in value)
     return value

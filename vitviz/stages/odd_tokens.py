@@ -17,6 +17,7 @@ through the context's experiment helper). Each verdict's words follow a stated r
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,8 +60,21 @@ class Layout:
 
 
 def token_norms(a: Analysis) -> np.ndarray:
-    """[L, T] float32: the Euclidean norm of every token (CLS, registers, patches) after each block."""
-    return np.linalg.norm(a.block_outputs.astype(np.float32), axis=-1)
+    """[L, T] float32, read-only: the Euclidean norm of every token (CLS, registers, patches) after each block.
+
+    Computed once per analysis (4 ms on ViT-S/16; the page's rule and four of its charts read it, again at every
+    block or k a learner picks) and kept while the analysis lives."""
+    held = _NORMS.get(id(a))
+    if held is not None and held[0]() is a:
+        return held[1]
+    norms = np.linalg.norm(a.block_outputs.astype(np.float32), axis=-1)
+    norms.flags.writeable = False  # shared by every caller
+    _NORMS[id(a)] = (weakref.ref(a), norms)
+    weakref.finalize(a, _NORMS.pop, id(a), None)
+    return norms
+
+
+_NORMS: dict[int, tuple[weakref.ref, np.ndarray]] = {}  # id(analysis) -> (the analysis, its token norms)
 
 
 NORM_K = 3.0  # the rule's default factor: "far above the rest" = a norm above NORM_K × the median patch norm
@@ -222,28 +236,64 @@ def _t(x: np.ndarray) -> torch.Tensor:
 Fit = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
 
+@dataclass(frozen=True)
+class _Standardised:
+    """x [n, d] standardised (each column to mean 0, spread 1) and its thin SVD's u and s: what every ridge fit on x
+    shares, whatever it predicts (a page's position and pixel read-outs fit the same tokens)."""
+
+    mu: torch.Tensor  # [d]
+    sd: torch.Tensor  # [d]
+    xc: torch.Tensor  # [n, d] the standardised x
+    u: torch.Tensor  # [n, r], r = min(n, d): xc = u diag(s) vh
+    s: torch.Tensor  # [r]
+
+    @classmethod
+    def of(cls, x: torch.Tensor) -> "_Standardised":
+        mu, sd = x.mean(0), x.std(0, correction=0)
+        sd = torch.where(sd > 1e-12, sd, torch.ones_like(sd))
+        xc = (x - mu) / sd
+        if xc.shape[0] <= xc.shape[1]:  # fewer tokens than numbers (196 × 384): u and s² from the n × n Gram
+            # matrix xc xcᵀ = u s² uᵀ, a third of the SVD's time; the smallest s² lose digits the ridge penalty
+            # (at least 1e-3 × their mean) shrinks to nothing anyway
+            lam, u = torch.linalg.eigh(xc @ xc.T)  # ascending
+            return cls(mu, sd, xc, u.flip(1), lam.flip(0).clamp(min=0).sqrt())
+        u, s, _ = torch.linalg.svd(xc, full_matrices=False)
+        return cls(mu, sd, xc, u, s)
+
+
 def _ridge_fit(x: torch.Tensor, y: torch.Tensor, alphas: tuple[float, ...]) -> Fit:
     """Ridge regression with an unpenalised intercept, its penalty chosen by exact leave-one-out error on
     (x [n, d], y [n, k]). Returns (x mean, x scale, weights [d, k], y mean)."""
-    mu, sd = x.mean(0), x.std(0, correction=0)
-    sd = torch.where(sd > 1e-12, sd, torch.ones_like(sd))
-    xc = (x - mu) / sd
+    return _ridge_solve(_Standardised.of(x), y, alphas)
+
+
+def _ridge_solve(xs: _Standardised, y: torch.Tensor, alphas: tuple[float, ...]) -> Fit:
+    """``_ridge_fit`` on x's standardised SVD ``xs``."""
+    u, s = xs.u, xs.s
+    n, r = u.shape
     ym = y.mean(0)
     yc = y - ym
-    u, s, vh = torch.linalg.svd(xc, full_matrices=False)  # xc = u s vh
     uty = u.T @ yc  # [r, k]
     scale = float((s ** 2).mean()) or 1.0
+    # many targets (a patch's pixels: k = 768 > r): with u square (n <= d), yc = u uty exactly, so each token's
+    # squared residual is a quadratic form in its row of u·(1 − shrink) with uty uty^T [r, r]: r³ products per
+    # penalty instead of n·r·k
+    gram = uty @ uty.T if r == n and y.shape[1] > r else None
     best, best_err = alphas[0], float("inf")
     for alpha in alphas:
         shrink = s ** 2 / (s ** 2 + alpha * scale)  # [r]
-        fitted = u @ (shrink[:, None] * uty)
-        hat = 1.0 / len(x) + (u ** 2) @ shrink  # [n]: the smoother's diagonal, intercept included
-        loo = (yc - fitted) / torch.clamp(1 - hat, min=1e-9)[:, None]
-        err = float((loo ** 2).mean())
+        hat = 1.0 / n + (u ** 2) @ shrink  # [n]: the smoother's diagonal, intercept included
+        if gram is None:
+            squared = ((yc - u @ (shrink[:, None] * uty)) ** 2).sum(1)  # [n]
+        else:
+            kept = u * (1 - shrink)  # [n, r]
+            squared = ((kept @ gram) * kept).sum(1)  # [n]
+        # the mean of the leave-one-out residuals' squares, (yc - fitted) / (1 - hat), over every token and target
+        err = float((squared / torch.clamp(1 - hat, min=1e-9) ** 2).sum()) / yc.numel()
         if err < best_err:
             best, best_err = alpha, err
-    w = vh.T @ ((s / (s ** 2 + best * scale))[:, None] * uty)  # [d, k]
-    return mu, sd, w, ym
+    w = (xs.xc.T @ u) @ ((1 / (s ** 2 + best * scale))[:, None] * uty)  # [d, k]: xcᵀ u = vhᵀ diag(s)
+    return xs.mu, xs.sd, w, ym
 
 
 def _ridge_predict(fit: Fit, x: torch.Tensor) -> torch.Tensor:
@@ -276,30 +326,43 @@ def read_out(features: np.ndarray, targets: np.ndarray, flagged: tuple[int, ...]
     token predicted by a fit without it), then on all normal tokens for the flagged ones. Errors: for "position",
     the distance in patches between the predicted and the true (row, column); for "pixels", the squared error
     relative to the normal patches' spread (1: no better than the mean patch)."""
-    x, y = _t(features), _t(targets)
+    return read_out_all(features, {target: targets}, flagged, folds, alphas)[target]
+
+
+def read_out_all(features: np.ndarray, targets: dict[str, np.ndarray], flagged: tuple[int, ...],
+                 folds: int = FOLDS, alphas: tuple[float, ...] = RIDGE_ALPHAS) -> dict[str, ReadOut]:
+    """``read_out`` of the same features for each target {"position" or "pixels": [N, K]}: each fold's tokens are
+    standardised and decomposed once for every target (each target still gets its own penalty)."""
+    x = _t(features)
+    ys = {name: _t(t) for name, t in targets.items()}
     mask = np.zeros(len(x), bool)
     mask[list(flagged)] = True
     normal = np.flatnonzero(~mask)
     order = np.random.default_rng(0).permutation(normal)
-    predicted = torch.empty((normal.size, y.shape[1]), dtype=torch.float64)
+    predicted = {name: torch.empty((normal.size, y.shape[1]), dtype=torch.float64) for name, y in ys.items()}
     for f in range(folds):
         held = order[f::folds]
         kept = np.setdiff1d(order, held)
-        fit = _ridge_fit(x[kept], y[kept], alphas)
-        predicted[np.searchsorted(normal, held)] = _ridge_predict(fit, x[held])
-    y_normal = y[normal]
-    spread = float(((y_normal - y_normal.mean(0)) ** 2).sum(1).mean()) or 1.0
-
-    def error(pred: torch.Tensor, true: torch.Tensor) -> np.ndarray:
-        if target == "position":
-            return ((pred - true) ** 2).sum(1).sqrt().numpy()
-        return (((pred - true) ** 2).sum(1) / spread).numpy()
-
+        xs = _Standardised.of(x[kept])
+        for name, y in ys.items():
+            predicted[name][np.searchsorted(normal, held)] = _ridge_predict(_ridge_solve(xs, y[kept], alphas), x[held])
     flagged_idx = np.flatnonzero(mask)
-    flagged_err = (error(_ridge_predict(_ridge_fit(x[normal], y_normal, alphas), x[flagged_idx]), y[flagged_idx])
-                   if flagged_idx.size else np.zeros(0))
-    chance = float(np.median(error(y_normal.mean(0).expand_as(y_normal), y_normal)))
-    return ReadOut(target, error(predicted, y_normal), flagged_err, chance)
+    xs = _Standardised.of(x[normal]) if flagged_idx.size else None
+    out = {}
+    for name, y in ys.items():
+        y_normal = y[normal]
+        spread = float(((y_normal - y_normal.mean(0)) ** 2).sum(1).mean()) or 1.0
+
+        def error(pred: torch.Tensor, true: torch.Tensor) -> np.ndarray:
+            if name == "position":
+                return ((pred - true) ** 2).sum(1).sqrt().numpy()
+            return (((pred - true) ** 2).sum(1) / spread).numpy()
+
+        flagged_err = (error(_ridge_predict(_ridge_solve(xs, y_normal, alphas), x[flagged_idx]), y[flagged_idx])
+                       if xs is not None else np.zeros(0))
+        chance = float(np.median(error(y_normal.mean(0).expand_as(y_normal), y_normal)))
+        out[name] = ReadOut(name, error(predicted[name], y_normal), flagged_err, chance)
+    return out
 
 
 def positions_of(grid: tuple[int, int]) -> np.ndarray:
@@ -318,8 +381,8 @@ def patch_pixels(a: Analysis) -> np.ndarray:
 def read_outs(a: Analysis, block: int, flagged: tuple[int, ...]) -> tuple[ReadOut, ReadOut]:
     """Position and pixel read-outs from the patch tokens after block ``block`` (0-based)."""
     tokens = a.block_outputs[block, a.num_prefix:].astype(np.float64)  # [N, D]
-    return (read_out(tokens, positions_of(a.grid), flagged, "position"),
-            read_out(tokens, patch_pixels(a), flagged, "pixels"))
+    both = read_out_all(tokens, {"position": positions_of(a.grid), "pixels": patch_pixels(a)}, flagged)
+    return both["position"], both["pixels"]
 
 
 READ_BAND = (10, 90)  # percentiles of the normal tokens' errors: beyond them the flagged tokens read worse/better
@@ -456,7 +519,9 @@ def pattern_match(image_patches: np.ndarray, blank_patches: np.ndarray) -> Patte
     u, v = _unit(image_patches.astype(np.float64)), _unit(blank_patches.astype(np.float64))
     same = np.einsum("lnd,lnd->ln", u, v)  # [L, N]
     n = u.shape[1]
-    total = np.einsum("lnd,lmd->l", u, v)  # [L]: sum over all pairs (u_n · v_m)
+    # [L]: the sum over all pairs of u_n · v_m, which is (Σ_n u_n) · (Σ_m v_m): L·N·D products, not L·N²·D
+    # (einsum's "lnd,lmd->l" loops over every pair: 0.1 CPU-s per image on ViT-S/16)
+    total = np.einsum("ld,ld->l", u.sum(1), v.sum(1))
     other = (total - same.sum(1)) / max(n * (n - 1), 1)
     return PatternMatch(same, other)
 

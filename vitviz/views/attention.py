@@ -95,9 +95,12 @@ def relevance(bundle: Bundle, a: Analysis, relevance_map: np.ndarray, label: str
                            title=relevance_title(bundle, relevance_map, label))
 
 
-def distances(_bundle: Bundle, a: Analysis) -> go.Figure:
+def distances(_bundle: Bundle, a: Analysis, distance: np.ndarray | None = None) -> go.Figure:
+    """Mean attention distance per head and block; ``distance`` [L, H]: ``attention.mean_attention_distance`` of
+    ``a`` when the caller has it already (the page's verdict reads the same numbers)."""
     return distance_figure(
-        attention.mean_attention_distance(a.attentions, a.grid, a.patch_size, a.num_prefix),
+        attention.mean_attention_distance(a.attentions, a.grid, a.patch_size, a.num_prefix) if distance is None
+        else distance,
         attention.uniform_attention_distance(a.grid, a.patch_size),
         f"Mean attention distance per head and block, on this image ({a.grid[0]}×{a.grid[1]} patches of "
         f"{a.patch_size} px)")

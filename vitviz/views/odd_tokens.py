@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from vitviz.figures import plain
 from vitviz.figures.images import heatmap_overlay, tiles_figure
-from vitviz.figures.style import ACCENT, DIVERGING, HIGHLIGHT, base_layout
+from vitviz.figures.style import ACCENT, DIVERGING, HIGHLIGHT, house_layout
 from vitviz.model.analysis import Analysis
 from vitviz.model.loading import Bundle
 from vitviz.stages import attention, odd_tokens as odd
@@ -20,13 +21,26 @@ def _flags(a: Analysis, block: int, k: float) -> odd.Flags:
     return odd.flags_by_block(odd.token_norms(a)[block:block + 1], odd.Layout.of(a), k)[0]
 
 
-def _outline(fig: go.Figure, patches: tuple[int, ...], a: Analysis) -> None:
-    """A rectangle around each flagged patch (shape and colour, not colour alone)."""
+# The charts below are written as plotly JSON in validated form (vitviz.figures.plain): they are drawn for every
+# image; tests/unit/test_plain_figures.py checks each against the graph_objects figure it replaces.
+_BAR_LINE = {"color": HIGHLIGHT, "dash": "dash", "width": 3}  # the rule's bar, the chance line
+_LEGEND_BELOW = {"orientation": "h", "y": -0.3}
+
+
+def _hline(y: float, text: str) -> dict:
+    """``add_hline(y, annotation_text=text, annotation_position="top left")``'s shape and annotation."""
+    return {"shapes": [{"line": _BAR_LINE, "type": "line", "x0": 0, "x1": 1, "xref": "x domain", "y0": y, "y1": y,
+                        "yref": "y"}],
+            "annotations": [{"showarrow": False, "text": text, "x": 0, "xanchor": "left", "xref": "x domain", "y": y,
+                             "yanchor": "bottom", "yref": "y"}]}
+
+
+def _outlines(patches: tuple[int, ...], a: Analysis) -> tuple[dict, ...]:
+    """A rectangle around each flagged patch (shape and colour, not colour alone), as shapes in validated form."""
     p, cols = a.patch_size, a.grid[1]
-    for i in patches:
-        r, c = divmod(int(i), cols)
-        fig.add_shape(type="rect", x0=c * p - 0.5, x1=(c + 1) * p - 0.5, y0=r * p - 0.5, y1=(r + 1) * p - 0.5,
-                      line=dict(color=FLAG_COLOUR, width=3, dash="dot"))
+    return tuple({"line": {"color": FLAG_COLOUR, "dash": "dot", "width": 3}, "type": "rect", "x0": c * p - 0.5,
+                  "x1": (c + 1) * p - 0.5, "y0": r * p - 0.5, "y1": (r + 1) * p - 0.5}
+                 for r, c in (divmod(int(i), cols) for i in patches))
 
 
 def norm_map(_bundle: Bundle, a: Analysis, block: int, k: float, selected: int) -> go.Figure:
@@ -34,12 +48,11 @@ def norm_map(_bundle: Bundle, a: Analysis, block: int, k: float, selected: int) 
     layout = odd.Layout.of(a)
     norms = odd.token_norms(a)[block]  # [T]
     flags = odd.flag(norms[layout.prefix:], k)
-    fig = heatmap_overlay(a.image, norms[layout.prefix:].reshape(a.grid), a.patch_size, 0.65, selected=selected,
-                          height=460, colorbar_title="norm",
-                          title=f"Patch token norms after block {block + 1}<br><sup>dotted: above {k:g} × the median "
-                                f"({flags.threshold:.3g}), {len(flags.flagged)} patch{'es' if len(flags.flagged) != 1 else ''}</sup>")
-    _outline(fig, flags.flagged, a)
-    return fig
+    return heatmap_overlay(a.image, norms[layout.prefix:].reshape(a.grid), a.patch_size, 0.65, selected=selected,
+                           height=460, colorbar_title="norm", shapes=_outlines(flags.flagged, a),
+                           title=f"Patch token norms after block {block + 1}<br><sup>dotted: above {k:g} × the median "
+                                 f"({flags.threshold:.3g}), {len(flags.flagged)} "
+                                 f"patch{'es' if len(flags.flagged) != 1 else ''}</sup>")
 
 
 def norm_histogram(_bundle: Bundle, a: Analysis, block: int, k: float) -> go.Figure:
@@ -49,21 +62,24 @@ def norm_histogram(_bundle: Bundle, a: Analysis, block: int, k: float) -> go.Fig
     norms = odd.token_norms(a)[block]
     patches = norms[layout.prefix:]
     flags = odd.flag(patches, k)
-    fig = go.Figure(go.Histogram(x=patches, nbinsx=min(60, max(10, patches.size // 4)), name="patch tokens",
-                                 marker_color=ACCENT, hovertemplate="norm %{x}<br>%{y} patches<extra></extra>"))
+    data = [{"hovertemplate": "norm %{x}<br>%{y} patches<extra></extra>", "marker": {"color": ACCENT},
+             "name": "patch tokens", "nbinsx": min(60, max(10, patches.size // 4)), "x": patches, "type": "histogram"}]
     names = (["CLS"] if layout.has_cls else []) + [f"register {r + 1}" for r in range(layout.registers)]
     for j, name in enumerate(names):
-        fig.add_trace(go.Scatter(x=[norms[j], norms[j]], y=[0, 1], yaxis="y2", mode="lines+markers", name=name,
-                                 line=dict(color=PREFIX_COLOURS[j % len(PREFIX_COLOURS)], width=3),
-                                 marker=dict(symbol="diamond", size=10),
-                                 hovertemplate=f"{name}: norm %{{x:.4g}}<extra></extra>"))
-    fig.add_vline(x=flags.threshold, line=dict(color=HIGHLIGHT, dash="dash", width=3),
-                  annotation_text=f"{k:g} × median", annotation_position="top right")
-    fig.update_layout(yaxis2=dict(overlaying="y", range=[0, 1.05], visible=False), bargap=0.05,
-                      legend=dict(orientation="h", y=-0.25))
-    fig.update_xaxes(title="token norm", rangemode="tozero")
-    fig.update_yaxes(title="patch tokens")
-    return base_layout(fig, f"Token norms after block {block + 1}", height=460)
+        data.append({"hovertemplate": f"{name}: norm %{{x:.4g}}<extra></extra>",
+                     "line": {"color": PREFIX_COLOURS[j % len(PREFIX_COLOURS)], "width": 3},
+                     "marker": {"size": 10, "symbol": "diamond"}, "mode": "lines+markers", "name": name,
+                     "x": [float(norms[j])] * 2, "y": [0, 1], "yaxis": "y2", "type": "scatter"})
+    t = flags.threshold  # add_vline(annotation_position="top right"); update_yaxes titles yaxis2 too
+    return plain.figure(data, {
+        "shapes": [{"line": _BAR_LINE, "type": "line", "x0": t, "x1": t, "xref": "x", "y0": 0, "y1": 1,
+                    "yref": "y domain"}],
+        "annotations": [{"showarrow": False, "text": f"{k:g} × median", "x": t, "xanchor": "left", "xref": "x",
+                         "y": 1, "yanchor": "top", "yref": "y domain"}],
+        "yaxis2": {"overlaying": "y", "range": [0, 1.05], "visible": False, "title": {"text": "patch tokens"}},
+        "legend": {"orientation": "h", "y": -0.25}, "bargap": 0.05,
+        "xaxis": {"title": {"text": "token norm"}, "rangemode": "tozero"}, "yaxis": {"title": {"text": "patch tokens"}},
+        **house_layout(f"Token norms after block {block + 1}", height=460)})
 
 
 def norm_ratios(_bundle: Bundle, a: Analysis, k: float) -> go.Figure:
@@ -73,17 +89,15 @@ def norm_ratios(_bundle: Bundle, a: Analysis, k: float) -> go.Figure:
     norms = odd.token_norms(a)  # [L, T]
     median = np.median(norms[:, layout.prefix:], axis=1)
     x = np.arange(1, a.depth + 1)
-    fig = go.Figure(go.Scatter(x=x, y=norms[:, layout.prefix:].max(1) / median, mode="lines+markers",
-                               name="largest patch", line=dict(color=ACCENT, width=3)))
+    data = [{"line": {"color": ACCENT, "width": 3}, "mode": "lines+markers", "name": "largest patch", "x": x,
+             "y": norms[:, layout.prefix:].max(1) / median, "type": "scatter"}]
     for j, (name, ratio) in enumerate(odd.prefix_ratios(norms, layout).items()):
-        fig.add_trace(go.Scatter(x=x, y=ratio, mode="lines+markers", name=name,
-                                 line=dict(color=PREFIX_COLOURS[j % len(PREFIX_COLOURS)], dash="dot")))
-    fig.add_hline(y=k, line=dict(color=HIGHLIGHT, dash="dash", width=3), annotation_text=f"the rule's bar: {k:g}",
-                  annotation_position="top left")
-    fig.update_xaxes(title="block", dtick=1)
-    fig.update_yaxes(title="norm ÷ median patch norm", rangemode="tozero")
-    fig.update_layout(legend=dict(orientation="h", y=-0.3))
-    return base_layout(fig, "Norm ÷ the median patch norm, after each block", height=380)
+        data.append({"line": {"color": PREFIX_COLOURS[j % len(PREFIX_COLOURS)], "dash": "dot"},
+                     "mode": "lines+markers", "name": name, "x": x, "y": ratio, "type": "scatter"})
+    return plain.figure(data, {**_hline(k, f"the rule's bar: {k:g}"), "xaxis": {"title": {"text": "block"}, "dtick": 1},
+                               "yaxis": {"title": {"text": "norm ÷ median patch norm"}, "rangemode": "tozero"},
+                               "legend": _LEGEND_BELOW,
+                               **house_layout("Norm ÷ the median patch norm, after each block", height=380)})
 
 
 def attention_shares(_bundle: Bundle, a: Analysis, block: int, k: float) -> go.Figure:
@@ -98,13 +112,13 @@ def attention_shares(_bundle: Bundle, a: Analysis, block: int, k: float) -> go.F
     parts += [(f"the {len(flags.flagged)} flagged patch{'es' if len(flags.flagged) != 1 else ''}" if flags.flagged
                else "flagged patches (none)", shares.flagged, FLAG_COLOUR),
               ("the other patches", shares.other, ACCENT)]
-    fig = go.Figure([go.Bar(x=x, y=v, name=n, marker_color=c, hovertemplate=f"{n}: %{{y:.1%}}<extra></extra>")
-                     for n, v, c in parts])
-    fig.update_layout(barmode="stack", legend=dict(orientation="h", y=-0.3))
-    fig.update_xaxes(title="block", dtick=1)
-    fig.update_yaxes(title="share of the CLS token's attention", tickformat=".0%", range=[0, 1.001])
-    return base_layout(fig, f"Where the CLS token's attention goes (mean of heads)<br><sup>flagged: the patches "
-                            f"above {k:g} × the median after block {block + 1}</sup>", height=400)
+    data = [{"hovertemplate": f"{n}: %{{y:.1%}}<extra></extra>", "marker": {"color": c}, "name": n, "x": x, "y": v,
+             "type": "bar"} for n, v, c in parts]
+    return plain.figure(data, {
+        "legend": _LEGEND_BELOW, "barmode": "stack", "xaxis": {"title": {"text": "block"}, "dtick": 1},
+        "yaxis": {"title": {"text": "share of the CLS token's attention"}, "tickformat": ".0%", "range": [0, 1.001]},
+        **house_layout(f"Where the CLS token's attention goes (mean of heads)<br><sup>flagged: the patches above "
+                       f"{k:g} × the median after block {block + 1}</sup>", height=400)})
 
 
 def cls_last_map(_bundle: Bundle, a: Analysis, title: str) -> go.Figure:
@@ -142,29 +156,26 @@ def pattern_map(_bundle: Bundle, a: Analysis, match: odd.PatternMatch, block: in
 def pattern_lines(_bundle: Bundle, a: Analysis, match: odd.PatternMatch, kind: str) -> go.Figure:
     """Per block: the mean cosine with the blank image's feature at the same position and at the other positions."""
     x = np.arange(1, a.depth + 1)
-    fig = go.Figure([go.Scatter(x=x, y=match.same_mean, mode="lines+markers", name="same position",
-                                line=dict(color=ACCENT, width=3)),
-                     go.Scatter(x=x, y=match.other, mode="lines+markers", name="other positions",
-                                line=dict(color=HIGHLIGHT, width=3, dash="dash"))])
-    fig.update_xaxes(title="block", dtick=1)
-    fig.update_yaxes(title="mean cosine", range=[-1, 1])
-    fig.update_layout(legend=dict(orientation="h", y=-0.3))
-    return base_layout(fig, f"Image vs {odd.BLANKS[kind][0].split(' (')[0]}: mean cosine per block", height=380)
+    data = [{"line": {"color": ACCENT, "width": 3}, "mode": "lines+markers", "name": "same position", "x": x,
+             "y": match.same_mean, "type": "scatter"},
+            {"line": {"color": HIGHLIGHT, "dash": "dash", "width": 3}, "mode": "lines+markers",
+             "name": "other positions", "x": x, "y": match.other, "type": "scatter"}]
+    return plain.figure(data, {"xaxis": {"title": {"text": "block"}, "dtick": 1},
+                               "yaxis": {"title": {"text": "mean cosine"}, "range": [-1, 1]}, "legend": _LEGEND_BELOW,
+                               **house_layout(f"Image vs {odd.BLANKS[kind][0].split(' (')[0]}: mean cosine per block",
+                                              height=380)})
 
 
 def readout_errors(_bundle: Bundle, a: Analysis, result: odd.ReadOut) -> go.Figure:
     """Per-token read-out errors: normal tokens (held out) against flagged ones, with guessing the average."""
     unit = "patches" if result.target == "position" else "× the patches' spread"
-    fig = go.Figure(go.Box(y=result.normal, name="normal tokens", marker_color=ACCENT, boxpoints="all", jitter=0.4,
-                           pointpos=0))
-    if result.flagged.size:
-        fig.add_trace(go.Box(y=result.flagged, name="flagged tokens", marker_color=FLAG_COLOUR, boxpoints="all",
-                             jitter=0.4, pointpos=0))
-    fig.add_hline(y=result.chance, line=dict(color=HIGHLIGHT, dash="dash", width=3),
-                  annotation_text="guessing the average", annotation_position="top left")
-    fig.update_layout(showlegend=False)
-    fig.update_yaxes(title=f"error ({unit})", rangemode="tozero")
+    boxes = [("normal tokens", result.normal, ACCENT)] + (
+        [("flagged tokens", result.flagged, FLAG_COLOUR)] if result.flagged.size else [])
+    data = [{"boxpoints": "all", "jitter": 0.4, "marker": {"color": c}, "name": n, "pointpos": 0, "y": y,
+             "type": "box"} for n, y, c in boxes]
     what = "its place" if result.target == "position" else "its pixels"
-    return base_layout(fig, f"Read-out of {what} from the token", height=360)
+    return plain.figure(data, {**_hline(result.chance, "guessing the average"), "showlegend": False,
+                               "yaxis": {"title": {"text": f"error ({unit})"}, "rangemode": "tozero"},
+                               **house_layout(f"Read-out of {what} from the token", height=360)})
 
 

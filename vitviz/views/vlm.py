@@ -13,51 +13,64 @@ from vitviz.model.smolvlm import Settings
 from vitviz.stages.vlm import Cuts
 
 
+def _rect(x0: float, x1: float, y0: float, y1: float, width: int) -> dict:
+    """An outline in the highlight colour, as ``add_shape(type="rect", …)`` writes it."""
+    return {"line": {"color": HIGHLIGHT, "width": width}, "type": "rect", "x0": x0, "x1": x1, "y0": y0, "y1": y1}
+
+
+def _label(x: float, y: float, text: str, size: int) -> dict:
+    """White text on a dark box, as ``add_annotation(…, showarrow=False)`` writes it."""
+    return {"bgcolor": "rgba(0,0,0,0.55)", "font": {"color": "white", "size": size}, "showarrow": False, "text": text,
+            "x": x, "y": y}
+
+
+def _lines(xs: list, ys: list, colour: str, width: int) -> dict:
+    return {"hoverinfo": "skip", "line": {"color": colour, "width": width}, "mode": "lines", "showlegend": False,
+            "x": xs, "y": ys, "type": "scatter"}
+
+
+# The image figures below are drawn for every image and every token: written as plotly JSON in validated form
+# (vitviz.figures.plain; tests/unit/test_plain_charts.py compares each with the graph_objects figure it replaces).
+
 def crops_on_image(image: np.ndarray, cuts: Cuts, height: int | None = None) -> go.Figure:
     """The image with the processor's crops outlined and named (row, column); the global view is all of it."""
-    fig = image_figure(image, f"{cuts.rows} × {cuts.cols} crops of {cuts.crop} px, plus the whole image as the global "
-                       "view" if cuts.n_crops else f"One view of {cuts.crop} px (the image was not split)", height)
+    shapes, labels = [], []
     for i in range(cuts.n_crops):
         x0, y0, x1, y1 = cuts.box(i)
-        fig.add_shape(type="rect", x0=x0 - 0.5, x1=x1 - 0.5, y0=y0 - 0.5, y1=y1 - 0.5,
-                      line=dict(color=HIGHLIGHT, width=3))
+        shapes.append(_rect(x0 - 0.5, x1 - 0.5, y0 - 0.5, y1 - 0.5, 3))
         r, c = divmod(i, cuts.cols)
-        fig.add_annotation(x=(x0 + x1) / 2, y=(y0 + y1) / 2, text=f"row {r + 1}, col {c + 1}", showarrow=False,
-                           font=dict(color="white", size=14), bgcolor="rgba(0,0,0,0.55)")
-    return fig
+        labels.append(_label((x0 + x1) / 2, (y0 + y1) / 2, f"row {r + 1}, col {c + 1}", 14))
+    return image_figure(image, f"{cuts.rows} × {cuts.cols} crops of {cuts.crop} px, plus the whole image as the global "
+                        "view" if cuts.n_crops else f"One view of {cuts.crop} px (the image was not split)", height,
+                        shapes=tuple(shapes), annotations=tuple(labels))
 
 
 def views(cuts: Cuts, height: int | None = None) -> go.Figure:
     """Every view the encoder reads, as it reads it (the processor's own pixels): the crops, then the global view."""
     names = [cuts.name(i).replace("crop row ", "r").replace(", column ", " c") for i in range(cuts.n_views)]
     columns = min(cuts.cols + 1 if cuts.n_crops else 1, 6)
-    return tiles_figure(cuts.crops / 255.0, columns=columns, titles=names,
+    return tiles_figure(cuts.crops, columns=columns, titles=names,
                         title=f"What the encoder reads: {cuts.n_views} images of {cuts.crop} × {cuts.crop} px",
                         height=height)
 
 
 def token_patches(crop: np.ndarray, s: Settings, token: int, title: str) -> go.Figure:
     """A crop [h, w, 3] with its token grid (thick) and patch grid (thin), the patches of ``token`` outlined."""
-    fig = image_figure(crop, title)
     h = crop.shape[0]
     px = h / s.patches_side  # drawn pixels per patch
     xs, ys = [], []
     for k in range(1, s.patches_side):
         xs += [k * px - 0.5, k * px - 0.5, None, -0.5, h - 0.5, None]
         ys += [-0.5, h - 0.5, None, k * px - 0.5, k * px - 0.5, None]
-    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color="rgba(255,255,255,0.35)", width=1),
-                             hoverinfo="skip", showlegend=False))
     tx, ty = [], []
     step = px * s.scale_factor
     for k in range(1, s.tokens_side):
         tx += [k * step - 0.5, k * step - 0.5, None, -0.5, h - 0.5, None]
         ty += [-0.5, h - 0.5, None, k * step - 0.5, k * step - 0.5, None]
-    fig.add_trace(go.Scatter(x=tx, y=ty, mode="lines", line=dict(color="white", width=2), hoverinfo="skip",
-                             showlegend=False))
     tr, tc = divmod(token, s.tokens_side)
-    fig.add_shape(type="rect", x0=tc * step - 0.5, x1=(tc + 1) * step - 0.5, y0=tr * step - 0.5,
-                  y1=(tr + 1) * step - 0.5, line=dict(color=HIGHLIGHT, width=4))
-    return fig
+    return image_figure(crop, title, traces=(_lines(xs, ys, "rgba(255,255,255,0.35)", 1), _lines(tx, ty, "white", 2)),
+                        shapes=(_rect(tc * step - 0.5, (tc + 1) * step - 0.5, tr * step - 0.5, (tr + 1) * step - 0.5,
+                                      4),))
 
 
 def token_zoom(crop: np.ndarray, s: Settings, token: int, title: str) -> go.Figure:
@@ -69,15 +82,12 @@ def token_zoom(crop: np.ndarray, s: Settings, token: int, title: str) -> go.Figu
     block = crop[tr * f * px:(tr + 1) * f * px, tc * f * px:(tc + 1) * f * px]
     zoom = max(1, 320 // block.shape[0])
     big = np.kron(block, np.ones((zoom, zoom, 1), dtype=np.uint8))
-    fig = image_figure(big, title)
     cell = px * zoom
-    for i in range(f):
-        for j in range(f):
-            fig.add_shape(type="rect", x0=j * cell - 0.5, x1=(j + 1) * cell - 0.5, y0=i * cell - 0.5,
-                          y1=(i + 1) * cell - 0.5, line=dict(color=HIGHLIGHT, width=2))
-            fig.add_annotation(x=(j + 0.5) * cell, y=(i + 0.5) * cell, text=str(i * f + j + 1), showarrow=False,
-                               font=dict(color="white", size=16), bgcolor="rgba(0,0,0,0.55)")
-    return fig
+    cells = [(i, j) for i in range(f) for j in range(f)]
+    return image_figure(big, title, shapes=tuple(_rect(j * cell - 0.5, (j + 1) * cell - 0.5, i * cell - 0.5,
+                                                       (i + 1) * cell - 0.5, 2) for i, j in cells),
+                        annotations=tuple(_label((j + 0.5) * cell, (i + 0.5) * cell, str(i * f + j + 1), 16)
+                                          for i, j in cells))
 
 
 def token_vectors(patch_vectors: np.ndarray, projected: np.ndarray, title: str) -> go.Figure:
