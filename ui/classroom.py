@@ -55,7 +55,7 @@ K_MESSAGE = "_vitviz_class_message"  # str | None: one sentence about a code tha
 K_CODE_INPUT = "vitviz_join_code"  # the home page's code field
 K_TYPED = "_vitviz_typed_message"  # str | None: a typed code that leads nowhere, said under the field
 K_PAGE = "_vitviz_page"  # the page of the last run (what "show everyone" reads the block and head of)
-K_WOKEN = "_vitviz_woken_version"  # int | None: the class version this teacher last woke the followers for
+K_WOKEN = "_vitviz_woken_version"  # (code, version) | None: the class state this teacher last woke followers for
 
 START_NOTE = ("Everyone who joins sees what you choose here: your model, number format, page and **your image** — "
               "a sample, or the photo you uploaded, which is then shown to the class. **Show everyone** also sends "
@@ -248,9 +248,9 @@ def wake_after_page() -> Callable[[], None]:
         version = ROOM.get(held[0]).version
     except core.ClassError:
         return lambda: None  # ended: the next run of this page says so
-    if version == s.get(K_WOKEN):
+    if (held[0], version) == s.get(K_WOKEN):
         return lambda: None
-    s[K_WOKEN] = version
+    s[K_WOKEN] = (held[0], version)
 
     def wake_class() -> None:
         try:
@@ -364,6 +364,9 @@ def _leave() -> None:
 
 def _set_follow(on: bool) -> None:
     st.session_state[K_FOLLOW] = on
+    code = st.session_state.get(K_JOINED)
+    if not on and code is not None:  # exploring alone: no more wake-ups, from this click on
+        ROOM.heartbeat(code, _token(), None)
     if on:  # back to following: take the teacher's whole state again, the last "show everyone" included
         st.session_state[K_APPLIED] = None
         st.session_state[K_SHOWN] = None
@@ -387,6 +390,9 @@ def arrive(page: st.navigation) -> None:
     code = s.get(K_JOINED)
     if code is None:
         return
+    if st.query_params.get(QUERY) != code:  # joined by typing the code: the address names the class too, so a
+        st.query_params[QUERY] = code       # reload rejoins (and a wake-up's rerun keeps it)
+        s[K_SEEN_LINK] = code
     try:
         snap = ROOM.get(code)
     except core.UnknownClass:

@@ -6,7 +6,7 @@ calls ``AppSession.request_rerun`` with the session's last client state (its pag
 draws that run as it draws any other. A wake-up does the same for one session, found by its id through
 ``Runtime.get_app_session`` (safe on any thread) and scheduled on the server's event loop, where AppSession's methods
 run. A follower's page then starts within a moment of the teacher's change instead of at its next poll, and idle
-followers cost nothing between changes. Where the runtime is not there (AppTest, a bare script) or no longer offers
+followers need to check the class only every few seconds. Where the runtime is not there (AppTest, a bare script) or no longer offers
 these, there is no wake-up: the follower's poll (``ui.classroom``) is the way it learns of changes.
 """
 

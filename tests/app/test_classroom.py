@@ -7,7 +7,8 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app.pages import ROOT, ok
 from tests.conftest import png_bytes
-from ui import classroom
+from ui import caches, classroom
+from vitviz import classroom as vitviz_classroom
 from ui.session import ChosenImage
 from vitviz.inputs.decode import load_image
 from vitviz.model.analysis import image_hash
@@ -97,6 +98,8 @@ def test_a_learner_joins_by_typing_the_code_in_any_case():
     ok(learner.button[[b.label for b in learner.button].index("Join")].click().run())
     assert _joined(learner) == code
     assert learner.session_state["vitviz_image"].digest == t.session_state["vitviz_image"].digest
+    assert learner.query_params[classroom.QUERY] == code  # the address names the class, as a join link's does:
+    # a reload rejoins, and a wake-up's rerun (which keeps the run's query string) keeps it
 
 
 def test_following_page_changes_and_show_everyone():
@@ -268,15 +271,33 @@ def test_a_class_on_a_random_weight_vit():
     assert learner.selectbox(key="block_head").value == heads - 1
 
 
-def test_the_teachers_run_wakes_the_followers_once_its_page_is_drawn():
+def test_the_teachers_run_wakes_the_followers_once_its_page_is_drawn(monkeypatch):
     """Each change wakes the class once, at the end of the teacher's run, also when the page ends with st.stop() (a
     page without an image does); a rerun that changed nothing wakes nobody. A follower's wake-up stands in here for
     the one a browser tab's session hands in (ui/wake.py needs the server; tests/e2e/test_class_wake.py has it)."""
+    monkeypatch.setattr(vitviz_classroom, "LEARNER_WINDOW_S", 3600.0)  # the follower stays counted on a slow machine
+    events: list[str] = []
+    page_run = caches.PAGES.run
+
+    def drawn(*args, **kwargs):
+        try:
+            return page_run(*args, **kwargs)
+        finally:
+            events.append("page")
+
+    monkeypatch.setattr(caches.PAGES, "run", drawn)
     t, code = _teacher()
     woken: list[str] = []
-    classroom.ROOM.heartbeat(code, "follower", lambda: woken.append(classroom.ROOM.get(code).state.page))
+
+    def wake() -> None:
+        woken.append(classroom.ROOM.get(code).state.page)
+        events.append("woken")
+
+    classroom.ROOM.heartbeat(code, "follower", wake)
+    events.clear()
     ok(t.switch_page(BY_KEY["patches"].page).run())
-    assert woken == ["patches"]  # woken after the teacher's page, with the class already on it
+    assert woken == ["patches"]  # the class already on the teacher's page
+    assert events[-2:] == ["page", "woken"] and events.count("woken") == 1  # and only once that page was drawn
     ok(t.run())
     assert woken == ["patches"]  # nothing changed: nobody is woken
     ok(t.switch_page(BY_KEY["faithfulness"].page).run())  # stops (st.stop) until its experiment is asked for

@@ -132,7 +132,7 @@ def test_a_class_on_a_projector_and_a_phone(server, teacher, learner, shots):
     on_block = _title(learner)
     teacher.get_by_role("link", name="Attention").last.click()
     _wait_title(teacher, "attention")
-    time.sleep(5)  # one of the learner's checks (every 4 s while exploring alone), and a teacher's wake-up it ignores
+    time.sleep(5)  # one of the learner's checks (every 4 s while exploring alone); exploring alone hands in no wake-up
     wait_idle(learner)
     assert _title(learner) == on_block
     assert learner.get_by_role("button", name="Follow the teacher").count() == 1

@@ -225,7 +225,7 @@ def _turn(question: str) -> list[dict]:
 
 
 @lru_cache(maxsize=1)
-def _chat_template():
+def _chat_template() -> "jinja2.Template":
     """The built-in copy of the published chat template, compiled once (compiling it is most of rendering it)."""
     import jinja2
 
