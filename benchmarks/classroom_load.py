@@ -748,6 +748,17 @@ class ClassClient(Learner):
                                       additional_headers=headers, max_size=None, open_timeout=self.step_timeout)
         return ws, asyncio.create_task(self._reader(ws))
 
+    async def start_class(self, ws) -> str:
+        """As a teacher: the home page, presenter mode, "Start a class". Returns the join code on the page ("" if
+        none is shown)."""
+        await self._rerun(ws, "home", page="")
+        self._set("vitviz_presenter", bool_value=True)
+        await self._rerun(ws, "presenter")
+        self.press("vitviz_class_start")
+        await self._rerun(ws, "start a class")
+        self.release("vitviz_class_start")
+        return self.code
+
     async def join(self, ws, code: str) -> Step:
         """Open the join link (``?class=CODE``) in this tab and wait for the page."""
         state = self._client_state(page="")
@@ -790,11 +801,7 @@ async def run_class(url: str, args: argparse.Namespace, monitor: Monitor, work: 
                  for i in range(args.learners)]
     stop = asyncio.Event()
     steps: list[TeacherStep] = []
-    loop = asyncio.get_running_loop()
     forwards = (lambda: forward_count(work)) if work else (lambda: -1)
-
-    async def connect(c: ClassClient):
-        return await c.connect()
 
     async def all_followers_after(t0: float, page: str) -> tuple[list[float], list[float], list[str]]:
         deadline = time.perf_counter() + args.step_timeout
@@ -829,24 +836,18 @@ async def run_class(url: str, args: argparse.Namespace, monitor: Monitor, work: 
         ts.errors += teacher.steps[-1].errors if teacher.steps else []
         steps.append(ts)
 
-    t_ws, t_reader = await connect(teacher)
+    t_ws, t_reader = await teacher.connect()
     pollers = [asyncio.create_task(teacher.poll(t_ws, stop))]  # held: a task nobody holds may be collected
     conns = []
     try:
-        await teacher._rerun(t_ws, "home", page="")
-        teacher._set("vitviz_presenter", bool_value=True)
-        await teacher._rerun(t_ws, "presenter")
-        teacher.press("vitviz_class_start")
-        await teacher._rerun(t_ws, "start a class")
-        teacher.release("vitviz_class_start")
-        if not teacher.code:
+        if not await teacher.start_class(t_ws):
             raise RuntimeError("the teacher's page shows no class code: " + "; ".join(teacher.steps[-1].errors))
         # idle: the server with the teacher alone, then with every follower joined and nobody clicking
         c0, w0 = monitor.cpu(), time.perf_counter()
         await asyncio.sleep(args.idle)
         alone = (monitor.cpu() - c0) / (time.perf_counter() - w0)
         for f in followers:  # each opens the join link
-            conns.append(await connect(f))
+            conns.append(await f.connect())
         await asyncio.gather(*(f.join(ws, teacher.code) for f, (ws, _r) in zip(followers, conns)))
         pollers += [asyncio.create_task(f.poll(ws, stop)) for f, (ws, _r) in zip(followers, conns)]
         await asyncio.sleep(3)  # every follower's first check

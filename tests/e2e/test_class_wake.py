@@ -38,13 +38,7 @@ async def _class(url: str) -> None:
     teacher, follower = Tab(url, 40_000), Tab(url, 40_001)
     (t_ws, t_reader), (f_ws, f_reader) = await teacher.connect(), await follower.connect()
     try:
-        await teacher._rerun(t_ws, "home", page="")
-        teacher._set("vitviz_presenter", bool_value=True)
-        await teacher._rerun(t_ws, "presenter")
-        teacher.press("vitviz_class_start")
-        await teacher._rerun(t_ws, "start a class")
-        teacher.release("vitviz_class_start")
-        assert teacher.code, "the teacher's page shows no class code"
+        assert await teacher.start_class(t_ws), "the teacher's page shows no class code"
 
         join = await follower.join(f_ws, teacher.code)
         assert not join.errors, join.errors
