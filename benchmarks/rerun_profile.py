@@ -120,6 +120,8 @@ def walk(root: Path, model: str, reruns: int, profile: bool) -> dict:
             cpu.append(script.cpu - c0)
         out["cached rerun"][name] = statistics.median(cpu)
     if prof is not None:
+        if os.environ.get("VITVIZ_PROFILE_OUT"):  # the raw profile too, for pstats' callers and callees
+            prof.dump_stats(os.environ["VITVIZ_PROFILE_OUT"])
         stats = pstats.Stats(prof, stream=sys.stderr)
         stats.sort_stats("tottime").print_stats(TOP[0])
         stats.sort_stats("cumulative").print_stats(r"(vitviz|ui|app_pages|home\.py)", TOP[0])
