@@ -350,6 +350,7 @@ class Step:
     media_bytes: int = 0  # media files (st.image) fetched for it
     forwards: int = 0  # whole-model forward passes during it (counted when the learner is alone)
     cpu: float = float("nan")  # server CPU seconds during it (measured when the learner is alone)
+    messages: int = 0  # ForwardMsgs received for it (elements, blocks, the run's own messages)
     errors: list[str] = field(default_factory=list)
 
 
@@ -415,6 +416,7 @@ class Learner:
         step = self._step
         if step is not None:
             step.ws_bytes += size
+            step.messages += 1
         if kind == "ref_hash":
             cached = self.cache.get(msg.ref_hash)
             if cached is None:
@@ -1053,12 +1055,28 @@ async def main_async(args: argparse.Namespace, servers: Servers, work: Path | No
             out["forward_callers"], out["held_at_peak"] = notes
             return out
         solo = await phase(servers.url, 1, 0, args, deadline, monitor, work)
+        # the same learner's walk again in a new tab: the same photo, so its analysis and every figure are cached and
+        # what the server spends is the pages' drawing and Streamlit's own work: the floor under any walk
+        again = await phase(servers.url, 1, 0, args, deadline, monitor, work)
         group = await phase(servers.url, args.learners, 1, args, deadline, monitor, work)
     tracebacks = servers.log.read_text(errors="replace").count("Traceback") if servers.log else -1
     result = report(solo, group, monitor, servers, args, tracebacks)
+    result["cached_walk"] = floor_report(again)
     if work:
         result["forward_callers"], result["held_at_peak"] = server_notes(work)
     return result
+
+
+def floor_report(again: Phase) -> dict:
+    """The walk with everything cached: server CPU and messages per walk and per step."""
+    steps = [s for lrn_steps in again.steps.values() for s in lrn_steps]
+    messages = sum(s.messages for s in steps)
+    print(f"1 learner, the same photo again in a new tab (analysis and figures cached): server CPU {again.cpu_s:.2f} s "
+          f"per walk over {len(steps)} steps, {messages} messages received ({again.cpu_s / max(messages, 1) * 1e3:.2f} ms "
+          f"of server CPU per message) | per step: "
+          + ", ".join(f"{n} {s[0].cpu:.3f} s/{s[0].messages}" for n, s in again.steps.items() if s))
+    return {"cpu": again.cpu_s, "messages": messages, "steps": len(steps),
+            "per_step": {n: [s[0].cpu, s[0].messages] for n, s in again.steps.items() if s}}
 
 
 def server_notes(work: Path) -> tuple[dict[str, int], list[dict]]:
@@ -1093,6 +1111,10 @@ def compare(other: dict, this: dict) -> None:
             ("first visible change p95 (s)", other["summary"]["first_delta_p95"], this["summary"]["first_delta_p95"]),
             ("page step CPU median, alone (s)", other["summary"]["solo_page_cpu_p50"],
              this["summary"]["solo_page_cpu_p50"]),
+            ("walk CPU-s, everything cached", other.get("cached_walk", {}).get("cpu", float("nan")),
+             this.get("cached_walk", {}).get("cpu", float("nan"))),
+            ("messages per walk, everything cached", other.get("cached_walk", {}).get("messages", float("nan")),
+             this.get("cached_walk", {}).get("messages", float("nan"))),
             ("errors (alone + class)", sum(other["errors"]), sum(this["errors"]))]
     print(f"\n{'':34s} {'other':>9s} {'this':>9s}  this/other")
     for name, a, b in rows:
