@@ -15,7 +15,8 @@ page's CPU is not half the compiler.
 process from ``OTHER`` (another checkout, e.g. ``git worktree add /tmp/vitviz_main main``) and once from this
 checkout, alternately, and prints the medians and the ratios this/other. ``--profile``: one more walk under
 cProfile, printing the top functions of the new image's pages (cProfile slows Python code down; the table's numbers
-are measured without it).
+are measured without it); with ``VITVIZ_PROFILE_OUT=FILE`` the raw profile is written there too (for pstats'
+callers and callees).
 
     python benchmarks/rerun_profile.py                                  # ViT-S/16, random weights, every page
     python benchmarks/rerun_profile.py --against /tmp/vitviz_main --rounds 3
