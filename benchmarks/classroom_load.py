@@ -351,6 +351,7 @@ class Step:
     forwards: int = 0  # whole-model forward passes during it (counted when the learner is alone)
     cpu: float = float("nan")  # server CPU seconds during it (measured when the learner is alone)
     messages: int = 0  # ForwardMsgs received for it (elements, blocks, the run's own messages)
+    runs: int = 0  # script runs it took (script_finished messages, a run cut short for a rerun not counted)
     errors: list[str] = field(default_factory=list)
 
 
@@ -465,6 +466,8 @@ class Learner:
             if status == ForwardMsg.FINISHED_WITH_COMPILE_ERROR and step is not None:
                 step.errors.append("the script failed to compile")
             self.run_no += 1
+            if step is not None:
+                step.runs += 1
             self.cache = {h: v for h, v in self.cache.items() if self.run_no - v[0] <= self.max_age}
             if not self._fragment_run:  # a fragment's run draws its own widgets only: the others stay mounted
                 self.states = {k: s for k, s in self.states.items() if s.id in self._seen_ids}  # unmounted widgets go
@@ -611,11 +614,16 @@ class Learner:
 
 async def run_learners(url: str, count: int, first_index: int, args: argparse.Namespace,
                        deadline: float, count_forwards: Callable[[], int] | None = None,
-                       server_cpu: Callable[[], float] | None = None) -> list[Learner]:
+                       server_cpu: Callable[[], float] | None = None,
+                       jar: http.cookiejar.CookieJar | None = None) -> list[Learner]:
     learners = [Learner(url, first_index + i, args.think, args.step_timeout, args.source, args.model)
                 for i in range(count)]
     for lrn in learners:
         lrn.count_forwards, lrn.server_cpu = count_forwards, server_cpu
+    if jar is not None and count == 1:  # a new tab of the same browser: its cookies (behind nginx, its process)
+        lrn = learners[0]
+        lrn.jar = jar
+        lrn.http = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     rng = random.Random(count)
 
     async def one(learner: Learner) -> None:
@@ -953,6 +961,7 @@ class Phase:
     wall_s: float
     forwards: int
     errors: list[str]
+    jars: list[http.cookiejar.CookieJar] = field(default_factory=list)  # the learners' cookies, in order
 
     def row(self, name: str) -> dict:
         s = self.steps.get(name, [])
@@ -972,7 +981,7 @@ def collect(learners: list[Learner], cpu_s: float, wall_s: float, forwards: int)
         for s in lrn.steps:
             steps.setdefault(s.name, []).append(s)
             errors += [f"learner {lrn.index} {s.name}: {e}" for e in s.errors]
-    return Phase(len(learners), steps, cpu_s, wall_s, forwards, errors)
+    return Phase(len(learners), steps, cpu_s, wall_s, forwards, errors, [lrn.jar for lrn in learners])
 
 
 def report(solo: Phase, group: Phase, monitor: Monitor, servers: Servers, args: argparse.Namespace,
@@ -1030,11 +1039,13 @@ def report(solo: Phase, group: Phase, monitor: Monitor, servers: Servers, args: 
 
 # --- main --------------------------------------------------------------------------------------------
 
-async def phase(url: str, count: int, first: int, args, deadline: float, monitor: Monitor, work: Path | None) -> Phase:
+async def phase(url: str, count: int, first: int, args, deadline: float, monitor: Monitor, work: Path | None,
+                jar: http.cookiejar.CookieJar | None = None) -> Phase:
+    """``count`` learners' walks; ``jar``: the one learner's cookies (a new tab of a browser seen before)."""
     f0, c0, t0 = forward_count(work) if work else 0, monitor.cpu(), time.perf_counter()
     learners = await run_learners(url, count, first, args, deadline,
                                   (lambda: forward_count(work)) if work and count == 1 else None,
-                                  monitor.cpu if count == 1 else None)
+                                  monitor.cpu if count == 1 else None, jar)
     wall = time.perf_counter() - t0
     return collect(learners, monitor.cpu() - c0, wall, (forward_count(work) - f0) if work else -1)
 
@@ -1055,9 +1066,10 @@ async def main_async(args: argparse.Namespace, servers: Servers, work: Path | No
             out["forward_callers"], out["held_at_peak"] = notes
             return out
         solo = await phase(servers.url, 1, 0, args, deadline, monitor, work)
-        # the same learner's walk again in a new tab: the same photo, so its analysis and every figure are cached and
-        # what the server spends is the pages' drawing and Streamlit's own work: the floor under any walk
-        again = await phase(servers.url, 1, 0, args, deadline, monitor, work)
+        # the same learner's walk again in a new tab of the same browser (its cookies: behind nginx, the same
+        # process): the same photo, so its analysis and every figure are cached and what the server spends is the
+        # pages' drawing and Streamlit's own work
+        again = await phase(servers.url, 1, 0, args, deadline, monitor, work, jar=solo.jars[0])
         group = await phase(servers.url, args.learners, 1, args, deadline, monitor, work)
     tracebacks = servers.log.read_text(errors="replace").count("Traceback") if servers.log else -1
     result = report(solo, group, monitor, servers, args, tracebacks)
@@ -1068,15 +1080,20 @@ async def main_async(args: argparse.Namespace, servers: Servers, work: Path | No
 
 
 def floor_report(again: Phase) -> dict:
-    """The walk with everything cached: server CPU and messages per walk and per step."""
+    """The walk with everything cached: server CPU, script runs and messages, per walk and per step; its forward
+    passes (0 when it really found everything cached) and errors."""
     steps = [s for lrn_steps in again.steps.values() for s in lrn_steps]
-    messages = sum(s.messages for s in steps)
+    messages, runs = sum(s.messages for s in steps), sum(s.runs for s in steps)
     print(f"1 learner, the same photo again in a new tab (analysis and figures cached): server CPU {again.cpu_s:.2f} s "
-          f"per walk over {len(steps)} steps, {messages} messages received ({again.cpu_s / max(messages, 1) * 1e3:.2f} ms "
-          f"of server CPU per message) | per step: "
-          + ", ".join(f"{n} {s[0].cpu:.3f} s/{s[0].messages}" for n, s in again.steps.items() if s))
-    return {"cpu": again.cpu_s, "messages": messages, "steps": len(steps),
-            "per_step": {n: [s[0].cpu, s[0].messages] for n, s in again.steps.items() if s}}
+          f"per walk over {len(steps)} steps and {runs} script runs, {messages} messages received (walk CPU / messages "
+          f"{again.cpu_s / max(messages, 1) * 1e3:.2f} ms), forward passes {again.forwards}, errors "
+          f"{len(again.errors)} | per step, CPU s / runs / messages: "
+          + ", ".join(f"{n} {s[0].cpu:.3f}/{s[0].runs}/{s[0].messages}" for n, s in again.steps.items() if s))
+    for e in again.errors[:5]:
+        print("  error (cached walk):", e)
+    return {"cpu": again.cpu_s, "messages": messages, "runs": runs, "steps": len(steps), "forwards": again.forwards,
+            "errors": len(again.errors),
+            "per_step": {n: [s[0].cpu, s[0].runs, s[0].messages] for n, s in again.steps.items() if s}}
 
 
 def server_notes(work: Path) -> tuple[dict[str, int], list[dict]]:
@@ -1111,14 +1128,15 @@ def compare(other: dict, this: dict) -> None:
             ("first visible change p95 (s)", other["summary"]["first_delta_p95"], this["summary"]["first_delta_p95"]),
             ("page step CPU median, alone (s)", other["summary"]["solo_page_cpu_p50"],
              this["summary"]["solo_page_cpu_p50"]),
-            ("walk CPU-s, everything cached", other.get("cached_walk", {}).get("cpu", float("nan")),
-             this.get("cached_walk", {}).get("cpu", float("nan"))),
-            ("messages per walk, everything cached", other.get("cached_walk", {}).get("messages", float("nan")),
-             this.get("cached_walk", {}).get("messages", float("nan"))),
-            ("errors (alone + class)", sum(other["errors"]), sum(this["errors"]))]
-    print(f"\n{'':34s} {'other':>9s} {'this':>9s}  this/other")
+            ("walk CPU-s, everything cached", other["cached_walk"]["cpu"], this["cached_walk"]["cpu"]),
+            ("messages per walk, everything cached", other["cached_walk"]["messages"], this["cached_walk"]["messages"]),
+            ("script runs per walk, everything cached", other["cached_walk"]["runs"], this["cached_walk"]["runs"]),
+            ("errors (alone + cached + class)", sum(other["errors"]) + other["cached_walk"]["errors"],
+             sum(this["errors"]) + this["cached_walk"]["errors"])]
+    print(f"\n{'':38s} {'other':>9s} {'this':>9s}  this/other")
     for name, a, b in rows:
-        print(f"{name:34s} {a:9.2f} {b:9.2f}  {b / a if a else float('nan'):8.2f}")
+        digits = 0 if isinstance(a, int) and isinstance(b, int) else 2  # counts as counts
+        print(f"{name:38s} {a:9.{digits}f} {b:9.{digits}f}  {b / a if a else float('nan'):8.2f}")
 
 
 def compare_class(other: dict, this: dict) -> None:

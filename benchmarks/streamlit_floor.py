@@ -1,15 +1,21 @@
-"""The floor of a Streamlit rerun on this machine: server CPU per run of a bare app drawing N elements.
+"""The floor of a Streamlit rerun on this machine: server CPU per run of a bare app drawing N small elements.
 
 A page's cost on the server has two parts: what the page computes, and what Streamlit does for every element it
 draws (the element's protobuf, its hash for the browser's message cache, the hand-over from the script thread to
-the server's event loop, the websocket frame). This measures the second part alone: a throwaway app with no
-imports beyond Streamlit draws N markdown lines (or N lines in N columns' blocks), run through the real server
+the server's event loop, the websocket frame). This measures the second part alone, for small elements: a
+throwaway app with no imports beyond Streamlit draws N markdown lines of about 80 characters ("markdown"), or N // 4
+rows of three columns with a short line in each ("columns": 7 messages a row), run through the real server
 (``streamlit run``, the project's server settings: no magic, no full garbage collection after each run, no file
 watcher) by a client speaking Streamlit's websocket protocol, as ``classroom_load.py`` does. The server process's
-CPU per rerun is fitted as ``a + b·N``: ``a`` is a rerun's fixed cost, ``b`` each element's.
+CPU per rerun is fitted as ``a + b × messages``: ``a`` is a rerun's fixed cost, ``b`` each message's.
 
-``classroom_load.py`` prints the same per message for vitviz's own walk with everything cached ("the same photo
-again"): set side by side, they say how much of that walk is Streamlit's own work.
+``classroom_load.py`` counts the messages and script runs of vitviz's own walk with everything cached ("the same
+photo again"): ``a`` per run and ``b`` per message give a lower bound on what Streamlit itself spends on that walk
+(its figures are far larger messages than these lines, and a message's hash and copy grow with its size).
+
+It also times compiling this checkout's scripts (the entry, the home page, the stage pages) with and without
+Streamlit's magic, as Streamlit compiles them whenever its script cache was emptied (each time the last session
+has left).
 
     python benchmarks/streamlit_floor.py                 # N = 0, 100, 300, 600; 20 reruns each, interleaved
     python benchmarks/streamlit_floor.py --reruns 40 --sizes 0,200,400
@@ -21,10 +27,10 @@ import argparse
 import asyncio
 import os
 import statistics
+import time
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import psutil
@@ -92,6 +98,29 @@ async def measure(url: str, proc: psutil.Process, sizes: list[int], kind: str, r
     return out
 
 
+def compile_cost(rounds: int = 5) -> tuple[float, float]:
+    """CPU seconds to compile this checkout's scripts as Streamlit does (``ScriptCache.get_bytecode``), with and
+    without magic's syntax-tree rewrite: the median of ``rounds``, each compiling every script once."""
+    from streamlit.runtime.scriptrunner import magic
+
+    from vitviz.walkthrough import HOME_PAGE, STAGES
+
+    root = Path(__file__).resolve().parents[1]
+    scripts = [root / "streamlit_app.py", root / HOME_PAGE, *(root / s.page for s in STAGES)]
+    sources = [(str(p), p.read_text()) for p in scripts]
+    out = []
+    for with_magic in (True, False):
+        cpu = []
+        for _ in range(rounds):
+            c0 = time.process_time()
+            for name, text in sources:
+                code = magic.add_magic(text, name) if with_magic else text
+                compile(code, name, mode="exec", flags=0, dont_inherit=1, optimize=-1)
+            cpu.append(time.process_time() - c0)
+        out.append(statistics.median(cpu))
+    return out[0], out[1]
+
+
 def fit(points: list[tuple[float, float]]) -> tuple[float, float]:
     """Least squares ``y = a + b·x``."""
     xs, ys = [p[0] for p in points], [p[1] for p in points]
@@ -106,6 +135,12 @@ def main() -> int:
     p.add_argument("--reruns", type=int, default=20)
     args = p.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    if len(set(sizes)) < 2:
+        p.error("--sizes needs at least two different sizes to fit a line")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    with_magic, without = compile_cost()
+    print(f"compiling this checkout's scripts (entry, home, stage pages), median of 5: {with_magic * 1e3:.0f} ms with "
+          f"magic, {without * 1e3:.0f} ms without")
     with tempfile.TemporaryDirectory(prefix="vitviz_floor_") as tmp:
         app = Path(tmp)
         (app / "app.py").write_text(APP)
@@ -127,7 +162,7 @@ def main() -> int:
                 res = asyncio.run(measure(url, proc, sizes, kind, args.reruns))
                 points = [(m, c) for n in sizes for c, m in res[n]]
                 a, b = fit(points)
-                print(f"\n{kind}: {'elements':>9s} {'messages':>9s} {'CPU ms (median)':>16s} {'CPU ms (mean)':>14s}")
+                print(f"\n{kind}: {'N':>9s} {'messages':>9s} {'CPU ms (median)':>16s} {'CPU ms (mean)':>14s}")
                 for n in sizes:
                     cpu = [c for c, _ in res[n]]
                     print(f"{'':10s}{n:9d} {statistics.median(m for _, m in res[n]):9.0f} "
