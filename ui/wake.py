@@ -12,10 +12,7 @@ these, there is no wake-up: the follower's poll (``ui.classroom``) is the way it
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
-
-log = logging.getLogger(__name__)
 
 
 def this_session() -> Callable[[str | None], None] | None:
