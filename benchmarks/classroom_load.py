@@ -359,7 +359,8 @@ class Learner:
     """One simulated browser tab."""
 
     def __init__(self, base: str, index: int, think_s: float, step_timeout: float, source: str,
-                 model: str | None) -> None:
+                 model: str | None, jar: http.cookiejar.CookieJar | None = None) -> None:
+        """``jar``: the cookies of a browser seen before (this tab is a new one of it: behind nginx, its process)."""
         self.base = base
         self.index = index
         self.think_s = think_s
@@ -368,7 +369,7 @@ class Learner:
         self.model = model
         self.rng = random.Random(1000 + index)
         self.steps: list[Step] = []
-        self.jar = http.cookiejar.CookieJar()
+        self.jar = jar if jar is not None else http.cookiejar.CookieJar()
         self.http = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
         self.session_id = ""
         self.pages: dict[str, str] = {}  # url path -> page_script_hash
@@ -573,16 +574,20 @@ class Learner:
     async def _think(self) -> None:
         await asyncio.sleep(self.think_s * self.rng.uniform(0.8, 1.2))
 
+    async def connect(self):
+        """Open the tab: the page load's requests, then the websocket with a task reading it. (websocket, task)"""
+        loop = asyncio.get_running_loop()
+        for path in ("/", "/_stcore/health", "/_stcore/host-config"):
+            await loop.run_in_executor(None, self._get, path)
+        headers = {"Origin": self.base, "Cookie": "; ".join(f"{k.name}={k.value}" for k in self.jar)}
+        ws = await websockets.connect(self.base.replace("http", "ws", 1) + "/_stcore/stream", subprotocols=["streamlit"],
+                                      additional_headers=headers, max_size=None, open_timeout=self.step_timeout)
+        return ws, asyncio.create_task(self._reader(ws))
+
     async def walk(self, deadline: float) -> None:
         """home -> (model) -> image -> every stage page (the layer slider on Attention) -> Attention again."""
-        loop = asyncio.get_running_loop()
-        for path in ("/", "/_stcore/health", "/_stcore/host-config"):  # what the page load fetches first
-            await loop.run_in_executor(None, self._get, path)
-        headers = {"Origin": self.base, "Cookie": "; ".join(f"{c.name}={c.value}" for c in self.jar)}
-        ws_url = self.base.replace("http", "ws", 1) + "/_stcore/stream"
-        async with websockets.connect(ws_url, subprotocols=["streamlit"], additional_headers=headers, max_size=None,
-                                      open_timeout=self.step_timeout) as ws:
-            reader = asyncio.create_task(self._reader(ws))
+        ws, reader = await self.connect()
+        async with ws:
             try:
                 await self._rerun(ws, "home", page="")
                 if self.model is not None and self.model != "vit_s16":
@@ -616,14 +621,10 @@ async def run_learners(url: str, count: int, first_index: int, args: argparse.Na
                        deadline: float, count_forwards: Callable[[], int] | None = None,
                        server_cpu: Callable[[], float] | None = None,
                        jar: http.cookiejar.CookieJar | None = None) -> list[Learner]:
-    learners = [Learner(url, first_index + i, args.think, args.step_timeout, args.source, args.model)
-                for i in range(count)]
+    learners = [Learner(url, first_index + i, args.think, args.step_timeout, args.source, args.model,
+                        jar if count == 1 else None) for i in range(count)]
     for lrn in learners:
         lrn.count_forwards, lrn.server_cpu = count_forwards, server_cpu
-    if jar is not None and count == 1:  # a new tab of the same browser: its cookies (behind nginx, its process)
-        lrn = learners[0]
-        lrn.jar = jar
-        lrn.http = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     rng = random.Random(count)
 
     async def one(learner: Learner) -> None:
@@ -747,16 +748,6 @@ class ClassClient(Learner):
             self._polling = True
             self.polls += 1
             await ws.send(BackMsg(rerun_script=state).SerializeToString())
-
-    async def connect(self):
-        """Open the tab: the page load's requests, then the websocket with a task reading it. (websocket, task)"""
-        loop = asyncio.get_running_loop()
-        for path in ("/", "/_stcore/health", "/_stcore/host-config"):
-            await loop.run_in_executor(None, self._get, path)
-        headers = {"Origin": self.base, "Cookie": "; ".join(f"{k.name}={k.value}" for k in self.jar)}
-        ws = await websockets.connect(self.base.replace("http", "ws", 1) + "/_stcore/stream", subprotocols=["streamlit"],
-                                      additional_headers=headers, max_size=None, open_timeout=self.step_timeout)
-        return ws, asyncio.create_task(self._reader(ws))
 
     async def start_class(self, ws) -> str:
         """As a teacher: the home page, presenter mode, "Start a class". Returns the join code on the page ("" if
