@@ -415,9 +415,12 @@ def arrive(page: st.navigation) -> None:
     if state.shown is not None and state.shown_no != s.get(K_SHOWN):
         s[K_PENDING] = state.shown
         s[K_SHOWN] = state.shown_no
+    target = state.page if state.page in STAGE_BY_KEY else ""  # the teacher's page ("": home)
+    if target != _page_key(page):  # the link stays in the address bar: a phone that reloads the tab rejoins
+        # not marked applied yet: the run on the teacher's page marks it. A switch's rerun can be taken over by
+        # another request (the tab's own check, sent with the page it shows); the next run then switches again
+        st.switch_page(_page_path(target), query_params={QUERY: code})
     s[K_APPLIED] = snap.version
-    if state.page != _page_key(page):  # the link stays in the address bar: a phone that reloads the tab rejoins
-        st.switch_page(_page_path(state.page), query_params={QUERY: code})
 
 
 def take_shown(analysis: Analysis | None) -> None:

@@ -128,6 +128,28 @@ def test_following_page_changes_and_show_everyone():
     assert _ctx(learner).key("built", "x") == _ctx(t).key("built", "x")
 
 
+def test_a_page_switch_taken_over_by_another_run_is_made_again(monkeypatch):
+    """A follower's switch to the teacher's page is a rerun that another request can take over (the tab's own check,
+    sent with the page it shows). The change counts as applied only on the teacher's page, so the next run switches
+    again instead of leaving the follower behind for good."""
+    t, code = _teacher()
+    learner = _by_link(code)
+    ok(t.switch_page(BY_KEY["attention"].page).run())
+    switches = []
+
+    def lost_switch(page, **kwargs):  # the switch's rerun never comes: this run just ends
+        switches.append(page)
+        classroom.st.stop()
+
+    monkeypatch.setattr(classroom.st, "switch_page", lost_switch)
+    ok(learner.run())
+    assert switches == [BY_KEY["attention"].page]
+    assert [x.value for x in learner.title] != [_title(t)]  # left behind, for now
+    monkeypatch.undo()
+    ok(learner.run())  # the tab's next run (its check, a wake-up)
+    assert _title(learner) == _title(t)
+
+
 def test_exploring_alone_and_back():
     t, code = _teacher()
     learner = _by_link(code)
